@@ -1,0 +1,315 @@
+"""Load `project.toml` into typed settings, with errors a beginner can act on.
+
+Each `[section]` of project.toml becomes one dataclass below. Every field has a
+one-line docstring (shown by `python -m scripts config --explain`), a type, and
+where it matters an allowed range (`metadata={"range": (low, high)}`) or a fixed
+set of choices (`Literal[...]`). Unknown keys are errors that suggest the
+nearest valid key, because a typo that is silently ignored is the worst kind of
+bug for a learner: the run "works" with the default value instead.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import difflib
+import inspect
+import re
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from .errors import UserError
+
+DEFAULT_CONFIG = "project.toml"
+
+
+@dataclass
+class ProjectSettings:
+    name: str = "namibia-qa"
+    """Short name of your project; used for the model repo and the Space."""
+    hub_owner: str = ""
+    """Your Hugging Face user or organisation name (leave empty until you publish)."""
+    license: str = "apache-2.0"
+    """Licence of the adapter you publish, as a Hub licence id (e.g. apache-2.0, mit, cc-by-4.0)."""
+    languages: list[str] = field(default_factory=lambda: ["en"])
+    """ISO 639-1 codes of the languages your data is in (e.g. ["en", "af"])."""
+    description: str = ""
+    """One sentence saying what the tuned model does."""
+    output_dir: str = "outputs"
+    """Folder (relative to project.toml) where every step writes its outputs."""
+
+
+@dataclass
+class ModelSettings:
+    base: str = "HuggingFaceTB/SmolLM2-135M-Instruct"
+    """Base model: a Hub id, or a local folder with config.json and weights."""
+    rationale: str = ""
+    """Why you chose this base model (size, licence, languages): shown in the model card."""
+    revision: str = "main"
+    """Hub revision (branch, tag or commit) to load; pin a commit for reproducible runs."""
+    trust_remote_code: bool = False
+    """Run Python code shipped with the model; keep false unless you trust its authors."""
+    quantization: Literal["none", "4bit"] = "none"
+    """"4bit" loads the base in 4-bit (QLoRA, needs a CUDA GPU); "none" keeps full precision."""
+    max_length: int = field(default=512, metadata={"range": (16, 32768)})
+    """Longest example in tokens; longer ones are reported by validate and truncated in training."""
+
+
+@dataclass
+class DataSettings:
+    train: str = "datasets/train.jsonl"
+    """Training examples (JSONL or a JSON array)."""
+    eval: str = "datasets/eval.jsonl"
+    """Held-out examples used only for evaluation, never for training."""
+    probes: str = "datasets/probes.jsonl"
+    """Counterfactual prompt pairs for the bias probes."""
+    format: Literal["auto", "messages", "prompt_completion", "alpaca", "sharegpt", "text"] = "auto"
+    """Record shape; "auto" detects it per file from the first record's keys."""
+    min_examples: int = field(default=20, metadata={"range": (1, 1_000_000)})
+    """Fewest training examples validate accepts; fewer rarely teach a model anything."""
+    near_duplicate_threshold: float = field(default=0.8, metadata={"range": (0.0, 1.0)})
+    """Similarity (0-1) above which two examples count as near duplicates."""
+
+
+@dataclass
+class LoraSettings:
+    rank: int = field(default=16, metadata={"range": (1, 1024)})
+    """LoRA rank r: size of the small update matrices; 8-16 is plenty for facts."""
+    alpha: int = field(default=32, metadata={"range": (1, 4096)})
+    """Scaling of the LoRA update (alpha / r); 2 x rank is a common start."""
+    dropout: float = field(default=0.05, metadata={"range": (0.0, 0.9)})
+    """Dropout on the LoRA input; a little helps against memorising a small dataset."""
+    target_modules: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    )
+    """Which layers get adapters; the attention and MLP projections of Llama-style models."""
+    use_dora: bool = False
+    """DoRA: splits weights into magnitude and direction; sometimes better, slower."""
+    use_rslora: bool = False
+    """rsLoRA: scales by alpha / sqrt(r), which keeps high ranks stable."""
+
+
+@dataclass
+class TrainSettings:
+    backend: Literal["runner", "hf-jobs", "colab"] = "runner"
+    """Where training runs: this machine or the Actions runner, Hugging Face Jobs, or Colab."""
+    epochs: float = field(default=3.0, metadata={"range": (0.01, 100.0)})
+    """Passes over the training data."""
+    max_steps: int = field(default=-1, metadata={"range": (-1, 1_000_000)})
+    """Stop after this many optimizer steps (-1: use epochs)."""
+    learning_rate: float = field(default=1e-3, metadata={"range": (1e-7, 1.0)})
+    """Step size; LoRA tolerates higher rates than full fine-tuning."""
+    batch_size: int = field(default=8, metadata={"range": (1, 1024)})
+    """Examples per step on each device."""
+    gradient_accumulation: int = field(default=1, metadata={"range": (1, 1024)})
+    """Steps whose gradients add up before one update (a bigger batch without more memory)."""
+    warmup_ratio: float = field(default=0.05, metadata={"range": (0.0, 0.5)})
+    """Share of steps during which the learning rate ramps up from zero."""
+    weight_decay: float = field(default=0.0, metadata={"range": (0.0, 1.0)})
+    """Pull weights toward zero; rarely needed for LoRA."""
+    seed: int = field(default=42, metadata={"range": (0, 2**31 - 1)})
+    """Random seed: the same seed and data give the same adapter on CPU."""
+    save_steps: int = field(default=25, metadata={"range": (1, 1_000_000)})
+    """Save a checkpoint every N steps so `train --resume` can continue after a crash."""
+    logging_steps: int = field(default=5, metadata={"range": (1, 1_000_000)})
+    """Record the loss every N steps (the loss curve's resolution)."""
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    """"auto": bf16 on GPUs and CPUs that have it natively, fp16 on older GPUs, else fp32."""
+    hf_flavor: str = "t4-small"
+    """Hugging Face Jobs hardware for backend = "hf-jobs" (e.g. t4-small, a10g-small)."""
+    hf_timeout_minutes: int = field(default=60, metadata={"range": (5, 1440)})
+    """Longest an HF Job may run; you pay for the time it runs, so keep it short."""
+
+
+@dataclass
+class EvaluateSettings:
+    max_new_tokens: int = field(default=48, metadata={"range": (1, 4096)})
+    """Longest answer generated per question (greedy decoding)."""
+    side_by_side: int = field(default=10, metadata={"range": (0, 10_000)})
+    """How many eval questions to show with reference, base and tuned answers."""
+    probe_threshold: float = field(default=0.5, metadata={"range": (0.0, 100.0)})
+    """Log-likelihood gap (nats per token) above which a probe pair is flagged."""
+    batch_size: int = field(default=8, metadata={"range": (1, 1024)})
+    """Examples per forward pass during evaluation."""
+
+
+@dataclass
+class CardSettings:
+    intended_use: str = ""
+    """Who should use the model, for what (week 2: ethics)."""
+    out_of_scope_use: str = ""
+    """Uses you advise against (e.g. legal, medical or emergency advice)."""
+    limitations: str = ""
+    """What the model gets wrong or cannot know."""
+    data_sources: str = ""
+    """Where the data came from, its licence, and whose consent covers it."""
+    anonymisation: str = ""
+    """How personal data was found and removed."""
+    known_biases: str = ""
+    """Groups, regions or languages the data under- or over-represents."""
+
+
+@dataclass
+class PublishSettings:
+    model_repo: str = ""
+    """Hub repo for the adapter, e.g. "your-name/namibia-qa" (empty: hub_owner/name)."""
+    space_repo: str = ""
+    """Hub repo for the demo Space (empty: hub_owner/name-demo)."""
+    space_kind: Literal["static", "gradio"] = "static"
+    """"static" runs in the visitor's browser (free for everyone); "gradio" needs ZeroGPU or paid hardware."""
+    private: bool = False
+    """Create the repos as private."""
+
+
+@dataclass
+class Settings:
+    """Everything in project.toml, plus where it was loaded from."""
+
+    project: ProjectSettings = field(default_factory=ProjectSettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    data: DataSettings = field(default_factory=DataSettings)
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    train: TrainSettings = field(default_factory=TrainSettings)
+    evaluate: EvaluateSettings = field(default_factory=EvaluateSettings)
+    card: CardSettings = field(default_factory=CardSettings)
+    publish: PublishSettings = field(default_factory=PublishSettings)
+    root: Path = field(default_factory=Path.cwd)
+    config_path: Path | None = None
+
+    def path(self, relative: str | Path) -> Path:
+        """A path from project.toml, resolved against the folder project.toml is in."""
+        return (self.root / relative).resolve()
+
+    @property
+    def output_dir(self) -> Path:
+        return self.path(self.project.output_dir)
+
+    def step_dir(self, step: str) -> Path:
+        """Where one step writes its outputs, e.g. outputs/train."""
+        return self.output_dir / step
+
+
+SECTIONS: dict[str, type] = {
+    name: hint for name, hint in typing.get_type_hints(Settings).items() if name not in ("root", "config_path")
+}
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """The docstring written under each field of a settings dataclass."""
+    tree = ast.parse(inspect.getsource(cls))
+    body = tree.body[0].body
+    docs = {}
+    for node, following in zip(body, body[1:]):
+        if isinstance(node, ast.AnnAssign) and isinstance(following, ast.Expr):
+            if isinstance(following.value, ast.Constant) and isinstance(following.value.value, str):
+                docs[node.target.id] = following.value.value
+    return docs
+
+
+def load_settings(config_path: str | Path = DEFAULT_CONFIG) -> Settings:
+    """Read project.toml and check every key, type and range."""
+    path = Path(config_path)
+    if not path.is_file():
+        raise UserError(f"{path}: file not found; run the command from your project folder or pass --config PATH.")
+    text = path.read_text(encoding="utf-8-sig")
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise UserError(_toml_syntax_message(path, error)) from None
+    locate = _KeyLocator(path, text)
+    sections = {}
+    for section_name, values in raw.items():
+        if section_name not in SECTIONS:
+            raise UserError(f"{locate(section_name)}: unknown section [{section_name}]{_suggest(section_name, SECTIONS)}.")
+        if not isinstance(values, dict):
+            raise UserError(f"{locate(section_name)}: {section_name} must be a [{section_name}] table of settings.")
+        sections[section_name] = _build_section(section_name, SECTIONS[section_name], values, locate)
+    return Settings(**sections, root=path.resolve().parent, config_path=path.resolve())
+
+
+def _build_section(section_name: str, cls: type, values: dict, locate: "_KeyLocator"):
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    checked = {}
+    for key, value in values.items():
+        if key not in fields:
+            raise UserError(
+                f"{locate(section_name, key)}: unknown key {key}{_suggest(key, fields)} in [{section_name}]."
+            )
+        checked[key] = _check_value(f"{locate(section_name, key)}: {key}", value, hints[key], fields[key].metadata)
+    return cls(**checked)
+
+
+def _check_value(label: str, value, hint, metadata):
+    """Return the value if it fits the field's type and range, else raise a UserError."""
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        choices = typing.get_args(hint)
+        if value not in choices:
+            allowed = ", ".join(f'"{c}"' for c in choices)
+            raise UserError(f"{label} is {value!r}; allowed values are {allowed}.")
+        return value
+    if origin is list:
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise UserError(f'{label} must be a list of strings, like ["a", "b"]; got {value!r}.')
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise UserError(f"{label} must be true or false (no quotes); got {value!r}.")
+        return value
+    if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise UserError(f"{label} must be a whole number (no quotes); got {value!r}.")
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise UserError(f"{label} must be a number (no quotes); got {value!r}.")
+        value = float(value)
+    if hint is str and not isinstance(value, str):
+        raise UserError(f'{label} must be text in quotes, like "{value}"; got {value!r}.')
+    low_high = metadata.get("range")
+    if low_high and not (low_high[0] <= value <= low_high[1]):
+        raise UserError(f"{label} is {value}; allowed values are from {low_high[0]} to {low_high[1]}.")
+    return value
+
+
+def _suggest(word: str, options) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else f" (valid: {', '.join(options)})"
+
+
+def _toml_syntax_message(path: Path, error: tomllib.TOMLDecodeError) -> str:
+    # tomllib ends its messages with "(at line L, column C)"; move the place to the front.
+    match = re.search(r"\(at line (\d+), column (\d+)\)", str(error))
+    reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
+    if match:
+        place = f"{path}:{match.group(1)}"
+    else:  # "at end of document": an unclosed bracket or quote somewhere above
+        place = f"{path}:{len(error.doc.splitlines()) or 1}"
+    return (
+        f"{place}: TOML syntax error: {reason}; check quotes around text, "
+        '"=" between key and value, and [section] headers on that line.'
+    )
+
+
+class _KeyLocator:
+    """Finds the line of a `key = value` inside a `[section]`, so errors can name it."""
+
+    def __init__(self, path: Path, text: str):
+        self.path = path
+        self.lines = text.splitlines()
+
+    def __call__(self, section: str, key: str | None = None) -> str:
+        current = None
+        for number, line in enumerate(self.lines, start=1):
+            stripped = line.strip()
+            header = re.match(r"^\[\s*([^\]]+?)\s*\]", stripped)
+            if header:
+                current = header.group(1)
+                if key is None and current == section:
+                    return f"{self.path}:{number} [{section}]"
+                continue
+            if key is not None and current == section and re.match(rf'^"?{re.escape(key)}"?\s*=', stripped):
+                return f"{self.path}:{number} [{section}]"
+        return f"{self.path} [{section}]"

