@@ -36,6 +36,11 @@ STEPS: dict[str, Step] = {
         "the file you name",
         "FILE.anonymized.jsonl (or FILE itself with --in-place, keeping FILE.bak)",
     ),
+    "train": Step(
+        "Train a LoRA adapter on the base model (TRL SFTTrainer).",
+        "project.toml [model] [lora] [train], datasets/",
+        "outputs/train/: adapter/ (safetensors), loss_curve.png, loss_curve.csv, metrics.json, checkpoints/",
+    ),
 }
 
 

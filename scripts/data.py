@@ -310,3 +310,9 @@ def _from_prompt_completion(record, name, line):
 
 def _from_text(record, name, line):
     return [], _text_field(record["text"], name, line, "text"), {"text"}
+
+
+def load_split(cfg, split: str) -> list[Example]:
+    """Load the "train" or "eval" file named in project.toml [data]."""
+    relative = getattr(cfg.data, split)
+    return load_examples(cfg.path(relative), cfg.data.format, display_name=relative)

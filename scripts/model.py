@@ -185,3 +185,89 @@ def load_for(cfg):
     """Resolve `[model] base` from the settings and load its tokenizer: (resolved, tokenizer)."""
     resolved = resolve_base(cfg.model.base, cfg.model.revision, cfg.root)
     return resolved, load_tokenizer(resolved, cfg.model.trust_remote_code)
+
+
+# ---------------------------------------------------------------- hardware and loading
+
+
+@dataclass
+class Hardware:
+    """The device a step runs on and the number format it computes in."""
+
+    device: str
+    """"cuda" or "cpu"."""
+    precision: str
+    """"bf16", "fp16" or "fp32"."""
+    name: str
+    """A human-readable description for metrics and the model card."""
+
+
+def cpu_has_native_bf16() -> bool:
+    """True when the CPU computes bf16 in hardware (AVX512-BF16 or AMX); elsewhere bf16 is many times slower than fp32."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def detect_hardware(requested: str = "auto") -> Hardware:
+    """Choose device and precision: see `[train] precision` in project.toml."""
+    import platform
+
+    import torch
+
+    if torch.cuda.is_available():
+        name = torch.cuda.get_device_name(0)
+        supports_bf16 = torch.cuda.is_bf16_supported()
+        precision = requested if requested != "auto" else ("bf16" if supports_bf16 else "fp16")  # a T4 has no bf16
+        return Hardware("cuda", precision, f"{torch.cuda.device_count()} x {name}")
+    precision = requested if requested != "auto" else ("bf16" if cpu_has_native_bf16() else "fp32")
+    if precision == "fp16":
+        raise UserError('project.toml [train] precision: "fp16" needs a CUDA GPU; use "auto", "fp32" or "bf16" on a CPU.')
+    cpu_name = _cpu_model_name() or platform.processor() or "CPU"
+    return Hardware("cpu", precision, f"{os.cpu_count()}-core {cpu_name}")
+
+
+def _cpu_model_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def load_causal_lm(resolved: ResolvedModel, hardware: Hardware, quantization: str = "none", trust_remote_code: bool = False):
+    """Load the base model for training or evaluation, in 4-bit when QLoRA is asked for."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    kwargs = {"trust_remote_code": trust_remote_code}
+    if quantization == "4bit":
+        if hardware.device != "cuda":
+            raise UserError(
+                'project.toml [model] quantization: "4bit" (QLoRA) needs a CUDA GPU; set it to "none" to train on '
+                'this CPU, or use [train] backend = "colab" or "hf-jobs".'
+            )
+        from transformers import BitsAndBytesConfig
+
+        compute = torch.bfloat16 if hardware.precision == "bf16" else torch.float16
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=compute
+        )
+        kwargs["device_map"] = {"": 0}
+    else:
+        # Weights stay fp32 on the CPU (bf16 is applied by autocast, so LoRA updates keep full precision).
+        kwargs["dtype"] = torch.float32 if hardware.device == "cpu" else _torch_dtype(hardware.precision)
+    model = AutoModelForCausalLM.from_pretrained(resolved.path, **kwargs)
+    if quantization != "4bit" and hardware.device == "cuda":
+        model.to("cuda")
+    return model
+
+
+def _torch_dtype(precision: str):
+    import torch
+
+    return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[precision]

@@ -1,0 +1,69 @@
+"""Shared fixtures: a tiny randomly initialised model with the real tokenizer, and a
+throw-away copy of the project so tests never write into the repository.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(REPO))
+
+
+@pytest.fixture(scope="session")
+def real_model_dir() -> Path:
+    """The default base model (SmolLM2-135M-Instruct), converted once from the bundled GGUF."""
+    from scripts.model import resolve_base
+
+    return resolve_base("HuggingFaceTB/SmolLM2-135M-Instruct").path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, real_model_dir) -> Path:
+    """A two-layer Llama with random weights and SmolLM2's real tokenizer: every step runs on it in seconds."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    folder = tmp_path_factory.mktemp("tiny-model")
+    tokenizer = AutoTokenizer.from_pretrained(real_model_dir)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def make_project(folder: Path, base: str | Path, extra: str = "") -> Path:
+    """Copy project.toml and datasets/ into `folder`, pointing [model] base at `base`."""
+    shutil.copytree(REPO / "datasets", folder / "datasets")
+    text = (REPO / "project.toml").read_text(encoding="utf-8")
+    text = text.replace('base = "HuggingFaceTB/SmolLM2-135M-Instruct"', f'base = "{base}"', 1)
+    (folder / "project.toml").write_text(text + extra, encoding="utf-8")
+    return folder / "project.toml"
+
+
+@pytest.fixture
+def tiny_project(tmp_path, tiny_model_dir) -> Path:
+    """A copy of the project that trains the tiny model; returns the path of its project.toml."""
+    return make_project(tmp_path, tiny_model_dir)
