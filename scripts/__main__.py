@@ -41,6 +41,16 @@ STEPS: dict[str, Step] = {
         "project.toml [model] [lora] [train], datasets/",
         "outputs/train/: adapter/ (safetensors), loss_curve.png, loss_curve.csv, metrics.json, checkpoints/",
     ),
+    "evaluate": Step(
+        "Compare the tuned model with the base model: perplexity, accuracy, side-by-side answers, bias probes.",
+        "project.toml [evaluate], datasets/eval.jsonl, datasets/probes.jsonl, outputs/train/adapter",
+        "outputs/evaluate/: metrics.json, side_by_side.md/.json, probes.md/.json, chart.png",
+    ),
+    "run": Step(
+        "Run the whole pipeline on this machine (what `make demo` runs), with a time per step.",
+        "everything the steps read",
+        "everything the steps write, under outputs/",
+    ),
 }
 
 

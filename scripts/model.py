@@ -271,3 +271,8 @@ def _torch_dtype(precision: str):
     import torch
 
     return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[precision]
+
+
+if __name__ == "__main__":
+    # `python -m scripts.model` (run by `make setup`): convert the bundled default model once, ahead of time.
+    print(f"Default model ready: {resolve_base('HuggingFaceTB/SmolLM2-135M-Instruct').path}")

@@ -22,6 +22,7 @@ import json
 import math
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def main(cfg, args) -> int:
     try:
         run_training(cfg, resume=getattr(args, "resume", False))
     except TrainingDiverged as error:
-        print(f"error: {error}")
+        print(f"error: {error}", file=sys.stderr)
         return EXIT_CHECKS_FAILED
     return 0
 
@@ -68,6 +69,8 @@ def run_training(cfg, resume: bool = False, extra_callbacks: list | None = None)
     trainer.train(resume_from_checkpoint=checkpoint)
     seconds = time.perf_counter() - started
 
+    if not trainer.is_world_process_zero():
+        return {}  # in multi-process training only the first process writes the outputs
     save_adapter(trainer.model, out / "adapter")
     history = trainer.state.log_history
     write_loss_csv(history, out / "loss_curve.csv")
@@ -310,6 +313,7 @@ def training_metrics(cfg, trainer, hardware, resolved, seconds: float, truncated
         "tokens_per_second": round(tokens / seconds, 1) if seconds else 0.0,
         "peak_memory_mb": _peak_memory_mb(hardware),
         "hardware": hardware.name,
+        "world_size": trainer.args.world_size,
         "device": hardware.device,
         "precision": hardware.precision,
         "torch_threads": torch.get_num_threads(),

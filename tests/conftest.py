@@ -67,3 +67,44 @@ def make_project(folder: Path, base: str | Path, extra: str = "") -> Path:
 def tiny_project(tmp_path, tiny_model_dir) -> Path:
     """A copy of the project that trains the tiny model; returns the path of its project.toml."""
     return make_project(tmp_path, tiny_model_dir)
+
+
+def set_values(config: Path, section: str, **values) -> None:
+    """Change `key = value` lines inside [section] of a project.toml copy (values written as TOML)."""
+    import re
+
+    lines = config.read_text(encoding="utf-8").splitlines()
+    current = None
+    remaining = dict(values)
+    for number, line in enumerate(lines):
+        header = re.match(r"^\[([^\]]+)\]", line.strip())
+        if header:
+            current = header.group(1)
+            continue
+        key = line.split("=", 1)[0].strip()
+        if current == section and key in remaining:
+            lines[number] = f"{key} = {_toml(remaining.pop(key))}"
+    assert not remaining, f"keys not found in [{section}]: {remaining}"
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _toml(value) -> str:
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value)
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: int = 600):
+    """Run `python -m scripts ...` as a learner would; returns the CompletedProcess."""
+    import subprocess
+
+    return subprocess.run(
+        [sys.executable, "-m", "scripts", *args],
+        cwd=cwd or REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )

@@ -1,0 +1,80 @@
+"""Run the whole pipeline locally, the way the GitHub workflows do, one step after another.
+
+    python -m scripts run        # what `make demo` runs
+
+Stops at the first step that fails (a failed data check stops training, as it
+would on a pull request), then prints where every output is, the headline
+result and how long each step took.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+from argparse import Namespace
+
+from .errors import EXIT_OK
+
+# The local pipeline in order; steps another issue has not built yet are skipped with a note.
+PIPELINE = ["validate", "train", "evaluate", "card", "space", "publish"]
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--skip-validate", action="store_true", help="train even if the data checks fail (not recommended)")
+
+
+def main(cfg, args) -> int:
+    from .__main__ import STEPS
+
+    timings: list[tuple[str, float]] = []
+    for name in PIPELINE:
+        if name not in STEPS:
+            print(f"\n== {name}: not built yet (see the open issues); skipped")
+            continue
+        if name == "validate" and getattr(args, "skip_validate", False):
+            print("\n== validate: skipped by --skip-validate")
+            continue
+        print(f"\n== {name}", flush=True)
+        started = time.perf_counter()
+        module = importlib.import_module(f".{name}", __package__)
+        code = int(module.main(cfg, _step_args(name)) or 0)
+        timings.append((name, time.perf_counter() - started))
+        if code != EXIT_OK:
+            print(f"\n{name} failed (exit {code}); fix what it reported above and run again.")
+            _print_timings(timings)
+            return code
+    _print_summary(cfg)
+    _print_timings(timings)
+    return EXIT_OK
+
+
+def _step_args(name: str) -> Namespace:
+    """The defaults a step would get from the command line."""
+    defaults = {"train": {"resume": False}, "publish": {"dry_run": True}}
+    return Namespace(**defaults.get(name, {}))
+
+
+def _print_summary(cfg) -> None:
+    print("\n== outputs")
+    for step in PIPELINE:
+        folder = cfg.step_dir(step)
+        if folder.is_dir():
+            print(f"  {step:<9} {folder}")
+    metrics_file = cfg.step_dir("evaluate") / "metrics.json"
+    if metrics_file.is_file():
+        metrics = json.loads(metrics_file.read_text())
+        base, tuned = metrics["base"], metrics["tuned"]
+        print(
+            f"\nResult on {metrics['eval_examples']} held-out questions: "
+            f"accuracy {base['accuracy']:.0%} -> {tuned['accuracy']:.0%}, "
+            f"perplexity {base['perplexity']:.1f} -> {tuned['perplexity']:.1f}"
+        )
+
+
+def _print_timings(timings: list[tuple[str, float]]) -> None:
+    total = sum(seconds for _, seconds in timings)
+    print("\n== time per step")
+    for name, seconds in timings:
+        print(f"  {name:<9} {seconds:7.1f} s")
+    print(f"  {'total':<9} {total:7.1f} s")

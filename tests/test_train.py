@@ -1,0 +1,152 @@
+"""The train step on the tiny model: outputs, loss mask, resume, NaN guard, errors, two processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import REPO, run_cli, set_values
+from scripts import train
+from scripts.config import load_settings
+from scripts.model import detect_hardware, load_causal_lm, load_for
+
+QUICK = {"max_steps": 4, "batch_size": 4, "save_steps": 2, "logging_steps": 1, "precision": "fp32"}
+
+
+@pytest.fixture
+def quick_project(tiny_project):
+    set_values(tiny_project, "train", **QUICK)
+    return tiny_project
+
+
+def test_train_writes_adapter_curve_and_metrics(quick_project):
+    result = run_cli("train", "--config", str(quick_project))
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = quick_project.parent / "outputs" / "train"
+    adapter_files = {p.name for p in (out / "adapter").iterdir()}
+    assert "adapter_model.safetensors" in adapter_files
+    assert not any(name.endswith((".bin", ".pt", ".pkl")) for name in adapter_files), adapter_files
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["steps"] == 4
+    assert metrics["tokens"] > 0 and metrics["tokens_per_second"] > 0
+    assert metrics["peak_memory_mb"] > 0 and metrics["hardware"]
+    csv_lines = (out / "loss_curve.csv").read_text().splitlines()
+    assert csv_lines[0] == "step,split,loss"
+    assert any(",train," in line for line in csv_lines) and any(",eval," in line for line in csv_lines)
+    assert (out / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_loss_mask_covers_only_the_answer_and_end_of_turn(quick_project):
+    """Asserted on token ids: the labels are exactly the answer's tokens plus the end-of-turn token."""
+    cfg = load_settings(quick_project)
+    train_rows, eval_rows = train.prompt_completion_rows(cfg)
+    resolved, tokenizer = load_for(cfg)
+    hardware = detect_hardware("fp32")
+    model = load_causal_lm(resolved, hardware)
+    trainer = train.build_trainer(cfg, model, tokenizer, train_rows[:2], eval_rows[:2], hardware, quick_project.parent / "ckpt")
+    batch = trainer.data_collator([trainer.train_dataset[0]])
+    input_ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
+    trained = [token for token, label in zip(input_ids, labels) if label != -100]
+
+    answer = train_rows[0]["completion"][0]["content"]
+    full = tokenizer.apply_chat_template(train_rows[0]["prompt"] + train_rows[0]["completion"], tokenize=True, return_dict=True)["input_ids"]
+    prompt = tokenizer.apply_chat_template(train_rows[0]["prompt"], add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"]
+    assert full[: len(prompt)] == prompt
+    assert trained == full[len(prompt) :]
+    assert tokenizer.eos_token_id in trained  # the model learns to stop
+    assert tokenizer.decode(trained).startswith(answer)
+    first_trained = labels.index(next(label for label in labels if label != -100))
+    assert first_trained == len(prompt)  # nothing of the question is trained on
+
+
+class CrashAfterStep(train._trainer_callback_base()):
+    """Simulates a run killed midway (after a checkpoint was written)."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            raise KeyboardInterrupt("simulated crash")
+
+
+def test_resume_after_a_crash_gives_the_same_adapter(quick_project, tmp_path):
+    set_values(quick_project, "train", max_steps=6, save_steps=3)
+    cfg = load_settings(quick_project)
+    train.run_training(cfg)
+    uninterrupted = load_file(cfg.step_dir("train") / "adapter" / "adapter_model.safetensors")
+    shutil.rmtree(cfg.step_dir("train"))
+
+    with pytest.raises(KeyboardInterrupt):
+        train.run_training(cfg, extra_callbacks=[CrashAfterStep(4)])
+    assert (cfg.step_dir("train") / "checkpoints" / "checkpoint-3").is_dir()
+    metrics = train.run_training(cfg, resume=True)
+    assert metrics["resumed_from"] == "checkpoint-3"
+    resumed = load_file(cfg.step_dir("train") / "adapter" / "adapter_model.safetensors")
+    assert resumed.keys() == uninterrupted.keys()
+    for name in uninterrupted:
+        torch.testing.assert_close(resumed[name], uninterrupted[name], rtol=1e-4, atol=1e-6)
+
+
+def test_non_finite_loss_stops_with_a_clear_message(quick_project, tmp_path, tiny_model_dir):
+    broken = tmp_path / "broken-model"
+    shutil.copytree(tiny_model_dir, broken)
+    weights = load_file(broken / "model.safetensors")
+    name = next(key for key in weights if key.endswith("norm.weight"))
+    weights[name] = torch.full_like(weights[name], float("nan"))
+    from safetensors.torch import save_file
+
+    save_file(weights, broken / "model.safetensors", metadata={"format": "pt"})
+    text = quick_project.read_text().replace(str(tiny_model_dir), str(broken))
+    quick_project.write_text(text)
+    result = run_cli("train", "--config", str(quick_project))
+    assert result.returncode == 1
+    assert "error: the training loss became nan at step 1; lower [train] learning_rate" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (quick_project.parent / "outputs" / "train" / "adapter").exists()
+
+
+def test_too_few_examples_is_a_clear_error(quick_project):
+    train_file = quick_project.parent / "datasets" / "train.jsonl"
+    train_file.write_text("".join(train_file.read_text().splitlines(keepends=True)[:5]))
+    result = run_cli("train", "--config", str(quick_project))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: datasets/train.jsonl: only 5 examples, fewer than [data] min_examples = 20; "
+        "add more examples (a few hundred is better) or lower min_examples in project.toml."
+    )
+
+
+def test_empty_eval_split_is_a_clear_error(quick_project):
+    (quick_project.parent / "datasets" / "eval.jsonl").write_text("\n")
+    result = run_cli("train", "--config", str(quick_project))
+    assert result.returncode == 2
+    assert "datasets/eval.jsonl: no examples" in result.stderr
+
+
+def test_resume_without_checkpoint_is_a_clear_error(quick_project):
+    result = run_cli("train", "--resume", "--config", str(quick_project))
+    assert result.returncode == 2
+    assert "no checkpoint to resume from" in result.stderr
+
+
+def test_two_process_training_on_gloo(quick_project):
+    """Data-parallel training as on a multi-GPU job, here with two CPU processes talking over gloo."""
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
+         "-m", "scripts", "train", "--config", str(quick_project)],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((quick_project.parent / "outputs" / "train" / "metrics.json").read_text())
+    assert metrics["world_size"] == 2
+    assert metrics["steps"] == 4
+    assert (quick_project.parent / "outputs" / "train" / "adapter" / "adapter_model.safetensors").is_file()
