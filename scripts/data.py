@@ -71,6 +71,8 @@ class Example:
     """Plain text, for the "text" format only."""
     meta: dict = field(default_factory=dict)
     """Every other key of the record (category, source, tags, answer, ...)."""
+    fields: list[str] = field(default_factory=list)
+    """The record field each message came from (e.g. "output", "messages[1].content"), so checks can name it."""
 
     @property
     def location(self) -> str:
@@ -98,22 +100,31 @@ def load_examples(path: str | Path, data_format: str = "auto", display_name: str
 
     Raises UserError naming the file, line and field of the first broken record.
     """
-    path = Path(path)
     name = display_name or str(path)
-    if not path.is_file():
+    if not Path(path).is_file():
         raise UserError(f"{name}: file not found; check the path in project.toml [data].")
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # -sig drops a byte-order mark
-    except UnicodeDecodeError as error:
-        line = path.read_bytes()[: error.start].count(b"\n") + 1
-        raise UserError(f"{where(name, line)}: not valid UTF-8 text; save the file as UTF-8.") from None
-    records = list(_records(text, name))
+    records = read_records(path, name)
     if not records:
         return []
     chosen = data_format if data_format != "auto" else detect_format(records[0][1], name, records[0][0])
     return [
         _normalise(record, chosen, name, line, index) for index, (line, record) in enumerate(records)
     ]
+
+
+def read_records(path: str | Path, display_name: str | None = None) -> list[tuple[int, dict]]:
+    """(line, record) for every JSON object in a JSONL or JSON-array file, whatever its format.
+
+    Raises UserError naming the file and line of invalid JSON or of text that is not UTF-8.
+    """
+    path = Path(path)
+    name = display_name or str(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # -sig drops a byte-order mark
+    except UnicodeDecodeError as error:
+        line = path.read_bytes()[: error.start].count(b"\n") + 1
+        raise UserError(f"{where(name, line)}: not valid UTF-8 text; save the file as UTF-8.") from None
+    return list(_records(text, name))
 
 
 def detect_format(record: dict, name: str, line: int) -> str:
@@ -201,7 +212,27 @@ def _normalise(record: dict, data_format: str, name: str, line: int, index: int)
     }[data_format]
     messages, text, used = convert(record, name, line)
     meta = {key: value for key, value in record.items() if key not in used}
-    return Example(messages=messages, file=name, line=line, index=index, text=text, meta=meta)
+    fields = _message_fields(record, data_format, len(messages))
+    return Example(messages=messages, file=name, line=line, index=index, text=text, meta=meta, fields=fields)
+
+
+def _message_fields(record: dict, data_format: str, count: int) -> list[str]:
+    """Name the record field behind each of the `count` normalised messages."""
+    if data_format == "messages":
+        return [f"messages[{number}].content" for number in range(count)]
+    system = ["system"] if record.get("system") else []
+    if data_format == "sharegpt":
+        return system + [f"conversations[{number}].value" for number in range(count - len(system))]
+    if data_format == "alpaca":
+        pairs = range(len(record.get("history") or []))
+        history = [f"history[{number}][{side}]" for number in pairs for side in (0, 1)]
+        return system + history + ["instruction", "output"]
+    if data_format == "prompt_completion" and isinstance(record["prompt"], list):
+        prompt = [f"prompt[{number}].content" for number in range(len(record["prompt"]))]
+        return prompt + [f"completion[{number}].content" for number in range(count - len(prompt))]
+    if data_format == "prompt_completion":
+        return ["prompt", "completion"]
+    return []  # text: no messages; the field is "text"
 
 
 def _text_field(value, name: str, line: int, field_name: str, allow_empty: bool = True) -> str:

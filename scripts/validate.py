@@ -1,0 +1,1034 @@
+"""Check the datasets before training, and write a report a beginner can act on.
+
+    python -m scripts validate        # reads project.toml [data], [model] and [project] languages
+
+What is checked, and by what:
+
+  * Great Expectations checks rules about one example at a time, over a table
+    with one row per example: the answer is filled in, the last turn is the
+    assistant's, the example fits in `[model] max_length` tokens, the `answer`
+    key fact appears in the reply, the category is known. It also renders
+    these rules and their results as HTML ("Data Docs").
+  * Plain Python checks what needs a whole conversation or several examples at
+    once: role order, empty turns, enough examples, exact and near duplicates,
+    eval questions leaked from train, unfilled placeholders like {{name}},
+    languages, and personal data (see privacy.py).
+  * A diversity audit gives warnings, never failures: small categories or tags,
+    the language mix, and how often the data talks about men versus women.
+
+Writes outputs/validate/: report.md (plain language, fit for a pull-request
+comment), report.json (the same, for programs), data_docs/ (Great Expectations
+HTML), token_lengths.png. Everything is written to a temporary folder first and
+moved into place at the end, so a crash never leaves half a report.
+
+Exit code: 0 when nothing failed (warnings are fine), 1 when a check failed,
+2 when a file cannot be read at all (nothing is written then).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import unicodedata
+import zlib
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .data import Example, load_split
+from .errors import EXIT_CHECKS_FAILED, EXIT_OK, where
+from .privacy import find_personal_data, masked
+
+MAX_LISTED = 20  # problems listed per check in report.md; report.json has them all
+SMALL_GROUP = 0.05  # a category or tag on fewer than 5% of examples gets a warning
+LANGUAGE_CONFIDENCE = 0.8  # below this the language guess is too unsure to warn about
+GX_SITE = "validate_report"
+
+
+@dataclass
+class Problem:
+    """One thing wrong (or worth a look) in one place."""
+
+    check: str
+    severity: str  # "fail" or "warn"
+    message: str
+    file: str | None = None
+    line: int | None = None
+    field: str | None = None
+
+    @property
+    def place(self) -> str:
+        return where(self.file, self.line, self.field) if self.file else "(whole dataset)"
+
+
+@dataclass
+class Check:
+    """One row of the report's table: what was checked, what was found, what to do."""
+
+    id: str
+    title: str
+    fix: str
+    problems: list[Problem] = field(default_factory=list)
+    details: str = ""
+    engine: str = "Python"
+    audit: bool = False  # part of the diversity audit (warnings only)
+
+    @property
+    def status(self) -> str:
+        severities = {problem.severity for problem in self.problems}
+        return "fail" if "fail" in severities else "warn" if severities else "pass"
+
+
+@dataclass
+class Datasets:
+    """Everything validate reads: the train and eval examples, and the bias probes."""
+
+    train: list[Example]
+    eval: list[Example]
+    probes: list[tuple[int, dict]]  # (line, probe)
+    names: dict[str, str]  # "train" -> "datasets/train.jsonl", as written in project.toml
+
+    def splits(self) -> dict[str, list[Example]]:
+        return {"train": self.train, "eval": self.eval}
+
+
+@dataclass(frozen=True)
+class Passage:
+    """The text of one field of one record: what the text checks read."""
+
+    file: str
+    line: int
+    field: str
+    text: str
+
+
+def main(cfg, args) -> int:
+    data = load_datasets(cfg)  # a broken file stops here, before anything is written
+    from .model import load_for
+
+    _, tokenizer = load_for(cfg)
+    table, template_errors = example_table(data, tokenizer)
+    detector = LanguageDetector()
+    languages = [detector.detect(example.all_text()) for split in data.splits().values() for example in split]
+    texts = passages(data)
+    max_length = cfg.model.max_length
+    out = cfg.step_dir("validate")
+    with staging_folder(out) as staging:
+        checks = [
+            check_split_sizes(data, cfg.data.min_examples),
+            *run_expectations(table, max_length, staging / "data_docs"),
+            check_role_order(data, template_errors),
+            check_empty_turns(data),
+            check_duplicates(data),
+            check_near_duplicates(data, cfg.data.near_duplicate_threshold),
+            check_leakage(data, cfg.data.near_duplicate_threshold),
+            check_placeholders(texts),
+            check_personal_data(texts),
+            check_languages(table, languages, cfg.project.languages),
+            *audit_groups(data.train, data.names["train"]),
+            audit_language_mix(languages, cfg.project.languages, detector),
+            audit_gendered_words(data.train, data.names["train"]),
+        ]
+        report = build_report(data, checks, table, languages, max_length, cfg)
+        plot_token_lengths(table, max_length, staging / "token_lengths.png")
+        (staging / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        markdown = render_markdown(report)
+        (staging / "report.md").write_text(markdown, encoding="utf-8")
+    publish_job_summary(markdown)
+    print_summary(report, out)
+    return EXIT_CHECKS_FAILED if report["verdict"] == "fail" else EXIT_OK
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load_datasets(cfg) -> Datasets:
+    """Load train, eval and (when the file exists) the probes; a broken file raises UserError."""
+    from .evaluate import load_probes
+
+    names = {"train": cfg.data.train, "eval": cfg.data.eval, "probes": cfg.data.probes}
+    probes_path = cfg.path(cfg.data.probes)
+    probes = []
+    if probes_path.is_file():
+        # load_probes checks each probe the way `evaluate` will use it; it skips blank
+        # lines, so the probes pair up with the file's non-blank lines in order.
+        lines = [number for number, text in enumerate(_lines(probes_path), start=1) if text.strip()]
+        probes = list(zip(lines, load_probes(probes_path, cfg.data.probes)))
+    return Datasets(load_split(cfg, "train"), load_split(cfg, "eval"), probes, names)
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8-sig").splitlines()
+
+
+def passages(data: Datasets) -> list[Passage]:
+    """Every piece of text in the datasets, with the file, line and field it is in."""
+    found = []
+    for examples in data.splits().values():
+        for example in examples:
+            if example.text is not None:
+                found.append(Passage(example.file, example.line, "text", example.text))
+            for message, field_name in zip(example.messages, example.fields):
+                found.append(Passage(example.file, example.line, field_name, message["content"]))
+    for line, probe in data.probes:
+        for key in ("prompt_a", "prompt_b"):
+            found.append(Passage(data.names["probes"], line, key, probe[key]))
+    return found
+
+
+# ---------------------------------------------------------------- one row per example
+
+
+def example_table(data: Datasets, tokenizer):
+    """A pandas DataFrame with one row per example (the table Great Expectations checks).
+
+    Also returns {row number: error} for conversations the model's chat template refused.
+    """
+    import pandas as pd
+
+    from .evaluate import normalise  # the same normalising the evaluation's scoring uses
+
+    rows = [(split, example) for split, examples in data.splits().items() for example in examples]
+    totals, answer_tokens, template_errors = count_tokens(tokenizer, [example for _, example in rows])
+    records = []
+    for (split, example), total, answer_total in zip(rows, totals, answer_tokens):
+        chat = example.text is None
+        key_fact = example.meta.get("answer")
+        has_key = chat and isinstance(key_fact, str) and bool(key_fact.strip())
+        records.append(
+            {
+                "split": split,
+                "file": example.file,
+                "line": example.line,
+                "n_turns": len(example.messages),
+                "roles": " ".join(message["role"] for message in example.messages) if chat else None,
+                "last_role": example.messages[-1]["role"] if example.messages else None,
+                "last_role_field": _role_field(example.fields[-1]) if example.fields else None,
+                "prompt": "\n".join(message["content"] for message in example.prompt_messages) if chat else None,
+                "answer": example.answer,
+                "answer_field": example.fields[-1] if example.fields else "text",
+                "longest_field": _longest_field(example),
+                "prompt_chars": sum(len(message["content"]) for message in example.prompt_messages),
+                "answer_chars": len(example.answer),
+                "prompt_tokens": total - answer_total,
+                "answer_tokens": answer_total,
+                "tokens": total,
+                "category": _label(example.meta.get("category")),
+                "key_fact": key_fact if has_key else None,
+                "key_fact_found": (normalise(key_fact) in normalise(example.answer)) if has_key else None,
+            }
+        )
+    return pd.DataFrame.from_records(records, columns=TABLE_COLUMNS), template_errors
+
+
+TABLE_COLUMNS = [
+    "split", "file", "line", "n_turns", "roles", "last_role", "last_role_field", "prompt", "answer",
+    "answer_field", "longest_field", "prompt_chars", "answer_chars", "prompt_tokens", "answer_tokens",
+    "tokens", "category", "key_fact", "key_fact_found",
+]  # fmt: skip
+
+
+def _role_field(content_field: str) -> str:
+    """messages[2].content -> messages[2].role; conversations[1].value -> conversations[1].from."""
+    if content_field.endswith(".content"):
+        return content_field.removesuffix(".content") + ".role"
+    if content_field.endswith(".value"):
+        return content_field.removesuffix(".value") + ".from"
+    return content_field
+
+
+def _longest_field(example: Example) -> str:
+    if example.text is not None or not example.messages:
+        return "text"
+    longest = max(range(len(example.messages)), key=lambda number: len(example.messages[number]["content"]))
+    return example.fields[longest]
+
+
+def _label(value) -> str | None:
+    """A category as text; missing or empty is None."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return str(value)
+
+
+def count_tokens(tokenizer, examples: list[Example]):
+    """Tokens per example as training sees them (chat template applied), and tokens in each answer.
+
+    One batched call per list keeps this fast; the tokenizer runs in Rust.
+    """
+    chats = [example.messages for example in examples if example.text is None]
+    rendered, template_errors_by_chat = render_chats(tokenizer, chats)
+    rendered_iter = iter(rendered)
+    documents = [example.text if example.text is not None else next(rendered_iter) for example in examples]
+    totals = [len(ids) for ids in _token_ids(tokenizer, documents)]
+    answers = [len(ids) for ids in _token_ids(tokenizer, [example.answer for example in examples])]
+    chat_rows = [row for row, example in enumerate(examples) if example.text is None]
+    template_errors = {chat_rows[number]: error for number, error in template_errors_by_chat.items()}
+    return totals, answers, template_errors
+
+
+def _token_ids(tokenizer, texts: list[str]) -> list[list[int]]:
+    return tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
+
+
+def render_chats(tokenizer, chats: list[list[dict]]) -> tuple[list[str], dict[int, str]]:
+    """Apply the chat template to every conversation; {number: error} for those it refuses.
+
+    Some models' templates raise an error, e.g. for two user turns in a row. Then we
+    render one at a time to find which, and count those as plain joined text.
+    """
+    from jinja2 import TemplateError
+
+    if not chats:
+        return [], {}
+    try:
+        return tokenizer.apply_chat_template(chats, tokenize=False), {}
+    except TemplateError:
+        pass
+    rendered, errors = [], {}
+    for number, chat in enumerate(chats):
+        try:
+            rendered.append(tokenizer.apply_chat_template(chat, tokenize=False))
+        except TemplateError as error:
+            errors[number] = str(error)
+            rendered.append("\n".join(message["content"] for message in chat))
+    return rendered, errors
+
+
+# ---------------------------------------------------------------- Great Expectations
+
+
+@dataclass
+class RowRule:
+    """A Great Expectations expectation, and how to explain a row that breaks it."""
+
+    id: str
+    title: str
+    fix: str
+    expectation: object
+    explain: object  # function(row) -> (field, message)
+
+
+def row_rules(gxe, table, max_length: int) -> list[RowRule]:
+    """The rules about single examples, as Great Expectations expectations."""
+
+    def expectation(cls, rule_id, title, severity="critical", **kwargs):
+        return cls(description=title, severity=severity, meta={"check": rule_id}, **kwargs)
+
+    rules = [
+        RowRule(
+            "answer_filled",
+            "Every example has an answer",
+            "Write the answer the model should learn in that field.",
+            expectation(gxe.ExpectColumnValuesToNotMatchRegex, "answer_filled", "Every example has an answer", column="answer", regex=r"^\s*$"),
+            lambda row: (row.answer_field, "the answer is empty"),
+        ),
+        RowRule(
+            "ends_with_assistant",
+            "The last turn is the assistant's answer",
+            "End each conversation with the assistant turn the model should learn to write; delete trailing user turns.",
+            expectation(gxe.ExpectColumnValuesToBeInSet, "ends_with_assistant", "The last turn is the assistant's answer", column="last_role", value_set=["assistant"]),
+            lambda row: (row.last_role_field, f'the last turn is "{row.last_role}", so there is no answer to learn'),
+        ),
+        RowRule(
+            "fits_max_length",
+            f"Examples fit in {max_length} tokens ([model] max_length)",
+            "Shorten the example, split it in two, or raise [model] max_length in project.toml "
+            "(longer examples are cut off in training, so the end of the answer is never learned).",
+            expectation(gxe.ExpectColumnValuesToBeBetween, "fits_max_length", f"Examples fit in {max_length} tokens ([model] max_length)", column="tokens", min_value=0, max_value=max_length),
+            lambda row: (row.longest_field, f"{row.tokens} tokens with the chat template, over the limit of {max_length}"),
+        ),
+    ]
+    if table["key_fact_found"].notna().any():
+        rules.append(
+            RowRule(
+                "key_fact_in_answer",
+                "The `answer` key fact appears in the reply",
+                "Make the `answer` field words appear exactly in the assistant's reply (case and punctuation do not "
+                "matter): the evaluation counts a reply as correct when it contains them.",
+                expectation(gxe.ExpectColumnValuesToBeInSet, "key_fact_in_answer", "The `answer` key fact appears in the reply", column="key_fact_found", value_set=[True]),
+                lambda row: ("answer", f'"{row.key_fact}" does not appear in the reply ({row.answer_field})'),
+            )
+        )
+    if table["category"].notna().any():
+        train_categories = sorted(table.loc[table["split"] == "train", "category"].dropna().unique())
+        rules += [
+            RowRule(
+                "category_filled",
+                "Every example has a category",
+                'Add a "category" to these examples, like the others have, so results can be reported per topic.',
+                expectation(gxe.ExpectColumnValuesToNotBeNull, "category_filled", "Every example has a category", "warning", column="category"),
+                lambda row: ("category", "no category, although other examples have one"),
+            ),
+            RowRule(
+                "category_known",
+                "Every category also appears in the training data",
+                "Check the spelling of the category; an eval category that train never uses cannot be learned.",
+                expectation(gxe.ExpectColumnValuesToBeInSet, "category_known", "Every category also appears in the training data", "warning", column="category", value_set=train_categories),
+                lambda row: ("category", f'"{row.category}" is not a category of any training example'),
+            ),
+        ]
+    return rules
+
+
+def run_expectations(table, max_length: int, docs_folder: Path) -> list[Check]:
+    """Run the row rules as a Great Expectations suite, build its Data Docs, and report failing rows."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    rules = row_rules(gxe, table, max_length)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    context.add_data_docs_site(
+        GX_SITE,
+        {
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_folder)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
+    batch = context.data_sources.add_pandas("datasets").add_dataframe_asset("examples").add_batch_definition_whole_dataframe("all examples")
+    suite = context.suites.add(gx.ExpectationSuite(name="examples", expectations=[rule.expectation for rule in rules]))
+    definition = context.validation_definitions.add(gx.ValidationDefinition(name="validate", data=batch, suite=suite))
+    result = definition.run(batch_parameters={"dataframe": table}, result_format={"result_format": "COMPLETE"})
+    context.build_data_docs(site_names=[GX_SITE])
+
+    by_id = {item.expectation_config.meta["check"]: item for item in result.results}
+    checks = []
+    for rule in rules:
+        outcome = by_id[rule.id]
+        severity = "warn" if outcome.expectation_config.severity == "warning" else "fail"
+        rows = [] if outcome.success else outcome.result.get("unexpected_index_list", [])
+        problems = []
+        for row in table.loc[rows].itertuples():
+            field_name, message = rule.explain(row)
+            problems.append(Problem(rule.id, severity, message, row.file, row.line, field_name))
+        checked = int(outcome.result.get("element_count", len(table)) - outcome.result.get("missing_count", 0))
+        checks.append(Check(rule.id, rule.title, rule.fix, problems, f"{checked} examples checked", "Great Expectations"))
+    return checks
+
+
+# ---------------------------------------------------------------- checks in Python
+
+
+def check_split_sizes(data: Datasets, min_examples: int) -> Check:
+    check = Check(
+        "enough_examples",
+        "Enough examples in each file",
+        "Add examples (copy a line and change it), or lower [data] min_examples in project.toml "
+        "if you knowingly train on fewer.",
+        details=f"{len(data.train)} train, {len(data.eval)} eval; at least {min_examples} train needed",
+    )
+    for split, examples in data.splits().items():
+        if not examples:
+            check.problems.append(Problem(check.id, "fail", "the file has no examples", data.names[split]))
+    if 0 < len(data.train) < min_examples:
+        check.problems.append(
+            Problem(check.id, "fail", f"only {len(data.train)} examples; [data] min_examples is {min_examples}", data.names["train"])
+        )
+    return check
+
+
+def check_role_order(data: Datasets, template_errors: dict[int, str]) -> Check:
+    check = Check(
+        "role_order",
+        "Turns are in a sensible order",
+        "Start with an optional system turn, then a user turn, alternate user and assistant, "
+        "and end with the assistant's answer.",
+    )
+    chats = [example for examples in data.splits().values() for example in examples]
+    for row, example in enumerate(chats):
+        if example.text is not None:
+            continue
+        roles = [message["role"] for message in example.messages]
+        for number, role in enumerate(roles):
+            if role == "system" and number > 0:
+                check.problems.append(_problem(check, "fail", example, _role_field(example.fields[number]), "a system turn can only come first"))
+        if "user" not in roles:
+            list_field = example.fields[0].split("[")[0] if example.fields else None
+            check.problems.append(_problem(check, "fail", example, list_field, "there is no user turn, so the model learns to answer nothing"))
+        if row in template_errors:
+            check.problems.append(_problem(check, "fail", example, None, f"the model's chat template refuses this conversation: {template_errors[row]}"))
+    check.details = f"{sum(example.text is None for example in chats)} conversations checked"
+    return check
+
+
+def _problem(check: Check, severity: str, example: Example, field_name: str | None, message: str) -> Problem:
+    return Problem(check.id, severity, message, example.file, example.line, field_name)
+
+
+def check_empty_turns(data: Datasets) -> Check:
+    check = Check("empty_turns", "No empty turns", "Write the missing text, or delete the empty turn.")
+    for examples in data.splits().values():
+        for example in examples:
+            # The last turn is the answer, which Great Expectations already checks.
+            for message, field_name in list(zip(example.messages, example.fields))[:-1]:
+                if not message["content"].strip():
+                    check.problems.append(_problem(check, "fail", example, field_name, f'the {message["role"]} turn is empty'))
+    return check
+
+
+NOT_A_WORD = re.compile(r"[^\w\s]")
+
+
+def comparable(text: str) -> str:
+    """Text reduced to what matters for spotting copies: lower case, no punctuation, single spaces."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    return " ".join(NOT_A_WORD.sub(" ", text).split())
+
+
+def check_duplicates(data: Datasets) -> Check:
+    check = Check(
+        "exact_duplicates",
+        "No repeated examples",
+        "Delete the repeated copies: a copy counts twice in training and makes the model over-learn it.",
+    )
+    for examples in data.splits().values():
+        first_seen: dict[str, Example] = {}
+        for example in examples:
+            key = comparable(example.all_text())
+            if key in first_seen:
+                check.problems.append(_problem(check, "fail", example, None, f"the same example as {first_seen[key].location}"))
+            else:
+                first_seen[key] = example
+    return check
+
+
+def check_near_duplicates(data: Datasets, threshold: float) -> Check:
+    check = Check(
+        "near_duplicates",
+        "No near-duplicate examples",
+        "Check whether both are needed: near copies add little and make the model over-learn one wording. "
+        "[data] near_duplicate_threshold in project.toml sets how similar counts as a copy.",
+        details=f"similarity of {threshold:.0%} or more counts (character 3-grams)",
+    )
+    for examples in data.splits().values():
+        first_copies: dict[str, Example] = {}  # exact copies are the previous check's business
+        for example in examples:
+            first_copies.setdefault(comparable(example.all_text()), example)
+        index = SimilarityIndex(threshold)
+        for key, example in first_copies.items():
+            match = index.best_match(key)
+            if match:
+                earlier, similarity = match
+                check.problems.append(_problem(check, "warn", example, None, f"{similarity:.0%} similar to {earlier.location}"))
+            index.add(key, example)
+    return check
+
+
+def question_text(example: Example) -> str:
+    """What the example asks: its user turns (the whole text for plain-text examples)."""
+    if example.text is not None:
+        return example.text
+    return "\n".join(message["content"] for message in example.messages if message["role"] == "user")
+
+
+def check_leakage(data: Datasets, threshold: float) -> Check:
+    check = Check(
+        "train_eval_leakage",
+        "Eval questions are not in the training data",
+        "Reword the eval question or remove it from one of the files: the evaluation must ask what "
+        "the model has not seen word for word, or its score is too good to be true.",
+        details=f"similarity of {threshold:.0%} or more counts",
+    )
+    index = SimilarityIndex(threshold)
+    for example in data.train:
+        index.add(comparable(question_text(example)), example)
+    for example in data.eval:
+        match = index.best_match(comparable(question_text(example)))
+        if match:
+            train_example, similarity = match
+            how = "the same question as" if similarity == 1 else f"{similarity:.0%} similar to the question at"
+            check.problems.append(_problem(check, "fail", example, None, f"{how} {train_example.location}"))
+    return check
+
+
+class SimilarityIndex:
+    """Finds earlier texts that share at least `threshold` of their character 3-grams (Jaccard similarity).
+
+    Comparing every pair grows with the square of the number of examples, so a
+    MinHash LSH index (datasketch) proposes candidates and only those are compared
+    exactly. The index looks for candidates a little below the threshold, so that
+    pairs just above it are not missed.
+    """
+
+    PERMUTATIONS = 128
+
+    def __init__(self, threshold: float):
+        from datasketch import MinHashLSH
+
+        self.threshold = threshold
+        self.lsh = MinHashLSH(threshold=min(1.0, max(0.1, threshold - 0.1)), num_perm=self.PERMUTATIONS)
+        self.entries: dict[int, tuple[str, object]] = {}
+
+    def add(self, text: str, item) -> None:
+        grams = trigrams(text)
+        if grams:
+            key = len(self.entries)
+            self.entries[key] = (text, item)
+            self.lsh.insert(key, self._minhash(grams))
+
+    def best_match(self, text: str):
+        """(item, similarity) of the most similar indexed text at or above the threshold, else None."""
+        grams = trigrams(text)
+        if not grams:
+            return None
+        best = None
+        for key in sorted(self.lsh.query(self._minhash(grams))):
+            other_text, item = self.entries[key]
+            similarity = 1.0 if other_text == text else jaccard(grams, trigrams(other_text))
+            if similarity >= self.threshold and (best is None or similarity > best[1]):
+                best = (item, similarity)
+        return best
+
+    def _minhash(self, grams: set[bytes]):
+        from datasketch import MinHash
+
+        minhash = MinHash(num_perm=self.PERMUTATIONS, hashfunc=zlib.crc32)  # crc32: fast and the same on every run
+        minhash.update_batch(list(grams))
+        return minhash
+
+
+def trigrams(text: str) -> set[bytes]:
+    encoded = text.encode("utf-8")
+    return {encoded[start : start + 3] for start in range(len(encoded) - 2)}
+
+
+def jaccard(first: set, second: set) -> float:
+    return len(first & second) / len(first | second)
+
+
+PLACEHOLDER_PATTERNS = [
+    # (pattern, severity): {{name}} is template syntax that is never meant to be trained on.
+    (re.compile(r"\{\{\s*[^{}\n]{1,40}?\s*\}\}"), "fail"),
+    # {name}, [YOUR NAME], <insert date>: usually forgotten, but a letter the user signs may mean it.
+    (re.compile(r"""(?<![\w\\$}{'"])\{[A-Za-z_][A-Za-z0-9_]{0,30}\}(?![}'"])"""), "warn"),
+    (re.compile(r"\[(?:your|insert|enter|add)\b[^\[\]\n]{0,40}\]", re.IGNORECASE), "warn"),
+    (re.compile(r"<\s*(?:insert|your|enter)\b[^<>\n]{0,40}>", re.IGNORECASE), "warn"),
+]
+
+
+def check_placeholders(texts: list[Passage]) -> Check:
+    check = Check(
+        "placeholders",
+        "No unfilled template placeholders",
+        "Replace the placeholder with the real text (for example your assistant's name). "
+        "A warning can be ignored when the text is meant to contain it, like a letter the user signs.",
+    )
+    for passage in texts:
+        for pattern, severity in PLACEHOLDER_PATTERNS:
+            for match in pattern.finditer(passage.text):
+                check.problems.append(
+                    Problem(check.id, severity, f'"{match.group()}" looks like a placeholder that was never filled in', passage.file, passage.line, passage.field)
+                )
+    return check
+
+
+def check_personal_data(texts: list[Passage]) -> Check:
+    check = Check(
+        "personal_data",
+        "No personal data or secrets",
+        "Run `python -m scripts anonymize FILE` on each file listed to replace them with placeholders "
+        "like <EMAIL>, or delete them by hand. Never train on other people's contact details or on keys.",
+    )
+    for passage in texts:
+        for finding in find_personal_data(passage.text):
+            found = passage.text[finding.start : finding.end]
+            check.problems.append(
+                Problem(check.id, "fail", f"contains {finding.description}: {masked(found)}", passage.file, passage.line, passage.field)
+            )
+    check.details = f"{len(texts)} texts scanned"
+    return check
+
+
+class LanguageDetector:
+    """Guesses an example's language with py3langid (about 130 languages, works offline)."""
+
+    def __init__(self):
+        from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+        self.identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+        self.known = set(self.identifier.nb_classes)
+
+    def detect(self, text: str) -> str | None:
+        """An ISO 639-1 code, or None when the guess is unsure (short texts often are)."""
+        language, confidence = self.identifier.classify(text)
+        return language if confidence >= LANGUAGE_CONFIDENCE else None
+
+
+LANGUAGE_NAMES = {
+    "en": "English", "af": "Afrikaans", "de": "German", "nl": "Dutch", "fr": "French", "pt": "Portuguese",
+    "es": "Spanish", "it": "Italian", "zh": "Chinese", "ja": "Japanese", "ko": "Korean", "ru": "Russian",
+    "ar": "Arabic", "hi": "Hindi", "sw": "Swahili", "zu": "Zulu", "xh": "Xhosa", "st": "Sotho", "tn": "Tswana",
+    "la": "Latin",
+}  # fmt: skip
+
+
+def language_name(code: str) -> str:
+    return f"{LANGUAGE_NAMES[code]} ({code})" if code in LANGUAGE_NAMES else f'language code "{code}"'
+
+
+def check_languages(table, languages: list[str | None], declared: list[str]) -> Check:
+    check = Check(
+        "languages",
+        "Examples are in the languages of [project] languages",
+        "If the data really is in that language, add its code to [project] languages in project.toml; "
+        "otherwise translate or remove the example.",
+        details=f"declared: {', '.join(declared) or 'none'}",
+    )
+    for row, language in zip(table.itertuples(), languages):
+        if language and language not in declared:
+            check.problems.append(Problem(check.id, "warn", f"looks like {language_name(language)}", row.file, row.line, None))
+    return check
+
+
+# ---------------------------------------------------------------- diversity audit (warnings only)
+
+
+def audit_groups(train: list[Example], train_name: str) -> list[Check]:
+    """Warn about categories and tags that only a few training examples have."""
+    checks = []
+    for field_name in ("category", "tags"):
+        counts = group_counts(train, field_name)
+        if not counts:
+            continue
+        check = Check(
+            f"{field_name}_balance",
+            f"Balance across {field_name}",
+            f"Add examples for the small {field_name} or merge them into others: the model learns little from "
+            "a topic it rarely sees, and a score measured on a handful of examples is mostly luck.",
+            details=", ".join(f"{name} {count}" for name, count in counts.most_common()),
+            audit=True,
+        )
+        for name, count in sorted(counts.items()):
+            if count < SMALL_GROUP * len(train):
+                message = f'"{name}" has only {count} of {len(train)} examples ({count / len(train):.0%})'
+                check.problems.append(Problem(check.id, "warn", message, train_name, None, field_name))
+        checks.append(check)
+    return checks
+
+
+def group_counts(examples: list[Example], field_name: str) -> Counter:
+    """How many examples carry each value of `category` (text) or `tags` (text or a list)."""
+    counts = Counter()
+    for example in examples:
+        value = example.meta.get(field_name)
+        values = value if isinstance(value, list) else [value]
+        counts.update({label for label in map(_label, values) if label is not None})
+    return counts
+
+
+def audit_language_mix(languages: list[str | None], declared: list[str], detector: LanguageDetector) -> Check:
+    counts = Counter(language or "unsure" for language in languages)
+    check = Check(
+        "language_mix",
+        "Language mix",
+        "A model answers best in the languages it was tuned on. If your users speak other languages, "
+        "add examples in them, and list every language in [project] languages.",
+        details=", ".join(f"{language} {count}" for language, count in counts.most_common()),
+        audit=True,
+    )
+    for code in declared:
+        if code not in detector.known:
+            check.details += f"; {code} cannot be detected automatically"
+        elif counts[code] == 0:
+            check.problems.append(Problem(check.id, "warn", f"[project] languages lists {language_name(code)}, but no example is in it"))
+    return check
+
+
+MALE_WORDS = (
+    "he him his himself man men boy boys father fathers son sons brother brothers husband husbands "
+    "king kings mr sir gentleman gentlemen male males grandfather uncle nephew"
+).split()
+FEMALE_WORDS = (
+    "she her hers herself woman women girl girls mother mothers daughter daughters sister sisters wife wives "
+    "queen queens mrs ms madam lady ladies female females grandmother aunt niece"
+).split()
+WORD = re.compile(r"[a-z]+")
+
+
+def gendered_word_counts(examples: list[Example]) -> dict[str, Counter]:
+    male, female = set(MALE_WORDS), set(FEMALE_WORDS)
+    counts = {"male": Counter(), "female": Counter()}
+    for example in examples:
+        for word in WORD.findall(example.all_text().lower()):
+            if word in male:
+                counts["male"][word] += 1
+            elif word in female:
+                counts["female"][word] += 1
+    return counts
+
+
+def audit_gendered_words(train: list[Example], train_name: str) -> Check:
+    counts = gendered_word_counts(train)
+    male, female = sum(counts["male"].values()), sum(counts["female"].values())
+    check = Check(
+        "gendered_words",
+        "Men and women are mentioned in balance",
+        "A model repeats the patterns in its data: if examples mostly talk about men, it may assume a doctor, "
+        "farmer or leader is a man. Add examples about the less mentioned group, or make sure the imbalance is deliberate.",
+        details=f"words about men {male}, about women {female} (he/his/man/father... vs she/her/woman/mother...)",
+        audit=True,
+    )
+    if max(male, female) >= 10 and max(male, female) >= 2 * max(min(male, female), 1):
+        more, fewer = ("men", "women") if male > female else ("women", "men")
+        message = f"the training data mentions {more} {max(male, female)} times and {fewer} {min(male, female)} times"
+        check.problems.append(Problem(check.id, "warn", message, train_name))
+    return check
+
+
+# ---------------------------------------------------------------- the report
+
+
+def token_stats(values) -> dict:
+    import numpy as np
+
+    if len(values) == 0:
+        return {"examples": 0}
+    array = np.asarray(values)
+    return {
+        "examples": int(array.size),
+        "min": int(array.min()),
+        "median": float(np.median(array)),
+        "mean": round(float(array.mean()), 1),
+        "p95": float(np.percentile(array, 95)),
+        "max": int(array.max()),
+    }
+
+
+def build_report(data: Datasets, checks: list[Check], table, languages, max_length: int, cfg) -> dict:
+    """Everything report.md and report.json show, as one dictionary."""
+    problems = [problem for check in checks for problem in check.problems]
+    failed = [check for check in checks if check.status == "fail"]
+    warned = [check for check in checks if check.status == "warn"]
+    verdict = "fail" if failed else "warn" if warned else "pass"
+    fixes = {check.id: check.fix for check in checks}
+    lengths = {"limit": max_length, "over_limit": int((table["tokens"] > max_length).sum())}
+    for split in ("train", "eval"):
+        lengths[split] = token_stats(table.loc[table["split"] == split, "tokens"])
+    return {
+        "verdict": verdict,
+        "headline": _headline(verdict, len(failed), len(warned)),
+        "files": {split: data.names[split] for split in ("train", "eval", "probes")},
+        "counts": {
+            "train": len(data.train),
+            "eval": len(data.eval),
+            "probes": len(data.probes),
+            "checks_failed": len(failed),
+            "checks_warned": len(warned),
+            "problems": sum(problem.severity == "fail" for problem in problems),
+            "warnings": sum(problem.severity == "warn" for problem in problems),
+        },
+        "settings": {
+            "max_length": max_length,
+            "min_examples": cfg.data.min_examples,
+            "near_duplicate_threshold": cfg.data.near_duplicate_threshold,
+            "languages": cfg.project.languages,
+        },
+        "checks": [
+            {key: value for key, value in asdict(check).items() if key != "problems"} | {"status": check.status, "problems": len(check.problems)}
+            for check in checks
+        ],
+        "problems": [asdict(problem) | {"fix": fixes[problem.check]} for problem in problems],
+        "token_lengths": lengths,
+        "diversity": {
+            "category": dict(group_counts(data.train, "category").most_common()),
+            "tags": dict(group_counts(data.train, "tags").most_common()),
+            "languages": dict(Counter(language or "unsure" for language in languages).most_common()),
+            "gendered_words": {side: dict(words.most_common()) for side, words in gendered_word_counts(data.train).items()},
+        },
+    }
+
+
+def _headline(verdict: str, failed: int, warned: int) -> str:
+    if verdict == "fail":
+        return f"❌ Not ready to train: {failed} check{'s' * (failed != 1)} failed"
+    if verdict == "warn":
+        return f"✅ Ready to train, with {warned} warning{'s' * (warned != 1)} to read"
+    return "✅ Ready to train: every check passed"
+
+
+STATUS_ICONS = {"pass": "✅ pass", "warn": "⚠️ warn", "fail": "❌ fail"}
+
+
+def render_markdown(report: dict) -> str:
+    counts, files = report["counts"], report["files"]
+    lines = [f"# Data check: {report['headline']}", ""]
+    if report["verdict"] == "fail":
+        lines += ["Training on this data would teach the model mistakes or give misleading scores. "
+                  "Fix each problem under **Problems to fix** (every one names the file, line and field), "
+                  "then run `python -m scripts validate` again.", ""]  # fmt: skip
+    elif report["verdict"] == "warn":
+        lines += ["Nothing blocks training. Each warning below says why it may matter; fix what you agree with.", ""]
+    probes = f" and **{counts['probes']}** bias probe pairs (`{files['probes']}`)" if counts["probes"] else ""
+    lines += [
+        f"Checked **{counts['train']}** training examples (`{files['train']}`), "
+        f"**{counts['eval']}** evaluation examples (`{files['eval']}`){probes}.",
+        "",
+        "| Check | Result | Details |",
+        "|---|---|---|",
+    ]
+    for check in report["checks"]:
+        if not check["audit"]:
+            lines.append(_check_row(check))
+    lines += _problem_sections(report, "fail", "Problems to fix")
+    lines += _problem_sections(report, "warn", "Warnings")
+    lines += _diversity_section(report)
+    lines += _token_section(report["token_lengths"])
+    lines += [
+        "## Great Expectations",
+        "",
+        "The rules marked *Great Expectations* above ran as an expectation suite; open "
+        "`outputs/validate/data_docs/index.html` in a browser to see each rule and its result.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _check_row(check: dict) -> str:
+    engine = " *(Great Expectations)*" if check["engine"] == "Great Expectations" else ""
+    found = f"{check['problems']} found" if check["problems"] else ""
+    details = "; ".join(part for part in (found, check["details"]) if part)
+    return f"| {check['title']}{engine} | {STATUS_ICONS[check['status']]} | {_cell(details)} |"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _problem_sections(report: dict, severity: str, heading: str) -> list[str]:
+    problems = [problem for problem in report["problems"] if problem["severity"] == severity]
+    if not problems:
+        return []
+    lines = [f"## {heading} ({len(problems)})", ""]
+    for check in report["checks"]:
+        mine = [problem for problem in problems if problem["check"] == check["id"]]
+        if not mine:
+            continue
+        lines += [f"### {check['title']} ({len(mine)})", "", f"**What to do:** {check['fix']}", ""]
+        for problem in mine[:MAX_LISTED]:
+            place = where(problem["file"], problem["line"], problem["field"]) if problem["file"] else "whole dataset"
+            lines.append(f"- `{place}`: {problem['message']}")
+        if len(mine) > MAX_LISTED:
+            lines.append(f"- … and {len(mine) - MAX_LISTED} more (all are listed in report.json)")
+        lines.append("")
+    return lines
+
+
+def _diversity_section(report: dict) -> list[str]:
+    lines = [
+        "## Diversity audit",
+        "",
+        "These never fail the check. They describe who and what the training data is about, "
+        "because a model learns its blind spots from its data.",
+        "",
+        "| Aspect | Result | What we saw |",
+        "|---|---|---|",
+    ]
+    lines += [_check_row(check) for check in report["checks"] if check["audit"]]
+    words = report["diversity"]["gendered_words"]
+    if words["male"] or words["female"]:
+        lines += ["", "Gendered words in the training data: "
+                  + "; ".join(f"{side}: " + ", ".join(f"{word} {count}" for word, count in counts.items())
+                              for side, counts in words.items() if counts) + "."]  # fmt: skip
+    return lines + [""]
+
+
+def _token_section(lengths: dict) -> list[str]:
+    lines = [
+        "## Token lengths",
+        "",
+        f"Counted with the base model's tokenizer and chat template, as training sees them. "
+        f"The limit is [model] max_length = {lengths['limit']}; {lengths['over_limit']} examples are longer.",
+        "",
+        "| File | Examples | Min | Median | 95th percentile | Max |",
+        "|---|---|---|---|---|---|",
+    ]
+    for split in ("train", "eval"):
+        stats = lengths[split]
+        if stats["examples"]:
+            lines.append(f"| {split} | {stats['examples']} | {stats['min']} | {stats['median']:g} | {stats['p95']:g} | {stats['max']} |")
+    return lines + ["", "Histogram: `token_lengths.png` next to this report.", ""]
+
+
+def plot_token_lengths(table, max_length: int, path: Path) -> None:
+    """A histogram of tokens per example for train and eval, with the limit drawn as a red line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    # Very long outliers would squash every other bar to the left, so they are drawn in the last bar.
+    right_edge = max(int(max_length * 1.5), 8)
+    bins = np.linspace(0, right_edge, 41)
+    figure, axes = plt.subplots(figsize=(8, 4.5), dpi=100)
+    for split, colour in (("train", "#1f77b4"), ("eval", "#ff7f0e")):
+        values = table.loc[table["split"] == split, "tokens"].to_numpy()
+        if values.size:
+            axes.hist(np.minimum(values, right_edge), bins=bins, alpha=0.6, color=colour, label=f"{split} ({values.size} examples)")
+    axes.axvline(max_length, color="red", linestyle="--", linewidth=2, label=f"max_length = {max_length} (longer examples are cut)")
+    over = int((table["tokens"] > right_edge).sum())
+    title = "Tokens per example (chat template applied)"
+    if over:
+        title += f"\n{over} example{'s' * (over != 1)} longer than {right_edge} (up to {int(table['tokens'].max())}) drawn in the last bar"
+    axes.set_title(title)
+    axes.set_xlabel("tokens")
+    axes.set_ylabel("examples")
+    axes.set_xlim(0, right_edge)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+class staging_folder:
+    """`with staging_folder(out) as tmp:` write into tmp; on success tmp replaces `out` in one rename.
+
+    A crash inside the block deletes tmp and leaves any earlier report untouched.
+    """
+
+    def __init__(self, target: Path):
+        self.target = target
+
+    def __enter__(self) -> Path:
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self.staging = Path(tempfile.mkdtemp(prefix=f".{self.target.name}-", dir=self.target.parent))
+        return self.staging
+
+    def __exit__(self, error_type, error, traceback):
+        if error_type is not None:
+            shutil.rmtree(self.staging, ignore_errors=True)
+            return False
+        old = None
+        if self.target.exists():
+            old = self.target.with_name(f"{self.staging.name}-old")
+            os.replace(self.target, old)
+        os.replace(self.staging, self.target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return False
+
+
+def publish_job_summary(markdown: str) -> None:
+    """On GitHub Actions, show the report on the run's summary page too."""
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as handle:
+            handle.write(markdown + "\n")
+
+
+def print_summary(report: dict, out: Path) -> None:
+    counts = report["counts"]
+    print(report["headline"])
+    print(f"  {counts['train']} train, {counts['eval']} eval, {counts['probes']} probe pairs")
+    for check in report["checks"]:
+        if check["status"] != "pass":
+            print(f"  {check['status'].upper():4}  {check['title']}: {check['problems']}")
+    print(f"Report: {out / 'report.md'} (also report.json, token_lengths.png, data_docs/index.html)")
