@@ -46,6 +46,36 @@ STEPS: dict[str, Step] = {
         "project.toml [evaluate], datasets/eval.jsonl, datasets/probes.jsonl, outputs/train/adapter",
         "outputs/evaluate/: metrics.json, side_by_side.md/.json, probes.md/.json, chart.png",
     ),
+    "export": Step(
+        "Merge the adapter into the base model and export it for other apps (safetensors, GGUF for llama.cpp/Ollama, browser formats).",
+        "project.toml, outputs/train/adapter",
+        "outputs/export/: merged/ (safetensors), the GGUF file and an Ollama Modelfile, the Space's browser model",
+    ),
+    "card": Step(
+        "Render model_card.j2 into the model repo's README.md and gather everything a reviewer needs in results/.",
+        "project.toml [project] [card], model_card.j2, outputs/validate, outputs/train, outputs/evaluate",
+        "results/model/README.md (the model card), results/model/ adapter files, results/evaluation/, results/manifest.json",
+    ),
+    "space": Step(
+        "Render template/ into the demo Space folder (static in-browser chat, or Gradio).",
+        "project.toml [publish], template/, results/, outputs/export",
+        "results/space/, results/manifest.json",
+    ),
+    "publish": Step(
+        "Publish the reviewed model repo and Space to the Hugging Face Hub (a dry run without HF_TOKEN).",
+        "results/manifest.json and the files it lists",
+        "the Hub repos; dry run: outputs/publish/ with the exact trees, commit messages and sha256 of every file",
+    ),
+    "dispatch": Step(
+        "Send training to a rented GPU: Hugging Face Jobs, or a Colab notebook you open.",
+        "project.toml [train], template/",
+        "an HF Job (results brought back into outputs/), or outputs/dispatch/train.ipynb",
+    ),
+    "rubric": Step(
+        "Pre-score the course rubric from the evidence on disk, for the mentor to confirm.",
+        "outputs/, results/",
+        "outputs/rubric/rubric.md and rubric.json",
+    ),
     "run": Step(
         "Run the whole pipeline on this machine (what `make demo` runs), with a time per step.",
         "everything the steps read",
@@ -54,7 +84,8 @@ STEPS: dict[str, Step] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The CLI parser. With `only`, just that step's module is imported (faster start-up)."""
     parser = argparse.ArgumentParser(
         prog="python -m scripts",
         description="Fine-tune a small language model, one step at a time. Run a step with --help for details.",
@@ -68,9 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         sub.add_argument("--config", default=DEFAULT_CONFIG, help="settings file (default: project.toml)")
-        module = _step_module(name)
-        if hasattr(module, "add_arguments"):
-            module.add_arguments(sub)
+        if only in (None, name):
+            module = _step_module(name)
+            if hasattr(module, "add_arguments"):
+                module.add_arguments(sub)
     return parser
 
 
@@ -80,7 +112,9 @@ def _step_module(name: str):
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    chosen = next((word for word in argv if word in STEPS), None)
+    args = build_parser(only=chosen).parse_args(argv)
     try:
         cfg = load_settings(args.config)
         return int(_step_module(args.step).main(cfg, args) or 0)

@@ -176,7 +176,7 @@ def build_trainer(cfg, model, tokenizer, train_rows, eval_rows, hardware: Hardwa
         train_sampling_strategy="group_by_length",  # batches of similar length waste less compute on padding
         include_num_input_tokens_seen="non_padding",
         dataloader_pin_memory=hardware.device == "cuda",
-        gradient_checkpointing=cfg.model.quantization == "4bit",  # saves GPU memory for bigger QLoRA models
+        activation_checkpointing=cfg.model.quantization == "4bit",  # saves GPU memory for bigger QLoRA models
     )
     return SFTTrainer(
         model=model,
