@@ -218,7 +218,7 @@ def load_settings(config_path: str | Path = DEFAULT_CONFIG) -> Settings:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise UserError(_toml_syntax_message(path, error)) from None
+        raise UserError(_toml_syntax_message(path, error, text)) from None
     locate = _KeyLocator(path, text)
     sections = {}
     for section_name, values in raw.items():
@@ -279,14 +279,14 @@ def _suggest(word: str, options) -> str:
     return f" (did you mean {close[0]}?)" if close else f" (valid: {', '.join(options)})"
 
 
-def _toml_syntax_message(path: Path, error: tomllib.TOMLDecodeError) -> str:
+def _toml_syntax_message(path: Path, error: tomllib.TOMLDecodeError, text: str) -> str:
     # tomllib ends its messages with "(at line L, column C)"; move the place to the front.
     match = re.search(r"\(at line (\d+), column (\d+)\)", str(error))
-    reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
+    reason = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(error))
     if match:
         place = f"{path}:{match.group(1)}"
     else:  # "at end of document": an unclosed bracket or quote somewhere above
-        place = f"{path}:{len(error.doc.splitlines()) or 1}"
+        place = f"{path}:{len(text.splitlines()) or 1}"
     return (
         f"{place}: TOML syntax error: {reason}; check quotes around text, "
         '"=" between key and value, and [section] headers on that line.'
