@@ -48,13 +48,14 @@ PLACEHOLDERS = {
     "SECRET": "<SECRET>",
 }
 
+# What each kind is called in reports: (one, several).
 DESCRIPTIONS = {
-    "EMAIL": "an e-mail address",
-    "PHONE": "a phone number",
-    "ID_NUMBER": "a national ID number",
-    "CARD_NUMBER": "a payment card number",
-    "IP_ADDRESS": "an IP address",
-    "SECRET": "a secret key or token",
+    "EMAIL": ("an e-mail address", "e-mail addresses"),
+    "PHONE": ("a phone number", "phone numbers"),
+    "ID_NUMBER": ("a national ID number", "national ID numbers"),
+    "CARD_NUMBER": ("a payment card number", "payment card numbers"),
+    "IP_ADDRESS": ("an IP address", "IP addresses"),
+    "SECRET": ("a secret key or token", "secret keys or tokens"),
 }
 
 
@@ -73,9 +74,6 @@ class Finding:
     def placeholder(self) -> str:
         return PLACEHOLDERS[self.kind]
 
-    @property
-    def description(self) -> str:
-        return DESCRIPTIONS[self.kind]
 
 
 # ---------------------------------------------------------------- secrets
@@ -234,6 +232,15 @@ def redact(text: str) -> tuple[str, list[Finding]]:
     return "".join(pieces), findings
 
 
-def masked(text: str) -> str:
-    """A hint at a finding that does not repeat it, for reports that may be public."""
-    return f"{text[:2]}{'•' * 3} ({len(text)} characters)"
+def describe(text: str, findings: list[Finding]) -> str:
+    """Say what was found without repeating it, for reports that may be public.
+
+    e.g. 'an e-mail address (jo•••) and 2 phone numbers (+2•••, 08•••)'
+    """
+    parts = []
+    for kind in dict.fromkeys(finding.kind for finding in findings):  # in order of appearance
+        hints = [f"{text[finding.start : finding.start + 2]}•••" for finding in findings if finding.kind == kind]
+        one, several = DESCRIPTIONS[kind]
+        name = one if len(hints) == 1 else f"{len(hints)} {several}"
+        parts.append(f"{name} ({', '.join(hints)})")
+    return " and ".join(parts) if len(parts) < 3 else ", ".join(parts[:-1]) + " and " + parts[-1]

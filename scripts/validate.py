@@ -40,7 +40,7 @@ from pathlib import Path
 
 from .data import Example, load_split
 from .errors import EXIT_CHECKS_FAILED, EXIT_OK, where
-from .privacy import find_personal_data, masked
+from .privacy import describe, find_personal_data
 
 MAX_LISTED = 20  # problems listed per check in report.md; report.json has them all
 SMALL_GROUP = 0.05  # a category or tag on fewer than 5% of examples gets a warning
@@ -465,6 +465,8 @@ def _problem(check: Check, severity: str, example: Example, field_name: str | No
 
 def check_empty_turns(data: Datasets) -> Check:
     check = Check("empty_turns", "No empty turns", "Write the missing text, or delete the empty turn.")
+    turns = sum(len(example.messages) for examples in data.splits().values() for example in examples)
+    check.details = f"{turns} turns checked"
     for examples in data.splits().values():
         for example in examples:
             # The last turn is the answer, which Great Expectations already checks.
@@ -514,11 +516,10 @@ def check_near_duplicates(data: Datasets, threshold: float) -> Check:
             first_copies.setdefault(comparable(example.all_text()), example)
         index = SimilarityIndex(threshold)
         for key, example in first_copies.items():
-            match = index.best_match(key)
+            match = index.best_match_then_add(key, example)
             if match:
                 earlier, similarity = match
                 check.problems.append(_problem(check, "warn", example, None, f"{similarity:.0%} similar to {earlier.location}"))
-            index.add(key, example)
     return check
 
 
@@ -553,51 +554,71 @@ class SimilarityIndex:
     """Finds earlier texts that share at least `threshold` of their character 3-grams (Jaccard similarity).
 
     Comparing every pair grows with the square of the number of examples, so a
-    MinHash LSH index (datasketch) proposes candidates and only those are compared
-    exactly. The index looks for candidates a little below the threshold, so that
-    pairs just above it are not missed.
+    MinHash LSH index (the datasketch package) proposes likely pairs and only
+    those are compared exactly. It proposes pairs a little below the threshold
+    too, so that pairs just above it are not missed.
     """
 
     PERMUTATIONS = 128
 
     def __init__(self, threshold: float):
-        from datasketch import MinHashLSH
+        from datasketch import MinHash, MinHashLSH
 
         self.threshold = threshold
+        # One set of random permutations for every text: drawing new ones each time is slow.
+        self.permutations = MinHash(self.PERMUTATIONS, scheme="affine32").permutations
         self.lsh = MinHashLSH(threshold=min(1.0, max(0.1, threshold - 0.1)), num_perm=self.PERMUTATIONS)
-        self.entries: dict[int, tuple[str, object]] = {}
+        self.entries: list[tuple[str, object]] = []
 
     def add(self, text: str, item) -> None:
-        grams = trigrams(text)
-        if grams:
-            key = len(self.entries)
-            self.entries[key] = (text, item)
-            self.lsh.insert(key, self._minhash(grams))
+        self._add(text, item, self._sketch(text))
 
     def best_match(self, text: str):
-        """(item, similarity) of the most similar indexed text at or above the threshold, else None."""
+        """(item, similarity) of the most similar text added so far, if at or above the threshold; else None."""
+        return self._best(text, self._sketch(text))
+
+    def best_match_then_add(self, text: str, item):
+        sketch = self._sketch(text)
+        match = self._best(text, sketch)
+        self._add(text, item, sketch)
+        return match
+
+    def _sketch(self, text: str):
+        """The text's 3-grams and their MinHash (None for texts under 3 characters)."""
+        from datasketch import MinHash
+
         grams = trigrams(text)
         if not grams:
             return None
+        minhash = MinHash(self.PERMUTATIONS, hashfunc=_crc32, permutations=self.permutations, scheme="affine32")
+        minhash.update_batch(grams)
+        return grams, minhash
+
+    def _add(self, text: str, item, sketch) -> None:
+        if sketch is not None:
+            self.lsh.insert(len(self.entries), sketch[1])
+            self.entries.append((text, item))
+
+    def _best(self, text: str, sketch):
+        if sketch is None:
+            return None
+        grams, minhash = sketch
         best = None
-        for key in sorted(self.lsh.query(self._minhash(grams))):
+        for key in sorted(self.lsh.query(minhash)):
             other_text, item = self.entries[key]
             similarity = 1.0 if other_text == text else jaccard(grams, trigrams(other_text))
             if similarity >= self.threshold and (best is None or similarity > best[1]):
                 best = (item, similarity)
         return best
 
-    def _minhash(self, grams: set[bytes]):
-        from datasketch import MinHash
 
-        minhash = MinHash(num_perm=self.PERMUTATIONS, hashfunc=zlib.crc32)  # crc32: fast and the same on every run
-        minhash.update_batch(list(grams))
-        return minhash
+def _crc32(gram: str) -> int:
+    """A fast hash that is the same on every run (Python's hash() changes between runs)."""
+    return zlib.crc32(gram.encode("utf-8"))
 
 
-def trigrams(text: str) -> set[bytes]:
-    encoded = text.encode("utf-8")
-    return {encoded[start : start + 3] for start in range(len(encoded) - 2)}
+def trigrams(text: str) -> set[str]:
+    return {text[start : start + 3] for start in range(len(text) - 2)}
 
 
 def jaccard(first: set, second: set) -> float:
@@ -621,12 +642,15 @@ def check_placeholders(texts: list[Passage]) -> Check:
         "Replace the placeholder with the real text (for example your assistant's name). "
         "A warning can be ignored when the text is meant to contain it, like a letter the user signs.",
     )
+    found = Counter()
     for passage in texts:
         for pattern, severity in PLACEHOLDER_PATTERNS:
-            for match in pattern.finditer(passage.text):
-                check.problems.append(
-                    Problem(check.id, severity, f'"{match.group()}" looks like a placeholder that was never filled in', passage.file, passage.line, passage.field)
-                )
+            matches = list(dict.fromkeys(match.group() for match in pattern.finditer(passage.text)))
+            if matches:
+                found.update(matches)
+                message = "unfilled placeholder: " + ", ".join(matches)
+                check.problems.append(Problem(check.id, severity, message, passage.file, passage.line, passage.field))
+    check.details = ", ".join(f"{text} ({count})" for text, count in found.most_common(5))
     return check
 
 
@@ -638,11 +662,10 @@ def check_personal_data(texts: list[Passage]) -> Check:
         "like <EMAIL>, or delete them by hand. Never train on other people's contact details or on keys.",
     )
     for passage in texts:
-        for finding in find_personal_data(passage.text):
-            found = passage.text[finding.start : finding.end]
-            check.problems.append(
-                Problem(check.id, "fail", f"contains {finding.description}: {masked(found)}", passage.file, passage.line, passage.field)
-            )
+        findings = find_personal_data(passage.text)
+        if findings:
+            message = f"contains {describe(passage.text, findings)}"
+            check.problems.append(Problem(check.id, "fail", message, passage.file, passage.line, passage.field))
     check.details = f"{len(texts)} texts scanned"
     return check
 
@@ -670,17 +693,22 @@ LANGUAGE_NAMES = {
 }  # fmt: skip
 
 
+UNSURE = "unsure"  # the text was too short or too mixed to tell
+
+
 def language_name(code: str) -> str:
+    if code == UNSURE:
+        return "too short to tell"
     return f"{LANGUAGE_NAMES[code]} ({code})" if code in LANGUAGE_NAMES else f'language code "{code}"'
 
 
 def check_languages(table, languages: list[str | None], declared: list[str]) -> Check:
     check = Check(
         "languages",
-        "Examples are in the languages of [project] languages",
+        "Examples are in the languages you declared",
         "If the data really is in that language, add its code to [project] languages in project.toml; "
         "otherwise translate or remove the example.",
-        details=f"declared: {', '.join(declared) or 'none'}",
+        details=f"[project] languages = {', '.join(declared) or 'none'}",
     )
     for row, language in zip(table.itertuples(), languages):
         if language and language not in declared:
@@ -700,7 +728,7 @@ def audit_groups(train: list[Example], train_name: str) -> list[Check]:
             continue
         check = Check(
             f"{field_name}_balance",
-            f"Balance across {field_name}",
+            f"Balance across {'categories' if field_name == 'category' else 'tags'}",
             f"Add examples for the small {field_name} or merge them into others: the model learns little from "
             "a topic it rarely sees, and a score measured on a handful of examples is mostly luck.",
             details=", ".join(f"{name} {count}" for name, count in counts.most_common()),
@@ -725,13 +753,13 @@ def group_counts(examples: list[Example], field_name: str) -> Counter:
 
 
 def audit_language_mix(languages: list[str | None], declared: list[str], detector: LanguageDetector) -> Check:
-    counts = Counter(language or "unsure" for language in languages)
+    counts = Counter(language or UNSURE for language in languages)
     check = Check(
         "language_mix",
         "Language mix",
         "A model answers best in the languages it was tuned on. If your users speak other languages, "
         "add examples in them, and list every language in [project] languages.",
-        details=", ".join(f"{language} {count}" for language, count in counts.most_common()),
+        details=", ".join(f"{language_name(language)} {count}" for language, count in counts.most_common()),
         audit=True,
     )
     for code in declared:
@@ -797,7 +825,7 @@ def token_stats(values) -> dict:
         "min": int(array.min()),
         "median": float(np.median(array)),
         "mean": round(float(array.mean()), 1),
-        "p95": float(np.percentile(array, 95)),
+        "p95": round(float(np.percentile(array, 95))),
         "max": int(array.max()),
     }
 
@@ -840,17 +868,21 @@ def build_report(data: Datasets, checks: list[Check], table, languages, max_leng
         "diversity": {
             "category": dict(group_counts(data.train, "category").most_common()),
             "tags": dict(group_counts(data.train, "tags").most_common()),
-            "languages": dict(Counter(language or "unsure" for language in languages).most_common()),
+            "languages": dict(Counter(language or UNSURE for language in languages).most_common()),
             "gendered_words": {side: dict(words.most_common()) for side, words in gendered_word_counts(data.train).items()},
         },
     }
 
 
+def plural(count: int, one: str, several: str) -> str:
+    return f"{count} {one if count == 1 else several}"
+
+
 def _headline(verdict: str, failed: int, warned: int) -> str:
     if verdict == "fail":
-        return f"❌ Not ready to train: {failed} check{'s' * (failed != 1)} failed"
+        return f"❌ Not ready to train: {plural(failed, 'check', 'checks')} failed"
     if verdict == "warn":
-        return f"✅ Ready to train, with {warned} warning{'s' * (warned != 1)} to read"
+        return f"✅ Ready to train; {plural(warned, 'check has', 'checks have')} warnings to read"
     return "✅ Ready to train: every check passed"
 
 
@@ -874,9 +906,7 @@ def render_markdown(report: dict) -> str:
         "| Check | Result | Details |",
         "|---|---|---|",
     ]
-    for check in report["checks"]:
-        if not check["audit"]:
-            lines.append(_check_row(check))
+    lines += [_check_row(check) for check in report["checks"] if not check["audit"]] + [""]
     lines += _problem_sections(report, "fail", "Problems to fix")
     lines += _problem_sections(report, "warn", "Warnings")
     lines += _diversity_section(report)
@@ -934,8 +964,9 @@ def _diversity_section(report: dict) -> list[str]:
     lines += [_check_row(check) for check in report["checks"] if check["audit"]]
     words = report["diversity"]["gendered_words"]
     if words["male"] or words["female"]:
+        sides = {"male": "about men", "female": "about women"}
         lines += ["", "Gendered words in the training data: "
-                  + "; ".join(f"{side}: " + ", ".join(f"{word} {count}" for word, count in counts.items())
+                  + "; ".join(f"{sides[side]}: " + ", ".join(f"{word} {count}" for word, count in counts.items())
                               for side, counts in words.items() if counts) + "."]  # fmt: skip
     return lines + [""]
 
@@ -945,7 +976,7 @@ def _token_section(lengths: dict) -> list[str]:
         "## Token lengths",
         "",
         f"Counted with the base model's tokenizer and chat template, as training sees them. "
-        f"The limit is [model] max_length = {lengths['limit']}; {lengths['over_limit']} examples are longer.",
+        f"The limit is [model] max_length = {lengths['limit']}; {plural(lengths['over_limit'], 'example is', 'examples are')} longer.",
         "",
         "| File | Examples | Min | Median | 95th percentile | Max |",
         "|---|---|---|---|---|---|",
@@ -967,22 +998,28 @@ def plot_token_lengths(table, max_length: int, path: Path) -> None:
 
     # Very long outliers would squash every other bar to the left, so they are drawn in the last bar.
     right_edge = max(int(max_length * 1.5), 8)
-    bins = np.linspace(0, right_edge, 41)
-    figure, axes = plt.subplots(figsize=(8, 4.5), dpi=100)
-    for split, colour in (("train", "#1f77b4"), ("eval", "#ff7f0e")):
-        values = table.loc[table["split"] == split, "tokens"].to_numpy()
-        if values.size:
-            axes.hist(np.minimum(values, right_edge), bins=bins, alpha=0.6, color=colour, label=f"{split} ({values.size} examples)")
-    axes.axvline(max_length, color="red", linestyle="--", linewidth=2, label=f"max_length = {max_length} (longer examples are cut)")
+    bins = np.linspace(0, right_edge, min(right_edge, 60) + 1)
+    figure, axes = plt.subplots(figsize=(8, 5), dpi=100)
+    splits = [(split, table.loc[table["split"] == split, "tokens"].to_numpy()) for split in ("train", "eval")]
+    splits = [(split, values) for split, values in splits if values.size]
+    if splits:
+        axes.hist(
+            [np.minimum(values, right_edge) for _, values in splits],
+            bins=bins,
+            stacked=True,
+            color=["#1f77b4", "#ff7f0e"][: len(splits)],
+            label=[f"{split} ({values.size} examples)" for split, values in splits],
+        )
+    axes.axvline(max_length, color="red", linestyle="--", linewidth=2, label=f"max_length = {max_length}: longer examples are cut")
     over = int((table["tokens"] > right_edge).sum())
-    title = "Tokens per example (chat template applied)"
+    title = "Tokens per example, as training sees them (chat template applied)"
     if over:
-        title += f"\n{over} example{'s' * (over != 1)} longer than {right_edge} (up to {int(table['tokens'].max())}) drawn in the last bar"
+        title += f"\n{plural(over, 'example', 'examples')} longer than {right_edge} (up to {int(table['tokens'].max())}) drawn in the last bar"
     axes.set_title(title)
     axes.set_xlabel("tokens")
     axes.set_ylabel("examples")
     axes.set_xlim(0, right_edge)
-    axes.legend()
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3, frameon=False)
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
@@ -1030,5 +1067,5 @@ def print_summary(report: dict, out: Path) -> None:
     print(f"  {counts['train']} train, {counts['eval']} eval, {counts['probes']} probe pairs")
     for check in report["checks"]:
         if check["status"] != "pass":
-            print(f"  {check['status'].upper():4}  {check['title']}: {check['problems']}")
+            print(f"  {check['status'].upper():4}  {check['title']} ({check['problems']} found)")
     print(f"Report: {out / 'report.md'} (also report.json, token_lengths.png, data_docs/index.html)")
