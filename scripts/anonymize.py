@@ -117,8 +117,10 @@ def print_changes(name: str, target: Path, changes: list[Change]) -> None:
         return
     summary = ", ".join(f"{count} {kind}" for kind, count in counts.most_common())
     print(f"Replaced {sum(counts.values())} items in {name} ({summary}); wrote {target}.")
-    for change in changes[:MAX_LISTED]:
-        placeholders = ", ".join(finding.placeholder for finding in change.findings)
-        print(f"  {where(name, change.line)}: {placeholders}")
-    if len(changes) > MAX_LISTED:
-        print(f"  ... and {len(changes) - MAX_LISTED} more lines")
+    by_line: dict[int, list[str]] = {}
+    for change in changes:
+        by_line.setdefault(change.line, []).extend(finding.placeholder for finding in change.findings)
+    for line, placeholders in list(by_line.items())[:MAX_LISTED]:
+        print(f"  {where(name, line)}: {', '.join(placeholders)}")
+    if len(by_line) > MAX_LISTED:
+        print(f"  ... and {len(by_line) - MAX_LISTED} more lines")

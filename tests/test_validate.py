@@ -1,0 +1,259 @@
+"""`python -m scripts validate`: every check names the file, line and field; exit codes 0, 1 and 2.
+
+The main fixture (tests/fixtures/checks/) holds one problem per check, each on a
+known line; see the comments in the test below for which line has which problem.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, make_project
+from scripts.__main__ import main as cli
+from scripts.validate import (
+    PLACEHOLDER_PATTERNS,
+    Passage,
+    SimilarityIndex,
+    check_placeholders,
+    render_chats,
+    staging_folder,
+)
+
+FIXTURES = REPO / "tests" / "fixtures"
+
+
+def setting(text: str, key: str, value: str) -> str:
+    """project.toml text with `key = ...` set to `value` (a TOML literal)."""
+    changed, count = re.subn(rf"^{key} = [^#\n]*", f"{key} = {value}  ", text, count=1, flags=re.MULTILINE)
+    assert count == 1, key
+    return changed
+
+
+def fixture_project(folder: Path, model_dir: Path, source: str, **settings) -> Path:
+    """A project whose datasets/ is a copy of tests/fixtures/<source>; returns its project.toml."""
+    shutil.copytree(FIXTURES / source, folder / "datasets")
+    text = setting((REPO / "project.toml").read_text(encoding="utf-8"), "base", f'"{model_dir}"')
+    for key, value in settings.items():
+        text = setting(text, key, value)
+    config = folder / "project.toml"
+    config.write_text(text, encoding="utf-8")
+    return config
+
+
+def run_validate(config: Path) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "GX_ANALYTICS_ENABLED": "false", "HF_HUB_OFFLINE": "1"}
+    environment.pop("GITHUB_STEP_SUMMARY", None)
+    return subprocess.run(
+        [sys.executable, "-m", "scripts", "validate", "--config", str(config)],
+        cwd=REPO, capture_output=True, text=True, env=environment, timeout=300,
+    )  # fmt: skip
+
+
+def report_of(config: Path) -> dict:
+    return json.loads((config.parent / "outputs" / "validate" / "report.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def checks_run(tmp_path_factory, real_model_dir):
+    config = fixture_project(tmp_path_factory.mktemp("checks"), real_model_dir, "checks", min_examples="5")
+    return run_validate(config), config
+
+
+@pytest.fixture(scope="module")
+def checks_report(checks_run) -> dict:
+    return report_of(checks_run[1])
+
+
+EXPECTED = [
+    # (check, severity, file, line, field, words in the message)
+    ("answer_filled", "fail", "datasets/train.jsonl", 4, "messages[1].content", "the answer is empty"),
+    ("ends_with_assistant", "fail", "datasets/train.jsonl", 5, "messages[2].role", '"user"'),
+    ("role_order", "fail", "datasets/train.jsonl", 6, "messages[1].role", "system turn can only come first"),
+    ("role_order", "fail", "datasets/train.jsonl", 7, "messages", "no user turn"),
+    ("empty_turns", "fail", "datasets/train.jsonl", 8, "messages[0].content", "user turn is empty"),
+    ("fits_max_length", "fail", "datasets/train.jsonl", 9, "messages[1].content", "over the limit of 256"),
+    ("key_fact_in_answer", "fail", "datasets/train.jsonl", 10, "answer", '"Namibian dollar" does not appear'),
+    ("exact_duplicates", "fail", "datasets/train.jsonl", 11, None, "same example as datasets/train.jsonl:1"),
+    ("near_duplicates", "warn", "datasets/train.jsonl", 12, None, "similar to datasets/train.jsonl:2"),
+    ("placeholders", "fail", "datasets/train.jsonl", 13, "messages[1].content", "{{name}}"),
+    ("placeholders", "warn", "datasets/train.jsonl", 14, "messages[1].content", "[YOUR NAME]"),
+    ("personal_data", "fail", "datasets/train.jsonl", 15, "messages[1].content", "an e-mail address (in•••) and a phone number"),
+    ("personal_data", "fail", "datasets/probes.jsonl", 2, "prompt_a", "a phone number"),
+    ("languages", "warn", "datasets/train.jsonl", 16, None, "German (de)"),
+    ("category_balance", "warn", "datasets/train.jsonl", None, "category", '"astronomy" has only 1 of 24'),
+    ("category_filled", "warn", "datasets/train.jsonl", 18, "category", "no category"),
+    ("gendered_words", "warn", "datasets/train.jsonl", None, None, "mentions men 15 times and women 0 times"),
+    ("train_eval_leakage", "fail", "datasets/eval.jsonl", 2, None, "same question as datasets/train.jsonl:3"),
+    ("train_eval_leakage", "fail", "datasets/eval.jsonl", 4, None, "similar to the question at datasets/train.jsonl:2"),
+    ("category_known", "warn", "datasets/eval.jsonl", 3, "category", '"sports"'),
+]
+
+
+@pytest.mark.parametrize("check, severity, file, line, field, words", EXPECTED, ids=[f"{row[0]}-{row[3]}" for row in EXPECTED])
+def test_each_problem_names_its_place(checks_report, check, severity, file, line, field, words):
+    matches = [
+        problem for problem in checks_report["problems"]
+        if (problem["check"], problem["file"], problem["line"], problem["field"]) == (check, file, line, field)
+    ]  # fmt: skip
+    assert matches, f"no {check} problem at {file}:{line} {field}"
+    assert matches[0]["severity"] == severity
+    assert words in matches[0]["message"]
+    assert matches[0]["fix"]
+
+
+def test_nothing_else_is_reported(checks_report):
+    expected = {(row[0], row[2], row[3]) for row in EXPECTED}
+    reported = {(problem["check"], problem["file"], problem["line"]) for problem in checks_report["problems"]}
+    assert reported == expected
+
+
+def test_failed_checks_exit_1_with_a_short_summary(checks_run, checks_report):
+    result, config = checks_run
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout.startswith("❌ Not ready to train")
+    assert "FAIL  No personal data or secrets (2 found)" in result.stdout
+    assert f"Report: {config.parent / 'outputs' / 'validate' / 'report.md'}" in result.stdout
+    assert checks_report["verdict"] == "fail"
+    assert checks_report["counts"] == {
+        "train": 24, "eval": 4, "probes": 2, "checks_failed": 10, "checks_warned": 6, "problems": 13, "warnings": 7,
+    }  # fmt: skip
+    assert checks_report["token_lengths"]["over_limit"] == 1
+    assert checks_report["token_lengths"]["train"]["max"] > 256
+
+
+def test_report_md_is_readable_and_keeps_personal_data_out(checks_run):
+    markdown = (checks_run[1].parent / "outputs" / "validate" / "report.md").read_text(encoding="utf-8")
+    assert markdown.startswith("# Data check: ❌ Not ready to train: 10 checks failed")
+    assert "| No personal data or secrets | ❌ fail |" in markdown
+    assert '- `datasets/train.jsonl:15 field "messages[1].content"`: contains an e-mail address' in markdown
+    assert "**What to do:** Run `python -m scripts anonymize FILE`" in markdown
+    assert "## Diversity audit" in markdown and "## Token lengths" in markdown
+    for secret in ("info@visit-namibia", "290 6000", "081 234 5678"):
+        assert secret not in markdown
+
+
+def test_every_output_is_written(checks_run):
+    out = checks_run[1].parent / "outputs" / "validate"
+    assert sorted(path.name for path in out.iterdir()) == ["data_docs", "report.json", "report.md", "token_lengths.png"]
+    assert (out / "token_lengths.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    docs = out / "data_docs"
+    assert (docs / "index.html").is_file()
+    validation_pages = list((docs / "validations").rglob("*.html"))
+    assert len(validation_pages) == 1
+    assert "Examples fit in 256 tokens" in validation_pages[0].read_text(encoding="utf-8")
+    assert not list(out.parent.glob(".validate-*")), "the staging folder is left behind"
+
+
+def test_bundled_dataset_passes(tmp_path, real_model_dir):
+    config = make_project(tmp_path, real_model_dir)
+    result = run_validate(config)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("✅ Ready to train")
+    assert not [problem for problem in report_of(config)["problems"] if problem["severity"] == "fail"]
+
+
+def test_unusable_input_exits_2_without_any_output(tmp_path, real_model_dir):
+    config = fixture_project(tmp_path, real_model_dir, "clean")
+    shutil.copy(FIXTURES / "broken" / "bad_json.jsonl", tmp_path / "datasets" / "train.jsonl")
+    result = run_validate(config)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: datasets/train.jsonl:3: not valid JSON")
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_clean_data_exits_0_and_writes_the_job_summary(tmp_path, real_model_dir, capsys, monkeypatch):
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    config = fixture_project(tmp_path, real_model_dir, "clean", min_examples="3")
+    assert cli(["validate", "--config", str(config)]) == 0
+    report = report_of(config)
+    assert report["verdict"] in ("pass", "warn")
+    assert not [problem for problem in report["problems"] if problem["severity"] == "fail"]
+    assert summary.read_text(encoding="utf-8").startswith("# Data check: ✅ Ready to train")
+    assert "Report:" in capsys.readouterr().out
+
+
+def test_too_few_examples_an_empty_split_and_capped_lists(tmp_path, real_model_dir):
+    config = fixture_project(tmp_path, real_model_dir, "clean", min_examples="30")
+    records = [
+        {"prompt": f"Question {number} about {{{{name}}}}?", "completion": f"Answer {number} from {{{{name}}}}."}
+        for number in range(25)
+    ]
+    (tmp_path / "datasets" / "train.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+    (tmp_path / "datasets" / "eval.jsonl").write_text("\n")
+    assert cli(["validate", "--config", str(config)]) == 1
+    problems = [(p["check"], p["file"], p["message"]) for p in report_of(config)["problems"] if p["check"] == "enough_examples"]
+    assert problems == [
+        ("enough_examples", "datasets/eval.jsonl", "the file has no examples"),
+        ("enough_examples", "datasets/train.jsonl", "only 25 examples; [data] min_examples is 30"),
+    ]
+    markdown = (tmp_path / "outputs" / "validate" / "report.md").read_text(encoding="utf-8")
+    assert "- … and 30 more (all are listed in report.json)" in markdown  # 50 placeholder fields, 20 listed
+
+
+def test_a_failed_run_keeps_the_previous_report(tmp_path):
+    out = tmp_path / "validate"
+    out.mkdir()
+    (out / "report.md").write_text("previous")
+    with pytest.raises(RuntimeError), staging_folder(out) as staging:
+        (staging / "report.md").write_text("half")
+        raise RuntimeError("crash while writing")
+    assert (out / "report.md").read_text() == "previous"
+    assert [path.name for path in tmp_path.iterdir()] == ["validate"]
+
+
+def test_a_chat_template_that_refuses_a_conversation_is_reported():
+    from jinja2 import TemplateError
+
+    class StrictTokenizer:
+        def apply_chat_template(self, chats, tokenize=False):
+            conversations = chats if isinstance(chats[0], list) else [chats]
+            if any(chat[0]["role"] != "user" for chat in conversations):
+                raise TemplateError("Conversation roles must alternate user/assistant/user/assistant/...")
+            return ["rendered"] * len(conversations) if conversations is chats else "rendered"
+
+    good = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]
+    bad = [{"role": "assistant", "content": "Hello"}]
+    rendered, errors = render_chats(StrictTokenizer(), [good, bad])
+    assert rendered == ["rendered", "Hello"]
+    assert list(errors) == [1] and "must alternate" in errors[1]
+
+
+@pytest.mark.parametrize(
+    "text, severity",
+    [
+        ("I am {{name}}.", "fail"),
+        ("I am {{ assistant_name }}.", "fail"),
+        ("Hello {name}, welcome.", "warn"),
+        ("Regards, [Your Name]", "warn"),
+        ("Date: <insert date>", "warn"),
+        ('{"name": "get_weather"}', None),
+        ("Write to <EMAIL> or call <PHONE>.", None),
+        ('print(f"{name}")', None),
+        (r"$\frac{a}{b}$", None),
+        ("As shown in [1] and [2].", None),
+    ],
+)
+def test_placeholder_patterns(text, severity):
+    problems = check_placeholders([Passage("f.jsonl", 1, "output", text)]).problems
+    assert [problem.severity for problem in problems] == ([severity] if severity else [])
+    assert len(PLACEHOLDER_PATTERNS) == 4
+
+
+def test_similarity_index_finds_near_copies_only():
+    index = SimilarityIndex(0.8)
+    index.add("which desert runs along the coast of namibia", "first")
+    item, similarity = index.best_match("which desert runs along the coastline of namibia")
+    assert item == "first" and 0.8 <= similarity < 1
+    assert index.best_match("which river forms the southern border of namibia") is None
+    assert index.best_match("ab") is None  # too short to compare
