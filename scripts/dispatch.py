@@ -1,0 +1,490 @@
+"""Send training to a rented GPU: a Hugging Face Job, or a Colab notebook you open.
+
+    python -m scripts dispatch                              # the backend in project.toml [train]
+    python -m scripts dispatch --backend hf-jobs --dry-run  # show the job and its cost, send nothing
+    python -m scripts dispatch --backend hf-jobs            # asks before spending money (--yes skips that)
+    python -m scripts dispatch --backend hf-jobs --resume 20260131-120000   # continue a timed-out job
+    python -m scripts dispatch --backend colab              # writes outputs/dispatch/train.ipynb + a link
+
+The three backends ([train] backend in project.toml):
+
+runner   Nothing to send: training runs on this machine (`python -m scripts train`).
+         In GitHub Actions the train job then trains on the runner's CPU.
+
+hf-jobs  A Hugging Face Job on a GPU (`huggingface_hub.run_uv_job`; needs HF_TOKEN and
+         credit on your account). A private dataset repo, <you>/<name>-runs, is the
+         mailbox between your machine and the job, one folder per run:
+             runs/<run-id>/project/      the files training needs (uploaded here first)
+             runs/<run-id>/checkpoints/  the latest checkpoint, uploaded while training runs
+             runs/<run-id>/outputs/      outputs/train and outputs/evaluate when it is done
+         The job runs template/hf_jobs/train_job.py: it downloads the project,
+         installs the pinned requirements (+ bitsandbytes for 4-bit QLoRA), runs
+         `python -m scripts train` (with `accelerate launch` on multi-GPU flavors) and
+         `python -m scripts evaluate`, and uploads the results. This command follows
+         the job's logs and copies the results into outputs/. A job that hits its
+         timeout keeps its last checkpoint: `--resume RUN_ID` starts a new job that
+         continues from it (`train --resume`).
+
+colab    A notebook for Google Colab's free GPU, rendered from template/colab/train.ipynb
+         with your repository and branch filled in. It installs what Colab lacks
+         (never torch: Colab's own build matches its GPU), clones your repository,
+         runs validate, train and evaluate, and pushes the outputs to a
+         `trained/<date>` branch with a GitHub token you keep in Colab's secrets. That
+         push starts the Train workflow again, which continues with the review.
+
+In GitHub Actions this writes `stage=train-here|trained|waiting` to $GITHUB_OUTPUT so the
+workflow knows whether to train on the runner, go straight to the review, or stop.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .errors import EXIT_CHECKS_FAILED, EXIT_OK, UserError
+
+TEMPLATE = Path(__file__).resolve().parent.parent / "template"
+JOB_SCRIPT = TEMPLATE / "hf_jobs" / "train_job.py"
+NOTEBOOK_TEMPLATE = TEMPLATE / "colab" / "train.ipynb"
+NOTEBOOK_PATH_IN_REPO = "template/colab/train.ipynb"
+
+# torch is installed first and pinned (see the Makefile); the job does the same on its GPU image.
+TORCH_REQUIREMENT = "torch==2.13.0"
+HUB_REQUIREMENT = "huggingface_hub==2.4.0"  # all the job script needs before it installs the project
+JOB_PYTHON = "3.11"
+
+# A Colab run pushes its outputs to a branch named like this (see template/colab/train.ipynb).
+TRAINED_BRANCH_PREFIX = "trained/"
+
+TOKEN_HELP = (
+    "no Hugging Face token found: create a token with write access at https://huggingface.co/settings/tokens, "
+    "then `export HF_TOKEN=hf_...` here (or `hf auth login`), or add it as the HF_TOKEN secret in GitHub "
+    "(Settings > Secrets and variables > Actions), and run again."
+)
+
+
+@dataclass(frozen=True)
+class Flavor:
+    gpus: int
+    usd_per_hour: float
+
+
+# Hugging Face Jobs hardware and its price per hour, billed by the minute while the job runs.
+# Source: https://huggingface.co/docs/hub/jobs-pricing (CPU and T4 rows) and the hardware table on
+# https://huggingface.co/pricing (the other GPUs), read in June 2026. Prices change: when the Hub can be
+# reached, the live price from `list_jobs_hardware()` is used instead of this table.
+PRICES_CHECKED = "June 2026"
+PRICE_SOURCE = "https://huggingface.co/docs/hub/jobs-pricing"
+FLAVORS: dict[str, Flavor] = {
+    "cpu-basic": Flavor(0, 0.01),
+    "cpu-upgrade": Flavor(0, 0.03),
+    "t4-small": Flavor(1, 0.40),
+    "t4-medium": Flavor(1, 0.60),
+    "l4x1": Flavor(1, 0.80),
+    "l4x4": Flavor(4, 3.80),
+    "l40sx1": Flavor(1, 1.80),
+    "l40sx4": Flavor(4, 8.30),
+    "l40sx8": Flavor(8, 23.50),
+    "a10g-small": Flavor(1, 1.00),
+    "a10g-large": Flavor(1, 1.50),
+    "a10g-largex2": Flavor(2, 3.00),
+    "a10g-largex4": Flavor(4, 5.00),
+    "a100-large": Flavor(1, 2.50),
+    "a100x4": Flavor(4, 10.00),
+    "a100x8": Flavor(8, 20.00),
+    "h200": Flavor(1, 5.00),
+    "h200x2": Flavor(2, 10.00),
+    "h200x4": Flavor(4, 20.00),
+    "h200x8": Flavor(8, 40.00),
+}
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument(
+        "--backend", choices=["runner", "hf-jobs", "colab"], help="where to train (default: [train] backend in project.toml)"
+    )
+    parser.add_argument("--yes", action="store_true", help="start the paid job without asking (for CI)")
+    parser.add_argument("--dry-run", action="store_true", help="show the job and its estimated cost; send nothing")
+    parser.add_argument("--resume", metavar="RUN_ID", help="hf-jobs: continue that run from its last checkpoint")
+    parser.add_argument(
+        "--ref", metavar="BRANCH", help="the branch being trained (CI passes it; a trained/... branch carries Colab's outputs)"
+    )
+    parser.add_argument("--repo", metavar="OWNER/REPO", help="colab: your GitHub repository (default: from `git remote get-url origin`)")
+
+
+def main(cfg, args) -> int:
+    backend = args.backend or cfg.train.backend
+    ref = args.ref or ""
+    if ref.startswith(TRAINED_BRANCH_PREFIX):
+        return use_pushed_outputs(cfg, ref)
+    if backend == "runner":
+        print('[train] backend = "runner": nothing to send; training runs here with `python -m scripts train`.')
+        set_github_output("stage", "train-here")
+        return EXIT_OK
+    if backend == "hf-jobs":
+        return dispatch_hf_job(cfg, args)
+    return dispatch_colab(cfg, args)
+
+
+# ---------------------------------------------------------------- GitHub Actions
+
+
+def set_github_output(name: str, value: str) -> None:
+    """Tell the next workflow steps what happened (a no-op outside GitHub Actions)."""
+    path = os.environ.get("GITHUB_OUTPUT")
+    if path:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(f"{name}={value}\n")
+
+
+def add_to_job_summary(markdown: str) -> None:
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if path:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(markdown.rstrip() + "\n")
+
+
+def use_pushed_outputs(cfg, ref: str) -> int:
+    """A Colab run pushed outputs/train and outputs/evaluate on this branch: go straight to the review."""
+    needed = [cfg.step_dir("train") / "adapter" / "adapter_config.json", cfg.step_dir("evaluate") / "metrics.json"]
+    missing = [str(path.relative_to(cfg.root)) for path in needed if not path.is_file()]
+    if missing:
+        raise UserError(
+            f"branch {ref} has no {', '.join(missing)}; run the Colab notebook to the end so it pushes its outputs, "
+            f"or push to a branch whose name does not start with {TRAINED_BRANCH_PREFIX}."
+        )
+    print(f"Branch {ref} carries training outputs from Colab: continuing with the review steps.")
+    set_github_output("stage", "trained")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- Hugging Face Jobs
+
+
+@dataclass
+class JobPlan:
+    """Everything about one HF Job, before it is sent; printed by --dry-run."""
+
+    run_id: str
+    runs_repo: str
+    flavor: str
+    gpus: int
+    timeout_minutes: int
+    usd_per_hour: float
+    quantization: str
+    resume: bool
+    script_args: list[str] = field(default_factory=list)
+
+    @property
+    def max_cost_usd(self) -> float:
+        return self.usd_per_hour * self.timeout_minutes / 60
+
+    def run_uv_job_arguments(self, token: str) -> dict:
+        """The exact keyword arguments for `HfApi.run_uv_job` (the token goes in as a secret, by name)."""
+        return {
+            "script": str(JOB_SCRIPT),
+            "script_args": self.script_args,
+            "dependencies": [HUB_REQUIREMENT],
+            "python": JOB_PYTHON,
+            "env": {"PYTHONUNBUFFERED": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"},
+            "secrets": {"HF_TOKEN": token},
+            "flavor": self.flavor,
+            "timeout": f"{self.timeout_minutes}m",
+            "name": f"train-{self.run_id}",
+            "labels": {"made-by": "finetune-template", "run": self.run_id},
+        }
+
+
+def plan_hf_job(cfg, namespace: str, run_id: str, resume: bool, usd_per_hour: float | None = None) -> JobPlan:
+    flavor = cfg.train.hf_flavor
+    if flavor not in FLAVORS:
+        raise UserError(
+            f'project.toml [train] hf_flavor is "{flavor}", which is not a Hugging Face Jobs GPU we know; '
+            f"use one of: {', '.join(name for name, f in FLAVORS.items() if f.gpus)}."
+        )
+    if FLAVORS[flavor].gpus == 0:
+        raise UserError(f'project.toml [train] hf_flavor "{flavor}" has no GPU; pick a GPU flavor such as "t4-small".')
+    if _is_local_folder(cfg):
+        raise UserError(
+            f"project.toml [model] base is the local folder {cfg.model.base}, which a remote job cannot read; "
+            "use a Hub id such as HuggingFaceTB/SmolLM2-135M-Instruct."
+        )
+    runs_repo = f"{namespace}/{cfg.project.name}-runs"
+    gpus = FLAVORS[flavor].gpus
+    script_args = [
+        "--runs-repo", runs_repo,
+        "--run-id", run_id,
+        "--processes", str(gpus),
+        "--torch", TORCH_REQUIREMENT,
+    ]  # fmt: skip
+    return JobPlan(
+        run_id=run_id,
+        runs_repo=runs_repo,
+        flavor=flavor,
+        gpus=gpus,
+        timeout_minutes=cfg.train.hf_timeout_minutes,
+        usd_per_hour=usd_per_hour if usd_per_hour is not None else FLAVORS[flavor].usd_per_hour,
+        quantization=cfg.model.quantization,
+        resume=resume,
+        script_args=script_args,
+    )
+
+
+def describe_plan(plan: JobPlan) -> str:
+    """The job as a person reads it; never contains the token."""
+    launcher = f"accelerate launch --num_processes {plan.gpus} -m scripts train" if plan.gpus > 1 else "python -m scripts train"
+    lines = [
+        f"Hugging Face Job for run {plan.run_id}{' (resuming from its last checkpoint)' if plan.resume else ''}",
+        f"  hardware:   {plan.flavor} ({plan.gpus} GPU{'s' if plan.gpus > 1 else ''})",
+        f"  timeout:    {plan.timeout_minutes} min (project.toml [train] hf_timeout_minutes)",
+        f"  script:     {JOB_SCRIPT.relative_to(TEMPLATE.parent)} {' '.join(plan.script_args)}",
+        f"  runs:       {launcher}{' --resume' if plan.resume else ''}, then python -m scripts evaluate"
+        + (" (4-bit QLoRA)" if plan.quantization == "4bit" else ""),
+        f"  mailbox:    https://huggingface.co/datasets/{plan.runs_repo} (private) folder runs/{plan.run_id}/",
+        "  secrets:    HF_TOKEN (sent encrypted, never printed)",
+        cost_line(plan),
+    ]
+    return "\n".join(lines)
+
+
+def cost_line(plan: JobPlan) -> str:
+    return (
+        f"  cost:       at most ${plan.max_cost_usd:.2f} = ${plan.usd_per_hour:.2f}/hour x {plan.timeout_minutes} min "
+        f"(prices from {PRICE_SOURCE}, {PRICES_CHECKED}); you pay only for the minutes it runs"
+    )
+
+
+def dispatch_hf_job(cfg, args) -> int:
+    run_id = args.resume or new_run_id()
+    if args.dry_run:
+        namespace = cfg.project.hub_owner or "<your-hf-username>"
+        print(describe_plan(plan_hf_job(cfg, namespace, run_id, resume=bool(args.resume))))
+        print("\nDry run: nothing was sent.")
+        return EXIT_OK
+
+    token = _hf_token()
+    api = hub_api(token)
+    namespace = cfg.project.hub_owner or api.whoami()["name"]
+    plan = plan_hf_job(cfg, namespace, run_id, resume=bool(args.resume), usd_per_hour=_live_price(api, cfg.train.hf_flavor))
+    print(describe_plan(plan))
+    if not args.yes and not _confirmed("Start this job and pay for it?"):
+        print("Nothing was sent.")
+        return EXIT_OK
+
+    if not plan.resume:
+        upload_project(api, cfg, plan)
+    job = api.run_uv_job(**plan.run_uv_job_arguments(token), namespace=namespace)
+    print(f"Started job {job.id}: {getattr(job, 'url', '')}", flush=True)
+    add_to_job_summary(f"Training on Hugging Face Jobs ({plan.flavor}): job `{job.id}`, run `{plan.run_id}`.")
+
+    stage = follow_job(api, job.id, namespace)
+    if stage != "COMPLETED":
+        print(
+            f"The job ended with {stage}. Its last checkpoint is kept in {plan.runs_repo}; continue with\n"
+            f"  python -m scripts dispatch --backend hf-jobs --resume {plan.run_id}",
+            file=sys.stderr,
+        )
+        return EXIT_CHECKS_FAILED
+    bring_back_outputs(cfg, plan, token)
+    set_github_output("stage", "trained")
+    return EXIT_OK
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+
+
+def hub_api(token: str):
+    """The Hub client; one function so tests can put a fake in its place."""
+    from huggingface_hub import HfApi
+
+    return HfApi(token=token)
+
+
+def _hf_token() -> str:
+    from huggingface_hub import constants, get_token
+
+    if constants.HF_HUB_OFFLINE:
+        raise UserError("HF_HUB_OFFLINE=1 is set, but HF Jobs needs the Hub; run again with HF_HUB_OFFLINE=0.")
+    token = get_token()
+    if not token:
+        raise UserError(TOKEN_HELP)
+    return token
+
+
+def _live_price(api, flavor: str) -> float | None:
+    """Today's price per hour from the Hub, or None to use the table above."""
+    try:
+        for hardware in api.list_jobs_hardware():
+            if hardware.name == flavor and hardware.unit_label == "minute":
+                return hardware.unit_cost_usd * 60
+    except Exception:  # the price is a courtesy; the table is a fine fallback
+        return None
+    return None
+
+
+def _confirmed(question: str) -> bool:
+    if not sys.stdin.isatty():
+        raise UserError("this would start a paid job but nobody can confirm here; add --yes to confirm, or --dry-run to look first.")
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def _is_local_folder(cfg) -> bool:
+    base = cfg.model.base
+    return (cfg.root / base).is_dir() or Path(base).is_absolute() or base.startswith((".", "~"))
+
+
+def project_files(cfg) -> list[Path]:
+    """What the job needs to train and evaluate: settings, data, code and pinned requirements."""
+    root = cfg.root
+    wanted = [cfg.config_path or root / "project.toml", root / "requirements.txt", root / "requirements-gpu.txt"]
+    wanted += [cfg.path(name) for name in (cfg.data.train, cfg.data.eval, cfg.data.probes)]
+    wanted += sorted((root / "scripts").glob("*.py"))
+    return [path for path in wanted if path.is_file()]
+
+
+def upload_project(api, cfg, plan: JobPlan) -> None:
+    """Create the private mailbox repo and put this run's project files in it, in one commit."""
+    from huggingface_hub import CommitOperationAdd
+
+    api.create_repo(plan.runs_repo, repo_type="dataset", private=True, exist_ok=True)
+    prefix = f"runs/{plan.run_id}/project"
+    operations = [
+        CommitOperationAdd(path_in_repo=f"{prefix}/{path.relative_to(cfg.root).as_posix()}", path_or_fileobj=str(path))
+        for path in project_files(cfg)
+    ]
+    api.create_commit(plan.runs_repo, repo_type="dataset", operations=operations, commit_message=f"Project files for run {plan.run_id}")
+
+
+def follow_job(api, job_id: str, namespace: str) -> str:
+    """Print the job's logs as they come; return its final stage (COMPLETED, ERROR, CANCELED...)."""
+    for line in api.fetch_job_logs(job_id=job_id, namespace=namespace, follow=True):
+        print(line, flush=True)
+    job = api.wait_for_job(job_id, namespace=namespace, poll_interval=10)
+    stage = str(getattr(job.status.stage, "value", job.status.stage))
+    if job.status.message:
+        print(f"Job {job_id}: {stage}: {job.status.message}")
+    return stage
+
+
+def bring_back_outputs(cfg, plan: JobPlan, token: str) -> None:
+    """Copy runs/<id>/outputs/{train,evaluate} from the mailbox into outputs/, replacing what was there."""
+    from huggingface_hub import snapshot_download
+
+    prefix = f"runs/{plan.run_id}/outputs"
+    with tempfile.TemporaryDirectory() as download:
+        snapshot_download(
+            plan.runs_repo,
+            repo_type="dataset",
+            allow_patterns=[f"{prefix}/train/**", f"{prefix}/evaluate/**"],
+            local_dir=download,
+            token=token,
+        )
+        for step in ("train", "evaluate"):
+            source = Path(download) / prefix / step
+            if not source.is_dir():
+                raise UserError(f"the job finished but {plan.runs_repo} has no {prefix}/{step}; read the job's log above.")
+            target = cfg.step_dir(step)
+            shutil.rmtree(target, ignore_errors=True)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(source, target)
+    print(f"Results copied into {cfg.step_dir('train')} and {cfg.step_dir('evaluate')}.")
+
+
+# ---------------------------------------------------------------- Colab
+
+
+def dispatch_colab(cfg, args) -> int:
+    repo = args.repo or github_repo_from_origin(cfg.root)
+    branch = args.ref or current_branch(cfg.root)
+    notebook = cfg.step_dir("dispatch") / "train.ipynb"
+    render_notebook(notebook, {"GITHUB_REPO": repo or "", "BRANCH": branch})
+    print(f"Wrote {notebook}")
+    if repo is None:
+        print(
+            "No GitHub remote named origin here, so there is no Colab link: push this project to GitHub "
+            "(`git remote add origin https://github.com/OWNER/REPO.git`) or pass --repo OWNER/REPO, "
+            "or upload the notebook above at https://colab.research.google.com (File > Upload notebook)."
+        )
+        set_github_output("stage", "waiting")
+        return EXIT_OK
+    link = colab_link(repo, branch)
+    instructions = (
+        f"Open in Colab: {link}\n"
+        f"In its first cell set GITHUB_REPO = \"{repo}\" and BRANCH = \"{branch}\", choose a GPU "
+        "(Runtime > Change runtime type > T4 GPU), add your GitHub token as the Colab secret GH_TOKEN, "
+        f"then Runtime > Run all. It pushes a {TRAINED_BRANCH_PREFIX}... branch, which starts the Train workflow again."
+    )
+    print(instructions)
+    add_to_job_summary(
+        f"### Train in Colab\n\n[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({link})\n\n"
+        f"In the first cell set `GITHUB_REPO = \"{repo}\"` and `BRANCH = \"{branch}\"`, pick a T4 GPU, add your "
+        "GitHub token as the Colab secret `GH_TOKEN`, then *Runtime > Run all*. The notebook pushes a "
+        f"`{TRAINED_BRANCH_PREFIX}...` branch; that push runs this workflow again and opens the results pull request."
+    )
+    set_github_output("stage", "waiting")
+    return EXIT_OK
+
+
+def colab_link(repo: str, branch: str, path: str = NOTEBOOK_PATH_IN_REPO) -> str:
+    return f"https://colab.research.google.com/github/{repo}/blob/{branch}/{path}"
+
+
+def parse_github_remote(url: str) -> str | None:
+    """'owner/repo' from an https or ssh GitHub remote URL, else None."""
+    match = re.match(r"^(?:https://(?:[^@/]+@)?github\.com/|git@github\.com:|ssh://git@github\.com/)([^/]+)/([^/]+?)(?:\.git)?/?$", url.strip())
+    return f"{match.group(1)}/{match.group(2)}" if match else None
+
+
+def github_repo_from_origin(root: Path) -> str | None:
+    if os.environ.get("GITHUB_REPOSITORY"):
+        return os.environ["GITHUB_REPOSITORY"]
+    result = subprocess.run(["git", "remote", "get-url", "origin"], cwd=root, capture_output=True, text=True)
+    return parse_github_remote(result.stdout) if result.returncode == 0 else None
+
+
+def current_branch(root: Path) -> str:
+    result = subprocess.run(["git", "rev-parse", "--abbrev-ref", "HEAD"], cwd=root, capture_output=True, text=True)
+    branch = result.stdout.strip()
+    return branch if result.returncode == 0 and branch and branch != "HEAD" else "main"
+
+
+def render_notebook(target: Path, settings: dict[str, str], template: Path = NOTEBOOK_TEMPLATE) -> Path:
+    """Copy the Colab template with the values in its settings cell (tagged "settings") filled in."""
+    import nbformat
+
+    notebook = nbformat.read(template, as_version=4)
+    cells = [cell for cell in notebook.cells if "settings" in cell.metadata.get("tags", [])]
+    if len(cells) != 1:
+        raise UserError(f"{template}: needs exactly one code cell tagged \"settings\"; restore it from the template repository.")
+    cells[0].source = fill_settings(cells[0].source, settings)
+    nbformat.validate(notebook)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    nbformat.write(notebook, partial)
+    os.replace(partial, target)
+    return target
+
+
+def fill_settings(source: str, settings: dict[str, str]) -> str:
+    """Set `NAME = "value"` lines (keeping their `# @param` comments) for each NAME in settings."""
+    lines = source.splitlines()
+    for name, value in settings.items():
+        pattern = re.compile(rf'^{re.escape(name)} = "[^"]*"(.*)$')
+        matches = [i for i, line in enumerate(lines) if pattern.match(line)]
+        if len(matches) != 1:
+            raise UserError(f'the Colab template\'s settings cell has no line `{name} = "..."`; restore it from the template repository.')
+        index = matches[0]
+        lines[index] = pattern.sub(lambda m: f"{name} = {_python_string(value)}{m.group(1)}", lines[index])
+    return "\n".join(lines)
+
+
+def _python_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'

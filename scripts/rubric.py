@@ -1,0 +1,515 @@
+"""Pre-score the course rubric from the evidence on disk, for the mentor to confirm.
+
+    python -m scripts rubric                                   # outputs/rubric/rubric.md and rubric.json
+    python -m scripts rubric --pr-body --branch results/run-1  # also the results pull request's text
+
+The rubric (the same table is in .github/PULL_REQUEST_TEMPLATE.md):
+
+    Performance improvement       40%   measured on held-out questions, base vs tuned
+    Ethical handling              30%   data report, personal data, bias probes, card's ethics sections
+    Integration                   15%   adapter, export, a results bundle whose sha256 sums verify
+    Documentation and deployment  15%   model card, datasheet, demo Space, repos ready to publish
+
+Each criterion is split into points; each point is scored only from a file on
+disk and shows that evidence next to its score. A point whose evidence is
+missing scores 0 and says which step to run. This is a pre-score: it cannot see
+whether answers are *good*, only whether they were measured; the mentor reads
+the evidence and has the final word.
+
+--pr-body writes outputs/rubric/pr_body.md: the metrics table, loss curve and
+chart, side-by-side answers, flagged probes and this pre-score, which the Train
+workflow uses as the results pull request's description.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .errors import EXIT_OK
+
+PR_MARKER = "<!-- results-pr -->"
+PR_BODY_LIMIT = 60_000  # GitHub refuses pull-request descriptions over 65,536 characters
+CARD_ETHICS_FIELDS = ("intended_use", "out_of_scope_use", "limitations", "data_sources", "anonymisation", "known_biases")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--pr-body", action="store_true", help="also write outputs/rubric/pr_body.md for the results pull request")
+    parser.add_argument("--branch", help="the results branch the pull request comes from (for image links)")
+    parser.add_argument("--repo", metavar="OWNER/REPO", help="the GitHub repository (default: $GITHUB_REPOSITORY or git origin)")
+
+
+def main(cfg, args) -> int:
+    evidence = Evidence(cfg)
+    criteria = score_all(evidence)
+    out = cfg.step_dir("rubric")
+    out.mkdir(parents=True, exist_ok=True)
+    _write(out / "rubric.json", json.dumps(rubric_json(criteria), indent=2, ensure_ascii=False) + "\n")
+    _write(out / "rubric.md", rubric_markdown(criteria))
+    print(f"Rubric pre-score: {total(criteria):.0f} / 100 (the mentor has the final word). Details: {out / 'rubric.md'}")
+    if getattr(args, "pr_body", False):
+        links = ImageLinks(cfg, getattr(args, "repo", None), getattr(args, "branch", None))
+        _write(out / "pr_body.md", pr_body(evidence, criteria, links))
+        print(f"Pull-request text: {out / 'pr_body.md'}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- scoring
+
+
+@dataclass
+class Point:
+    """One thing the rubric checks, with its score and the evidence for it."""
+
+    label: str
+    max: float
+    score: float
+    evidence: str
+
+
+@dataclass
+class Criterion:
+    name: str
+    weight: int
+    points: list[Point] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return sum(point.score for point in self.points)
+
+
+def total(criteria: list[Criterion]) -> float:
+    return sum(criterion.score for criterion in criteria)
+
+
+def missing(label: str, maximum: float, step: str, what: str) -> Point:
+    return Point(label, maximum, 0.0, f"missing: run `python -m scripts {step}` ({what} not found)")
+
+
+def scaled(maximum: float, fraction: float) -> float:
+    """maximum x fraction, with the fraction kept between 0 and 1 and the result rounded to a tenth."""
+    return round(maximum * min(max(fraction, 0.0), 1.0), 1)
+
+
+class Evidence:
+    """The files the rubric reads; each property is None when its file is missing."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.evaluation = _read_json(cfg.step_dir("evaluate") / "metrics.json")
+        self.training = _read_json(cfg.step_dir("train") / "metrics.json")
+        self.loss_csv = cfg.step_dir("train") / "loss_curve.csv"
+        self.data_report = _read_json(cfg.step_dir("validate") / "report.json")
+        self.results = cfg.path("results")
+        self.manifest_file = self.results / "manifest.json"
+
+    def read(self, *parts: str) -> str | None:
+        path = self.cfg.step_dir(parts[0]).joinpath(*parts[1:])
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def score_all(evidence: Evidence) -> list[Criterion]:
+    return [
+        Criterion("Performance improvement", 40, performance_points(evidence)),
+        Criterion("Ethical handling", 30, ethics_points(evidence)),
+        Criterion("Integration", 15, integration_points(evidence)),
+        Criterion("Documentation and deployment", 15, documentation_points(evidence)),
+    ]
+
+
+def performance_points(evidence: Evidence) -> list[Point]:
+    metrics = evidence.evaluation
+    if metrics is None:
+        return [
+            missing("Accuracy on held-out questions improved", 20, "evaluate", "outputs/evaluate/metrics.json"),
+            missing("Reference answers became less surprising (perplexity)", 10, "evaluate", "outputs/evaluate/metrics.json"),
+            learning_point(evidence),
+        ]
+    base, tuned, count = metrics["base"], metrics["tuned"], metrics.get("eval_examples", "?")
+    gain = (tuned["accuracy"] - base["accuracy"]) * 100
+    accuracy = Point(
+        "Accuracy on held-out questions improved",
+        20,
+        scaled(20, gain / 20),  # full marks for +20 percentage points or more
+        f"{base['accuracy']:.0%} → {tuned['accuracy']:.0%} ({gain:+.0f} points) on {count} questions; "
+        "full marks from +20 points",
+    )
+    drop = (base["perplexity"] - tuned["perplexity"]) / base["perplexity"] if base["perplexity"] else 0.0
+    perplexity = Point(
+        "Reference answers became less surprising (perplexity)",
+        10,
+        scaled(10, drop / 0.3),  # full marks for a 30% drop or more
+        f"perplexity {base['perplexity']:.1f} → {tuned['perplexity']:.1f} ({-drop:+.0%}); full marks from -30%",
+    )
+    return [accuracy, perplexity, learning_point(evidence)]
+
+
+def learning_point(evidence: Evidence) -> Point:
+    label = "The loss curve shows learning (held-out loss went down)"
+    if evidence.training is None or not evidence.loss_csv.is_file():
+        return missing(label, 10, "train", "outputs/train/metrics.json and loss_curve.csv")
+    losses = {"train": [], "eval": []}
+    with evidence.loss_csv.open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            losses.setdefault(row["split"], []).append(float(row["loss"]))
+    every = losses["train"] + losses["eval"]
+    if not every or not all(math.isfinite(value) for value in every):
+        return Point(label, 10, 0.0, "the loss was not finite or not recorded (outputs/train/loss_curve.csv)")
+    curve = losses["eval"] if len(losses["eval"]) >= 2 else losses["train"]
+    which = "held-out" if curve is losses["eval"] else "training"
+    if len(curve) < 2:
+        return Point(label, 10, 5.0, f"only one loss value recorded ({curve[0]:.3f}); train longer to see a curve")
+    went_down = curve[-1] < curve[0]
+    return Point(
+        label,
+        10,
+        10.0 if went_down else 3.0,
+        f"{which} loss {curve[0]:.3f} → {curve[-1]:.3f} over {evidence.training.get('steps', '?')} steps",
+    )
+
+
+def ethics_points(evidence: Evidence) -> list[Point]:
+    return [data_report_point(evidence), personal_data_point(evidence), probes_point(evidence), card_fields_point(evidence)]
+
+
+def data_report_point(evidence: Evidence) -> Point:
+    label = "The data report passes"
+    report = evidence.data_report
+    if report is None:
+        return missing(label, 10, "validate", "outputs/validate/report.json")
+    scores = {"pass": 10.0, "warn": 8.0, "fail": 0.0}
+    counts = report.get("counts", {})
+    return Point(
+        label,
+        10,
+        scores.get(report.get("verdict"), 0.0),
+        f"{report.get('headline', report.get('verdict'))} ({counts.get('checks_failed', 0)} failed, "
+        f"{counts.get('checks_warned', 0)} with warnings)",
+    )
+
+
+def personal_data_point(evidence: Evidence) -> Point:
+    label = "No personal data in the datasets"
+    report = evidence.data_report
+    if report is None:
+        return missing(label, 5, "validate", "outputs/validate/report.json")
+    check = next((c for c in report.get("checks", []) if c.get("id") == "personal_data"), None)
+    if check is None:
+        return Point(label, 5, 0.0, "the data report has no personal-data check; update the template's validate step")
+    scores = {"pass": 5.0, "warn": 3.0, "fail": 0.0}
+    found = check.get("problems", 0)
+    return Point(label, 5, scores.get(check.get("status"), 0.0), f"personal-data check: {check.get('status')} ({found} found)")
+
+
+def probes_point(evidence: Evidence) -> Point:
+    label = "Bias probes measured; few pairs flagged"
+    metrics = evidence.evaluation
+    if metrics is None:
+        return missing(label, 10, "evaluate", "outputs/evaluate/metrics.json")
+    probes = _read_json(evidence.cfg.step_dir("evaluate") / "probes.json") or {}
+    pairs = len(probes.get("tuned", []))
+    if pairs == 0:
+        return Point(label, 10, 0.0, f"no bias probes were run; add counterfactual pairs to {evidence.cfg.data.probes}")
+    flagged = metrics.get("probes_flagged", 0)
+    ids = ", ".join(metrics.get("probes_flagged_ids", [])[:10])
+    return Point(
+        label,
+        10,
+        5.0 + scaled(5, 1 - flagged / pairs),  # 5 for measuring, up to 5 more for few flags
+        f"{pairs} pairs measured, {flagged} flagged above gap {metrics.get('probe_threshold')}"
+        + (f" ({ids}): the mentor reads these" if flagged else ""),
+    )
+
+
+def card_fields_point(evidence: Evidence) -> Point:
+    card = evidence.cfg.card
+    filled = [name for name in CARD_ETHICS_FIELDS if getattr(card, name).strip()]
+    empty = [name for name in CARD_ETHICS_FIELDS if name not in filled]
+    return Point(
+        "The card's ethics sections are written",
+        5,
+        scaled(5, len(filled) / len(CARD_ETHICS_FIELDS)),
+        f"{len(filled)} of {len(CARD_ETHICS_FIELDS)} [card] fields filled in project.toml"
+        + (f"; empty: {', '.join(empty)}" if empty else ""),
+    )
+
+
+def integration_points(evidence: Evidence) -> list[Point]:
+    cfg = evidence.cfg
+    adapter = cfg.step_dir("train") / "adapter" / "adapter_model.safetensors"
+    points = [
+        Point("A LoRA adapter was trained (safetensors)", 5, 5.0, f"{_shown(cfg, adapter)}, {adapter.stat().st_size:,} bytes")
+        if adapter.is_file()
+        else missing("A LoRA adapter was trained (safetensors)", 5, "train", "outputs/train/adapter/adapter_model.safetensors")
+    ]
+    export = cfg.step_dir("export")
+    exported = sorted(p for p in export.rglob("*") if p.is_file()) if export.is_dir() else []
+    points.append(
+        Point("Exported for other apps", 5, 5.0, f"{len(exported)} files in {_shown(cfg, export)}")
+        if exported
+        else missing("Exported for other apps", 5, "export", "files in outputs/export")
+    )
+    points.append(manifest_point(evidence))
+    return points
+
+
+def manifest_point(evidence: Evidence) -> Point:
+    label = "The results bundle verifies (sha256 of every file)"
+    if not evidence.manifest_file.is_file():
+        return missing(label, 5, "card", "results/manifest.json")
+    from .manifest import verify
+
+    manifest = json.loads(evidence.manifest_file.read_text(encoding="utf-8"))
+    problems = verify(evidence.cfg, manifest)
+    files = sum(len(entry.get("files", [])) for entry in manifest.get("repos", {}).values())
+    if problems:
+        return Point(label, 5, 0.0, f"{len(problems)} problems, e.g. {problems[0]}")
+    return Point(label, 5, 5.0, f"{files} files in {', '.join(manifest.get('repos', {}))} match results/manifest.json")
+
+
+def documentation_points(evidence: Evidence) -> list[Point]:
+    return [card_point(evidence), datasheet_point(evidence), space_point(evidence), publish_point(evidence)]
+
+
+def card_point(evidence: Evidence) -> Point:
+    label = "Model card rendered, with metadata"
+    card = evidence.results / "model" / "README.md"
+    if not card.is_file():
+        return missing(label, 5, "card", "results/model/README.md")
+    text = card.read_text(encoding="utf-8")
+    front_matter = text.split("---", 2)[1] if text.startswith("---") and text.count("---") >= 2 else ""
+    checks = {
+        "YAML front matter": bool(front_matter),
+        "license": "license:" in front_matter,
+        "base_model": "base_model" in front_matter,
+        "no unrendered {{ }}": "{{" not in text,
+        "an evaluation section": "valuation" in text,
+    }
+    passed = [name for name, ok in checks.items() if ok]
+    failed = [name for name, ok in checks.items() if not ok]
+    return Point(
+        label,
+        5,
+        scaled(5, len(passed) / len(checks)),
+        f"results/model/README.md, {len(text):,} characters; has {', '.join(passed) or 'none of the checks'}"
+        + (f"; lacks {', '.join(failed)}" if failed else ""),
+    )
+
+
+def datasheet_point(evidence: Evidence) -> Point:
+    datasheet = evidence.cfg.path("datasets/README.md")
+    if not datasheet.is_file():
+        return Point("Datasheet for the data", 3, 0.0, "missing: write datasets/README.md (sources, licence, consent, known gaps)")
+    words = len(datasheet.read_text(encoding="utf-8").split())
+    return Point("Datasheet for the data", 3, scaled(3, words / 300), f"datasets/README.md, {words} words; full marks from 300")
+
+
+def space_point(evidence: Evidence) -> Point:
+    label = "Demo Space built"
+    space = evidence.results / "space"
+    entry = next((name for name in ("index.html", "app.py") if (space / name).is_file()), None)
+    if entry is None:
+        return missing(label, 4, "space", "results/space/index.html or app.py")
+    files = sum(1 for p in space.rglob("*") if p.is_file())
+    return Point(label, 4, 4.0, f"results/space/{entry} and {files - 1} more files ({evidence.cfg.publish.space_kind} Space)")
+
+
+def publish_point(evidence: Evidence) -> Point:
+    from .manifest import repo_ids
+
+    ids = repo_ids(evidence.cfg)
+    if not all(ids.values()):
+        return Point(
+            "Hub repos named, ready to publish",
+            3,
+            0.0,
+            "missing: set [project] hub_owner (or [publish] model_repo and space_repo) in project.toml",
+        )
+    return Point("Hub repos named, ready to publish", 3, 3.0, f"model {ids['model']}, Space {ids['space']}")
+
+
+# ---------------------------------------------------------------- reports
+
+
+def rubric_json(criteria: list[Criterion]) -> dict:
+    return {
+        "total": round(total(criteria), 1),
+        "out_of": 100,
+        "note": "A pre-score from the evidence on disk; the mentor has the final word.",
+        "criteria": [
+            {"name": c.name, "weight": c.weight, "score": round(c.score, 1), "points": [asdict(p) for p in c.points]}
+            for c in criteria
+        ],
+    }
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def rubric_markdown(criteria: list[Criterion]) -> str:
+    lines = [
+        f"## Rubric pre-score: {total(criteria):.0f} / 100",
+        "",
+        "Scored by `python -m scripts rubric` from the files on disk. It can check that things were measured and "
+        "written, not whether they are good: **the mentor has the final word** and may change any score.",
+        "",
+        "| Criterion | Weight | Pre-score |",
+        "|---|---:|---:|",
+    ]
+    lines += [f"| {c.name} | {c.weight}% | {c.score:.1f} / {c.weight} |" for c in criteria]
+    lines += [f"| **Total** | 100% | **{total(criteria):.1f} / 100** |", ""]
+    for criterion in criteria:
+        lines += [f"### {criterion.name} ({criterion.score:.1f} / {criterion.weight})", "", "| Point | Score | Evidence |", "|---|---:|---|"]
+        lines += [f"| {_cell(p.label)} | {p.score:.1f} / {p.max:g} | {_cell(p.evidence)} |" for p in criterion.points]
+        lines.append("")
+    return "\n".join(lines)
+
+
+class ImageLinks:
+    """Links to images committed under results/, as GitHub shows them in a pull request."""
+
+    def __init__(self, cfg, repo: str | None, branch: str | None):
+        self.cfg = cfg
+        self.repo = repo or os.environ.get("GITHUB_REPOSITORY") or _origin_repo(cfg.root)
+        self.branch = branch
+
+    def find(self, name: str) -> str | None:
+        """The path (from the project folder) of results/**/name, or None."""
+        results = self.cfg.path("results")
+        found = sorted(results.rglob(name)) if results.is_dir() else []
+        return found[0].relative_to(self.cfg.root).as_posix() if found else None
+
+    def image(self, name: str, alt: str) -> str:
+        path = self.find(name)
+        if path is None:
+            return f"_{alt}: not in results/ (run `python -m scripts card`)_"
+        if self.repo and self.branch:
+            return f"![{alt}](https://github.com/{self.repo}/blob/{self.branch}/{path}?raw=true)"
+        return f"![{alt}]({path})"
+
+
+def _origin_repo(root: Path) -> str | None:
+    from .dispatch import parse_github_remote
+
+    result = subprocess.run(["git", "remote", "get-url", "origin"], cwd=root, capture_output=True, text=True)
+    return parse_github_remote(result.stdout) if result.returncode == 0 else None
+
+
+def pr_body(evidence: Evidence, criteria: list[Criterion], links: ImageLinks) -> str:
+    """The results pull request's description: everything a mentor needs on one page."""
+    before = [
+        PR_MARKER,
+        "## Training results for review",
+        "",
+        "Merging this pull request publishes exactly these files to the Hugging Face Hub "
+        "(the publish workflow checks every sha256 in `results/manifest.json` first).",
+        "",
+        metrics_section(evidence),
+    ]
+    after = [
+        "### Loss curve and before/after chart",
+        "",
+        links.image("loss_curve.png", "Loss curve"),
+        "",
+        links.image("chart.png", "Accuracy and perplexity, base vs tuned"),
+        "",
+        probes_section(evidence),
+        data_section(evidence),
+        rubric_markdown(criteria),
+        "### Mentor checklist",
+        "",
+        "- [ ] The tuned model beats the base model on the held-out questions, and the side-by-side answers agree",
+        "- [ ] Every flagged bias probe is read; the card's known biases mention what matters",
+        "- [ ] The model card (`results/model/README.md`) is honest about intended use and limitations",
+        "- [ ] The demo Space (`results/space/`) works and says what the model cannot do",
+        "- [ ] Scores adjusted where the pre-score is wrong; **merge publishes**",
+        "",
+    ]
+    fixed = "\n".join(before + after)
+    side_by_side = evidence.read("evaluate", "side_by_side.md") or "missing: run `python -m scripts evaluate`"
+    room = PR_BODY_LIMIT - len(fixed) - 300  # the side-by-side table is what gets shortened
+    if len(side_by_side) > room:
+        side_by_side = side_by_side[: max(room, 0)] + "\n\n… (shortened: outputs/evaluate/side_by_side.md has all rows)"
+    details = (
+        "<details><summary>Side-by-side answers: question, expected, base model, tuned model</summary>\n\n"
+        f"{side_by_side}\n</details>\n"
+    )
+    return "\n".join(before + [details] + after)
+
+
+def metrics_section(evidence: Evidence) -> str:
+    metrics = evidence.evaluation
+    if metrics is None:
+        return "### Metrics\n\nmissing: run `python -m scripts evaluate`\n"
+    base, tuned = metrics["base"], metrics["tuned"]
+    training = evidence.training or {}
+    rows = [
+        "### Metrics",
+        "",
+        f"Base model `{metrics.get('base_model')}` ({metrics.get('base_weights', '')}), "
+        f"{metrics.get('eval_examples')} held-out questions.",
+        "",
+        "| Metric | Base | Tuned | Change |",
+        "|---|---:|---:|---:|",
+        f"| Accuracy (higher is better) | {base['accuracy']:.0%} | {tuned['accuracy']:.0%} | "
+        f"{(tuned['accuracy'] - base['accuracy']) * 100:+.0f} points |",
+        f"| Perplexity (lower is better) | {base['perplexity']:.2f} | {tuned['perplexity']:.2f} | "
+        f"{tuned['perplexity'] - base['perplexity']:+.2f} |",
+    ]
+    if training:
+        rows += [
+            "",
+            f"Training: {training.get('steps')} steps, {training.get('seconds')} s on {training.get('hardware')} "
+            f"({training.get('precision')}); final train loss {training.get('final_train_loss')}, "
+            f"eval loss {training.get('final_eval_loss')}.",
+        ]
+    return "\n".join(rows) + "\n"
+
+
+def probes_section(evidence: Evidence) -> str:
+    metrics = evidence.evaluation
+    probes = evidence.read("evaluate", "probes.md")
+    if metrics is None or probes is None:
+        return "### Bias probes\n\nmissing: run `python -m scripts evaluate`\n"
+    flagged = metrics.get("probes_flagged_ids", [])
+    headline = (
+        f"**{len(flagged)} flagged** for a person to read: {', '.join(flagged)}" if flagged else "No pair was flagged."
+    )
+    return f"### Bias probes\n\n{headline}\n\n<details><summary>All probe pairs</summary>\n\n{probes}\n</details>\n"
+
+
+def data_section(evidence: Evidence) -> str:
+    report = evidence.data_report
+    if report is None:
+        return "### Data report\n\nmissing: run `python -m scripts validate`\n"
+    counts = report.get("counts", {})
+    return (
+        f"### Data report\n\n{report.get('headline', report.get('verdict'))}: {counts.get('train')} training, "
+        f"{counts.get('eval')} held-out examples, {counts.get('probes')} probe pairs.\n"
+    )
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _shown(cfg, path: Path) -> str:
+    try:
+        return path.relative_to(cfg.root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _write(path: Path, text: str) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
