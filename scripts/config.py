@@ -80,8 +80,8 @@ class LoraSettings:
     """LoRA rank r: size of the small update matrices; 8-16 is plenty for facts."""
     alpha: int = field(default=32, metadata={"range": (1, 4096)})
     """Scaling of the LoRA update (alpha / r); 2 x rank is a common start."""
-    dropout: float = field(default=0.05, metadata={"range": (0.0, 0.9)})
-    """Dropout on the LoRA input; a little helps against memorising a small dataset."""
+    dropout: float = field(default=0.0, metadata={"range": (0.0, 0.9)})
+    """Dropout on the LoRA input; 0 is fastest on a CPU, 0.05-0.1 can help against memorising a small dataset."""
     target_modules: list[str] = field(
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
     )

@@ -259,8 +259,9 @@ def load_causal_lm(resolved: ResolvedModel, hardware: Hardware, quantization: st
         )
         kwargs["device_map"] = {"": 0}
     else:
-        # Weights stay fp32 on the CPU (bf16 is applied by autocast, so LoRA updates keep full precision).
-        kwargs["dtype"] = torch.float32 if hardware.device == "cpu" else _torch_dtype(hardware.precision)
+        # The base weights are frozen, so storing them in the compute precision loses nothing that autocast would
+        # not lose anyway, and saves casting every weight on every call. The LoRA weights PEFT adds stay float32.
+        kwargs["dtype"] = _torch_dtype(hardware.precision)
     model = AutoModelForCausalLM.from_pretrained(resolved.path, **kwargs)
     if quantization != "4bit" and hardware.device == "cuda":
         model.to("cuda")

@@ -1,0 +1,197 @@
+"""Training throughput: this project's `train` settings against TRL's defaults, in one command.
+
+    .venv/bin/python bench/train_throughput.py            # default model, bundled data, 15 optimizer steps each
+    .venv/bin/python bench/train_throughput.py --steps 30
+
+Both runs use the same base model, the same training examples, the same LoRA
+settings (from project.toml) and the same number of optimizer steps:
+
+  * "TRL defaults": `SFTConfig()` as shipped (bf16 autocast, gradient checkpointing,
+    learning rate 2e-5, loss on every token of the conversation, random batches),
+    with only what a CPU run needs (use_cpu) and token counting switched on;
+  * "this project": `scripts.train.build_trainer`, exactly what `python -m scripts train` runs.
+
+Printed per run: real (non-padding) tokens per second, model FLOP/s and the share of
+this machine's matmul peak for the dtype used (measured in this same command), peak
+memory, and the eval loss on answer tokens of the held-out split (the same function
+for both, so speed is never bought with quality).
+
+Model FLOPs per real token = 4 x (matmul parameters of the transformer body)
+  + 4 x (output-layer parameters) for each token the loss is computed on
+  + 12 x layers x sequence length x attention width (attention scores and values, forward + backward).
+The 4 is 2 for the forward pass and 2 for the gradients of the activations (the base
+weights are frozen, so no weight gradients); LoRA's own FLOPs are under 2% and left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def matmul_peak_gflops(dtype, size: int = 2048, repeats: int = 8) -> float:
+    """Best-case matmul speed of this machine for `dtype`, as the ceiling to compare against."""
+    import torch
+
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+    for _ in range(2):
+        a @ b  # warm up
+    best = math.inf
+    for _ in range(repeats):
+        started = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - started)
+    return 2 * size**3 / best / 1e9
+
+
+def flops_per_token(model_config, mean_length: float, loss_share: float) -> float:
+    """Model FLOPs per real token, as in the module docstring."""
+    layers, width, mlp = model_config.num_hidden_layers, model_config.hidden_size, model_config.intermediate_size
+    heads, kv_heads = model_config.num_attention_heads, model_config.num_key_value_heads
+    head_dim = width // heads
+    attention_params = width * heads * head_dim * 2 + width * kv_heads * head_dim * 2
+    body = layers * (attention_params + 3 * width * mlp)
+    head = width * model_config.vocab_size
+    attention = 12 * layers * mean_length * heads * head_dim
+    return 4 * body + 4 * head * loss_share + attention
+
+
+def trl_default_trainer(cfg, model, tokenizer, train_rows, eval_rows, output_dir):
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    from scripts.train import lora_config
+
+    args = SFTConfig(
+        output_dir=output_dir,
+        max_steps=cfg.train.max_steps,
+        use_cpu=True,
+        report_to="none",
+        save_strategy="no",
+        include_num_input_tokens_seen="non_padding",
+    )
+    # TRL's default conversational path: the whole conversation as "messages", loss on every token.
+    as_messages = [{"messages": row["prompt"] + row["completion"]} for row in train_rows]
+    return SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(as_messages),
+        processing_class=tokenizer,
+        peft_config=lora_config(cfg),
+    )
+
+
+def project_trainer(cfg, model, tokenizer, train_rows, eval_rows, output_dir, hardware):
+    from scripts.train import build_trainer
+
+    trainer = build_trainer(cfg, model, tokenizer, train_rows, eval_rows, hardware, Path(output_dir))
+    trainer.args.save_strategy = "no"
+    trainer.args.eval_strategy = "no"
+    return trainer
+
+
+def run_variant(label: str, config_path: str, steps: int) -> dict:
+    """Train one variant and measure it; runs in a fresh process so its peak memory is its own."""
+    import torch
+
+    from scripts.config import load_settings
+    from scripts.data import load_split
+    from scripts.evaluate import answer_perplexity
+    from scripts.model import detect_hardware, load_causal_lm, load_for
+    from scripts.train import prompt_completion_rows
+
+    cfg = load_settings(config_path)
+    cfg.train.max_steps = steps
+    train_rows, eval_rows = prompt_completion_rows(cfg)
+    resolved, tokenizer = load_for(cfg)
+    hardware = detect_hardware(cfg.train.precision)
+    torch.set_num_threads(len(os.sched_getaffinity(0)))
+    torch.manual_seed(cfg.train.seed)
+    with tempfile.TemporaryDirectory() as scratch:
+        if label == "TRL defaults":
+            from transformers import AutoModelForCausalLM
+
+            model = AutoModelForCausalLM.from_pretrained(resolved.path)  # as a TRL user would load it
+            trainer = trl_default_trainer(cfg, model, tokenizer, train_rows, eval_rows, scratch)
+        else:
+            model = load_causal_lm(resolved, hardware)
+            trainer = project_trainer(cfg, model, tokenizer, train_rows, eval_rows, scratch, hardware)
+        loader = trainer.get_train_dataloader()
+        batches = list(loader)
+        real = sum(int(b["attention_mask"].sum()) for b in batches)
+        labelled = sum(int((b["labels"][:, 1:] != -100).sum()) for b in batches)
+        mean_length = real / sum(len(b["input_ids"]) for b in batches)
+        started = time.perf_counter()
+        trainer.train()
+        seconds = time.perf_counter() - started
+    tokens = int(trainer.state.num_input_tokens_seen)
+    trainer.model.eval()
+    perplexity = answer_perplexity(trainer.model, tokenizer, load_split(cfg, "eval"), 8, cfg.model.max_length)
+    flops = flops_per_token(model.config, mean_length, labelled / real) * tokens
+    return {
+        "run": label,
+        "dtype": "bf16" if trainer.args.bf16 else "fp32",
+        "steps": trainer.state.global_step,
+        "tokens": tokens,
+        "seconds": seconds,
+        "tokens_per_second": tokens / seconds,
+        "gflops": flops / seconds / 1e9,
+        "eval_loss": math.log(perplexity),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "hardware": hardware.name,
+        "model": f"{resolved.model_id} ({resolved.source})",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=15, help="optimizer steps per run (15 = one epoch of the example)")
+    parser.add_argument("--config", default=str(REPO / "project.toml"))
+    options = parser.parse_args()
+
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    import torch
+
+    from scripts.config import load_settings
+
+    cfg = load_settings(options.config)
+    torch.set_num_threads(len(os.sched_getaffinity(0)))
+    peaks = {"fp32": matmul_peak_gflops(torch.float32), "bf16": matmul_peak_gflops(torch.bfloat16)}
+    results = []
+    for label in ("TRL defaults", "this project"):
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            results.append(pool.submit(run_variant, label, options.config, options.steps).result())
+
+    print(f"\nmachine: {results[0]['hardware']}, {torch.get_num_threads()} threads; matmul peak fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s")
+    print(f"model: {results[0]['model']}; {options.steps} optimizer steps each; LoRA r={cfg.lora.rank} on {len(cfg.lora.target_modules)} module types\n")
+    print(f"{'run':<14} {'dtype':<5} {'steps':>5} {'tokens':>7} {'seconds':>8} {'tokens/s':>9} {'GFLOP/s':>8} {'% peak':>7} {'eval loss':>9} {'peak MB':>8}")
+    for r in results:
+        share = 100 * r["gflops"] / peaks[r["dtype"]]
+        print(
+            f"{r['run']:<14} {r['dtype']:<5} {r['steps']:>5} {r['tokens']:>7} {r['seconds']:>8.1f} {r['tokens_per_second']:>9.1f} "
+            f"{r['gflops']:>8.1f} {share:>6.1f}% {r['eval_loss']:>9.4f} {r['peak_rss_mb']:>8.0f}"
+        )
+    trl, ours = results
+    speedup = ours["tokens_per_second"] / trl["tokens_per_second"]
+    loss_ratio = ours["eval_loss"] / trl["eval_loss"]
+    print(
+        f"\nratio: {speedup:.2f}x TRL's default tokens/s (target >= 2); eval loss {loss_ratio:.3f}x TRL's (target <= 1.02); "
+        f"{100 * ours['gflops'] / peaks[ours['dtype']]:.0f}% of the {ours['dtype']} matmul peak (target >= 50%)"
+    )
+
+
+if __name__ == "__main__":
+    main()
