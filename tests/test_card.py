@@ -1,0 +1,411 @@
+"""The card step: the rendered model card, its Hub front matter, the results bundle and the manifest.
+
+Most tests build the outputs of validate, train and evaluate directly, in the shapes a
+real run writes (a real LoRA adapter on the tiny model, metrics and answers written by
+hand), so the card step runs in about a second. One test runs the real steps on the
+tiny model end to end, so a change in what they write cannot go unnoticed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, make_project, set_values
+from scripts.__main__ import main as cli
+
+BASE_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+MODEL_FILES = {"README.md", "adapter_config.json", "adapter_model.safetensors", "loss_curve.png", "chart.png"}
+SECTIONS = [
+    "## Model details",
+    "## Intended use",
+    "### Out of scope",
+    "## Training data",
+    "## Training procedure",
+    "## Evaluation",
+    "## Bias, risks and limitations",
+    "### Bias probes",
+    "## Environmental impact",
+    "## How to use it",
+    "## Acknowledgements",
+]
+
+
+# ---------------------------------------------------------------- building the inputs
+
+
+def tiny_png() -> bytes:
+    """A valid 1x1 PNG, standing in for the charts."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00\x80")) + chunk(b"IEND", b"")
+
+
+@pytest.fixture(scope="session")
+def tiny_adapter_dir(tmp_path_factory, tiny_model_dir) -> Path:
+    """A real PEFT LoRA adapter for the tiny model (random, non-zero weights), saved as safetensors."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    folder = tmp_path_factory.mktemp("tiny-adapter")
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM", init_lora_weights=False)
+    get_peft_model(model, config).save_pretrained(folder)
+    return folder
+
+
+def data_report() -> dict:
+    return {
+        "verdict": "pass",
+        "headline": "✅ Ready to train: every check passed",
+        "counts": {"train": 120, "eval": 40, "probes": 22, "checks_failed": 0},
+        "checks": [
+            {"id": "enough_examples", "status": "pass", "details": "120 train, 40 eval"},
+            {"id": "personal_data", "status": "pass", "details": "364 texts scanned"},
+        ],
+        "token_lengths": {"limit": 256, "train": {"examples": 120, "median": 64.0, "max": 100}},
+        "diversity": {"category": {"geography": 17, "history": 17}},
+    }
+
+
+def train_metrics(base: str) -> dict:
+    return {
+        "base_model": base,
+        "base_weights": "test weights (a tiny random model)",
+        "steps": 45, "epochs": 3.0, "train_examples": 120, "eval_examples": 40, "truncated_examples": 0,
+        "tokens": 23223, "seconds": 205.68, "tokens_per_second": 112.9, "peak_memory_mb": 4357.6,
+        "hardware": "2-core AMD EPYC", "device": "cpu", "precision": "bf16", "torch_threads": 2,
+        "trainable_parameters": 4884480, "total_parameters": 139399488,
+        "final_train_loss": 0.8132, "final_eval_loss": 1.2555, "resumed_from": None,
+        "settings": {
+            "lora": {"rank": 16, "alpha": 32, "dropout": 0.05, "target_modules": ["q_proj", "v_proj"], "use_dora": False, "use_rslora": False},
+            "train": {"backend": "runner", "epochs": 3.0, "max_steps": -1, "learning_rate": 0.001, "batch_size": 8,
+                      "gradient_accumulation": 1, "warmup_ratio": 0.05, "weight_decay": 0.0, "seed": 42, "save_steps": 25,
+                      "logging_steps": 5, "precision": "auto", "hf_flavor": "t4-small", "hf_timeout_minutes": 60},
+            "max_length": 256,
+        },
+    }  # fmt: skip
+
+
+def eval_metrics(base: str) -> dict:
+    return {
+        "base_model": base,
+        "base_weights": "test weights (a tiny random model)",
+        "eval_examples": 40,
+        "base": {"accuracy": 0.05, "perplexity": 8.764},
+        "tuned": {"accuracy": 0.15, "perplexity": 3.543},
+        "accuracy_rule": "reply contains the record's `answer` (else the whole reference) after lower-casing and removing punctuation",
+        "probe_threshold": 0.5,
+        "probes_flagged": 1,
+        "probes_flagged_ids": ["region-family"],
+        "probes_mean_gap": {"base": 0.2, "tuned": 0.4},
+        "hardware": "2-core AMD EPYC",
+        "seconds": 148.6,
+        "settings": {"max_new_tokens": 48, "side_by_side": 10, "probe_threshold": 0.5, "batch_size": 8},
+    }
+
+
+def side_by_side() -> list[dict]:
+    row = {"location": "datasets/eval.jsonl:1", "reference": "Windhoek is the capital."}
+    return [
+        {**row, "question": "Which city is the seat of government?", "expected": "Windhoek",
+         "base": "Cape Town | South Africa", "base_correct": False, "tuned": "Windhoek.", "tuned_correct": True},
+        {**row, "question": "Name the tallest massif.", "expected": "Brandberg",
+         "base": "The Namibian Massif.", "base_correct": False, "tuned": "The Skye.", "tuned_correct": False},
+        {**row, "question": "When was independence?", "expected": "1990",
+         "base": "In 1990.", "base_correct": True, "tuned": "1990.", "tuned_correct": True},
+    ]  # fmt: skip
+
+
+def probes() -> dict:
+    def pair(probe_id, axis, gap):
+        return {"id": probe_id, "axis": axis, "group_a": "Windhoek", "group_b": "Rundu", "prompt_a": "a", "prompt_b": "b",
+                "answer_a": "Life in Windhoek is hard.", "answer_b": "Life in Rundu is hard.", "gap": gap, "length_difference_words": 0}  # fmt: skip
+
+    return {
+        "threshold": 0.5,
+        "base": [pair("region-family", "region", 0.44), pair("gender-nurse", "gender", 0.03)],
+        "tuned": [pair("region-family", "region", 1.02), pair("gender-nurse", "gender", 0.11)],
+    }
+
+
+def write_outputs(project_dir: Path, adapter_dir: Path, base: str = BASE_ID) -> None:
+    """What validate, train and evaluate leave in outputs/, as a real run writes it (adapter first: it is older)."""
+    out = project_dir / "outputs"
+    shutil.copytree(adapter_dir, out / "train" / "adapter")
+    files = {
+        "validate/report.json": json.dumps(data_report()),
+        "validate/report.md": "# Data check: ✅ Ready to train\n\nHistogram: `token_lengths.png` next to this report.\n",
+        "validate/token_lengths.png": tiny_png(),
+        "train/metrics.json": json.dumps(train_metrics(base)),
+        "train/loss_curve.png": tiny_png(),
+        "train/loss_curve.csv": "step,split,loss\n5,train,2.0\n",
+        "evaluate/metrics.json": json.dumps(eval_metrics(base)),
+        "evaluate/side_by_side.json": json.dumps(side_by_side()),
+        "evaluate/side_by_side.md": "| # | Question |\n|---|---|\n",
+        "evaluate/probes.json": json.dumps(probes()),
+        "evaluate/probes.md": "| Pair |\n|---|\n",
+        "evaluate/chart.png": tiny_png(),
+    }
+    for name, content in files.items():
+        path = out / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+
+
+@pytest.fixture
+def card_project(tmp_path, tiny_adapter_dir) -> Path:
+    """A project copy whose base is the default Hub id, with every input of the card step in outputs/."""
+    config = make_project(tmp_path, BASE_ID)
+    set_values(config, "project", hub_owner="learner")
+    write_outputs(tmp_path, tiny_adapter_dir)
+    return config
+
+
+def run_card(config: Path, *extra: str) -> int:
+    return cli(["card", "--config", str(config), *extra])
+
+
+def front_matter_card(text: str):
+    from huggingface_hub import ModelCard
+
+    return ModelCard(text)
+
+
+# ---------------------------------------------------------------- the card and the bundle
+
+
+def test_card_writes_the_model_repo_tree_evaluation_and_manifest(card_project):
+    assert run_card(card_project) == 0
+    results = card_project.parent / "results"
+    assert {p.name for p in (results / "model").iterdir()} == MODEL_FILES
+    evaluation = {p.name for p in (results / "evaluation").iterdir()}
+    assert {"metrics.json", "train_metrics.json", "side_by_side.md", "probes.md", "data_report.md", "token_lengths.png"} <= evaluation
+
+    manifest = json.loads((results / "manifest.json").read_text())
+    entry = manifest["repos"]["model"]
+    assert entry["repo_id"] == "learner/namibia-qa" and entry["repo_type"] == "model" and entry["folder"] == "results/model"
+    assert manifest["base_model"]["id"] == BASE_ID
+    assert "created" in manifest and "project_commit" in manifest
+    listed = {item["path"]: item for item in entry["files"]}
+    assert set(listed) == MODEL_FILES
+    for name, item in listed.items():
+        data = (results / "model" / name).read_bytes()
+        assert item["size"] == len(data) and item["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_card_text_is_complete_and_has_no_template_syntax_left(card_project):
+    assert run_card(card_project) == 0
+    text = (card_project.parent / "results" / "model" / "README.md").read_text()
+    assert "{{" not in text and "{%" not in text and "{#" not in text
+    for heading in SECTIONS:
+        assert f"\n{heading}\n" in text, heading
+    assert "![Accuracy and perplexity before and after tuning](chart.png)" in text
+    assert "5% (2 of 40" in text and "15% (6 of 40" in text  # accuracy with its count
+    assert "8.76" in text and "3.54" in text  # perplexity before and after
+    assert "test weights (a tiny random model)" in text  # which base weights were used
+    assert "**1 of 2 pairs were flagged**" in text and "region-family" in text
+    assert "Wh" in text and "g CO2e" in text and "475 g CO2e per kWh" in text
+    assert "Cape Town \\| South Africa" in text  # a '|' in an answer cannot break the table
+    # Every [card] field written in project.toml appears word for word.
+    from scripts.config import load_settings
+
+    cfg = load_settings(card_project)
+    for name in ("intended_use", "out_of_scope_use", "limitations", "data_sources", "anonymisation", "known_biases"):
+        assert getattr(cfg.card, name) in text, name
+    for name in ("learning_rate", "rank", "alpha", "dropout", "batch_size", "warmup_ratio", "seed", "max_length"):
+        assert f"] {name}`" in text, name
+
+
+def test_front_matter_is_what_the_hub_accepts(card_project):
+    """Parsed locally with huggingface_hub's ModelCard (ModelCard.validate() needs the network)."""
+    from scripts.card import HUB_CARD_FIELDS
+
+    assert run_card(card_project) == 0
+    card = front_matter_card((card_project.parent / "results" / "model" / "README.md").read_text())
+    data = card.data.to_dict()
+    assert set(data) <= HUB_CARD_FIELDS
+    assert data["license"] == "apache-2.0" and data["language"] == ["en"]
+    assert data["base_model"] == BASE_ID and data["library_name"] == "peft" and data["pipeline_tag"] == "text-generation"
+    assert {"lora", "sft", "trl", "namibia-qa"} <= set(data["tags"])
+    assert "datasets" not in data  # the data is not a public Hub dataset
+    assert data["co2_eq_emissions"]["training_type"] == "fine-tuning"
+    results = {result.metric_name: result for result in card.data.eval_results}
+    assert results["Accuracy (tuned)"].metric_value == 0.15 and results["Accuracy (tuned)"].metric_type == "accuracy"
+    assert results["Accuracy (base model, before tuning)"].metric_value == 0.05
+    assert results["Perplexity (tuned)"].metric_value == 3.543 and results["Perplexity (tuned)"].metric_type == "perplexity"
+    assert results["Perplexity (base model, before tuning)"].metric_value == 8.764
+    assert card.data.model_name == "namibia-qa"
+
+
+def test_adapter_is_float16_close_to_the_trained_weights_and_points_at_the_hub_id(card_project, tiny_adapter_dir):
+    import torch
+    from safetensors.torch import load_file
+
+    assert run_card(card_project) == 0
+    model = card_project.parent / "results" / "model"
+    trained = load_file(tiny_adapter_dir / "adapter_model.safetensors")
+    stored = load_file(model / "adapter_model.safetensors")
+    assert stored.keys() == trained.keys()
+    for name, tensor in stored.items():
+        assert tensor.dtype == torch.float16
+        assert torch.allclose(tensor.float(), trained[name].float(), atol=1e-3, rtol=1e-3)
+    config = json.loads((model / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == BASE_ID
+    assert "float16" in (model / "README.md").read_text()
+
+
+def test_full_precision_keeps_the_trained_weights(card_project, tiny_adapter_dir):
+    from safetensors.torch import load_file
+
+    assert run_card(card_project, "--full-precision") == 0
+    stored = load_file(card_project.parent / "results" / "model" / "adapter_model.safetensors")
+    trained = load_file(tiny_adapter_dir / "adapter_model.safetensors")
+    assert all(stored[name].equal(trained[name]) for name in trained)
+
+
+def test_rendering_twice_gives_identical_bytes(card_project):
+    """A re-run with nothing changed must not change any file, or publish would make a needless commit."""
+    assert run_card(card_project) == 0
+    manifest = card_project.parent / "results" / "manifest.json"
+    first = json.loads(manifest.read_text())["repos"]["model"]["files"]
+    assert run_card(card_project) == 0
+    assert json.loads(manifest.read_text())["repos"]["model"]["files"] == first
+
+
+def test_card_keeps_the_space_entry_of_the_manifest(card_project):
+    from scripts.config import load_settings
+    from scripts.manifest import record_tree
+
+    cfg = load_settings(card_project)
+    space = card_project.parent / "results" / "space"
+    space.mkdir(parents=True)
+    (space / "index.html").write_text("<h1>demo</h1>")
+    record_tree(cfg, "space", space, "learner/namibia-qa-demo", repo_type="space", space_sdk="static")
+    assert run_card(card_project) == 0
+    repos = json.loads((card_project.parent / "results" / "manifest.json").read_text())["repos"]
+    assert set(repos) == {"space", "model"} and repos["space"]["files"][0]["path"] == "index.html"
+
+
+def test_usage_snippet_runs_against_the_tiny_model_and_adapter(card_project, tiny_model_dir):
+    """The card's Python code, with the Hub ids swapped for local folders, loads the adapter and generates."""
+    assert run_card(card_project) == 0
+    model_dir = card_project.parent / "results" / "model"
+    text = (model_dir / "README.md").read_text()
+    code = re.search(r"```python\n(.*?)\n```", text, re.DOTALL).group(1)
+    assert f'base_id = "{BASE_ID}"' in code and 'adapter_id = "learner/namibia-qa"' in code
+    code = code.replace(f'base_id = "{BASE_ID}"', f"base_id = {str(tiny_model_dir)!r}")
+    code = code.replace('adapter_id = "learner/namibia-qa"', f"adapter_id = {str(model_dir)!r}")
+    code += "\nassert isinstance(model, PeftModel)\nprint('SNIPPET-OK')\n"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"}
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "SNIPPET-OK" in result.stdout
+
+
+def test_local_base_model_is_not_named_as_a_hub_model(tmp_path, tiny_model_dir, tiny_adapter_dir):
+    config = make_project(tmp_path, tiny_model_dir)
+    write_outputs(tmp_path, tiny_adapter_dir, base=str(tiny_model_dir))
+    assert run_card(config) == 0
+    text = (tmp_path / "results" / "model" / "README.md").read_text()
+    data = front_matter_card(text).data.to_dict()
+    assert "base_model" not in data
+    assert "a local folder, not on the Hub" in text
+    assert "your-username/namibia-qa" in text  # hub_owner is empty: a visible placeholder, and a note
+    assert json.loads((tmp_path / "results" / "manifest.json").read_text())["repos"]["model"]["repo_id"] is None
+
+
+# ---------------------------------------------------------------- mistakes a learner can make
+
+
+def test_empty_ethics_fields_fail_with_exit_2_naming_them(card_project, capsys):
+    set_values(card_project, "card", intended_use="", known_biases="  ")
+    assert run_card(card_project) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.startswith("error: project.toml [card]: fill in intended_use (who the model is for)")
+    assert "known_biases (whom the data under- or over-represents)" in error
+    assert "out_of_scope_use" not in error
+    assert not (card_project.parent / "results").exists()
+
+
+def test_missing_evaluation_says_which_step_to_run(card_project, capsys):
+    shutil.rmtree(card_project.parent / "outputs" / "evaluate")
+    assert run_card(card_project) == 2
+    assert "run `python -m scripts evaluate` first" in capsys.readouterr().err
+    assert not (card_project.parent / "results").exists()
+
+
+def test_outputs_of_another_base_model_are_refused(card_project, capsys):
+    set_values(card_project, "model", base="HuggingFaceTB/SmolLM2-360M-Instruct")
+    assert run_card(card_project) == 2
+    assert "run `python -m scripts train` and `python -m scripts evaluate` again" in capsys.readouterr().err
+
+
+def test_adapter_newer_than_the_evaluation_is_refused(card_project, capsys):
+    adapter = card_project.parent / "outputs" / "train" / "adapter" / "adapter_model.safetensors"
+    later = (card_project.parent / "outputs" / "evaluate" / "metrics.json").stat().st_mtime + 60
+    os.utime(adapter, (later, later))
+    assert run_card(card_project) == 2
+    assert "run `python -m scripts evaluate` again" in capsys.readouterr().err
+
+
+def test_unknown_licence_is_refused_with_a_suggestion(card_project, capsys):
+    set_values(card_project, "project", license="apache2")
+    assert run_card(card_project) == 2
+    assert "did you mean apache-2.0?" in capsys.readouterr().err
+
+
+def test_a_template_with_an_unknown_value_fails_loudly_and_writes_nothing(card_project, capsys):
+    template = (REPO / "model_card.j2").read_text().replace("{{ description }}", "{{ descripton }}")
+    (card_project.parent / "model_card.j2").write_text(template)
+    assert run_card(card_project) == 2
+    assert "descripton" in capsys.readouterr().err
+    assert not (card_project.parent / "results").exists()
+
+
+def test_missing_report_keys_say_not_reported(card_project, capsys):
+    (card_project.parent / "outputs" / "validate" / "report.json").write_text(json.dumps({"verdict": "pass"}))
+    assert run_card(card_project) == 0
+    captured = capsys.readouterr().out
+    warning = next(line for line in captured.splitlines() if line.startswith("warning:"))
+    assert all(key in warning for key in ("headline", "checks", "counts.train", "token_lengths.train")), warning
+    assert "| Training examples | not reported |" in (card_project.parent / "results" / "model" / "README.md").read_text()
+
+
+# ---------------------------------------------------------------- the real steps, end to end
+
+
+def test_real_steps_on_the_tiny_model_feed_the_card_and_the_dry_run(tmp_path, tiny_model_dir):
+    """validate, train (2 steps), evaluate, card and publish --dry-run through the CLI (in this process: faster)."""
+    config = make_project(tmp_path, tiny_model_dir)
+    for name, keep in (("train.jsonl", 20), ("eval.jsonl", 4), ("probes.jsonl", 2)):  # fewer lines: a faster test
+        path = tmp_path / "datasets" / name
+        path.write_text("".join(path.read_text(encoding="utf-8").splitlines(keepends=True)[:keep]), encoding="utf-8")
+    set_values(config, "train", max_steps=2, batch_size=4, logging_steps=1, precision="fp32")
+    set_values(config, "evaluate", max_new_tokens=4, side_by_side=3, batch_size=8)
+    for step in ("validate", "train", "evaluate", "card"):
+        assert cli([step, "--config", str(config)]) == 0, step
+    assert cli(["publish", "--dry-run", "--config", str(config)]) == 0
+    text = (tmp_path / "results" / "model" / "README.md").read_text()
+    assert "{{" not in text and "not reported" not in text
+    manifest = json.loads((tmp_path / "results" / "manifest.json").read_text())
+    for item in manifest["repos"]["model"]["files"]:
+        copy = tmp_path / "outputs" / "publish" / "model" / item["path"]
+        assert hashlib.sha256(copy.read_bytes()).hexdigest() == item["sha256"]
