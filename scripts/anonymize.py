@@ -40,7 +40,7 @@ MAX_LISTED = 50
 def add_arguments(parser) -> None:
     parser.add_argument("file", metavar="FILE", help="a JSONL or JSON-array dataset file")
     target = parser.add_mutually_exclusive_group()
-    target.add_argument("--output", metavar="OUT", help="where to write the result (default: FILE.anonymized.jsonl next to FILE)")
+    target.add_argument("--output", metavar="OUT", help="where to write the result (default: next to FILE, e.g. train.anonymized.jsonl)")
     target.add_argument("--in-place", action="store_true", help="overwrite FILE, after copying it to FILE.bak")
 
 

@@ -37,6 +37,7 @@ import zlib
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from .data import Example, load_split
 from .errors import EXIT_CHECKS_FAILED, EXIT_OK, where
@@ -44,7 +45,9 @@ from .privacy import describe, find_personal_data
 
 MAX_LISTED = 20  # problems listed per check in report.md; report.json has them all
 SMALL_GROUP = 0.05  # a category or tag on fewer than 5% of examples gets a warning
+MAX_GROUPS_SHOWN = 12  # categories or tags named in the report's table
 LANGUAGE_CONFIDENCE = 0.8  # below this the language guess is too unsure to warn about
+LANGUAGE_SAMPLE = 400  # characters: enough to tell the language, and long examples stay fast
 GX_SITE = "validate_report"
 
 
@@ -76,6 +79,10 @@ class Check:
     engine: str = "Python"
     audit: bool = False  # part of the diversity audit (warnings only)
 
+    def flag(self, example: Example, message: str, field_name: str | None = None, severity: str = "fail") -> None:
+        """Record a problem with one example."""
+        self.problems.append(Problem(self.id, severity, message, example.file, example.line, field_name))
+
     @property
     def status(self) -> str:
         severities = {problem.severity for problem in self.problems}
@@ -93,6 +100,10 @@ class Datasets:
 
     def splits(self) -> dict[str, list[Example]]:
         return {"train": self.train, "eval": self.eval}
+
+    def examples(self) -> list[Example]:
+        """Train then eval: the order of the rows of the example table."""
+        return self.train + self.eval
 
 
 @dataclass(frozen=True)
@@ -112,7 +123,7 @@ def main(cfg, args) -> int:
     _, tokenizer = load_for(cfg)
     table, template_errors = example_table(data, tokenizer)
     detector = LanguageDetector()
-    languages = [detector.detect(example.all_text()) for split in data.splits().values() for example in split]
+    languages = [detector.detect(example.all_text()) for example in data.examples()]
     texts = passages(data)
     max_length = cfg.model.max_length
     out = cfg.step_dir("validate")
@@ -127,7 +138,7 @@ def main(cfg, args) -> int:
             check_leakage(data, cfg.data.near_duplicate_threshold),
             check_placeholders(texts),
             check_personal_data(texts),
-            check_languages(table, languages, cfg.project.languages),
+            check_languages(data.examples(), languages, cfg.project.languages),
             *audit_groups(data.train, data.names["train"]),
             audit_language_mix(languages, cfg.project.languages, detector),
             audit_gendered_words(data.train, data.names["train"]),
@@ -167,12 +178,11 @@ def _lines(path: Path) -> list[str]:
 def passages(data: Datasets) -> list[Passage]:
     """Every piece of text in the datasets, with the file, line and field it is in."""
     found = []
-    for examples in data.splits().values():
-        for example in examples:
-            if example.text is not None:
-                found.append(Passage(example.file, example.line, "text", example.text))
-            for message, field_name in zip(example.messages, example.fields):
-                found.append(Passage(example.file, example.line, field_name, message["content"]))
+    for example in data.examples():
+        if example.text is not None:
+            found.append(Passage(example.file, example.line, "text", example.text))
+        for message, field_name in zip(example.messages, example.fields):
+            found.append(Passage(example.file, example.line, field_name, message["content"]))
     for line, probe in data.probes:
         for key in ("prompt_a", "prompt_b"):
             found.append(Passage(data.names["probes"], line, key, probe[key]))
@@ -303,34 +313,44 @@ def render_chats(tokenizer, chats: list[list[dict]]) -> tuple[list[str], dict[in
 
 @dataclass
 class RowRule:
-    """A Great Expectations expectation, and how to explain a row that breaks it."""
+    """One Great Expectations expectation about single examples, and how to explain a row that breaks it."""
 
     id: str
     title: str
     fix: str
-    expectation: object
-    explain: object  # function(row) -> (field, message)
+    expectation: str  # a class in great_expectations.expectations
+    arguments: dict
+    explain: Callable  # row of the table -> (field, message)
+    severity: str = "fail"  # "warn": reported, but the check does not fail
+
+    def build(self, gxe):
+        """The expectation object; its description and severity show in the Data Docs."""
+        return getattr(gxe, self.expectation)(
+            description=self.title,
+            severity="warning" if self.severity == "warn" else "critical",
+            meta={"check": self.id},
+            **self.arguments,
+        )
 
 
-def row_rules(gxe, table, max_length: int) -> list[RowRule]:
-    """The rules about single examples, as Great Expectations expectations."""
-
-    def expectation(cls, rule_id, title, severity="critical", **kwargs):
-        return cls(description=title, severity=severity, meta={"check": rule_id}, **kwargs)
-
+def row_rules(table, max_length: int) -> list[RowRule]:
+    """The rules about single examples; the key-fact and category rules only when the data has those fields."""
     rules = [
         RowRule(
             "answer_filled",
             "Every example has an answer",
             "Write the answer the model should learn in that field.",
-            expectation(gxe.ExpectColumnValuesToNotMatchRegex, "answer_filled", "Every example has an answer", column="answer", regex=r"^\s*$"),
+            "ExpectColumnValuesToNotMatchRegex",
+            {"column": "answer", "regex": r"^\s*$"},
             lambda row: (row.answer_field, "the answer is empty"),
         ),
         RowRule(
             "ends_with_assistant",
             "The last turn is the assistant's answer",
-            "End each conversation with the assistant turn the model should learn to write; delete trailing user turns.",
-            expectation(gxe.ExpectColumnValuesToBeInSet, "ends_with_assistant", "The last turn is the assistant's answer", column="last_role", value_set=["assistant"]),
+            "End each conversation with the assistant turn the model should learn to write; "
+            "delete trailing user turns.",
+            "ExpectColumnValuesToBeInSet",
+            {"column": "last_role", "value_set": ["assistant"]},
             lambda row: (row.last_role_field, f'the last turn is "{row.last_role}", so there is no answer to learn'),
         ),
         RowRule(
@@ -338,8 +358,9 @@ def row_rules(gxe, table, max_length: int) -> list[RowRule]:
             f"Examples fit in {max_length} tokens ([model] max_length)",
             "Shorten the example, split it in two, or raise [model] max_length in project.toml "
             "(longer examples are cut off in training, so the end of the answer is never learned).",
-            expectation(gxe.ExpectColumnValuesToBeBetween, "fits_max_length", f"Examples fit in {max_length} tokens ([model] max_length)", column="tokens", min_value=0, max_value=max_length),
-            lambda row: (row.longest_field, f"{row.tokens} tokens with the chat template, over the limit of {max_length}"),
+            "ExpectColumnValuesToBeBetween",
+            {"column": "tokens", "min_value": 0, "max_value": max_length},
+            lambda row: (row.longest_field, f"{row.tokens} tokens with the chat template; the limit is {max_length}"),
         ),
     ]
     if table["key_fact_found"].notna().any():
@@ -347,9 +368,10 @@ def row_rules(gxe, table, max_length: int) -> list[RowRule]:
             RowRule(
                 "key_fact_in_answer",
                 "The `answer` key fact appears in the reply",
-                "Make the `answer` field words appear exactly in the assistant's reply (case and punctuation do not "
-                "matter): the evaluation counts a reply as correct when it contains them.",
-                expectation(gxe.ExpectColumnValuesToBeInSet, "key_fact_in_answer", "The `answer` key fact appears in the reply", column="key_fact_found", value_set=[True]),
+                "Make the `answer` field words appear exactly in the assistant's reply (case and punctuation "
+                "do not matter): the evaluation counts a reply as correct when it contains them.",
+                "ExpectColumnValuesToBeInSet",
+                {"column": "key_fact_found", "value_set": [True]},
                 lambda row: ("answer", f'"{row.key_fact}" does not appear in the reply ({row.answer_field})'),
             )
         )
@@ -360,15 +382,19 @@ def row_rules(gxe, table, max_length: int) -> list[RowRule]:
                 "category_filled",
                 "Every example has a category",
                 'Add a "category" to these examples, like the others have, so results can be reported per topic.',
-                expectation(gxe.ExpectColumnValuesToNotBeNull, "category_filled", "Every example has a category", "warning", column="category"),
+                "ExpectColumnValuesToNotBeNull",
+                {"column": "category"},
                 lambda row: ("category", "no category, although other examples have one"),
+                severity="warn",
             ),
             RowRule(
                 "category_known",
                 "Every category also appears in the training data",
                 "Check the spelling of the category; an eval category that train never uses cannot be learned.",
-                expectation(gxe.ExpectColumnValuesToBeInSet, "category_known", "Every category also appears in the training data", "warning", column="category", value_set=train_categories),
+                "ExpectColumnValuesToBeInSet",
+                {"column": "category", "value_set": train_categories},
                 lambda row: ("category", f'"{row.category}" is not a category of any training example'),
+                severity="warn",
             ),
         ]
     return rules
@@ -381,8 +407,8 @@ def run_expectations(table, max_length: int, docs_folder: Path) -> list[Check]:
     import great_expectations.expectations as gxe
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    rules = row_rules(gxe, table, max_length)
-    context = gx.get_context(mode="ephemeral")
+    rules = row_rules(table, max_length)
+    context = gx.get_context(mode="ephemeral")  # in memory: nothing is written but the Data Docs below
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     context.add_data_docs_site(
         GX_SITE,
@@ -393,24 +419,26 @@ def run_expectations(table, max_length: int, docs_folder: Path) -> list[Check]:
             "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
         },
     )
-    batch = context.data_sources.add_pandas("datasets").add_dataframe_asset("examples").add_batch_definition_whole_dataframe("all examples")
-    suite = context.suites.add(gx.ExpectationSuite(name="examples", expectations=[rule.expectation for rule in rules]))
+    asset = context.data_sources.add_pandas("datasets").add_dataframe_asset("examples")
+    batch = asset.add_batch_definition_whole_dataframe("all examples")
+    suite = context.suites.add(gx.ExpectationSuite(name="examples", expectations=[rule.build(gxe) for rule in rules]))
     definition = context.validation_definitions.add(gx.ValidationDefinition(name="validate", data=batch, suite=suite))
+    # COMPLETE lists the index of every failing row, which maps back to file and line.
     result = definition.run(batch_parameters={"dataframe": table}, result_format={"result_format": "COMPLETE"})
     context.build_data_docs(site_names=[GX_SITE])
 
-    by_id = {item.expectation_config.meta["check"]: item for item in result.results}
+    outcomes = {outcome.expectation_config.meta["check"]: outcome for outcome in result.results}
     checks = []
     for rule in rules:
-        outcome = by_id[rule.id]
-        severity = "warn" if outcome.expectation_config.severity == "warning" else "fail"
+        outcome = outcomes[rule.id]
         rows = [] if outcome.success else outcome.result.get("unexpected_index_list", [])
         problems = []
         for row in table.loc[rows].itertuples():
             field_name, message = rule.explain(row)
-            problems.append(Problem(rule.id, severity, message, row.file, row.line, field_name))
-        checked = int(outcome.result.get("element_count", len(table)) - outcome.result.get("missing_count", 0))
-        checks.append(Check(rule.id, rule.title, rule.fix, problems, f"{checked} examples checked", "Great Expectations"))
+            problems.append(Problem(rule.id, rule.severity, message, row.file, row.line, field_name))
+        checked = int(outcome.result.get("element_count", 0) - outcome.result.get("missing_count", 0))
+        details = f"{checked} examples checked"
+        checks.append(Check(rule.id, rule.title, rule.fix, problems, details, engine="Great Expectations"))
     return checks
 
 
@@ -429,9 +457,8 @@ def check_split_sizes(data: Datasets, min_examples: int) -> Check:
         if not examples:
             check.problems.append(Problem(check.id, "fail", "the file has no examples", data.names[split]))
     if 0 < len(data.train) < min_examples:
-        check.problems.append(
-            Problem(check.id, "fail", f"only {len(data.train)} examples; [data] min_examples is {min_examples}", data.names["train"])
-        )
+        message = f"only {len(data.train)} examples; [data] min_examples is {min_examples}"
+        check.problems.append(Problem(check.id, "fail", message, data.names["train"]))
     return check
 
 
@@ -442,37 +469,31 @@ def check_role_order(data: Datasets, template_errors: dict[int, str]) -> Check:
         "Start with an optional system turn, then a user turn, alternate user and assistant, "
         "and end with the assistant's answer.",
     )
-    chats = [example for examples in data.splits().values() for example in examples]
+    chats = data.examples()
     for row, example in enumerate(chats):
         if example.text is not None:
             continue
         roles = [message["role"] for message in example.messages]
         for number, role in enumerate(roles):
             if role == "system" and number > 0:
-                check.problems.append(_problem(check, "fail", example, _role_field(example.fields[number]), "a system turn can only come first"))
+                check.flag(example, "a system turn can only come first", _role_field(example.fields[number]))
         if "user" not in roles:
-            list_field = example.fields[0].split("[")[0] if example.fields else None
-            check.problems.append(_problem(check, "fail", example, list_field, "there is no user turn, so the model learns to answer nothing"))
+            list_field = example.fields[0].split("[")[0]  # "messages", "conversations", ...
+            check.flag(example, "there is no user turn, so the model learns to answer nothing", list_field)
         if row in template_errors:
-            check.problems.append(_problem(check, "fail", example, None, f"the model's chat template refuses this conversation: {template_errors[row]}"))
+            check.flag(example, f"the model's chat template refuses this conversation: {template_errors[row]}")
     check.details = f"{sum(example.text is None for example in chats)} conversations checked"
     return check
 
 
-def _problem(check: Check, severity: str, example: Example, field_name: str | None, message: str) -> Problem:
-    return Problem(check.id, severity, message, example.file, example.line, field_name)
-
-
 def check_empty_turns(data: Datasets) -> Check:
     check = Check("empty_turns", "No empty turns", "Write the missing text, or delete the empty turn.")
-    turns = sum(len(example.messages) for examples in data.splits().values() for example in examples)
-    check.details = f"{turns} turns checked"
-    for examples in data.splits().values():
-        for example in examples:
-            # The last turn is the answer, which Great Expectations already checks.
-            for message, field_name in list(zip(example.messages, example.fields))[:-1]:
-                if not message["content"].strip():
-                    check.problems.append(_problem(check, "fail", example, field_name, f'the {message["role"]} turn is empty'))
+    check.details = f"{sum(len(example.messages) for example in data.examples())} turns checked"
+    for example in data.examples():
+        # The last turn is the answer, which Great Expectations already checks.
+        for message, field_name in list(zip(example.messages, example.fields))[:-1]:
+            if not message["content"].strip():
+                check.flag(example, f'the {message["role"]} turn is empty', field_name)
     return check
 
 
@@ -496,7 +517,7 @@ def check_duplicates(data: Datasets) -> Check:
         for example in examples:
             key = comparable(example.all_text())
             if key in first_seen:
-                check.problems.append(_problem(check, "fail", example, None, f"the same example as {first_seen[key].location}"))
+                check.flag(example, f"the same example as {first_seen[key].location}")
             else:
                 first_seen[key] = example
     return check
@@ -519,7 +540,7 @@ def check_near_duplicates(data: Datasets, threshold: float) -> Check:
             match = index.best_match_then_add(key, example)
             if match:
                 earlier, similarity = match
-                check.problems.append(_problem(check, "warn", example, None, f"{similarity:.0%} similar to {earlier.location}"))
+                check.flag(example, f"{similarity:.0%} similar to {earlier.location}", severity="warn")
     return check
 
 
@@ -546,7 +567,7 @@ def check_leakage(data: Datasets, threshold: float) -> Check:
         if match:
             train_example, similarity = match
             how = "the same question as" if similarity == 1 else f"{similarity:.0%} similar to the question at"
-            check.problems.append(_problem(check, "fail", example, None, f"{how} {train_example.location}"))
+            check.flag(example, f"{how} {train_example.location}")
     return check
 
 
@@ -559,7 +580,7 @@ class SimilarityIndex:
     too, so that pairs just above it are not missed.
     """
 
-    PERMUTATIONS = 128
+    PERMUTATIONS = 64  # enough to propose candidates; each one is then checked exactly
 
     def __init__(self, threshold: float):
         from datasketch import MinHash, MinHashLSH
@@ -681,7 +702,7 @@ class LanguageDetector:
 
     def detect(self, text: str) -> str | None:
         """An ISO 639-1 code, or None when the guess is unsure (short texts often are)."""
-        language, confidence = self.identifier.classify(text)
+        language, confidence = self.identifier.classify(text[:LANGUAGE_SAMPLE])
         return language if confidence >= LANGUAGE_CONFIDENCE else None
 
 
@@ -702,7 +723,7 @@ def language_name(code: str) -> str:
     return f"{LANGUAGE_NAMES[code]} ({code})" if code in LANGUAGE_NAMES else f'language code "{code}"'
 
 
-def check_languages(table, languages: list[str | None], declared: list[str]) -> Check:
+def check_languages(examples: list[Example], languages: list[str | None], declared: list[str]) -> Check:
     check = Check(
         "languages",
         "Examples are in the languages you declared",
@@ -710,9 +731,9 @@ def check_languages(table, languages: list[str | None], declared: list[str]) -> 
         "otherwise translate or remove the example.",
         details=f"[project] languages = {', '.join(declared) or 'none'}",
     )
-    for row, language in zip(table.itertuples(), languages):
+    for example, language in zip(examples, languages):
         if language and language not in declared:
-            check.problems.append(Problem(check.id, "warn", f"looks like {language_name(language)}", row.file, row.line, None))
+            check.flag(example, f"looks like {language_name(language)}", severity="warn")
     return check
 
 
@@ -731,7 +752,8 @@ def audit_groups(train: list[Example], train_name: str) -> list[Check]:
             f"Balance across {'categories' if field_name == 'category' else 'tags'}",
             f"Add examples for the small {field_name} or merge them into others: the model learns little from "
             "a topic it rarely sees, and a score measured on a handful of examples is mostly luck.",
-            details=", ".join(f"{name} {count}" for name, count in counts.most_common()),
+            details=", ".join(f"{name} {count}" for name, count in counts.most_common(MAX_GROUPS_SHOWN))
+            + (f" and {len(counts) - MAX_GROUPS_SHOWN} more" if len(counts) > MAX_GROUPS_SHOWN else ""),
             audit=True,
         )
         for name, count in sorted(counts.items()):
@@ -766,7 +788,8 @@ def audit_language_mix(languages: list[str | None], declared: list[str], detecto
         if code not in detector.known:
             check.details += f"; {code} cannot be detected automatically"
         elif counts[code] == 0:
-            check.problems.append(Problem(check.id, "warn", f"[project] languages lists {language_name(code)}, but no example is in it"))
+            message = f"[project] languages lists {language_name(code)}, but no example is in it"
+            check.problems.append(Problem(check.id, "warn", message))
     return check
 
 

@@ -79,7 +79,7 @@ EXPECTED = [
     ("role_order", "fail", "datasets/train.jsonl", 6, "messages[1].role", "system turn can only come first"),
     ("role_order", "fail", "datasets/train.jsonl", 7, "messages", "no user turn"),
     ("empty_turns", "fail", "datasets/train.jsonl", 8, "messages[0].content", "user turn is empty"),
-    ("fits_max_length", "fail", "datasets/train.jsonl", 9, "messages[1].content", "over the limit of 256"),
+    ("fits_max_length", "fail", "datasets/train.jsonl", 9, "messages[1].content", "tokens with the chat template; the limit is 256"),
     ("key_fact_in_answer", "fail", "datasets/train.jsonl", 10, "answer", '"Namibian dollar" does not appear'),
     ("exact_duplicates", "fail", "datasets/train.jsonl", 11, None, "same example as datasets/train.jsonl:1"),
     ("near_duplicates", "warn", "datasets/train.jsonl", 12, None, "similar to datasets/train.jsonl:2"),

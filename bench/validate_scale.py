@@ -1,0 +1,121 @@
+"""How long `python -m scripts validate` takes, and how much memory it needs, as data grows.
+
+    python bench/validate_scale.py               # 1k, 10k and 100k examples
+    python bench/validate_scale.py 1000 5000     # other sizes
+
+For each size it writes synthetic Q&A examples made of the bundled dataset's words
+(plus 10% as many for eval, 1% exact and 1% near duplicates so those code paths run too) into a throw-away project, runs
+validate in a fresh process, and prints one table: seconds (wall clock, start-up
+and imports included, as a learner waits for them; HF_HUB_OFFLINE=1 so no time goes
+to looking for the Hub), peak memory of that process,
+and how much each grows from the previous size. Validate of 10k examples should
+take well under 15 s on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CATEGORIES = ["geography", "history", "civics", "economy", "languages", "culture", "tourism"]
+
+
+def vocabulary() -> list[str]:
+    """The words of the bundled dataset, so the synthetic texts look like real ones to every check."""
+    text = " ".join((REPO / "datasets" / name).read_text(encoding="utf-8") for name in ("train.jsonl", "eval.jsonl"))
+    return sorted({word for word in re.findall(r"[a-z]+", text.lower()) if len(word) > 2})
+
+
+def synthetic_examples(size: int, seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    words = vocabulary()
+
+    def sentence(low: int, high: int) -> str:
+        return " ".join(rng.choice(words) for _ in range(rng.randint(low, high))).capitalize()
+
+    examples = []
+    for number in range(size):
+        if number % 100 == 1:  # an exact copy of the previous example
+            examples.append(examples[-1])
+            continue
+        question = sentence(6, 14) + "?"
+        if number % 100 == 2:  # a near copy: the previous question and answer with one word added
+            question = examples[-1]["messages"][0]["content"].replace(" ", " namib ", 1)
+        answer = sentence(8, 30) + "."
+        messages = [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+        examples.append({"messages": messages, "category": CATEGORIES[number % len(CATEGORIES)]})
+    return examples
+
+
+def write_project(folder: Path, size: int) -> Path:
+    datasets = folder / "datasets"
+    datasets.mkdir()
+    for name, count, seed in (("train", size, 1), ("eval", max(size // 10, 1), 2)):
+        lines = (json.dumps(example) + "\n" for example in synthetic_examples(count, seed))
+        (datasets / f"{name}.jsonl").write_text("".join(lines), encoding="utf-8")
+    (datasets / "probes.jsonl").write_text("", encoding="utf-8")
+    config = folder / "project.toml"
+    config.write_text((REPO / "project.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    return config
+
+
+def run_once(config: Path) -> None:
+    """Child process: run validate, then report this process's peak memory on stdout."""
+    sys.path.insert(0, str(REPO))
+    from scripts.__main__ import main
+
+    code = main(["validate", "--config", str(config)])
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    print(json.dumps({"exit": code, "peak_mb": peak_kib / 1024}))
+
+
+def measure(size: int) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        config = write_project(Path(folder), size)
+        started = time.perf_counter()
+        child = subprocess.run(
+            [sys.executable, __file__, "--child", str(config)],
+            cwd=REPO, capture_output=True, text=True, check=False, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        )  # fmt: skip
+        seconds = time.perf_counter() - started
+    if child.returncode not in (0, 1):
+        sys.exit(f"validate failed on {size} examples:\n{child.stdout}\n{child.stderr}")
+    result = json.loads(child.stdout.strip().splitlines()[-1])
+    return {"size": size, "seconds": seconds, **result}
+
+
+def print_table(results: list[dict]) -> None:
+    print(f"{'examples':>10} {'seconds':>9} {'peak MB':>9} {'time x':>8} {'memory x':>9}")
+    previous = None
+    for row in results:
+        growth = ("", "") if previous is None else (
+            f"{row['seconds'] / previous['seconds']:.1f}", f"{row['peak_mb'] / previous['peak_mb']:.1f}"
+        )  # fmt: skip
+        print(f"{row['size']:>10,} {row['seconds']:>9.1f} {row['peak_mb']:>9.0f} {growth[0]:>8} {growth[1]:>9}")
+        previous = row
+    print("(time x, memory x: growth from the previous row; each size has 10% more examples in eval)")
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--child"]:
+        run_once(Path(sys.argv[2]))
+        return
+    sizes = [int(size) for size in sys.argv[1:]] or [1_000, 10_000, 100_000]
+    results = []
+    for size in sizes:
+        print(f"validating {size:,} examples ...", flush=True)
+        results.append(measure(size))
+    print_table(results)
+
+
+if __name__ == "__main__":
+    main()
