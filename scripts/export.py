@@ -1,0 +1,430 @@
+"""Merge the LoRA adapter into the base model and export it for apps that run models locally.
+
+    python -m scripts export                      # needs outputs/train/adapter (run train first)
+    python -m scripts export --gguf-type q8_0     # a GGUF half the size; answers may differ a little
+    python -m scripts export --adapter results/model   # export the adapter exactly as it is published
+
+Writes outputs/export/ (built in a temporary folder, then renamed into place):
+
+  merged/                 the tuned model as one ordinary model (safetensors + tokenizer);
+                          `AutoModelForCausalLM.from_pretrained("outputs/export/merged")` loads it without peft
+  <name>-f16.gguf         the same model as one GGUF file: for llama.cpp, Ollama and LM Studio, and for the
+                          static Space, whose page runs it in the visitor's browser with wllama
+                          (llama.cpp compiled to WebAssembly)
+  Modelfile               for Ollama: `ollama create <name> -f Modelfile`, then `ollama run <name>`
+  export.json             what was exported (files, sizes, sha256) and the answers each check compared
+
+Two checks, on the first few questions of the eval split (exit 1 naming the question if one fails):
+  1. the merged model answers exactly like the base model with the adapter attached (greedy decoding);
+  2. the GGUF file, loaded back, answers exactly like the merged model in PyTorch.
+
+How the GGUF is made. llama.cpp's own converter, convert_hf_to_gguf.py, knows every architecture and
+tokenizer llama.cpp supports, so we use it rather than writing GGUF ourselves. It is not on PyPI as a
+package of its own, but the source distribution of `llama-cpp-python` on PyPI contains llama.cpp with
+the converter; the first export downloads that file once (pip download, checked against a pinned
+sha256) and keeps the converter in the cache folder (`python -m scripts.export` does it ahead of time).
+
+How the GGUF is checked. With `llama-cpp-python` installed (optional: it compiles llama.cpp from source,
+many minutes on a small machine), the check runs the file in llama.cpp itself. Otherwise it loads the
+file with transformers' GGUF reader, which proves the file's weights and tokenizer but not llama.cpp's
+runtime; the Space's browser test (tests/test_space.py) runs the same file in llama.cpp's WebAssembly
+build, which covers the runtime too.
+
+Why f16 by default: it halves the file (about 270 MB for SmolLM2-135M instead of 540 MB) and greedy
+answers stay the same in practice; q8_0 halves it again but rounds weights enough to change a word now
+and then, so with q8_0 a differing answer is reported but does not fail the export.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+from .errors import EXIT_CHECKS_FAILED, EXIT_OK, UserError
+
+# The PyPI source distribution that carries llama.cpp's converter, pinned by version and sha256.
+CONVERTER_PACKAGE = "llama-cpp-python"
+CONVERTER_VERSION = "0.3.36"
+CONVERTER_SHA256 = "832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e"
+# What we keep from it: the converter script and what it imports or reads.
+CONVERTER_PARTS = ("convert_hf_to_gguf.py", "conversion/", "gguf-py/", "models/templates/", "LICENSE")
+
+GGUF_TYPES = ("f16", "f32", "q8_0")
+LOSSY_GGUF_TYPES = ("q8_0",)
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--adapter", help="folder with adapter_config.json (default: outputs/train/adapter)")
+    parser.add_argument(
+        "--gguf-type", choices=GGUF_TYPES, default="f16",
+        help="number format of the GGUF file: f16 (default), f32 (exact, twice the size) or q8_0 (half the size)",
+    )
+    parser.add_argument("--no-gguf", action="store_true", help="only merge; skip the GGUF file and the Modelfile")
+    parser.add_argument("--check-questions", type=int, default=3, help="eval questions each check compares (default 3)")
+
+
+def main(cfg, args) -> int:
+    started = time.perf_counter()
+    adapter = adapter_folder(cfg, getattr(args, "adapter", None))
+    gguf_type = getattr(args, "gguf_type", "f16")
+    make_gguf = not getattr(args, "no_gguf", False)
+    converter = converter_folder() if make_gguf else None  # fetch first: fail early when offline
+    questions = check_questions(cfg, getattr(args, "check_questions", 3))
+
+    target = cfg.step_dir("export")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=".export.partial-", dir=target.parent))
+    try:
+        report, failure = build_export(cfg, adapter, questions, partial, converter, gguf_type)
+        report["seconds"] = round(time.perf_counter() - started, 1)
+        (partial / "export.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        if failure:
+            print(f"export check failed: {failure}", file=sys.stderr)
+            return EXIT_CHECKS_FAILED
+        swap_into_place(partial, target)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    print_summary(target, report)
+    return EXIT_OK
+
+
+def build_export(cfg, adapter: Path, questions: list[str], out: Path, converter: Path | None, gguf_type: str):
+    """Merge, save, convert and check; returns (the export.json content, a failure message or None)."""
+    from .model import resolve_base
+
+    resolved = resolve_base(cfg.model.base, cfg.model.revision, cfg.root)
+    report = {
+        "base_model": cfg.model.base,
+        "base_weights": resolved.weights_note,
+        "adapter": _shown(cfg, adapter),
+        "merged": "merged",
+        "questions": questions,
+    }
+    tuned_model, tokenizer = load_tuned(resolved, adapter, cfg.model.trust_remote_code)
+
+    progress(f"Answering {len(questions)} eval questions with the base model + adapter ...")
+    tuned_answers = greedy_answers(tuned_model, tokenizer, questions, cfg.evaluate.max_new_tokens)
+    progress("Merging the adapter into the base model (peft merge_and_unload) ...")
+    merged = tuned_model.merge_and_unload()
+    merged_answers = greedy_answers(merged, tokenizer, questions, cfg.evaluate.max_new_tokens)
+    report["checks"] = [{"question": q, "tuned": t, "merged": m} for q, t, m in zip(questions, tuned_answers, merged_answers)]
+    failure = first_difference(questions, tuned_answers, merged_answers, "the merged model", "base + adapter")
+    if failure:
+        return report, failure
+
+    progress(f"Saving the merged model to {out.name}/merged (safetensors) ...")
+    merged.save_pretrained(out / "merged")
+    tokenizer.save_pretrained(out / "merged")
+    if converter is None:
+        return report, None
+
+    gguf_name = f"{safe_name(cfg.project.name)}-{gguf_type}.gguf"
+    convert_to_gguf(converter, out / "merged", out / gguf_name, gguf_type, cfg.project.name)
+    report["gguf"] = describe_file(out / gguf_name) | {
+        "type": gguf_type,
+        "converter": f"llama.cpp convert_hf_to_gguf.py from {CONVERTER_PACKAGE}=={CONVERTER_VERSION}",
+    }
+    modelfile = ollama_modelfile(tokenizer, gguf_name)
+    (out / "Modelfile").write_text(modelfile.text, encoding="utf-8")
+    report["modelfile"] = {"file": "Modelfile", "template": modelfile.template_note}
+
+    gguf_answers, checked_with = answers_from_gguf(out / gguf_name, tokenizer, questions, cfg.evaluate.max_new_tokens)
+    report["gguf"]["checked_with"] = checked_with
+    for row, answer in zip(report["checks"], gguf_answers):
+        row["gguf"] = answer
+    failure = first_difference(questions, merged_answers, gguf_answers, f"the GGUF file ({checked_with})", "PyTorch")
+    if failure and gguf_type in LOSSY_GGUF_TYPES:
+        print(f"note: {failure} ({gguf_type} rounds the weights, so small differences are expected)")
+        failure = None
+    return report, failure
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def adapter_folder(cfg, given: str | None) -> Path:
+    """The adapter to merge: --adapter, else outputs/train/adapter; a UserError when it is missing."""
+    folder = cfg.path(given) if given else cfg.step_dir("train") / "adapter"
+    if not (folder / "adapter_config.json").is_file():
+        if given:
+            raise UserError(f"{given}: no adapter_config.json; point --adapter at a folder with a LoRA adapter.")
+        raise UserError(f"{_shown(cfg, folder)}: no trained adapter; run `python -m scripts train` first.")
+    return folder
+
+
+def check_questions(cfg, count: int) -> list[str]:
+    """The first `count` questions of the eval split (the last user turn of each prompt)."""
+    from .data import load_split
+
+    if count < 1:
+        raise UserError(f"--check-questions is {count}; use 1 or more (the checks need at least one question).")
+    examples = load_split(cfg, "eval")[:count]
+    if not examples:
+        raise UserError(f"{cfg.data.eval}: no examples; the export checks ask the eval questions, so add some.")
+    return [example.prompt_messages[-1]["content"] for example in examples]
+
+
+def load_tuned(resolved, adapter: Path, trust_remote_code: bool):
+    """The base model in float32 on the CPU with the adapter attached.
+
+    Always full precision, even for QLoRA: an adapter is merged into the full-precision base weights
+    (merging into 4-bit weights would round the update away).
+    """
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from .model import load_tokenizer
+
+    progress(f"Loading {resolved.model_id} and the adapter from {adapter} ...")
+    tokenizer = load_tokenizer(resolved, trust_remote_code)
+    base = AutoModelForCausalLM.from_pretrained(resolved.path, dtype=torch.float32, trust_remote_code=trust_remote_code)
+    model = PeftModel.from_pretrained(base, adapter)
+    model.eval()
+    return model, tokenizer
+
+
+# ---------------------------------------------------------------- answering and comparing
+
+
+def greedy_answers(model, tokenizer, questions: list[str], max_new_tokens: int) -> list[str]:
+    """Greedy answers, one question at a time (no padding), the way the Space's page asks them."""
+    from .evaluate import generate_answers
+
+    prompts = [[{"role": "user", "content": question}] for question in questions]
+    return generate_answers(model, tokenizer, prompts, batch_size=1, max_new_tokens=max_new_tokens)
+
+
+def first_difference(questions, expected, actual, actual_name: str, expected_name: str) -> str | None:
+    for question, want, got in zip(questions, expected, actual):
+        if want != got:
+            return f"{actual_name} answers {question!r} with {got!r}, but {expected_name} answers {want!r}"
+    return None
+
+
+# ---------------------------------------------------------------- GGUF
+
+
+def converter_folder() -> Path:
+    """llama.cpp's converter, unpacked once from the pinned llama-cpp-python source distribution."""
+    from .model import cache_dir
+
+    folder = cache_dir() / f"llama.cpp-converter-{CONVERTER_VERSION}"
+    if (folder / "convert_hf_to_gguf.py").is_file():
+        return folder
+    progress(f"Fetching llama.cpp's GGUF converter, once: pip download {CONVERTER_PACKAGE}=={CONVERTER_VERSION} (76 MB) ...")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder.parent) as download:
+        archive = _download_sdist(Path(download))
+        partial = Path(download) / "converter"
+        _unpack_converter(archive, partial)
+        try:
+            os.replace(partial, folder)
+        except OSError:
+            if not (folder / "convert_hf_to_gguf.py").is_file():  # else another process finished first
+                raise
+    return folder
+
+
+def _download_sdist(into: Path) -> Path:
+    command = [
+        sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+        f"{CONVERTER_PACKAGE}=={CONVERTER_VERSION}", "--dest", str(into),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True)
+    archives = list(into.glob("*.tar.gz"))
+    if result.returncode != 0 or len(archives) != 1:
+        raise UserError(
+            f"could not download llama.cpp's GGUF converter ({CONVERTER_PACKAGE}=={CONVERTER_VERSION} from PyPI: "
+            f"{(result.stderr.strip().splitlines() or ['no archive'])[-1]}); connect to the internet once, "
+            "or run `python -m scripts export --no-gguf` to only merge."
+        )
+    digest = hashlib.sha256(archives[0].read_bytes()).hexdigest()
+    if digest != CONVERTER_SHA256:
+        raise UserError(
+            f"{archives[0].name}: sha256 is {digest}, not the pinned {CONVERTER_SHA256}; "
+            "the download was altered, so it is not used. Try again later or report it."
+        )
+    return archives[0]
+
+
+def _unpack_converter(archive: Path, into: Path) -> None:
+    """Extract only the converter's files from llama_cpp_python-X/vendor/llama.cpp/."""
+    prefix = f"llama_cpp_python-{CONVERTER_VERSION}/vendor/llama.cpp/"
+    with tarfile.open(archive) as tar:
+        wanted = []
+        for member in tar.getmembers():
+            inside = member.name[len(prefix):] if member.name.startswith(prefix) else None
+            if inside and (member.isfile() or member.isdir()) and inside.startswith(CONVERTER_PARTS):
+                member.name = inside
+                wanted.append(member)
+        tar.extractall(into, members=wanted, filter="data")
+
+
+def convert_to_gguf(converter: Path, merged: Path, gguf: Path, gguf_type: str, name: str) -> None:
+    progress(f"Converting to GGUF ({gguf_type}) with llama.cpp's convert_hf_to_gguf.py ...")
+    command = [
+        sys.executable, str(converter / "convert_hf_to_gguf.py"), str(merged),
+        "--outtype", gguf_type, "--outfile", str(gguf), "--model-name", name,
+    ]
+    # The converter imports its own copy of the gguf package (gguf-py/ beside it), which matches it exactly.
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0 or not gguf.is_file():
+        last_lines = "\n".join(result.stderr.strip().splitlines()[-5:])
+        raise UserError(
+            f"llama.cpp's converter could not convert {merged} to GGUF:\n{last_lines}\n"
+            "If your base model's architecture is too new for it, run `python -m scripts export --no-gguf`."
+        )
+
+
+def answers_from_gguf(gguf: Path, tokenizer, questions: list[str], max_new_tokens: int) -> tuple[list[str], str]:
+    """Greedy answers from the GGUF file: in llama.cpp when llama-cpp-python is installed, else via transformers."""
+    try:
+        import llama_cpp  # noqa: F401  (optional; see the module docstring)
+    except ImportError:
+        return _answers_with_transformers(gguf, questions, max_new_tokens), "transformers' GGUF reader"
+    return _answers_with_llama_cpp(gguf, tokenizer, questions, max_new_tokens), "llama.cpp via llama-cpp-python"
+
+
+def _answers_with_transformers(gguf: Path, questions: list[str], max_new_tokens: int) -> list[str]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    progress("Loading the GGUF file back with transformers' GGUF reader to compare answers ...")
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)  # the GGUF's own tokenizer
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model.eval()
+    return greedy_answers(model, tokenizer, questions, max_new_tokens)
+
+
+def _answers_with_llama_cpp(gguf: Path, tokenizer, questions: list[str], max_new_tokens: int) -> list[str]:
+    from llama_cpp import Llama
+
+    progress("Loading the GGUF file in llama.cpp (llama-cpp-python) to compare answers ...")
+    llm = Llama(model_path=str(gguf), n_ctx=2048, seed=0, verbose=False)
+    answers = []
+    for question in questions:
+        # The prompt text from the Hugging Face chat template, tokenized by llama.cpp from the GGUF's vocabulary.
+        prompt = tokenizer.apply_chat_template([{"role": "user", "content": question}], add_generation_prompt=True, tokenize=False)
+        tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        result = llm.create_completion(tokens, max_tokens=max_new_tokens, temperature=0.0, repeat_penalty=1.0)
+        answers.append(result["choices"][0]["text"].strip())
+    return answers
+
+
+# ---------------------------------------------------------------- Ollama
+
+
+class Modelfile:
+    def __init__(self, text: str, template_note: str):
+        self.text = text
+        self.template_note = template_note
+
+
+def ollama_modelfile(tokenizer, gguf_name: str) -> Modelfile:
+    """An Ollama Modelfile: the GGUF, the chat template in Ollama's Go syntax, the stop token, greedy decoding.
+
+    The Hugging Face chat template is Jinja; Ollama's is Go text/template, and no converter covers every
+    template. We write the ChatML form (<|im_start|>role ... <|im_end|>, used by SmolLM2, Qwen and many
+    others) after checking that it reproduces the tokenizer's own prompt exactly; for any other template
+    the Modelfile leaves TEMPLATE out and Ollama reads the template stored in the GGUF file.
+    """
+    header = (
+        "# Ollama: `ollama create NAME -f Modelfile`, then `ollama run NAME` (run both in this folder).\n"
+        "# Written by `python -m scripts export`; LM Studio and llama.cpp can open the .gguf file directly.\n"
+        f"FROM ./{gguf_name}\n"
+    )
+    stop = tokenizer.eos_token
+    greedy = (
+        "# temperature 0: always the most likely next word, the same answers as the evaluation.\n"
+        "PARAMETER temperature 0\n"
+        f"PARAMETER stop {json.dumps(stop)}\n"
+    )
+    system = chatml_default_system(tokenizer)
+    if system is None:
+        note = "not ChatML: Ollama uses the chat template stored in the GGUF file"
+        return Modelfile(header + greedy, note)
+    template = (
+        'TEMPLATE """{{- if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}'
+        "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}"
+        '<|im_start|>assistant\n"""\n'
+    )
+    system_line = f'SYSTEM """{system}"""\n' if system else ""
+    return Modelfile(header + template + system_line + greedy, "ChatML, checked against the tokenizer's chat template")
+
+
+def chatml_default_system(tokenizer) -> str | None:
+    """For a ChatML template: its default system prompt ("" when none). None when the template is not ChatML."""
+    question = "QUESTION"
+    prompt = tokenizer.apply_chat_template([{"role": "user", "content": question}], add_generation_prompt=True, tokenize=False)
+    match = re.fullmatch(r"(?:<\|im_start\|>system\n(.*?)<\|im_end\|>\n)?<\|im_start\|>user\nQUESTION<\|im_end\|>\n<\|im_start\|>assistant\n", prompt, re.S)
+    if not match or tokenizer.eos_token != "<|im_end|>":
+        return None
+    return match.group(1) or ""
+
+
+# ---------------------------------------------------------------- files
+
+
+def safe_name(name: str) -> str:
+    """A file-name-safe form of [project] name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "model"
+
+
+def describe_file(path: Path) -> dict:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return {"file": path.name, "size": path.stat().st_size, "sha256": digest.hexdigest()}
+
+
+def swap_into_place(partial: Path, target: Path) -> None:
+    """Replace outputs/export with the finished folder: readers see the old export or the new one, never half."""
+    partial.chmod(0o755)
+    old = target.with_name(f".{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(partial, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def print_summary(target: Path, report: dict) -> None:
+    print(f"\nExported in {report['seconds']:.0f} s to {target}:")
+    print(f"  merged/        the tuned model as safetensors ({_folder_mb(target / 'merged'):.0f} MB)")
+    if "gguf" in report:
+        gguf = report["gguf"]
+        print(f"  {gguf['file']:<14} for llama.cpp, Ollama, LM Studio and the static Space ({gguf['size'] / 1e6:.0f} MB)")
+        print(f"  Modelfile      ollama create NAME -f {target / 'Modelfile'}")
+        print(f"Checked on {len(report['checks'])} eval questions: merged = base + adapter = GGUF ({gguf['checked_with']}).")
+    else:
+        print(f"Checked on {len(report['checks'])} eval questions: merged = base + adapter.")
+
+
+def _folder_mb(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
+
+
+def _shown(cfg, path: Path) -> str:
+    try:
+        return path.resolve().relative_to(cfg.root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def progress(message: str) -> None:
+    print(message, flush=True)
+
+
+if __name__ == "__main__":
+    # `python -m scripts.export`: fetch llama.cpp's converter ahead of time (e.g. in `make setup`).
+    print(f"GGUF converter ready: {converter_folder()}")
