@@ -46,7 +46,8 @@ PACKAGE_TEMPLATE = Path(__file__).resolve().parents[1] / TEMPLATE  # used when t
 
 # Front matter keys the Hub documents for model cards; anything else is a typo or a field the Hub ignores.
 # Sources: https://github.com/huggingface/hub-docs/blob/main/modelcard.md (the metadata spec),
-# https://huggingface.co/docs/hub/model-cards (base_model, pipeline_tag, library_name, licence fields) and
+# https://huggingface.co/docs/hub/model-cards (base_model and base_model_relation, pipeline_tag, library_name,
+# licence fields) and
 # https://huggingface.co/docs/hub/model-cards-co2 (co2_eq_emissions).
 HUB_CARD_FIELDS = {
     "language", "license", "license_name", "license_link", "library_name", "tags", "datasets", "metrics",
@@ -304,7 +305,17 @@ def card_context(cfg, inputs: Inputs, adapter: Adapter) -> dict:
         "usage": usage_facts(cfg, inputs),
     }
     context["front_matter"] = front_matter(cfg, context)
+    context["project_file"] = project_file_link(context["project_url"])
     return context
+
+
+def project_file_link(url: str | None):
+    """A function for the template: a file of the project, as a link when the project's GitHub page is known."""
+
+    def link(path: str) -> str:
+        return f"[`{path}`]({url}/blob/main/{path})" if url else f"`{path}` in the project"
+
+    return link
 
 
 def _date_of(path: Path) -> str:
