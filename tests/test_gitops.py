@@ -1,0 +1,370 @@
+"""The GitOps flow with real git, running the commands of the workflow YAML itself.
+
+A bare repository stands for the learner's GitHub repository and a clone for
+the learner. A small runner below plays GitHub Actions: it reads a job from
+.github/workflows/*.yml, checks out the repository fresh, and runs each step's
+`run:` block with bash (`-eo pipefail`, as `shell: bash` does), with the step's
+`env:` and `if:` evaluated. What it does not run:
+  * `make setup`: this test's virtual environment already has everything;
+  * `uses:` actions: checkout is a fresh `git clone`, upload/download-artifact
+    copy folders, setup-python and cache do nothing, and `gh` is a stand-in
+    script that records what it was asked to do (no GitHub here).
+So if a workflow's command is wrong, this test fails.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO
+
+WORKFLOWS = REPO / ".github" / "workflows"
+# What a learner's repository holds: the template's tracked files under these paths.
+TEMPLATE_PATHS = [".github", ".gitignore", "Makefile", "README.md", "datasets", "model_card.j2", "project.toml",
+                  "requirements.txt", "requirements-gpu.txt", "scripts", "template"]  # fmt: skip
+QUICK_SETTINGS = {
+    "project": {"hub_owner": "ada-learner"},
+    "train": {"max_steps": 2, "batch_size": 4, "logging_steps": 1, "save_steps": 1000, "precision": "fp32"},
+    "evaluate": {"max_new_tokens": 8, "side_by_side": 3, "batch_size": 16},
+}
+
+
+# ---------------------------------------------------------------- git helpers
+
+
+def git(*args: str, cwd: Path) -> str:
+    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    assert result.returncode == 0, f"git {' '.join(args)}: {result.stderr}"
+    return result.stdout.strip()
+
+
+def make_learner_repo(tmp_path: Path, base_model: Path, settings: dict = QUICK_SETTINGS) -> tuple[Path, Path]:
+    """A bare 'GitHub' repository with the template on main, and the learner's clone of it."""
+    from conftest import set_values
+
+    learner, bare = tmp_path / "learner", tmp_path / "github.git"
+    tracked = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "--", *TEMPLATE_PATHS], cwd=REPO, capture_output=True, text=True
+    ).stdout.split()
+    for name in tracked:
+        if (REPO / name).is_file():
+            (learner / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, learner / name)
+    config = learner / "project.toml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('base = "HuggingFaceTB/SmolLM2-135M-Instruct"', f'base = "{base_model}"', 1))
+    for section, values in settings.items():
+        set_values(config, section, **values)
+    git("init", "-q", "-b", "main", cwd=learner)
+    git("config", "user.name", "Ada Learner", cwd=learner)
+    git("config", "user.email", "ada@example.org", cwd=learner)
+    git("add", "-A", cwd=learner)
+    git("commit", "-q", "-m", "Use this template", cwd=learner)
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    git("remote", "add", "origin", str(bare), cwd=learner)
+    git("push", "-q", "-u", "origin", "main", cwd=learner)
+    return bare, learner
+
+
+# ---------------------------------------------------------------- a small GitHub Actions runner
+
+
+class Runner:
+    """Runs one job of a workflow file the way GitHub Actions would, for the steps this test can run."""
+
+    def __init__(self, tmp_path: Path, bare: Path, context: dict):
+        self.tmp, self.bare, self.context = tmp_path, bare, context
+        self.artifacts = tmp_path / "artifacts"
+        self.fake_bin = tmp_path / "fake-bin"
+        self.gh_log = tmp_path / "gh-calls.jsonl"
+        self._write_fake_gh()
+        self.count = 0
+
+    def _write_fake_gh(self) -> None:
+        self.fake_bin.mkdir(exist_ok=True)
+        gh = self.fake_bin / "gh"
+        gh.write_text(
+            f"#!{sys.executable}\n"
+            "import json, sys\n"
+            f"open({str(self.gh_log)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+            "# no pull request exists yet: `gh pr view` fails, everything else succeeds\n"
+            "sys.exit(1 if sys.argv[1:3] == ['pr', 'view'] else 0)\n"
+        )
+        gh.chmod(0o755)
+
+    def gh_calls(self) -> list[list[str]]:
+        return [json.loads(line) for line in self.gh_log.read_text().splitlines()] if self.gh_log.exists() else []
+
+    def run_job(self, workflow: str, job_name: str, ref: str, needs: dict | None = None) -> "JobResult":
+        spec = yaml.safe_load((WORKFLOWS / workflow).read_text(encoding="utf-8"))
+        job = spec["jobs"][job_name]
+        self.count += 1
+        work = self.tmp / f"runner-{self.count}-{job_name}"
+        result = JobResult(work)
+        files = {name: self.tmp / f"{name}-{self.count}" for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_PATH", "GITHUB_ENV")}
+        for path in files.values():
+            path.write_text("")
+        scope = {**self.context, "needs": needs or {}, "steps": result.steps}
+        if "if" in job and not self.evaluate(job["if"], scope, result, is_condition=True):
+            result.skipped = True
+            return result
+        env = {**spec.get("env", {}), **job.get("env", {})}
+        for step in job["steps"]:
+            if "if" in step and not self.evaluate(step["if"], scope, result, is_condition=True):
+                continue
+            if "if" not in step and result.failed:
+                continue
+            step_env = {key: str(self.render(value, {**scope, "env": env})) for key, value in {**env, **step.get("env", {})}.items()}
+            if "uses" in step:
+                self.use_action(step, work, result, scope)
+                continue
+            if step["run"].strip() == "make setup":
+                continue  # this test's virtual environment is already set up
+            run_env = {**os.environ, **step_env, **{k: str(v) for k, v in files.items()}}
+            run_env["PATH"] = f"{self.fake_bin}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+            run_env["GITHUB_REPOSITORY"] = self.context["github"]["repository"]
+            completed = subprocess.run(
+                ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+                cwd=work, env=run_env, capture_output=True, text=True, timeout=900,
+            )  # fmt: skip
+            output = (completed.stdout + completed.stderr)[-1500:]  # the end says what went wrong
+            result.log.append(f"== {step.get('name', step['run'])} (exit {completed.returncode})\n{output}")
+            outputs = dict(line.split("=", 1) for line in files["GITHUB_OUTPUT"].read_text().splitlines() if "=" in line)
+            if "id" in step:
+                result.steps[step["id"]] = {"outputs": outputs, "outcome": "success" if completed.returncode == 0 else "failure"}
+            if completed.returncode != 0:
+                result.failed = True
+        result.summary = files["GITHUB_STEP_SUMMARY"].read_text()
+        result.outputs = {key: str(self.render(value, scope)) for key, value in job.get("outputs", {}).items()}
+        return result
+
+    def use_action(self, step: dict, work: Path, result: "JobResult", scope: dict) -> None:
+        action = step["uses"].split("@")[0]
+        options = {key: str(self.render(value, scope)) for key, value in step.get("with", {}).items()}
+        if action == "actions/checkout":
+            subprocess.run(["git", "clone", "-q", "--branch", self.context["ref"], str(self.bare), str(work)], check=True)
+        elif action == "actions/upload-artifact":
+            target = self.artifacts / options["name"]
+            for pattern in options["path"].split():
+                source = work / pattern
+                if source.exists():
+                    (target / pattern).parent.mkdir(parents=True, exist_ok=True)
+                    copy = shutil.copytree if source.is_dir() else shutil.copy2
+                    copy(source, target / pattern.rstrip("/"))
+        elif action == "actions/download-artifact":
+            shutil.copytree(self.artifacts / options["name"], work / options.get("path", "."), dirs_exist_ok=True)
+        elif action not in ("actions/setup-python", "actions/cache"):
+            raise AssertionError(f"this test cannot run {action}")
+
+    # Expressions: `${{ ... }}` in values, and `if:` conditions (a small subset of GitHub's syntax).
+
+    def render(self, value, scope: dict):
+        if not isinstance(value, str):
+            return value
+        return re.sub(r"\$\{\{(.*?)\}\}", lambda m: str(self.evaluate(m.group(1), scope, None)), value)
+
+    def evaluate(self, expression: str, scope: dict, result: "JobResult | None", is_condition: bool = False):
+        expression = expression.strip()
+        if expression.startswith("${{") and expression.endswith("}}"):
+            expression = expression[3:-2].strip()
+        python = re.sub(r"\b(github|secrets|vars|env|runner|steps|needs)((?:\.[\w-]+)+)", r"lookup('\1\2')", expression)
+        python = python.replace("&&", " and ").replace("||", " or ")
+        python = re.sub(r"!(?!=)", " not ", python)
+        failed = bool(result and result.failed)
+
+        def lookup(path: str):
+            value = scope
+            for part in path.split("."):
+                value = value.get(part, "") if isinstance(value, dict) else ""
+            return value
+
+        def hash_files(pattern: str) -> str:
+            return "hash" if result and list(result.work.glob(pattern)) else ""
+
+        names = {"lookup": lookup, "hashFiles": hash_files, "cancelled": lambda: False, "always": lambda: True,
+                 "success": lambda: not failed, "failure": lambda: failed}  # fmt: skip
+        value = eval(python, {"__builtins__": {}}, names)  # a test helper over our own workflow files
+        if is_condition and not re.search(r"\b(success|failure|always|cancelled)\(", expression):
+            return (not failed) and bool(value)  # GitHub adds success() unless a status function is used
+        return value
+
+
+class JobResult:
+    def __init__(self, work: Path):
+        self.work = work
+        self.steps: dict = {}
+        self.failed = False
+        self.skipped = False
+        self.summary = ""
+        self.outputs: dict = {}
+        self.log: list[str] = []
+
+    def __str__(self) -> str:
+        return "\n".join(self.log)
+
+
+def context(ref: str, **github) -> dict:
+    event = {"pull_request": {"number": 7, "head": {"sha": "0" * 40}}, "repository": {"default_branch": "main"}}
+    return {
+        "ref": ref,
+        "github": {"ref_name": ref, "run_id": "4242", "repository": "ada-learner/namibia-qa", "token": "fake-token",
+                   "event": event, **github},  # fmt: skip
+        "secrets": {},  # no HF_TOKEN: publish is a dry run, hf-jobs is not used
+        "vars": {},
+        "runner": {"os": "Linux", "temp": "/tmp"},
+    }
+
+
+# ---------------------------------------------------------------- the flow
+
+
+def needed_steps_missing() -> list[str]:
+    return [step for step in ("validate", "train", "evaluate", "export", "card", "space", "publish", "rubric", "dispatch")
+            if importlib.util.find_spec(f"scripts.{step}") is None]  # fmt: skip
+
+
+BROKEN_LINE = '{"messages": [{"role": "user", "content": "What is the currency of Namibia?"}]}'  # no answer
+PERSONAL = (
+    '{"messages": [{"role": "user", "content": "Who runs the Windhoek tour desk?"}, '
+    '{"role": "assistant", "content": "Call Maria on +264 81 234 5678 or write to maria.shikongo@example.com."}]}'
+)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_pull_request_train_review_merge_publish(tmp_path, tiny_model_dir, monkeypatch):
+    missing = needed_steps_missing()
+    if missing:
+        pytest.skip(f"steps not built yet: {', '.join(missing)}")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # no saved Hugging Face token can leak in
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    bare, learner = make_learner_repo(tmp_path, tiny_model_dir)
+    runner = Runner(tmp_path, bare, context("main"))
+
+    # 1. The learner adds a broken line and personal data on a branch and opens a pull request.
+    git("switch", "-q", "-c", "more-data", cwd=learner)
+    train_file = learner / "datasets" / "train.jsonl"
+    clean = train_file.read_text(encoding="utf-8")
+    lines = clean.splitlines()
+    train_file.write_text("\n".join(lines + [BROKEN_LINE, PERSONAL]) + "\n", encoding="utf-8")
+    broken_at, personal_at = len(lines) + 1, len(lines) + 2
+    git("commit", "-q", "-am", "Add two questions", cwd=learner)
+    git("push", "-q", "origin", "more-data", cwd=learner)
+
+    runner.context["ref"] = "more-data"
+    check = runner.run_job("validate.yml", "validate", "more-data")
+    assert check.failed, check
+    assert "Not ready to train" in check.summary, check
+    assert f"train.jsonl:{broken_at}" in check.summary  # the line without an answer
+    assert f"train.jsonl:{personal_at}" in check.summary and "e-mail address" in check.summary
+    assert (check.work / "outputs/validate/pr_number.txt").read_text().strip() == "7"  # for the comment workflow
+
+    # 2. The learner fixes the line and removes the personal data: the check passes.
+    cleaned = PERSONAL.replace("Call Maria on +264 81 234 5678 or write to maria.shikongo@example.com.", "Ask the tourism office.")
+    train_file.write_text(clean + cleaned + "\n", encoding="utf-8")
+    git("commit", "-q", "-am", "Fix the broken line; remove personal data", cwd=learner)
+    git("push", "-q", "origin", "more-data", cwd=learner)
+    check = runner.run_job("validate.yml", "validate", "more-data")
+    assert not check.failed, check
+    assert "Ready to train" in check.summary, check.summary[:2000]
+
+    # 3. The mentor merges the pull request; the push to main runs the Train workflow.
+    git("switch", "-q", "main", cwd=learner)
+    git("merge", "-q", "--no-ff", "more-data", "-m", "Merge pull request #7", cwd=learner)
+    git("push", "-q", "origin", "main", cwd=learner)
+    runner.context["ref"] = "main"
+    trained = runner.run_job("train.yml", "train", "main")
+    assert not trained.failed, trained
+    assert trained.outputs["stage"] == "train-here"
+    assert "Rubric pre-score" in trained.summary
+    opened = runner.run_job("train.yml", "results-pr", "main", needs={"train": {"outputs": trained.outputs}})
+    assert not opened.failed and not opened.skipped, opened
+
+    branch = "results/run-4242"
+    files = set(git("ls-tree", "-r", "--name-only", branch, cwd=bare).splitlines())
+    assert {"results/manifest.json", "results/model/README.md", "results/model/adapter_model.safetensors"} <= files
+    assert any(name.startswith("results/space/") for name in files)
+    assert not any(name.startswith("outputs/") for name in files)
+    create = next(call for call in runner.gh_calls() if call[:2] == ["pr", "create"])
+    assert create[create.index("--head") + 1] == branch
+    body = (opened.work / create[create.index("--body-file") + 1]).read_text()
+    assert "<!-- results-pr -->" in body and "Rubric pre-score" in body and "| Accuracy" in body
+    assert f"https://github.com/ada-learner/namibia-qa/blob/{branch}/results/" in body  # images from the branch
+
+    # 4. The mentor merges the results pull request: the publish job's dry run matches the manifest.
+    git("fetch", "-q", "origin", cwd=learner)
+    git("merge", "-q", "--no-ff", f"origin/{branch}", "-m", "Merge results pull request", cwd=learner)
+    git("push", "-q", "origin", "main", cwd=learner)
+    published = runner.run_job("publish.yml", "publish", "main")
+    assert not published.failed, published
+    manifest = json.loads((published.work / "results" / "manifest.json").read_text())
+    trees = published.work / "outputs" / "publish"
+    for name, repo in manifest["repos"].items():
+        for item in repo["files"]:
+            assert sha256(trees / name / item["path"]) == item["sha256"], f"{name}/{item['path']}"
+
+    # 5. Someone edits a reviewed file on main after the merge: publish refuses to upload anything.
+    card = learner / "results" / "model" / "README.md"
+    card.write_text(card.read_text() + "\nA line nobody reviewed.\n")
+    git("commit", "-q", "-am", "Edit the card after review", cwd=learner)
+    git("push", "-q", "origin", "main", cwd=learner)
+    refused = runner.run_job("publish.yml", "publish", "main")
+    assert refused.failed
+    assert "results/model/README.md" in str(refused) and "Nothing was published" in str(refused)
+
+
+def test_a_colab_push_goes_straight_to_the_review(tmp_path, tiny_model_dir, monkeypatch):
+    """A trained/... branch with outputs/ skips training; the results branch leaves outputs/ out."""
+    missing = needed_steps_missing()
+    if missing:
+        pytest.skip(f"steps not built yet: {', '.join(missing)}")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    settings = {**QUICK_SETTINGS, "train": {**QUICK_SETTINGS["train"], "backend": "colab"}}
+    bare, learner = make_learner_repo(tmp_path, tiny_model_dir, settings)
+    for step in ("train", "evaluate"):  # what the notebook does on Colab's GPU
+        result = subprocess.run([sys.executable, "-m", "scripts", step], cwd=learner, capture_output=True, text=True,
+                                env={**os.environ, "HF_HUB_OFFLINE": "1"})  # fmt: skip
+        assert result.returncode == 0, result.stderr[-2000:]
+    git("switch", "-q", "-c", "trained/20260101-120000", cwd=learner)
+    git("add", "-f", "outputs/train/adapter", "outputs/train/metrics.json", "outputs/train/loss_curve.csv",
+        "outputs/train/loss_curve.png", "outputs/evaluate", cwd=learner)  # fmt: skip
+    git("commit", "-q", "-m", "Training outputs from Colab", cwd=learner)
+    git("push", "-q", "origin", "trained/20260101-120000", cwd=learner)
+
+    runner = Runner(tmp_path, bare, context("trained/20260101-120000"))
+    job = runner.run_job("train.yml", "train", "trained/20260101-120000")
+    assert not job.failed, job
+    assert job.outputs["stage"] == "trained"
+    assert "Train on this runner" not in str(job)  # skipped: Colab trained it
+    opened = runner.run_job("train.yml", "results-pr", "trained/20260101-120000", needs={"train": {"outputs": job.outputs}})
+    assert not opened.failed, opened
+    files = git("ls-tree", "-r", "--name-only", "results/run-4242", cwd=bare).splitlines()
+    assert "results/manifest.json" in files and not any(name.startswith("outputs/") for name in files)
+
+
+def test_the_colab_backend_stops_the_run_with_a_link(tmp_path, tiny_model_dir, monkeypatch):
+    settings = {**QUICK_SETTINGS, "train": {"backend": "colab"}}
+    bare, _ = make_learner_repo(tmp_path, tiny_model_dir, settings)
+    monkeypatch.setenv("GITHUB_REPOSITORY", "ada-learner/namibia-qa")
+    runner = Runner(tmp_path, bare, context("main"))
+    # Only the first steps matter here: stop before training by running the job; stage=waiting skips the rest.
+    job = runner.run_job("train.yml", "train", "main")
+    assert not job.failed, job
+    assert job.outputs["stage"] == "waiting"
+    assert "https://colab.research.google.com/github/ada-learner/namibia-qa/blob/main/template/colab/train.ipynb" in job.summary
+    assert runner.run_job("train.yml", "results-pr", "main", needs={"train": {"outputs": job.outputs}}).skipped
