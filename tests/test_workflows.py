@@ -26,7 +26,7 @@ def cli_commands_in(text: str, ends: str) -> list[str]:
     """Arguments of each `python -m scripts STEP ...` (or `$(PY) -m scripts STEP` in the Makefile) in text,
     up to a newline or one of `ends` (a backtick in markdown, a quote in Python, a pipe in shell)."""
     pattern = r"(?:python3?|\$\(PY\))\s+-m\s+scripts\s+([^\n" + re.escape(ends) + r"]+)"
-    return re.findall(pattern, text)
+    return [re.split(r"\s+\d*>", command)[0] for command in re.findall(pattern, text)]  # without redirections
 
 
 
