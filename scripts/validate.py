@@ -62,10 +62,6 @@ class Problem:
     line: int | None = None
     field: str | None = None
 
-    @property
-    def place(self) -> str:
-        return where(self.file, self.line, self.field) if self.file else "(whole dataset)"
-
 
 @dataclass
 class Check:
@@ -219,7 +215,7 @@ def example_table(data: Datasets, tokenizer):
                 "last_role_field": _role_field(example.fields[-1]) if example.fields else None,
                 "prompt": "\n".join(message["content"] for message in example.prompt_messages) if chat else None,
                 "answer": example.answer,
-                "answer_field": example.fields[-1] if example.fields else "text",
+                "answer_field": "text" if not chat else example.fields[-1] if example.fields else None,
                 "longest_field": _longest_field(example),
                 "prompt_chars": sum(len(message["content"]) for message in example.prompt_messages),
                 "answer_chars": len(example.answer),
@@ -250,9 +246,11 @@ def _role_field(content_field: str) -> str:
     return content_field
 
 
-def _longest_field(example: Example) -> str:
-    if example.text is not None or not example.messages:
+def _longest_field(example: Example) -> str | None:
+    if example.text is not None:
         return "text"
+    if not example.messages:
+        return None
     longest = max(range(len(example.messages)), key=lambda number: len(example.messages[number]["content"]))
     return example.fields[longest]
 
@@ -435,7 +433,8 @@ def run_expectations(table, max_length: int, docs_folder: Path) -> list[Check]:
         problems = []
         for row in table.loc[rows].itertuples():
             field_name, message = rule.explain(row)
-            problems.append(Problem(rule.id, rule.severity, message, row.file, row.line, field_name))
+            field_name = field_name if isinstance(field_name, str) else None  # pandas stores a missing field as NaN
+            problems.append(Problem(rule.id, rule.severity, message, row.file, int(row.line), field_name))
         checked = int(outcome.result.get("element_count", 0) - outcome.result.get("missing_count", 0))
         details = f"{checked} examples checked"
         checks.append(Check(rule.id, rule.title, rule.fix, problems, details, engine="Great Expectations"))
@@ -478,7 +477,7 @@ def check_role_order(data: Datasets, template_errors: dict[int, str]) -> Check:
             if role == "system" and number > 0:
                 check.flag(example, "a system turn can only come first", _role_field(example.fields[number]))
         if "user" not in roles:
-            list_field = example.fields[0].split("[")[0]  # "messages", "conversations", ...
+            list_field = example.fields[0].split("[")[0] if example.fields else None  # "messages", ...
             check.flag(example, "there is no user turn, so the model learns to answer nothing", list_field)
         if row in template_errors:
             check.flag(example, f"the model's chat template refuses this conversation: {template_errors[row]}")

@@ -1,21 +1,110 @@
-"""A small headless-Chromium driver for the Space tests, over the Chrome DevTools Protocol.
+"""Helpers for the export, Space and examples tests: a tiny LoRA adapter, PyTorch reference answers,
+a Gradio app started on 127.0.0.1, and a small headless-Chromium driver.
 
-Why not Selenium or Playwright: this needs only Debian's `chromium` and the `websocket-client`
-package, and every step a test takes (type, press Enter, read the page, take a screenshot)
-is one DevTools command that can be read below.
+The browser is driven over the Chrome DevTools Protocol rather than with Selenium or Playwright:
+it needs only Debian's `chromium` and the `websocket-client` package, and every step a test
+takes (type, press Enter, read the page, take a screenshot) is one DevTools command below.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
+import os
 import shutil
+import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+# ---------------------------------------------------------------- models
+
+
+def make_tiny_adapter(model_dir: Path, adapter_dir: Path) -> Path:
+    """A LoRA adapter with random (not zero) weights, so merging it visibly changes the answers."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(1)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    config = LoraConfig(
+        r=4, lora_alpha=8, init_lora_weights=False, task_type="CAUSAL_LM",
+        target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    )
+    get_peft_model(model, config).save_pretrained(adapter_dir)
+    return adapter_dir
+
+
+def pytorch_answers(model_dir: Path, adapter_dir: Path, questions: list[str], max_new_tokens: int) -> list[str]:
+    """The reference: greedy answers of base + adapter in PyTorch, one question at a time."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from scripts.evaluate import generate_answers
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    model = PeftModel.from_pretrained(base, adapter_dir).eval()
+    prompts = [[{"role": "user", "content": question}] for question in questions]
+    return generate_answers(model, tokenizer, prompts, batch_size=1, max_new_tokens=max_new_tokens)
+
+
+# ---------------------------------------------------------------- a Gradio app on this machine
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_gradio_app(app_dir: Path, base: Path, adapter: Path, timeout: float = 180):
+    """Start the rendered app.py with `python app.py` on 127.0.0.1; yields its URL; stops it afterwards."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "BASE_MODEL": str(base),
+        "ADAPTER": str(adapter),
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_SERVER_PORT": str(port),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "HF_HUB_OFFLINE": "1",
+    }
+    log = tempfile.TemporaryFile()
+    process = subprocess.Popen([sys.executable, "app.py"], cwd=app_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"app.py exited with code {process.returncode}:\n{log.read().decode()[-3000:]}")
+            try:
+                with urllib.request.urlopen(url + "config", timeout=5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"app.py did not answer on {url} within {timeout:.0f} s") from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+# ---------------------------------------------------------------- headless Chromium
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -138,3 +227,35 @@ class Browser:
     def __exit__(self, *exc):
         self.close()
         return False
+
+
+# ---------------------------------------------------------------- one exported tiny project per test session
+
+_EXPORTED: dict[str, Path] = {}
+
+
+def exported_tiny_project(tmp_path_factory, tiny_model_dir: Path) -> Path:
+    """A project on the tiny model with a random adapter, exported once per test session (it takes a while).
+
+    Returns its project.toml. Tests that write into a project copy it first with `copy_project`.
+    """
+    if "project" not in _EXPORTED:
+        from conftest import make_project, run_cli
+
+        config = make_project(tmp_path_factory.mktemp("exported"), tiny_model_dir)
+        make_tiny_adapter(tiny_model_dir, config.parent / "outputs" / "train" / "adapter")
+        result = run_cli("export", "--config", str(config))
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        _EXPORTED["project"] = config
+        _EXPORTED["stdout"] = result.stdout
+    return _EXPORTED["project"]
+
+
+def export_stdout() -> str:
+    return _EXPORTED["stdout"]
+
+
+def copy_project(config: Path, into: Path) -> Path:
+    """A private copy of a project folder (datasets, outputs, results); returns the copy's project.toml."""
+    shutil.copytree(config.parent, into, dirs_exist_ok=True)
+    return into / config.name

@@ -1,7 +1,7 @@
 """`python -m scripts validate`: every check names the file, line and field; exit codes 0, 1 and 2.
 
 The main fixture (tests/fixtures/checks/) holds one problem per check, each on a
-known line; see the comments in the test below for which line has which problem.
+known line; EXPECTED below lists which line has which problem.
 """
 
 from __future__ import annotations
@@ -18,11 +18,20 @@ import pytest
 
 from conftest import REPO, make_project
 from scripts.__main__ import main as cli
+from scripts.data import load_examples
 from scripts.validate import (
     PLACEHOLDER_PATTERNS,
+    Datasets,
     Passage,
     SimilarityIndex,
+    check_duplicates,
+    check_empty_turns,
+    check_near_duplicates,
+    check_personal_data,
     check_placeholders,
+    check_role_order,
+    example_table,
+    passages,
     render_chats,
     staging_folder,
 )
@@ -88,8 +97,10 @@ EXPECTED = [
     ("personal_data", "fail", "datasets/train.jsonl", 15, "messages[1].content", "an e-mail address (in•••) and a phone number"),
     ("personal_data", "fail", "datasets/probes.jsonl", 2, "prompt_a", "a phone number"),
     ("languages", "warn", "datasets/train.jsonl", 16, None, "German (de)"),
-    ("category_balance", "warn", "datasets/train.jsonl", None, "category", '"astronomy" has only 1 of 24'),
+    ("category_balance", "warn", "datasets/train.jsonl", None, "category", '"astronomy" has only 1 of 25'),
     ("category_filled", "warn", "datasets/train.jsonl", 18, "category", "no category"),
+    ("answer_filled", "fail", "datasets/train.jsonl", 25, None, "the answer is empty"),
+    ("role_order", "fail", "datasets/train.jsonl", 25, None, "no user turn"),
     ("gendered_words", "warn", "datasets/train.jsonl", None, None, "mentions men 15 times and women 0 times"),
     ("train_eval_leakage", "fail", "datasets/eval.jsonl", 2, None, "same question as datasets/train.jsonl:3"),
     ("train_eval_leakage", "fail", "datasets/eval.jsonl", 4, None, "similar to the question at datasets/train.jsonl:2"),
@@ -124,7 +135,7 @@ def test_failed_checks_exit_1_with_a_short_summary(checks_run, checks_report):
     assert f"Report: {config.parent / 'outputs' / 'validate' / 'report.md'}" in result.stdout
     assert checks_report["verdict"] == "fail"
     assert checks_report["counts"] == {
-        "train": 24, "eval": 4, "probes": 2, "checks_failed": 10, "checks_warned": 6, "problems": 13, "warnings": 7,
+        "train": 25, "eval": 4, "probes": 2, "checks_failed": 10, "checks_warned": 6, "problems": 15, "warnings": 7,
     }  # fmt: skip
     assert checks_report["token_lengths"]["over_limit"] == 1
     assert checks_report["token_lengths"]["train"]["max"] > 256
@@ -185,10 +196,7 @@ def test_clean_data_exits_0_and_writes_the_job_summary(tmp_path, real_model_dir,
 
 def test_too_few_examples_an_empty_split_and_capped_lists(tmp_path, real_model_dir):
     config = fixture_project(tmp_path, real_model_dir, "clean", min_examples="30")
-    records = [
-        {"prompt": f"Question {number} about {{{{name}}}}?", "completion": f"Answer {number} from {{{{name}}}}."}
-        for number in range(25)
-    ]
+    records = [{"text": f"Plain text number {number} by {{{{name}}}} and {{{{author}}}}."} for number in range(25)]
     (tmp_path / "datasets" / "train.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
     (tmp_path / "datasets" / "eval.jsonl").write_text("\n")
     assert cli(["validate", "--config", str(config)]) == 1
@@ -198,7 +206,7 @@ def test_too_few_examples_an_empty_split_and_capped_lists(tmp_path, real_model_d
         ("enough_examples", "datasets/train.jsonl", "only 25 examples; [data] min_examples is 30"),
     ]
     markdown = (tmp_path / "outputs" / "validate" / "report.md").read_text(encoding="utf-8")
-    assert "- … and 30 more (all are listed in report.json)" in markdown  # 50 placeholder fields, 20 listed
+    assert "- … and 5 more (all are listed in report.json)" in markdown  # 25 placeholder fields, 20 listed
 
 
 def test_a_failed_run_keeps_the_previous_report(tmp_path):
@@ -257,3 +265,29 @@ def test_similarity_index_finds_near_copies_only():
     assert item == "first" and 0.8 <= similarity < 1
     assert index.best_match("which river forms the southern border of namibia") is None
     assert index.best_match("ab") is None  # too short to compare
+
+
+@pytest.fixture(scope="module")
+def tokenizer(real_model_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(real_model_dir)
+
+
+@pytest.mark.parametrize("name", sorted(path.name for path in (FIXTURES / "formats").iterdir()))
+def test_every_record_format_passes_the_checks(tokenizer, name):
+    examples = load_examples(FIXTURES / "formats" / name, display_name=name)
+    data = Datasets(train=examples, eval=[], probes=[], names={"train": name})
+    table, template_errors = example_table(data, tokenizer)
+    assert len(table) == len(examples) and template_errors == {}
+    assert (table["tokens"] >= table["answer_tokens"]).all() and (table["answer_tokens"] > 0).all()
+    texts = passages(data)
+    checks = [
+        check_role_order(data, template_errors),
+        check_empty_turns(data),
+        check_duplicates(data),
+        check_near_duplicates(data, 0.8),
+        check_placeholders(texts),
+        check_personal_data(texts),
+    ]
+    assert [problem for check in checks for problem in check.problems] == []

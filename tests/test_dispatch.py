@@ -1,0 +1,292 @@
+"""dispatch: HF Jobs up to the network boundary (a fake Hub client), and the Colab notebook, executed.
+
+Nothing here reaches the Hub: `dispatch.hub_api` is replaced by a fake that
+records every call, so the tests see the exact arguments `run_uv_job` gets.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from argparse import Namespace
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from conftest import REPO, make_project, set_values
+from scripts import dispatch
+from scripts.config import load_settings
+
+TOKEN = "hf_FAKE_token_that_must_never_be_printed"
+HUB_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+@pytest.fixture
+def hub_project(tmp_path):
+    """A project whose base model is a Hub id, as a remote job needs."""
+    config = make_project(tmp_path, HUB_MODEL)
+    set_values(config, "project", hub_owner="ada-learner")
+    set_values(config, "train", backend="hf-jobs", hf_flavor="t4-small", hf_timeout_minutes=60)
+    return config
+
+
+def run_cli(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    """`python -m scripts ...` as a learner runs it, with extra environment variables."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "scripts", *args], cwd=REPO, capture_output=True, text=True, env=env, timeout=300)
+
+
+def arguments(**values) -> Namespace:
+    defaults = {"backend": None, "yes": True, "dry_run": False, "resume": None, "ref": None, "repo": None, "config": "x"}
+    return Namespace(**{**defaults, **values})
+
+
+class FakeHub:
+    """Stands in for HfApi: records calls, returns what a real job would."""
+
+    def __init__(self, stage: str = "COMPLETED"):
+        self.calls: list[tuple[str, dict]] = []
+        self.stage = stage
+
+    def whoami(self):
+        return {"name": "ada-learner"}
+
+    def list_jobs_hardware(self):
+        raise OSError("no network in tests")  # dispatch falls back to its price table
+
+    def create_repo(self, *args, **kwargs):
+        self.calls.append(("create_repo", {"args": args, **kwargs}))
+
+    def create_commit(self, repo_id, **kwargs):
+        self.calls.append(("create_commit", {"repo_id": repo_id, **kwargs}))
+
+    def run_uv_job(self, **kwargs):
+        self.calls.append(("run_uv_job", kwargs))
+        return SimpleNamespace(id="job-123", url="https://huggingface.co/jobs/ada-learner/job-123")
+
+    def fetch_job_logs(self, **kwargs):
+        self.calls.append(("fetch_job_logs", kwargs))
+        yield "Training a LoRA adapter ..."
+        yield "Done"
+
+    def wait_for_job(self, job_id, **kwargs):
+        return SimpleNamespace(status=SimpleNamespace(stage=self.stage, message=None if self.stage == "COMPLETED" else "timeout"))
+
+    def called(self, name: str) -> list[dict]:
+        return [kwargs for call, kwargs in self.calls if call == name]
+
+
+@pytest.fixture
+def fake_hub(monkeypatch):
+    hub = FakeHub()
+    monkeypatch.setattr(dispatch, "hub_api", lambda token: hub)
+    monkeypatch.setattr(dispatch, "_hf_token", lambda: TOKEN)
+    return hub
+
+
+def fake_results(repo_id, repo_type, allow_patterns, local_dir, token):
+    """What snapshot_download would bring back from the mailbox after a finished job."""
+    prefix = allow_patterns[0].split("/outputs/")[0]
+    root = Path(local_dir) / prefix / "outputs"
+    (root / "train" / "adapter").mkdir(parents=True)
+    (root / "train" / "adapter" / "adapter_config.json").write_text("{}")
+    (root / "evaluate").mkdir(parents=True)
+    (root / "evaluate" / "metrics.json").write_text('{"tuned": {"accuracy": 0.9}}')
+
+
+def test_dry_run_shows_the_job_and_its_cost_without_a_token(hub_project, tmp_path):
+    result = run_cli("dispatch", "--config", str(hub_project), "--dry-run",
+                     env_extra={"HF_TOKEN": "", "HF_HOME": str(tmp_path / "hf")})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "t4-small (1 GPU)" in out and "60 min" in out
+    assert "at most $0.40 = $0.40/hour x 60 min" in out and "jobs-pricing" in out
+    assert "template/hf_jobs/train_job.py --runs-repo ada-learner/namibia-qa-runs" in out
+    assert "HF_TOKEN (sent encrypted, never printed)" in out and "Dry run: nothing was sent." in out
+
+
+def test_cost_estimate_is_price_per_hour_times_timeout(hub_project):
+    set_values(hub_project, "train", hf_flavor="a10g-largex4", hf_timeout_minutes=90)
+    plan = dispatch.plan_hf_job(load_settings(hub_project), "ada-learner", "run-1", resume=False)
+    assert plan.usd_per_hour == 5.00 and plan.max_cost_usd == pytest.approx(7.50)
+    assert "at most $7.50" in dispatch.cost_line(plan)
+
+
+def test_multi_gpu_flavors_train_with_accelerate(hub_project):
+    set_values(hub_project, "train", hf_flavor="a10g-largex4")
+    plan = dispatch.plan_hf_job(load_settings(hub_project), "ada-learner", "run-1", resume=True)
+    assert plan.script_args[plan.script_args.index("--processes") + 1] == "4"
+    assert "accelerate launch --num_processes 4 -m scripts train --resume" in dispatch.describe_plan(plan)
+    job_script = load_job_script()
+    command = job_script.train_command(4, resume=True)
+    assert command[1:] == ["launch", "--num_processes", "4", "-m", "scripts", "train", "--resume"]
+    assert job_script.train_command(1, resume=False)[1:] == ["-m", "scripts", "train"]
+
+
+def load_job_script():
+    spec = importlib.util.spec_from_file_location("train_job", dispatch.JOB_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_exact_run_uv_job_arguments_and_no_token_in_output(hub_project, fake_hub, monkeypatch, capsys, tmp_path):
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_results)
+    monkeypatch.setattr(dispatch, "new_run_id", lambda: "20260101-120000")
+    github_output = tmp_path / "github_output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(github_output))
+    cfg = load_settings(hub_project)
+
+    assert dispatch.main(cfg, arguments()) == 0
+
+    (job,) = fake_hub.called("run_uv_job")
+    assert job == {
+        "script": str(REPO / "template" / "hf_jobs" / "train_job.py"),
+        "script_args": ["--runs-repo", "ada-learner/namibia-qa-runs", "--run-id", "20260101-120000",
+                        "--processes", "1", "--torch", "torch==2.13.0"],  # fmt: skip
+        "dependencies": ["huggingface_hub==2.4.0"],
+        "python": "3.11",
+        "env": {"PYTHONUNBUFFERED": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"},
+        "secrets": {"HF_TOKEN": TOKEN},  # by name, as a Job secret: never in env or arguments
+        "flavor": "t4-small",
+        "timeout": "60m",
+        "name": "train-20260101-120000",
+        "labels": {"made-by": "finetune-template", "run": "20260101-120000"},
+        "namespace": "ada-learner",
+    }
+    (repo,) = fake_hub.called("create_repo")
+    assert repo["args"] == ("ada-learner/namibia-qa-runs",) and repo["private"] is True and repo["repo_type"] == "dataset"
+    (commit,) = fake_hub.called("create_commit")
+    uploaded = {op.path_in_repo for op in commit["operations"]}
+    prefix = "runs/20260101-120000/project/"
+    assert {prefix + "project.toml", prefix + "datasets/train.jsonl", prefix + "scripts/train.py"} <= uploaded
+    assert fake_hub.called("fetch_job_logs")[0]["follow"] is True
+
+    out = capsys.readouterr()
+    assert TOKEN not in out.out + out.err
+    assert "Training a LoRA adapter" in out.out  # the job's logs are streamed
+    assert (cfg.step_dir("train") / "adapter" / "adapter_config.json").is_file()  # results brought back
+    assert json.loads((cfg.step_dir("evaluate") / "metrics.json").read_text())["tuned"]["accuracy"] == 0.9
+    assert github_output.read_text() == "stage=trained\n"
+
+
+def test_a_failed_job_says_how_to_resume_and_resuming_uploads_nothing(hub_project, fake_hub, capsys):
+    fake_hub.stage = "ERROR"
+    cfg = load_settings(hub_project)
+    assert dispatch.main(cfg, arguments(resume="20260101-120000")) == 1
+    assert "--resume 20260101-120000" in capsys.readouterr().err
+    assert fake_hub.called("create_commit") == []  # the project files are already in the mailbox
+    assert fake_hub.called("run_uv_job")[0]["script_args"][3] == "20260101-120000"
+
+
+def test_without_a_token_exit_2_with_how_to_make_one(hub_project, tmp_path):
+    result = run_cli("dispatch", "--config", str(hub_project), "--yes",
+                     env_extra={"HF_TOKEN": "", "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "0"})  # fmt: skip
+    assert result.returncode == 2
+    assert "https://huggingface.co/settings/tokens" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_flavor_and_local_base_are_clear_errors(hub_project, tiny_model_dir):
+    set_values(hub_project, "train", hf_flavor="t4-tiny")
+    result = run_cli("dispatch", "--config", str(hub_project), "--dry-run")
+    assert result.returncode == 2 and 'hf_flavor is "t4-tiny"' in result.stderr and "t4-small" in result.stderr
+    set_values(hub_project, "train", hf_flavor="t4-small")
+    text = hub_project.read_text().replace(f'base = "{HUB_MODEL}"', f'base = "{tiny_model_dir}"')
+    hub_project.write_text(text)
+    result = run_cli("dispatch", "--config", str(hub_project), "--dry-run")
+    assert result.returncode == 2 and "remote job cannot read" in result.stderr
+
+
+def test_runner_backend_trains_here(tiny_project, tmp_path, monkeypatch):
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "out"))
+    assert dispatch.main(load_settings(tiny_project), arguments(backend="runner")) == 0
+    assert (tmp_path / "out").read_text() == "stage=train-here\n"
+
+
+def test_a_trained_branch_without_outputs_is_a_clear_error(tiny_project):
+    with pytest.raises(dispatch.UserError, match="has no outputs/train/adapter/adapter_config.json"):
+        dispatch.main(load_settings(tiny_project), arguments(ref="trained/20260101-120000"))
+
+
+# ---------------------------------------------------------------- Colab
+
+
+@pytest.mark.parametrize(
+    "url, repo",
+    [
+        ("https://github.com/ada/namibia-qa.git", "ada/namibia-qa"),
+        ("https://github.com/ada/namibia-qa", "ada/namibia-qa"),
+        ("git@github.com:ada/namibia-qa.git", "ada/namibia-qa"),
+        ("https://x-access-token:abc@github.com/ada/namibia-qa.git\n", "ada/namibia-qa"),
+        ("https://gitlab.com/ada/namibia-qa.git", None),
+    ],
+)
+def test_github_repo_from_remote_url(url, repo):
+    assert dispatch.parse_github_remote(url) == repo
+
+
+def test_colab_notebook_and_link_for_the_learners_repo_and_branch(tiny_project, monkeypatch, capsys):
+    import nbformat
+
+    monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
+    root = tiny_project.parent
+    for command in (["init", "-q", "-b", "week-3"], ["remote", "add", "origin", "git@github.com:ada/namibia-qa.git"]):
+        subprocess.run(["git", *command], cwd=root, check=True)
+    cfg = load_settings(tiny_project)
+    assert dispatch.main(cfg, arguments(backend="colab")) == 0
+    out = capsys.readouterr().out
+    assert "https://colab.research.google.com/github/ada/namibia-qa/blob/week-3/template/colab/train.ipynb" in out
+    notebook = nbformat.read(cfg.step_dir("dispatch") / "train.ipynb", as_version=4)
+    settings = next(cell for cell in notebook.cells if "settings" in cell.metadata.get("tags", []))
+    assert 'GITHUB_REPO = "ada/namibia-qa"  # @param' in settings.source and 'BRANCH = "week-3"' in settings.source
+
+
+def test_colab_without_a_github_remote_says_what_to_do(tiny_project, monkeypatch, capsys):
+    monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
+    assert dispatch.main(load_settings(tiny_project), arguments(backend="colab")) == 0
+    out = capsys.readouterr().out
+    assert "No GitHub remote named origin" in out and "--repo OWNER/REPO" in out
+
+
+def test_the_colab_notebook_never_reinstalls_torch():
+    notebook = json.loads(dispatch.NOTEBOOK_TEMPLATE.read_text())
+    install = next("".join(c["source"]) for c in notebook["cells"] if "pip install" in "".join(c["source"]))
+    assert "torch|torchvision|torchaudio" in install and "requirements-gpu.txt" in install
+
+
+def test_the_colab_notebook_runs_on_the_tiny_model(tmp_path, tiny_model_dir, monkeypatch):
+    """Executes the notebook with nbclient: clone (from a local bare repo instead of GitHub), validate,
+    train 2 steps, evaluate, push a trained/ branch. Cells tagged gpu-only (the GPU check, and the
+    install of bitsandbytes, which needs CUDA) are skipped when this machine has no GPU, as here."""
+    import nbclient
+    import nbformat
+    import torch
+
+    from test_gitops import git, make_learner_repo
+
+    bare, _ = make_learner_repo(tmp_path, tiny_model_dir)
+    notebook_path = dispatch.render_notebook(
+        tmp_path / "train.ipynb", {"GITHUB_REPO": "ada-learner/namibia-qa", "BRANCH": "main", "CLONE_URL": str(bare)}
+    )
+    notebook = nbformat.read(notebook_path, as_version=4)
+    if not torch.cuda.is_available():
+        notebook.cells = [cell for cell in notebook.cells if "gpu-only" not in cell.metadata.get("tags", [])]
+    workdir = tmp_path / "colab"
+    workdir.mkdir()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.delenv("GH_TOKEN", raising=False)
+    client = nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(workdir)}})
+    client.execute()
+
+    branches = git("branch", "--list", "trained/*", cwd=bare).split()
+    assert len(branches) == 1, branches
+    files = git("ls-tree", "-r", "--name-only", branches[0], cwd=bare).splitlines()
+    assert "outputs/train/adapter/adapter_model.safetensors" in files
+    assert "outputs/evaluate/metrics.json" in files and "outputs/train/metrics.json" in files

@@ -1,0 +1,148 @@
+"""The export step on the tiny model: merged weights, GGUF, Modelfile, the checks, and errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from argparse import Namespace
+
+import pytest
+
+from conftest import make_project, run_cli
+from scripts import export
+from scripts.config import load_settings
+from space_helpers import copy_project, export_stdout, exported_tiny_project, make_tiny_adapter, pytorch_answers
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, tiny_model_dir):
+    return exported_tiny_project(tmp_path_factory, tiny_model_dir)
+
+
+def test_export_writes_merged_model_gguf_and_modelfile(exported, tiny_model_dir):
+    out = exported.parent / "outputs" / "export"
+    report = json.loads((out / "export.json").read_text())
+    merged_files = {p.name for p in (out / "merged").iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"} <= merged_files
+    assert not any(name.endswith((".bin", ".pt", ".pkl")) for name in merged_files)
+
+    gguf = out / report["gguf"]["file"]
+    assert report["gguf"]["file"] == "namibia-qa-f16.gguf"
+    assert gguf.read_bytes()[:4] == b"GGUF"
+    assert report["gguf"]["size"] == gguf.stat().st_size
+    assert report["gguf"]["sha256"] == export.describe_file(gguf)["sha256"]
+
+    # Every check compared the same answers, and they are the PyTorch base + adapter answers.
+    questions = report["questions"]
+    assert len(questions) == 3 and len(report["checks"]) == 3
+    for row in report["checks"]:
+        assert row["tuned"] == row["merged"] == row["gguf"] and row["tuned"]
+    max_new_tokens = load_settings(exported).evaluate.max_new_tokens
+    adapter = exported.parent / "outputs" / "train" / "adapter"
+    assert [row["tuned"] for row in report["checks"]] == pytorch_answers(tiny_model_dir, adapter, questions, max_new_tokens)
+
+    stdout = export_stdout()
+    assert "Converting to GGUF (f16)" in stdout and "Exported in" in stdout
+    assert not list(out.parent.glob(".export*")), "a temporary folder was left behind"
+
+
+def test_merged_model_loads_without_peft_and_answers_like_the_adapter(exported, tiny_model_dir):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from scripts.evaluate import generate_answers
+
+    out = exported.parent / "outputs" / "export"
+    report = json.loads((out / "export.json").read_text())
+    model = AutoModelForCausalLM.from_pretrained(out / "merged", dtype=torch.float32).eval()
+    tokenizer = AutoTokenizer.from_pretrained(out / "merged")
+    prompts = [[{"role": "user", "content": report["questions"][0]}]]
+    assert generate_answers(model, tokenizer, prompts, 1, load_settings(exported).evaluate.max_new_tokens) == [
+        report["checks"][0]["tuned"]
+    ]
+
+
+def test_gguf_metadata_has_the_chat_template_and_tokenizer(exported):
+    import gguf
+
+    out = exported.parent / "outputs" / "export"
+    reader = gguf.GGUFReader(out / "namibia-qa-f16.gguf")
+    fields = {name: field for name, field in reader.fields.items()}
+    assert fields["general.architecture"].contents() == "llama"
+    assert fields["general.name"].contents() == "namibia-qa"
+    assert "<|im_start|>" in fields["tokenizer.chat_template"].contents()
+    assert fields["tokenizer.ggml.pre"].contents() == "smollm"  # llama.cpp tokenizes like the Hugging Face tokenizer
+    assert fields["tokenizer.ggml.eos_token_id"].contents() == 2
+
+
+def test_modelfile_has_template_system_prompt_and_stop(exported):
+    text = (exported.parent / "outputs" / "export" / "Modelfile").read_text()
+    assert "FROM ./namibia-qa-f16.gguf\n" in text
+    assert 'PARAMETER stop "<|im_end|>"' in text
+    assert "PARAMETER temperature 0" in text
+    assert 'SYSTEM """You are a helpful AI assistant named SmolLM, trained by Hugging Face"""' in text
+    template = re.search(r'TEMPLATE """(.*?)"""', text, re.S).group(1)
+    assert "{{ .Content }}<|im_end|>" in template and template.endswith("<|im_start|>assistant\n")
+
+
+def test_gguf_conversion_is_byte_for_byte_repeatable(exported, tmp_path):
+    """Publishing can rebuild the GGUF and check it against a recorded sha256."""
+    out = exported.parent / "outputs" / "export"
+    again = tmp_path / "again.gguf"
+    export.convert_to_gguf(export.converter_folder(), out / "merged", again, "f16", "namibia-qa")
+    assert export.describe_file(again)["sha256"] == export.describe_file(out / "namibia-qa-f16.gguf")["sha256"]
+
+
+def test_non_chatml_template_leaves_the_template_to_ollama(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tokenizer.chat_template = "{% for m in messages %}[INST] {{ m['content'] }} [/INST]{% endfor %}"
+    modelfile = export.ollama_modelfile(tokenizer, "x-f16.gguf")
+    assert "TEMPLATE" not in modelfile.text and "SYSTEM" not in modelfile.text
+    assert "FROM ./x-f16.gguf" in modelfile.text and "PARAMETER stop" in modelfile.text
+    assert "GGUF" in modelfile.template_note
+
+
+def test_no_adapter_is_exit_2_naming_the_command(tiny_project):
+    result = run_cli("export", "--config", str(tiny_project))
+    assert result.returncode == 2
+    assert "outputs/train/adapter: no trained adapter; run `python -m scripts train` first." in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tiny_project.parent / "outputs" / "export").exists()
+
+
+def test_wrong_adapter_option_is_exit_2(tiny_project):
+    result = run_cli("export", "--config", str(tiny_project), "--adapter", "nowhere")
+    assert result.returncode == 2
+    assert "nowhere: no adapter_config.json" in result.stderr
+
+
+def test_merge_that_changes_answers_fails_with_exit_1(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    """If merging lost the adapter, the check names the question and nothing is written."""
+    config = make_project(tmp_path, tiny_model_dir)
+    make_tiny_adapter(tiny_model_dir, tmp_path / "outputs" / "train" / "adapter")
+    from peft import PeftModel
+
+    monkeypatch.setattr(PeftModel, "merge_and_unload", lambda self: self.unload())  # drops the adapter instead
+    args = Namespace(adapter=None, gguf_type="f16", no_gguf=True, check_questions=1)
+    assert export.main(load_settings(config), args) == 1
+    error = capsys.readouterr().err
+    assert "the merged model answers \"Which city is the seat of Namibia's central government?\"" in error
+    assert "but base + adapter answers" in error
+    assert not (tmp_path / "outputs" / "export").exists()
+
+
+def test_gguf_that_answers_differently_fails_unless_lossy(exported, tmp_path, monkeypatch, capsys):
+    config = copy_project(exported, tmp_path / "project")
+    monkeypatch.setattr(export, "answers_from_gguf", lambda *a: (["something else"], "a stub"))
+    args = Namespace(adapter=None, gguf_type="f16", no_gguf=False, check_questions=1)
+    assert export.main(load_settings(config), args) == 1
+    assert "the GGUF file (a stub) answers" in capsys.readouterr().err
+    # The earlier export is still there, untouched: a failed export never replaces a good one.
+    assert json.loads((tmp_path / "project" / "outputs" / "export" / "export.json").read_text())["gguf"]["type"] == "f16"
+
+    args.gguf_type = "q8_0"
+    assert export.main(load_settings(config), args) == 0
+    assert "q8_0 rounds the weights" in capsys.readouterr().out
+    assert (tmp_path / "project" / "outputs" / "export" / "namibia-qa-q8_0.gguf").is_file()
