@@ -8,7 +8,7 @@ import re
 import pytest
 
 from conftest import REPO, run_cli
-from scripts.__main__ import STEPS, build_parser
+from scripts.__main__ import STEPS
 
 
 @pytest.mark.parametrize("step", sorted(STEPS))
@@ -35,12 +35,3 @@ def test_unknown_step_is_a_usage_error():
     result = run_cli("trian")
     assert result.returncode == 2
     assert "invalid choice: 'trian'" in result.stderr
-
-
-def test_every_scripts_command_in_makefile_and_readme_parses():
-    parser = build_parser()
-    for path in ("Makefile", "README.md"):
-        for command in re.findall(r"python -m scripts ([^\n`|]+)", (REPO / path).read_text(encoding="utf-8")):
-            words = [w for w in command.split() if not w.startswith("#")]
-            if words and words[0] in STEPS:
-                parser.parse_args(words)
