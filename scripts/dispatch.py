@@ -50,7 +50,8 @@ from pathlib import Path
 
 from .errors import EXIT_CHECKS_FAILED, EXIT_OK, UserError
 
-TEMPLATE = Path(__file__).resolve().parent.parent / "template"
+CODE_ROOT = Path(__file__).resolve().parent.parent  # the template: scripts/, template/, requirements
+TEMPLATE = CODE_ROOT / "template"
 JOB_SCRIPT = TEMPLATE / "hf_jobs" / "train_job.py"
 NOTEBOOK_TEMPLATE = TEMPLATE / "colab" / "train.ipynb"
 NOTEBOOK_PATH_IN_REPO = "template/colab/train.ipynb"
@@ -341,13 +342,24 @@ def _is_local_folder(cfg) -> bool:
     return (cfg.root / base).is_dir() or Path(base).is_absolute() or base.startswith((".", "~"))
 
 
-def project_files(cfg) -> list[Path]:
-    """What the job needs to train and evaluate: settings, data, code and pinned requirements."""
-    root = cfg.root
-    wanted = [cfg.config_path or root / "project.toml", root / "requirements.txt", root / "requirements-gpu.txt"]
-    wanted += [cfg.path(name) for name in (cfg.data.train, cfg.data.eval, cfg.data.probes)]
-    wanted += sorted((root / "scripts").glob("*.py"))
-    return [path for path in wanted if path.is_file()]
+def project_files(cfg) -> dict[str, Path]:
+    """What the job needs, by its path in the job's project folder: settings, data, code, pinned requirements.
+
+    The code and requirements are the ones running this command (the template's), the
+    settings and data are the project's.
+    """
+    files = {"project.toml": cfg.config_path or cfg.root / "project.toml"}
+    for name in (cfg.data.train, cfg.data.eval, cfg.data.probes):
+        path = cfg.path(name)
+        try:
+            files[path.relative_to(cfg.root).as_posix()] = path
+        except ValueError:
+            raise UserError(f"project.toml [data]: {name} is outside the project folder; move it into datasets/.") from None
+    for name in ("requirements.txt", "requirements-gpu.txt"):
+        files[name] = CODE_ROOT / name
+    for path in sorted((CODE_ROOT / "scripts").glob("*.py")):
+        files[f"scripts/{path.name}"] = path
+    return {name: path for name, path in files.items() if path.is_file()}
 
 
 def upload_project(api, cfg, plan: JobPlan) -> None:
@@ -357,8 +369,8 @@ def upload_project(api, cfg, plan: JobPlan) -> None:
     api.create_repo(plan.runs_repo, repo_type="dataset", private=True, exist_ok=True)
     prefix = f"runs/{plan.run_id}/project"
     operations = [
-        CommitOperationAdd(path_in_repo=f"{prefix}/{path.relative_to(cfg.root).as_posix()}", path_or_fileobj=str(path))
-        for path in project_files(cfg)
+        CommitOperationAdd(path_in_repo=f"{prefix}/{name}", path_or_fileobj=str(path))
+        for name, path in project_files(cfg).items()
     ]
     api.create_commit(plan.runs_repo, repo_type="dataset", operations=operations, commit_message=f"Project files for run {plan.run_id}")
 
@@ -451,9 +463,8 @@ def github_repo_from_origin(root: Path) -> str | None:
 
 
 def current_branch(root: Path) -> str:
-    result = subprocess.run(["git", "rev-parse", "--abbrev-ref", "HEAD"], cwd=root, capture_output=True, text=True)
-    branch = result.stdout.strip()
-    return branch if result.returncode == 0 and branch and branch != "HEAD" else "main"
+    result = subprocess.run(["git", "symbolic-ref", "--short", "HEAD"], cwd=root, capture_output=True, text=True)
+    return result.stdout.strip() if result.returncode == 0 and result.stdout.strip() else "main"  # detached: main
 
 
 def render_notebook(target: Path, settings: dict[str, str], template: Path = NOTEBOOK_TEMPLATE) -> Path:
