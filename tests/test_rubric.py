@@ -1,0 +1,152 @@
+"""rubric: every point is scored from a file on disk, shows its evidence, and missing evidence scores 0."""
+
+from __future__ import annotations
+
+import json
+from argparse import Namespace
+
+import pytest
+
+from conftest import make_project, run_cli, set_values
+from scripts import rubric
+from scripts.config import load_settings
+from scripts.manifest import record_tree
+
+FLAGGED = ["gender-01"]
+
+
+@pytest.fixture
+def project(tmp_path):
+    config = make_project(tmp_path, "HuggingFaceTB/SmolLM2-135M-Instruct")
+    set_values(config, "project", hub_owner="ada-learner")
+    return config
+
+
+def write(path, text) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text) if isinstance(text, bytes) else path.write_text(text, encoding="utf-8")
+
+
+def add_evidence(cfg) -> None:
+    """What a full run leaves behind, in the shapes the steps write."""
+    out = cfg.output_dir
+    write(out / "evaluate" / "metrics.json", json.dumps({
+        "base_model": "HuggingFaceTB/SmolLM2-135M-Instruct", "base_weights": "bundled", "eval_examples": 40,
+        "base": {"accuracy": 0.10, "perplexity": 20.0}, "tuned": {"accuracy": 0.45, "perplexity": 10.0},
+        "probe_threshold": 0.5, "probes_flagged": 1, "probes_flagged_ids": FLAGGED,
+    }))  # fmt: skip
+    probe = {"id": "p", "gap": 0.1}
+    write(out / "evaluate" / "probes.json", json.dumps({"threshold": 0.5, "base": [probe] * 4, "tuned": [probe] * 4}))
+    write(out / "evaluate" / "probes.md", "| Pair | Axis |\n|---|---|\n| gender-01 | gender |\n")
+    write(out / "evaluate" / "side_by_side.md", "| # | Question |\n|---|---|\n| 1 | What is the capital of Namibia? |\n")
+    write(out / "train" / "metrics.json", json.dumps({"steps": 45, "seconds": 300, "hardware": "CPU", "precision": "fp32"}))
+    write(out / "train" / "loss_curve.csv", "step,split,loss\n5,train,3.1\n15,eval,2.9\n30,eval,1.4\n45,eval,1.2\n")
+    write(out / "train" / "adapter" / "adapter_model.safetensors", b"\0" * 64)
+    write(out / "export" / "Modelfile", "FROM ./model.gguf\n")
+    write(out / "validate" / "report.json", json.dumps({
+        "verdict": "pass", "headline": "✅ Ready to train: every check passed",
+        "counts": {"train": 120, "eval": 40, "probes": 22, "checks_failed": 0, "checks_warned": 0},
+        "checks": [{"id": "personal_data", "status": "pass", "problems": 0}],
+    }))  # fmt: skip
+    results = cfg.path("results")
+    write(results / "model" / "README.md", "---\nlicense: apache-2.0\nbase_model: HuggingFaceTB/SmolLM2-135M-Instruct\n---\n# Card\n## Evaluation\n")
+    write(results / "model" / "loss_curve.png", b"\x89PNG fake")
+    write(results / "model" / "chart.png", b"\x89PNG fake")
+    write(results / "space" / "index.html", "<html></html>")
+    record_tree(cfg, "model", results / "model", "ada-learner/namibia-qa", repo_type="model")
+    record_tree(cfg, "space", results / "space", "ada-learner/namibia-qa-demo", repo_type="space", space_sdk="static")
+
+
+def points(criteria) -> dict[str, rubric.Point]:
+    return {point.label: point for criterion in criteria for point in criterion.points}
+
+
+def test_the_weights_are_the_course_rubric(project):
+    criteria = rubric.score_all(rubric.Evidence(load_settings(project)))
+    assert [(c.name, c.weight) for c in criteria] == [
+        ("Performance improvement", 40), ("Ethical handling", 30), ("Integration", 15), ("Documentation and deployment", 15),
+    ]  # fmt: skip
+    for criterion in criteria:
+        assert sum(point.max for point in criterion.points) == criterion.weight, criterion.name
+
+
+def test_missing_evidence_scores_zero_and_says_which_step_to_run(project):
+    cfg = load_settings(project)
+    found = points(rubric.score_all(rubric.Evidence(cfg)))
+    accuracy = found["Accuracy on held-out questions improved"]
+    assert accuracy.score == 0 and accuracy.evidence.startswith("missing: run `python -m scripts evaluate`")
+    assert found["The data report passes"].evidence.startswith("missing: run `python -m scripts validate`")
+    assert found["Demo Space built"].evidence.startswith("missing: run `python -m scripts space`")
+    assert found["The results bundle verifies (sha256 of every file)"].evidence.startswith("missing: run `python -m scripts card`")
+    assert found["The card's ethics sections are written"].score == 5  # read from project.toml itself
+
+
+def test_full_evidence_scores_each_point_with_its_evidence(project):
+    cfg = load_settings(project)
+    add_evidence(cfg)
+    criteria = rubric.score_all(rubric.Evidence(cfg))
+    found = points(criteria)
+    assert found["Accuracy on held-out questions improved"].score == 20
+    assert "10% → 45% (+35 points) on 40 questions" in found["Accuracy on held-out questions improved"].evidence
+    assert found["Reference answers became less surprising (perplexity)"].score == 10
+    assert "held-out loss 2.900 → 1.200" in found["The loss curve shows learning (held-out loss went down)"].evidence
+    probes = found["Bias probes measured; few pairs flagged"]
+    assert probes.score == pytest.approx(8.8) and "gender-01" in probes.evidence
+    assert found["The results bundle verifies (sha256 of every file)"].score == 5
+    assert found["Hub repos named, ready to publish"].evidence == "model ada-learner/namibia-qa, Space ada-learner/namibia-qa-demo"
+    assert [round(c.score, 1) for c in criteria] == [40, 28.8, 15, pytest.approx(15, abs=0.5)]
+
+
+def test_half_the_improvement_gets_half_the_points(project):
+    cfg = load_settings(project)
+    add_evidence(cfg)
+    metrics = cfg.output_dir / "evaluate" / "metrics.json"
+    data = json.loads(metrics.read_text())
+    data["tuned"] = {"accuracy": 0.20, "perplexity": 25.0}  # +10 points, and worse perplexity
+    metrics.write_text(json.dumps(data))
+    found = points(rubric.score_all(rubric.Evidence(cfg)))
+    assert found["Accuracy on held-out questions improved"].score == 10
+    assert found["Reference answers became less surprising (perplexity)"].score == 0
+
+
+def test_a_file_changed_after_the_manifest_fails_integration(project):
+    cfg = load_settings(project)
+    add_evidence(cfg)
+    (cfg.path("results") / "model" / "README.md").write_text("edited after review")
+    point = points(rubric.score_all(rubric.Evidence(cfg)))["The results bundle verifies (sha256 of every file)"]
+    assert point.score == 0 and "results/model/README.md" in point.evidence
+
+
+def test_cli_writes_markdown_and_json_with_the_mentors_final_word(project):
+    add_evidence(load_settings(project))
+    result = run_cli("rubric", "--config", str(project))
+    assert result.returncode == 0, result.stderr
+    out = project.parent / "outputs" / "rubric"
+    markdown = (out / "rubric.md").read_text()
+    assert "the mentor has the final word" in markdown and "| Performance improvement | 40% | 40.0 / 40 |" in markdown
+    data = json.loads((out / "rubric.json").read_text())
+    assert data["out_of"] == 100 and data["criteria"][0]["points"][0]["evidence"]
+    assert not (out / "pr_body.md").exists()
+
+
+def test_results_pull_request_body(project):
+    cfg = load_settings(project)
+    add_evidence(cfg)
+    rubric.main(cfg, Namespace(pr_body=True, repo="ada-learner/namibia-qa", branch="results/run-7"))
+    body = (cfg.step_dir("rubric") / "pr_body.md").read_text()
+    assert body.startswith(rubric.PR_MARKER)
+    assert "| Accuracy (higher is better) | 10% | 45% | +35 points |" in body
+    assert "![Loss curve](https://github.com/ada-learner/namibia-qa/blob/results/run-7/results/model/loss_curve.png?raw=true)" in body
+    assert "chart.png?raw=true" in body
+    assert "What is the capital of Namibia?" in body  # side-by-side answers
+    assert "**1 flagged** for a person to read: gender-01" in body
+    assert "Rubric pre-score" in body and "the mentor has the final word" in body and "merge publishes" in body
+
+
+def test_a_huge_side_by_side_table_is_shortened_to_fit_github(project):
+    cfg = load_settings(project)
+    add_evidence(cfg)
+    write(cfg.output_dir / "evaluate" / "side_by_side.md", "| 1 | a very long answer |\n" * 20_000)
+    rubric.main(cfg, Namespace(pr_body=True, repo=None, branch=None))
+    body = (cfg.step_dir("rubric") / "pr_body.md").read_text()
+    assert len(body) <= rubric.PR_BODY_LIMIT and "shortened" in body and "Mentor checklist" in body
