@@ -421,8 +421,12 @@ def _shown(cfg, path: Path) -> str:
         return str(path)
 
 
+_STARTED = time.perf_counter()
+
+
 def progress(message: str) -> None:
-    print(message, flush=True)
+    """One line per phase, with the seconds since the step started, so a slow phase is easy to spot."""
+    print(f"[{time.perf_counter() - _STARTED:5.1f} s] {message}", flush=True)
 
 
 if __name__ == "__main__":

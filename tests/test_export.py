@@ -124,7 +124,7 @@ def test_merge_that_changes_answers_fails_with_exit_1(tmp_path, tiny_model_dir, 
     make_tiny_adapter(tiny_model_dir, tmp_path / "outputs" / "train" / "adapter")
     from peft import PeftModel
 
-    monkeypatch.setattr(PeftModel, "merge_and_unload", lambda self: self.unload())  # drops the adapter instead
+    monkeypatch.setattr(PeftModel, "merge_and_unload", lambda self: self.unload(), raising=False)  # drops the adapter
     args = Namespace(adapter=None, gguf_type="f16", no_gguf=True, check_questions=1)
     assert export.main(load_settings(config), args) == 1
     error = capsys.readouterr().err
@@ -135,6 +135,9 @@ def test_merge_that_changes_answers_fails_with_exit_1(tmp_path, tiny_model_dir, 
 
 def test_gguf_that_answers_differently_fails_unless_lossy(exported, tmp_path, monkeypatch, capsys):
     config = copy_project(exported, tmp_path / "project")
+    made = exported.parent / "outputs" / "export" / "namibia-qa-f16.gguf"
+    # Stubs keep this test quick: the conversion copies the GGUF made above, and the GGUF "answers" wrongly.
+    monkeypatch.setattr(export, "convert_to_gguf", lambda converter, merged, gguf, *a: gguf.write_bytes(made.read_bytes()))
     monkeypatch.setattr(export, "answers_from_gguf", lambda *a: (["something else"], "a stub"))
     args = Namespace(adapter=None, gguf_type="f16", no_gguf=False, check_questions=1)
     assert export.main(load_settings(config), args) == 1

@@ -1,0 +1,204 @@
+"""The space step: the static page (its files, and the page run for real in headless Chromium on
+the exported tiny model) and the Gradio app (started on 127.0.0.1 and called with gradio_client).
+
+For the tiny model the answers are gibberish, but greedy decoding makes them deterministic, so the
+browser's answers (llama.cpp in WebAssembly, on the GGUF file) must equal PyTorch's exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import threading
+
+import pytest
+import yaml
+
+from conftest import REPO, run_cli, set_values
+from scripts import space
+from scripts.manifest import list_tree
+from space_helpers import (
+    Browser,
+    copy_project,
+    exported_tiny_project,
+    find_chromium,
+    pytorch_answers,
+    running_gradio_app,
+)
+
+# The vendored wllama files, pinned: `npm pack @wllama/wllama@3.8.1` gives these bytes (see VERSION.txt).
+WLLAMA_SHA256 = {
+    "wllama.js": "e5506753e41a59c11f61f2c52422045be9fc76e32a7e47f037aaad5df4ec723e",
+    "wllama.wasm": "551f13439366eff11e057b1b91fe46a7fdac29d56d67372d4c5f19a549dfe70c",
+    "LICENCE": "5866e3bd7e3cbd3f7c8bea6efd8a1e7fa7cc8de68c30f428aff7c6584a0fb720",
+}
+HUB_COLORS = {"red", "yellow", "green", "blue", "indigo", "purple", "pink", "gray"}
+CHROMIUM = find_chromium()
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="headless Chromium is not installed, so the static page is not run: apt-get install -y chromium",
+)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, tiny_model_dir):
+    return exported_tiny_project(tmp_path_factory, tiny_model_dir)
+
+
+@pytest.fixture
+def static_space(exported, tmp_path):
+    config = copy_project(exported, tmp_path / "project")
+    result = run_cli("space", "--config", str(config))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return config
+
+
+def front_matter(readme: str) -> dict:
+    match = re.match(r"^---\n(.*?)\n---\n", readme, re.S)
+    assert match, "README.md must start with a --- YAML block ---"
+    return yaml.safe_load(match.group(1))
+
+
+def eval_questions(config, count=3) -> list[str]:
+    lines = (config.parent / "datasets" / "eval.jsonl").read_text().splitlines()[:count]
+    return [json.loads(line)["messages"][0]["content"] for line in lines]
+
+
+def test_static_space_has_the_page_the_runtime_and_a_hub_header(static_space):
+    folder = static_space.parent / "results" / "space"
+    files = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    assert files == {
+        "README.md", "index.html", "app.js", "style.css",
+        "vendor/wllama/wllama.js", "vendor/wllama/wllama.wasm", "vendor/wllama/LICENCE", "vendor/wllama/VERSION.txt",
+    }
+    header = front_matter((folder / "README.md").read_text())
+    assert header["sdk"] == "static" and header["app_file"] == "index.html"
+    assert header["title"] == "namibia-qa" and header["emoji"] and header["license"] == "apache-2.0"
+    assert {header["colorFrom"], header["colorTo"]} <= HUB_COLORS
+    assert header["models"] == ["your-username/namibia-qa"]
+    assert 0 < len(header["short_description"]) <= 60
+
+    for name in ("README.md", "index.html"):
+        text = (folder / name).read_text()
+        assert "{{" not in text and "{%" not in text, name
+    page = (folder / "index.html").read_text()
+    config = json.loads(re.search(r'<script type="application/json" id="space-config">(.*?)</script>', page).group(1))
+    assert config["model_url"] == "https://huggingface.co/your-username/namibia-qa/resolve/main/namibia-qa-f16.gguf"
+    assert config["max_new_tokens"] == 48
+    assert "A learning project, not a source of truth." in page
+    assert "Answering short factual questions about Namibia" in page  # [card] intended_use
+    assert "Legal, medical, financial" in page  # [card] out_of_scope_use
+    assert "A 135M-parameter model" in page  # [card] limitations
+
+
+def test_vendored_runtime_is_the_pinned_wllama_release(static_space):
+    for folder in (REPO / "template" / "space-static" / "vendor" / "wllama", static_space.parent / "results" / "space" / "vendor" / "wllama"):
+        for name, digest in WLLAMA_SHA256.items():
+            assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, folder / name
+    assert space.WLLAMA_VERSION in (REPO / "template" / "space-static" / "vendor" / "wllama" / "VERSION.txt").read_text()
+
+
+def test_space_is_recorded_in_the_manifest(static_space):
+    results = static_space.parent / "results"
+    entry = json.loads((results / "manifest.json").read_text())["repos"]["space"]
+    assert entry["repo_type"] == "space" and entry["space_sdk"] == "static" and entry["folder"] == "results/space"
+    assert entry["repo_id"] is None  # hub_owner is empty in the example project
+    assert entry["files"] == list_tree(results / "space")
+
+
+def test_hub_owner_names_the_repos_and_card_text_is_escaped(exported, tmp_path):
+    config = copy_project(exported, tmp_path / "project")
+    set_values(config, "project", hub_owner="learner")
+    set_values(config, "card", limitations="Knows <b>little</b> & guesses.")
+    result = run_cli("space", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    folder = config.parent / "results" / "space"
+    assert front_matter((folder / "README.md").read_text())["models"] == ["learner/namibia-qa"]
+    page = (folder / "index.html").read_text()
+    assert "https://huggingface.co/learner/namibia-qa/resolve/main/namibia-qa-f16.gguf" in page
+    assert "Knows &lt;b&gt;little&lt;/b&gt; &amp; guesses." in page
+    manifest = json.loads((config.parent / "results" / "manifest.json").read_text())
+    assert manifest["repos"]["space"]["repo_id"] == "learner/namibia-qa-demo"
+
+
+def test_static_space_without_export_is_exit_2(tiny_project):
+    result = run_cli("space", "--config", str(tiny_project))
+    assert result.returncode == 2
+    assert "outputs/export/export.json: not found" in result.stderr and "python -m scripts export" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tiny_project.parent / "results" / "space").exists()
+
+
+@needs_chromium
+def test_static_page_answers_like_pytorch_in_headless_chromium(static_space, tiny_model_dir, tmp_path):
+    pytest.importorskip("websocket", reason="websocket-client is not installed: pip install -r requirements.txt")
+    project = static_space.parent
+    questions = eval_questions(static_space)
+    expected = pytorch_answers(tiny_model_dir, project / "outputs" / "train" / "adapter", questions, 48)
+
+    server = space.preview_server(project / "results" / "space", project / "outputs" / "export")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/?model=/model/namibia-qa-f16.gguf"
+    try:
+        with Browser(CHROMIUM) as browser:
+            browser.open(url)
+            browser.evaluate("document.getElementById('load-button').click()")
+            status = "document.getElementById('status')"
+            state = browser.wait_for(
+                f"['ready', 'error'].includes({status}.dataset.state) && {status}.dataset.state", 120, "the model to load"
+            )
+            assert state == "ready", browser.evaluate(f"{status}.textContent")
+            answers = [ask(browser, question) for question in questions]
+            screenshot = browser.screenshot(tmp_path / "space-static.png")
+    finally:
+        server.shutdown()
+        server.server_close()
+    keep = REPO / "outputs" / "test-screenshots"  # outputs/ is git-ignored; a person can look at the page here
+    keep.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(screenshot, keep / "space-static.png")
+    assert answers == expected
+
+
+def ask(browser, question: str) -> str:
+    """Type the question into the page, press Enter, and wait for the whole answer."""
+    count = browser.evaluate("document.querySelectorAll('.message.assistant').length")
+    browser.evaluate("document.getElementById('question').focus()")
+    browser.type_text(question)
+    browser.press_enter()
+    last = f"document.querySelectorAll('.message.assistant')[{count}]"
+    state = browser.wait_for(f"{last} && {last}.dataset.state !== 'thinking' && {last}.dataset.state", 120, "an answer")
+    text = browser.evaluate(f"{last}.textContent")
+    assert state == "done", text
+    return text
+
+
+def test_gradio_space_answers_like_pytorch(exported, tmp_path, tiny_model_dir):
+    from gradio_client import Client
+
+    config = copy_project(exported, tmp_path / "project")
+    set_values(config, "publish", space_kind="gradio")
+    result = run_cli("space", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    folder = config.parent / "results" / "space"
+    assert {p.name for p in folder.iterdir()} == {"README.md", "app.py", "requirements.txt"}
+
+    import gradio
+
+    header = front_matter((folder / "README.md").read_text())
+    assert header["sdk"] == "gradio" and header["sdk_version"] == gradio.__version__ and header["app_file"] == "app.py"
+    assert header["suggested_hardware"] == "zero-a10g"
+    assert "ZeroGPU" in (folder / "README.md").read_text()
+    requirements = [line for line in (folder / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")]
+    assert requirements and all(re.fullmatch(r"[a-z]+==[0-9][0-9.]*", line) for line in requirements), requirements
+    assert "@on_gpu_when_lent" in (folder / "app.py").read_text()
+    entry = json.loads((config.parent / "results" / "manifest.json").read_text())["repos"]["space"]
+    assert entry["space_sdk"] == "gradio"
+
+    question = eval_questions(config, 1)[0]
+    adapter = config.parent / "outputs" / "train" / "adapter"
+    expected = pytorch_answers(tiny_model_dir, adapter, [question], 48)
+    with running_gradio_app(folder, tiny_model_dir, adapter) as url:
+        answer = Client(url, verbose=False).predict(question, api_name="/chat")
+    assert [answer] == expected
