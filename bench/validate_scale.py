@@ -7,7 +7,8 @@ For each size it writes synthetic Q&A examples made of the bundled dataset's wor
 (plus 10% as many for eval, 1% exact and 1% near duplicates so those code paths run too) into a throw-away project, runs
 validate in a fresh process, and prints one table: seconds (wall clock, start-up
 and imports included, as a learner waits for them; HF_HUB_OFFLINE=1 so no time goes
-to looking for the Hub), peak memory of that process,
+to looking for the Hub), CPU seconds (which other programs running at the same time
+do not inflate), peak memory of that process,
 and how much each grows from the previous size. Validate of 10k examples should
 take well under 15 s on a 2-core machine.
 """
@@ -74,8 +75,9 @@ def run_once(config: Path) -> None:
     from scripts.__main__ import main
 
     code = main(["validate", "--config", str(config)])
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    print(json.dumps({"exit": code, "peak_mb": peak_kib / 1024}))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime  # all threads; more than wall time when the tokenizer runs in parallel
+    print(json.dumps({"exit": code, "peak_mb": usage.ru_maxrss / 1024, "cpu_seconds": cpu}))  # ru_maxrss is KiB on Linux
 
 
 def measure(size: int) -> dict:
@@ -94,15 +96,19 @@ def measure(size: int) -> dict:
 
 
 def print_table(results: list[dict]) -> None:
-    print(f"{'examples':>10} {'seconds':>9} {'peak MB':>9} {'time x':>8} {'memory x':>9}")
+    print(f"{'examples':>10} {'seconds':>9} {'CPU s':>7} {'peak MB':>9} {'time x':>8} {'memory x':>9}")
     previous = None
     for row in results:
         growth = ("", "") if previous is None else (
             f"{row['seconds'] / previous['seconds']:.1f}", f"{row['peak_mb'] / previous['peak_mb']:.1f}"
         )  # fmt: skip
-        print(f"{row['size']:>10,} {row['seconds']:>9.1f} {row['peak_mb']:>9.0f} {growth[0]:>8} {growth[1]:>9}")
+        print(
+            f"{row['size']:>10,} {row['seconds']:>9.1f} {row['cpu_seconds']:>7.1f} {row['peak_mb']:>9.0f}"
+            f" {growth[0]:>8} {growth[1]:>9}"
+        )
         previous = row
-    print("(time x, memory x: growth from the previous row; each size has 10% more examples in eval)")
+    print("(seconds: wall clock; CPU s: all threads; time x, memory x: growth from the previous row;")
+    print(f" each size also has 10% as many eval examples; load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 
 
 def main() -> None:
