@@ -259,3 +259,27 @@ def copy_project(config: Path, into: Path) -> Path:
     """A private copy of a project folder (datasets, outputs, results); returns the copy's project.toml."""
     shutil.copytree(config.parent, into, dirs_exist_ok=True)
     return into / config.name
+
+
+def gradio_space_project(tmp_path_factory, exported_config: Path) -> Path:
+    """A copy of the exported project with the Gradio Space rendered into results/space (once per session)."""
+    if "gradio" not in _EXPORTED:
+        from conftest import run_cli, set_values
+
+        config = copy_project(exported_config, tmp_path_factory.mktemp("gradio-space"))
+        set_values(config, "publish", space_kind="gradio")
+        result = run_cli("space", "--config", str(config))
+        assert result.returncode == 0, result.stderr[-3000:]
+        _EXPORTED["gradio"] = config
+    return _EXPORTED["gradio"]
+
+
+def gradio_app_url(request, config: Path, base: Path) -> str:
+    """The rendered app.py of `config`, running on 127.0.0.1 until the test session ends (started once)."""
+    if "gradio_url" not in _EXPORTED:
+        stack = contextlib.ExitStack()
+        app = config.parent / "results" / "space"
+        adapter = config.parent / "outputs" / "train" / "adapter"
+        _EXPORTED["gradio_url"] = stack.enter_context(running_gradio_app(app, base, adapter))
+        request.config.add_cleanup(stack.close)
+    return _EXPORTED["gradio_url"]

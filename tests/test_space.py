@@ -24,8 +24,9 @@ from space_helpers import (
     copy_project,
     exported_tiny_project,
     find_chromium,
+    gradio_app_url,
+    gradio_space_project,
     pytorch_answers,
-    running_gradio_app,
 )
 
 # The vendored wllama files, pinned: `npm pack @wllama/wllama@3.8.1` gives these bytes (see VERSION.txt).
@@ -174,13 +175,10 @@ def ask(browser, question: str) -> str:
     return text
 
 
-def test_gradio_space_answers_like_pytorch(exported, tmp_path, tiny_model_dir):
+def test_gradio_space_answers_like_pytorch(exported, tmp_path_factory, tiny_model_dir, request):
     from gradio_client import Client
 
-    config = copy_project(exported, tmp_path / "project")
-    set_values(config, "publish", space_kind="gradio")
-    result = run_cli("space", "--config", str(config))
-    assert result.returncode == 0, result.stderr
+    config = gradio_space_project(tmp_path_factory, exported)
     folder = config.parent / "results" / "space"
     assert {p.name for p in folder.iterdir()} == {"README.md", "app.py", "requirements.txt"}
 
@@ -199,6 +197,6 @@ def test_gradio_space_answers_like_pytorch(exported, tmp_path, tiny_model_dir):
     question = eval_questions(config, 1)[0]
     adapter = config.parent / "outputs" / "train" / "adapter"
     expected = pytorch_answers(tiny_model_dir, adapter, [question], 48)
-    with running_gradio_app(folder, tiny_model_dir, adapter) as url:
-        answer = Client(url, verbose=False).predict(question, api_name="/chat")
+    url = gradio_app_url(request, config, tiny_model_dir)  # started once; tests/test_examples.py calls it too
+    answer = Client(url, verbose=False).predict(question, api_name="/chat")
     assert [answer] == expected
