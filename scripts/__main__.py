@@ -47,9 +47,9 @@ STEPS: dict[str, Step] = {
         "outputs/evaluate/: metrics.json, side_by_side.md/.json, probes.md/.json, chart.png",
     ),
     "export": Step(
-        "Merge the adapter into the base model and export it for other apps (safetensors, GGUF for llama.cpp/Ollama, browser formats).",
-        "project.toml, outputs/train/adapter",
-        "outputs/export/: merged/ (safetensors), the GGUF file and an Ollama Modelfile, the Space's browser model",
+        "Merge the adapter into the base model and export it for other apps (safetensors; GGUF for llama.cpp, Ollama, LM Studio and the browser).",
+        "project.toml, outputs/train/adapter (or --adapter), datasets/eval.jsonl (the checks ask its first questions)",
+        "outputs/export/: merged/ (safetensors), <name>-f16.gguf (also the static Space's browser model), Modelfile (Ollama), export.json",
     ),
     "card": Step(
         "Render model_card.j2 into the model repo's README.md and gather everything a reviewer needs in results/.",
