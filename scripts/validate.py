@@ -510,6 +510,7 @@ def check_duplicates(data: Datasets) -> Check:
         "exact_duplicates",
         "No repeated examples",
         "Delete the repeated copies: a copy counts twice in training and makes the model over-learn it.",
+        details=f"{len(data.examples())} examples compared within each file",
     )
     for examples in data.splits().values():
         first_seen: dict[str, Example] = {}
@@ -528,7 +529,7 @@ def check_near_duplicates(data: Datasets, threshold: float) -> Check:
         "No near-duplicate examples",
         "Check whether both are needed: near copies add little and make the model over-learn one wording. "
         "[data] near_duplicate_threshold in project.toml sets how similar counts as a copy.",
-        details=f"similarity of {threshold:.0%} or more counts (character 3-grams)",
+        details=f"two examples count as copies when they share {threshold:.0%} or more of their 3-letter pieces",
     )
     for examples in data.splits().values():
         first_copies: dict[str, Example] = {}  # exact copies are the previous check's business
@@ -556,7 +557,7 @@ def check_leakage(data: Datasets, threshold: float) -> Check:
         "Eval questions are not in the training data",
         "Reword the eval question or remove it from one of the files: the evaluation must ask what "
         "the model has not seen word for word, or its score is too good to be true.",
-        details=f"similarity of {threshold:.0%} or more counts",
+        details=f"two questions count as the same when they share {threshold:.0%} or more of their 3-letter pieces",
     )
     index = SimilarityIndex(threshold)
     for example in data.train:
@@ -671,7 +672,7 @@ def check_placeholders(texts: list[Passage]) -> Check:
                 found.update(matches)
                 message = "unfilled placeholder: " + ", ".join(matches)
                 check.problems.append(Problem(check.id, severity, message, passage.file, passage.line, passage.field))
-    check.details = ", ".join(f"{text} ({count})" for text, count in found.most_common(5))
+    check.details = ", ".join(f"{text} ({count})" for text, count in found.most_common(5)) or f"{len(texts)} texts scanned"
     return check
 
 
