@@ -75,7 +75,6 @@ class Finding:
         return PLACEHOLDERS[self.kind]
 
 
-
 # ---------------------------------------------------------------- secrets
 
 SECRET_PATTERNS = [
@@ -115,9 +114,11 @@ def _emails(text: str):
 # ---------------------------------------------------------------- card numbers
 
 # 13-19 digits starting with 2-6, the first digit of every payment card network
-# (Visa 4, Mastercard 2/5, Amex 3, Discover 6), in groups of 3 or more digits
-# separated by single spaces or dashes (4111 1111 1111 1111, 3782-822463-10005).
-CARD = re.compile(r"(?<![\d-])[2-6]\d{2,}(?:[ -]?\d{3,}){0,5}(?![\d-])")
+# (Visa 4, Mastercard 2/5, Amex 3, Discover 6), written together or in groups of
+# 3 or more digits separated by single spaces or dashes (4111 1111 1111 1111,
+# 3782-822463-10005). The separator is required between groups, so a long run of
+# digits can be split into groups only one way and the search stays fast.
+CARD = re.compile(r"(?<![\d-])[2-6]\d{2,}(?:[ -]\d{3,}){0,5}(?![\d-])")
 
 
 def _luhn_valid(digits: str) -> bool:
