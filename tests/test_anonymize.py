@@ -174,3 +174,12 @@ def test_output_and_in_place_cannot_be_combined(tmp_path):
     with pytest.raises(SystemExit) as raised:
         cli(["anonymize", "x.jsonl", "--in-place", "--output", "y.jsonl"])
     assert raised.value.code == 2
+
+
+def test_long_runs_of_digits_and_symbols_stay_fast():
+    import time
+
+    started = time.perf_counter()
+    for text in ("2" + "3" * 5000 + "-", "1." * 5000, "a" * 20000 + "@", "+264 " * 2000):
+        find_personal_data(text)
+    assert time.perf_counter() - started < 2
