@@ -200,3 +200,20 @@ def test_gradio_space_answers_like_pytorch(exported, tmp_path_factory, tiny_mode
     url = gradio_app_url(request, config, tiny_model_dir)  # started once; tests/test_examples.py calls it too
     answer = Client(url, verbose=False).predict(question, api_name="/chat")
     assert [answer] == expected
+
+
+def test_templates_fail_loudly_on_a_missing_value_or_leftover_jinja(tmp_path):
+    from scripts.errors import UserError
+
+    source = tmp_path / "template"
+    source.mkdir()
+    (source / "page.html.j2").write_text("<p>{{ title }} {{ nope }}</p>")
+    (source / "logo.bin").write_bytes(b"\x00{{ not a template }}\xff")
+    with pytest.raises(UserError, match=r"page\.html\.j2: 'nope' is undefined"):
+        space.render_tree(source, tmp_path / "out", {"title": "x"})
+
+    (source / "page.html.j2").write_text("<p>{{ title }}</p>")
+    rendered = space.render_tree(source, tmp_path / "out2", {"title": "{{ oops }}"})
+    assert (tmp_path / "out2" / "logo.bin").read_bytes() == b"\x00{{ not a template }}\xff"  # copied as is
+    with pytest.raises(UserError, match=r"page\.html:1: '\{\{' left after rendering"):
+        space.check_rendered(rendered)
