@@ -283,3 +283,46 @@ def gradio_app_url(request, config: Path, base: Path) -> str:
         _EXPORTED["gradio_url"] = stack.enter_context(running_gradio_app(app, base, adapter))
         request.config.add_cleanup(stack.close)
     return _EXPORTED["gradio_url"]
+
+
+# ---------------------------------------------------------------- the static page, asked for real
+
+
+def answers_from_static_page(project: Path, questions: list[str], screenshot: Path, chromium: str) -> list[str]:
+    """Serve results/space and outputs/export of `project` on 127.0.0.1, load the model in headless
+    Chromium, type each question and press Enter; returns the page's answers and saves a screenshot.
+    """
+    import threading
+
+    from scripts.space import preview_server
+
+    gguf = json.loads((project / "outputs" / "export" / "export.json").read_text())["gguf"]["file"]
+    server = preview_server(project / "results" / "space", project / "outputs" / "export")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with Browser(chromium) as browser:
+            browser.open(f"http://127.0.0.1:{server.server_address[1]}/?model=/model/{gguf}")
+            browser.evaluate("document.getElementById('load-button').click()")
+            status = "document.getElementById('status')"
+            state = browser.wait_for(
+                f"['ready', 'error'].includes({status}.dataset.state) && {status}.dataset.state", 300, "the model to load"
+            )
+            assert state == "ready", browser.evaluate(f"{status}.textContent")
+            answers = [_ask(browser, question) for question in questions]
+            browser.screenshot(screenshot)
+    finally:
+        server.shutdown()
+        server.server_close()
+    return answers
+
+
+def _ask(browser: "Browser", question: str) -> str:
+    count = browser.evaluate("document.querySelectorAll('.message.assistant').length")
+    browser.evaluate("document.getElementById('question').focus()")
+    browser.type_text(question)
+    browser.press_enter()
+    last = f"document.querySelectorAll('.message.assistant')[{count}]"
+    state = browser.wait_for(f"{last} && {last}.dataset.state !== 'thinking' && {last}.dataset.state", 300, "an answer")
+    text = browser.evaluate(f"{last}.textContent")
+    assert state == "done", text
+    return text

@@ -11,7 +11,6 @@ import hashlib
 import json
 import re
 import shutil
-import threading
 
 import pytest
 import yaml
@@ -20,7 +19,7 @@ from conftest import REPO, run_cli, set_values
 from scripts import space
 from scripts.manifest import list_tree
 from space_helpers import (
-    Browser,
+    answers_from_static_page,
     copy_project,
     exported_tiny_project,
     find_chromium,
@@ -139,40 +138,12 @@ def test_static_page_answers_like_pytorch_in_headless_chromium(static_space, tin
     questions = eval_questions(static_space)
     expected = pytorch_answers(tiny_model_dir, project / "outputs" / "train" / "adapter", questions, 48)
 
-    server = space.preview_server(project / "results" / "space", project / "outputs" / "export")
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/?model=/model/namibia-qa-f16.gguf"
-    try:
-        with Browser(CHROMIUM) as browser:
-            browser.open(url)
-            browser.evaluate("document.getElementById('load-button').click()")
-            status = "document.getElementById('status')"
-            state = browser.wait_for(
-                f"['ready', 'error'].includes({status}.dataset.state) && {status}.dataset.state", 120, "the model to load"
-            )
-            assert state == "ready", browser.evaluate(f"{status}.textContent")
-            answers = [ask(browser, question) for question in questions]
-            screenshot = browser.screenshot(tmp_path / "space-static.png")
-    finally:
-        server.shutdown()
-        server.server_close()
+    screenshot = tmp_path / "space-static.png"
+    answers = answers_from_static_page(project, questions, screenshot, CHROMIUM)
     keep = REPO / "outputs" / "test-screenshots"  # outputs/ is git-ignored; a person can look at the page here
     keep.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(screenshot, keep / "space-static.png")
     assert answers == expected
-
-
-def ask(browser, question: str) -> str:
-    """Type the question into the page, press Enter, and wait for the whole answer."""
-    count = browser.evaluate("document.querySelectorAll('.message.assistant').length")
-    browser.evaluate("document.getElementById('question').focus()")
-    browser.type_text(question)
-    browser.press_enter()
-    last = f"document.querySelectorAll('.message.assistant')[{count}]"
-    state = browser.wait_for(f"{last} && {last}.dataset.state !== 'thinking' && {last}.dataset.state", 120, "an answer")
-    text = browser.evaluate(f"{last}.textContent")
-    assert state == "done", text
-    return text
 
 
 def test_gradio_space_answers_like_pytorch(exported, tmp_path_factory, tiny_model_dir, request):
