@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -188,3 +190,70 @@ def test_every_cli_command_in_workflows_makefile_readme_and_notebook_parses():
 def test_a_stale_command_would_be_caught():
     with pytest.raises(SystemExit):
         build_parser(only="dispatch").parse_args(["dispatch", "--no-such-option"])
+
+
+# ---------------------------------------------------------------- the report comment's script, run with node
+
+NODE_HARNESS = """
+const fs = require("fs");
+const state = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
+const calls = [];
+const github = {
+  rest: {
+    pulls: { get: async () => ({ data: { head: { sha: state.pull_head } } }) },
+    issues: {
+      listComments: "listComments",
+      updateComment: async (args) => { calls.push(["update", args]); },
+      createComment: async (args) => { calls.push(["create", args]); return { data: { html_url: "u" } }; },
+    },
+  },
+  paginate: async () => state.comments,
+};
+const context = { repo: { owner: "ada", repo: "namibia-qa" } };
+const core = { setFailed: (message) => calls.push(["failed", message]), info: () => {} };
+(async function () {
+SCRIPT
+})().then(() => console.log(JSON.stringify(calls)));
+"""
+
+
+def run_comment_script(tmp_path, files: dict, pull_head: str, comments: list) -> list:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed here; GitHub's runners have it")
+    step = next(s for _, s in steps(load(REPO / ".github/workflows/comment-report.yml")) if "script" in s.get("with", {}))
+    report_dir = tmp_path / "data-report"
+    report_dir.mkdir(exist_ok=True)
+    for name, text in files.items():
+        (report_dir / name).write_text(text)
+    (tmp_path / "harness.js").write_text(NODE_HARNESS.replace("SCRIPT", step["with"]["script"]))
+    (tmp_path / "state.json").write_text(json.dumps({"pull_head": pull_head, "comments": comments}))
+    env = {**os.environ, "REPORT_DIR": str(report_dir), "HEAD_SHA": "a" * 40, "RUN_URL": "https://example/run"}
+    result = subprocess.run([node, str(tmp_path / "harness.js"), str(tmp_path / "state.json")],
+                            capture_output=True, text=True, env=env, timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_the_report_comment_is_created_once_then_updated(tmp_path):
+    files = {"report.md": "# Data check: ✅ Ready to train", "pr_number.txt": "7\n"}
+    (call,) = run_comment_script(tmp_path, files, "a" * 40, comments=[])
+    assert call[0] == "create" and call[1]["issue_number"] == 7
+    assert call[1]["body"].startswith("<!-- data-report -->\n# Data check: ✅ Ready to train")
+    earlier = [{"id": 1, "user": {"type": "User"}, "body": "<!-- data-report --> quoted by a person"},
+               {"id": 2, "user": {"type": "Bot"}, "body": "<!-- data-report -->\nold report"}]  # fmt: skip
+    (call,) = run_comment_script(tmp_path, files, "a" * 40, comments=earlier)
+    assert call[0] == "update" and call[1]["comment_id"] == 2  # the bot's own comment, not a person's
+
+
+def test_the_report_comment_distrusts_the_artifact(tmp_path):
+    files = {"report.md": "# Data check", "pr_number.txt": "7"}
+    assert run_comment_script(tmp_path, files, "b" * 40, comments=[]) == []  # that PR's head is another commit
+    (call,) = run_comment_script(tmp_path, {"report.md": "x", "pr_number.txt": "7; rm -rf /"}, "a" * 40, comments=[])
+    assert call[0] == "failed"
+
+
+def test_an_unreadable_file_comments_the_error_sentence(tmp_path):
+    log = "error: datasets/train.jsonl:121: not valid JSON (Expecting ',' delimiter at column 78); ..."
+    (call,) = run_comment_script(tmp_path, {"log.txt": log, "pr_number.txt": "7"}, "a" * 40, comments=[])
+    assert "a file could not be read" in call[1]["body"] and "train.jsonl:121" in call[1]["body"]
