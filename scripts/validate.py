@@ -35,6 +35,7 @@ import tempfile
 import unicodedata
 import zlib
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -116,37 +117,62 @@ def main(cfg, args) -> int:
     data = load_datasets(cfg)  # a broken file stops here, before anything is written
     from .model import load_for
 
-    _, tokenizer = load_for(cfg)
-    table, template_errors = example_table(data, tokenizer)
-    detector = LanguageDetector()
-    languages = [detector.detect(example.all_text()) for example in data.examples()]
-    texts = passages(data)
-    max_length = cfg.model.max_length
     out = cfg.step_dir("validate")
-    with staging_folder(out) as staging:
-        checks = [
-            check_split_sizes(data, cfg.data.min_examples),
-            *run_expectations(table, max_length, staging / "data_docs"),
-            check_role_order(data, template_errors),
-            check_empty_turns(data),
-            check_duplicates(data),
-            check_near_duplicates(data, cfg.data.near_duplicate_threshold),
-            check_leakage(data, cfg.data.near_duplicate_threshold),
-            check_placeholders(texts),
-            check_personal_data(texts),
-            check_languages(data.examples(), languages, cfg.project.languages),
-            *audit_groups(data.train, data.names["train"]),
-            audit_language_mix(languages, cfg.project.languages, detector),
-            audit_gendered_words(data.train, data.names["train"]),
-        ]
-        report = build_report(data, checks, table, languages, max_length, cfg)
-        plot_token_lengths(table, max_length, staging / "token_lengths.png")
-        (staging / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        markdown = render_markdown(report)
-        (staging / "report.md").write_text(markdown, encoding="utf-8")
+    # The text checks need no tokenizer, so a second process runs them while this one
+    # loads the tokenizer and runs Great Expectations: a 2-core machine does both at once.
+    with ProcessPoolExecutor(max_workers=1) as helper:
+        text_checks = helper.submit(check_texts, data, cfg)
+        _, tokenizer = load_for(cfg)
+        table, template_errors = example_table(data, tokenizer)
+        with staging_folder(out) as staging:
+            checks = [
+                check_split_sizes(data, cfg.data.min_examples),
+                *run_expectations(table, cfg.model.max_length, staging / "data_docs"),
+                check_role_order(data, template_errors),
+                check_empty_turns(data),
+            ]
+            text_results = text_checks.result()
+            checks += text_results.checks
+            report = build_report(data, checks, table, text_results.languages, cfg)
+            markdown = write_outputs(staging, report, table, cfg.model.max_length)
     publish_job_summary(markdown)
     print_summary(report, out)
     return EXIT_CHECKS_FAILED if report["verdict"] == "fail" else EXIT_OK
+
+
+@dataclass
+class TextResults:
+    checks: list[Check]
+    languages: list[str | None]  # the language of each example, in the order of Datasets.examples()
+
+
+def check_texts(data: Datasets, cfg) -> TextResults:
+    """Every check that reads only the text (no tokenizer), in the order the report lists them."""
+    detector = LanguageDetector()
+    languages = [detector.detect(example.all_text()) for example in data.examples()]
+    texts = passages(data)
+    threshold = cfg.data.near_duplicate_threshold
+    checks = [
+        check_duplicates(data),
+        check_near_duplicates(data, threshold),
+        check_leakage(data, threshold),
+        check_placeholders(texts),
+        check_personal_data(texts),
+        check_languages(data.examples(), languages, cfg.project.languages),
+        *audit_groups(data.train, data.names["train"]),
+        audit_language_mix(languages, cfg.project.languages, detector),
+        audit_gendered_words(data.train, data.names["train"]),
+    ]
+    return TextResults(checks, languages)
+
+
+def write_outputs(staging: Path, report: dict, table, max_length: int) -> str:
+    """Write report.json, report.md and token_lengths.png into the staging folder; return the markdown."""
+    plot_token_lengths(table, max_length, staging / "token_lengths.png")
+    (staging / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    markdown = render_markdown(report)
+    (staging / "report.md").write_text(markdown, encoding="utf-8")
+    return markdown
 
 
 # ---------------------------------------------------------------- loading
@@ -854,8 +880,9 @@ def token_stats(values) -> dict:
     }
 
 
-def build_report(data: Datasets, checks: list[Check], table, languages, max_length: int, cfg) -> dict:
+def build_report(data: Datasets, checks: list[Check], table, languages, cfg) -> dict:
     """Everything report.md and report.json show, as one dictionary."""
+    max_length = cfg.model.max_length
     problems = [problem for check in checks for problem in check.problems]
     failed = [check for check in checks if check.status == "fail"]
     warned = [check for check in checks if check.status == "warn"]
