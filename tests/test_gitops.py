@@ -22,6 +22,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -134,12 +135,14 @@ class Runner:
             run_env = {**os.environ, **step_env, **{k: str(v) for k, v in files.items()}}
             run_env["PATH"] = f"{self.fake_bin}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
             run_env["GITHUB_REPOSITORY"] = self.context["github"]["repository"]
+            started = time.perf_counter()
             completed = subprocess.run(
                 ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
                 cwd=work, env=run_env, capture_output=True, text=True, timeout=900,
             )  # fmt: skip
             output = (completed.stdout + completed.stderr)[-1500:]  # the end says what went wrong
-            result.log.append(f"== {step.get('name', step['run'])} (exit {completed.returncode})\n{output}")
+            seconds = time.perf_counter() - started
+            result.log.append(f"== {step.get('name', step['run'])} (exit {completed.returncode}, {seconds:.0f} s)\n{output}")
             outputs = dict(line.split("=", 1) for line in files["GITHUB_OUTPUT"].read_text().splitlines() if "=" in line)
             if "id" in step:
                 result.steps[step["id"]] = {"outputs": outputs, "outcome": "success" if completed.returncode == 0 else "failure"}
