@@ -18,8 +18,9 @@ What is checked, and by what:
 
 Writes outputs/validate/: report.md (plain language, fit for a pull-request
 comment), report.json (the same, for programs), data_docs/ (Great Expectations
-HTML), token_lengths.png. Everything is written to a temporary folder first and
-moved into place at the end, so a crash never leaves half a report.
+HTML), token_lengths.png; validate_report.py renders them. Everything is written
+to a temporary folder first and moved into place at the end, so a crash never
+leaves half a report.
 
 Exit code: 0 when nothing failed (warnings are fine), 1 when a check failed,
 2 when a file cannot be read at all (nothing is written then).
@@ -27,24 +28,21 @@ Exit code: 0 when nothing failed (warnings are fine), 1 when a check failed,
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import shutil
-import tempfile
 import unicodedata
 import zlib
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from .data import Example, load_split
-from .errors import EXIT_CHECKS_FAILED, EXIT_OK, where
+from .errors import EXIT_CHECKS_FAILED, EXIT_OK
 from .privacy import describe, find_personal_data
+from .validate_report import build_report, print_summary, publish_job_summary, staging_folder, write_outputs
 
-MAX_LISTED = 20  # problems listed per check in report.md; report.json has them all
 SMALL_GROUP = 0.05  # a category or tag on fewer than 5% of examples gets a warning
 MAX_GROUPS_SHOWN = 12  # categories or tags named in the report's table
 LANGUAGE_CONFIDENCE = 0.8  # below this the language guess is too unsure to warn about
@@ -133,7 +131,7 @@ def main(cfg, args) -> int:
             ]
             text_results = text_checks.result()
             checks += text_results.checks
-            report = build_report(data, checks, table, text_results.languages, cfg)
+            report = build_report(data, checks, table, diversity_summary(data, text_results.languages), cfg)
             markdown = write_outputs(staging, report, table, cfg.model.max_length)
     publish_job_summary(markdown)
     print_summary(report, out)
@@ -164,15 +162,6 @@ def check_texts(data: Datasets, cfg) -> TextResults:
         audit_gendered_words(data.train, data.names["train"]),
     ]
     return TextResults(checks, languages)
-
-
-def write_outputs(staging: Path, report: dict, table, max_length: int) -> str:
-    """Write report.json, report.md and token_lengths.png into the staging folder; return the markdown."""
-    plot_token_lengths(table, max_length, staging / "token_lengths.png")
-    (staging / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    markdown = render_markdown(report)
-    (staging / "report.md").write_text(markdown, encoding="utf-8")
-    return markdown
 
 
 # ---------------------------------------------------------------- loading
@@ -861,262 +850,11 @@ def audit_gendered_words(train: list[Example], train_name: str) -> Check:
     return check
 
 
-# ---------------------------------------------------------------- the report
-
-
-def token_stats(values) -> dict:
-    import numpy as np
-
-    if len(values) == 0:
-        return {"examples": 0}
-    array = np.asarray(values)
+def diversity_summary(data: Datasets, languages: list[str | None]) -> dict:
+    """The counts behind the diversity audit, for report.json."""
     return {
-        "examples": int(array.size),
-        "min": int(array.min()),
-        "median": float(np.median(array)),
-        "mean": round(float(array.mean()), 1),
-        "p95": round(float(np.percentile(array, 95))),
-        "max": int(array.max()),
+        "category": dict(group_counts(data.train, "category").most_common()),
+        "tags": dict(group_counts(data.train, "tags").most_common()),
+        "languages": dict(Counter(language or UNSURE for language in languages).most_common()),
+        "gendered_words": {side: dict(words.most_common()) for side, words in gendered_word_counts(data.train).items()},
     }
-
-
-def build_report(data: Datasets, checks: list[Check], table, languages, cfg) -> dict:
-    """Everything report.md and report.json show, as one dictionary."""
-    max_length = cfg.model.max_length
-    problems = [problem for check in checks for problem in check.problems]
-    failed = [check for check in checks if check.status == "fail"]
-    warned = [check for check in checks if check.status == "warn"]
-    verdict = "fail" if failed else "warn" if warned else "pass"
-    fixes = {check.id: check.fix for check in checks}
-    lengths = {"limit": max_length, "over_limit": int((table["tokens"] > max_length).sum())}
-    for split in ("train", "eval"):
-        lengths[split] = token_stats(table.loc[table["split"] == split, "tokens"])
-    return {
-        "verdict": verdict,
-        "headline": _headline(verdict, len(failed), len(warned)),
-        "files": {split: data.names[split] for split in ("train", "eval", "probes")},
-        "counts": {
-            "train": len(data.train),
-            "eval": len(data.eval),
-            "probes": len(data.probes),
-            "checks_failed": len(failed),
-            "checks_warned": len(warned),
-            "problems": sum(problem.severity == "fail" for problem in problems),
-            "warnings": sum(problem.severity == "warn" for problem in problems),
-        },
-        "settings": {
-            "max_length": max_length,
-            "min_examples": cfg.data.min_examples,
-            "near_duplicate_threshold": cfg.data.near_duplicate_threshold,
-            "languages": cfg.project.languages,
-        },
-        "checks": [
-            {key: value for key, value in asdict(check).items() if key != "problems"} | {"status": check.status, "problems": len(check.problems)}
-            for check in checks
-        ],
-        "problems": [asdict(problem) | {"fix": fixes[problem.check]} for problem in problems],
-        "token_lengths": lengths,
-        "diversity": {
-            "category": dict(group_counts(data.train, "category").most_common()),
-            "tags": dict(group_counts(data.train, "tags").most_common()),
-            "languages": dict(Counter(language or UNSURE for language in languages).most_common()),
-            "gendered_words": {side: dict(words.most_common()) for side, words in gendered_word_counts(data.train).items()},
-        },
-    }
-
-
-def plural(count: int, one: str, several: str) -> str:
-    return f"{count} {one if count == 1 else several}"
-
-
-def _headline(verdict: str, failed: int, warned: int) -> str:
-    if verdict == "fail":
-        return f"❌ Not ready to train: {plural(failed, 'check', 'checks')} failed"
-    if verdict == "warn":
-        return f"✅ Ready to train; {plural(warned, 'check has', 'checks have')} warnings to read"
-    return "✅ Ready to train: every check passed"
-
-
-STATUS_ICONS = {"pass": "✅ pass", "warn": "⚠️ warn", "fail": "❌ fail"}
-
-
-def render_markdown(report: dict) -> str:
-    counts, files = report["counts"], report["files"]
-    lines = [f"# Data check: {report['headline']}", ""]
-    if report["verdict"] == "fail":
-        lines += ["Training on this data would teach the model mistakes or give misleading scores. "
-                  "Fix each problem under **Problems to fix** (every one names the file, line and field), "
-                  "then run `python -m scripts validate` again.", ""]  # fmt: skip
-    elif report["verdict"] == "warn":
-        lines += ["Nothing blocks training. Each warning below says why it may matter; fix what you agree with.", ""]
-    probes = f" and **{counts['probes']}** bias probe pairs (`{files['probes']}`)" if counts["probes"] else ""
-    lines += [
-        f"Checked **{counts['train']}** training examples (`{files['train']}`), "
-        f"**{counts['eval']}** evaluation examples (`{files['eval']}`){probes}.",
-        "",
-        "| Check | Result | Details |",
-        "|---|---|---|",
-    ]
-    lines += [_check_row(check) for check in report["checks"] if not check["audit"]] + [""]
-    lines += _problem_sections(report, "fail", "Problems to fix")
-    lines += _problem_sections(report, "warn", "Warnings")
-    lines += _diversity_section(report)
-    lines += _token_section(report["token_lengths"])
-    lines += [
-        "## Great Expectations",
-        "",
-        "The rules marked *Great Expectations* above ran as an expectation suite; open "
-        "`outputs/validate/data_docs/index.html` in a browser to see each rule and its result.",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def _check_row(check: dict) -> str:
-    engine = " *(Great Expectations)*" if check["engine"] == "Great Expectations" else ""
-    found = f"{check['problems']} found" if check["problems"] else ""
-    details = "; ".join(part for part in (found, check["details"]) if part)
-    return f"| {check['title']}{engine} | {STATUS_ICONS[check['status']]} | {_cell(details)} |"
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def _problem_sections(report: dict, severity: str, heading: str) -> list[str]:
-    problems = [problem for problem in report["problems"] if problem["severity"] == severity]
-    if not problems:
-        return []
-    lines = [f"## {heading} ({len(problems)})", ""]
-    for check in report["checks"]:
-        mine = [problem for problem in problems if problem["check"] == check["id"]]
-        if not mine:
-            continue
-        lines += [f"### {check['title']} ({len(mine)})", "", f"**What to do:** {check['fix']}", ""]
-        for problem in mine[:MAX_LISTED]:
-            place = where(problem["file"], problem["line"], problem["field"]) if problem["file"] else "whole dataset"
-            lines.append(f"- `{place}`: {problem['message']}")
-        if len(mine) > MAX_LISTED:
-            lines.append(f"- … and {len(mine) - MAX_LISTED} more (all are listed in report.json)")
-        lines.append("")
-    return lines
-
-
-def _diversity_section(report: dict) -> list[str]:
-    lines = [
-        "## Diversity audit",
-        "",
-        "These never fail the check. They describe who and what the training data is about, "
-        "because a model learns its blind spots from its data.",
-        "",
-        "| Aspect | Result | What we saw |",
-        "|---|---|---|",
-    ]
-    lines += [_check_row(check) for check in report["checks"] if check["audit"]]
-    words = report["diversity"]["gendered_words"]
-    if words["male"] or words["female"]:
-        sides = {"male": "about men", "female": "about women"}
-        lines += ["", "Gendered words in the training data: "
-                  + "; ".join(f"{sides[side]}: " + ", ".join(f"{word} {count}" for word, count in counts.items())
-                              for side, counts in words.items() if counts) + "."]  # fmt: skip
-    return lines + [""]
-
-
-def _token_section(lengths: dict) -> list[str]:
-    lines = [
-        "## Token lengths",
-        "",
-        f"Counted with the base model's tokenizer and chat template, as training sees them. "
-        f"The limit is [model] max_length = {lengths['limit']}; {plural(lengths['over_limit'], 'example is', 'examples are')} longer.",
-        "",
-        "| File | Examples | Min | Median | 95th percentile | Max |",
-        "|---|---|---|---|---|---|",
-    ]
-    for split in ("train", "eval"):
-        stats = lengths[split]
-        if stats["examples"]:
-            lines.append(f"| {split} | {stats['examples']} | {stats['min']} | {stats['median']:g} | {stats['p95']:g} | {stats['max']} |")
-    return lines + ["", "Histogram: `token_lengths.png` next to this report.", ""]
-
-
-def plot_token_lengths(table, max_length: int, path: Path) -> None:
-    """A histogram of tokens per example for train and eval, with the limit drawn as a red line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    # Very long outliers would squash every other bar to the left, so they are drawn in the last bar.
-    right_edge = max(int(max_length * 1.5), 8)
-    bins = np.linspace(0, right_edge, min(right_edge, 60) + 1)
-    figure, axes = plt.subplots(figsize=(8, 5), dpi=100)
-    splits = [(split, table.loc[table["split"] == split, "tokens"].to_numpy()) for split in ("train", "eval")]
-    splits = [(split, values) for split, values in splits if values.size]
-    if splits:
-        axes.hist(
-            [np.minimum(values, right_edge) for _, values in splits],
-            bins=bins,
-            stacked=True,
-            color=["#1f77b4", "#ff7f0e"][: len(splits)],
-            label=[f"{split} ({values.size} examples)" for split, values in splits],
-        )
-    axes.axvline(max_length, color="red", linestyle="--", linewidth=2, label=f"max_length = {max_length}: longer examples are cut")
-    over = int((table["tokens"] > right_edge).sum())
-    title = "Tokens per example, as training sees them (chat template applied)"
-    if over:
-        title += f"\n{plural(over, 'example', 'examples')} longer than {right_edge} (up to {int(table['tokens'].max())}) drawn in the last bar"
-    axes.set_title(title)
-    axes.set_xlabel("tokens")
-    axes.set_ylabel("examples")
-    axes.set_xlim(0, right_edge)
-    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3, frameon=False)
-    figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
-
-
-class staging_folder:
-    """`with staging_folder(out) as tmp:` write into tmp; on success tmp replaces `out` in one rename.
-
-    A crash inside the block deletes tmp and leaves any earlier report untouched.
-    """
-
-    def __init__(self, target: Path):
-        self.target = target
-
-    def __enter__(self) -> Path:
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        self.staging = Path(tempfile.mkdtemp(prefix=f".{self.target.name}-", dir=self.target.parent))
-        return self.staging
-
-    def __exit__(self, error_type, error, traceback):
-        if error_type is not None:
-            shutil.rmtree(self.staging, ignore_errors=True)
-            return False
-        old = None
-        if self.target.exists():
-            old = self.target.with_name(f"{self.staging.name}-old")
-            os.replace(self.target, old)
-        os.replace(self.staging, self.target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-        return False
-
-
-def publish_job_summary(markdown: str) -> None:
-    """On GitHub Actions, show the report on the run's summary page too."""
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with open(summary, "a", encoding="utf-8") as handle:
-            handle.write(markdown + "\n")
-
-
-def print_summary(report: dict, out: Path) -> None:
-    counts = report["counts"]
-    print(report["headline"])
-    print(f"  {counts['train']} train, {counts['eval']} eval, {counts['probes']} probe pairs")
-    for check in report["checks"]:
-        if check["status"] != "pass":
-            print(f"  {check['status'].upper():4}  {check['title']} ({check['problems']} found)")
-    print(f"Report: {out / 'report.md'} (also report.json, token_lengths.png, data_docs/index.html)")

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from conftest import REPO, SHARED
+from conftest import SHARED
 from scripts.__main__ import main as cli
 from scripts.data import load_examples
 from test_validate import fixture_project

@@ -33,8 +33,8 @@ from scripts.validate import (
     example_table,
     passages,
     render_chats,
-    staging_folder,
 )
+from scripts.validate_report import staging_folder
 
 FIXTURES = REPO / "tests" / "fixtures"
 
