@@ -24,11 +24,12 @@ package of its own, but the source distribution of `llama-cpp-python` on PyPI co
 the converter; the first export downloads that file once (pip download, checked against a pinned
 sha256) and keeps the converter in the cache folder (`python -m scripts.export` does it ahead of time).
 
-How the GGUF is checked. With `llama-cpp-python` installed (optional: it compiles llama.cpp from source,
-many minutes on a small machine), the check runs the file in llama.cpp itself. Otherwise it loads the
-file with transformers' GGUF reader, which proves the file's weights and tokenizer but not llama.cpp's
-runtime; the Space's browser test (tests/test_space.py) runs the same file in llama.cpp's WebAssembly
-build, which covers the runtime too.
+How the GGUF is checked. With `llama-cpp-python` installed, the check runs the file in llama.cpp itself
+(about a second). It is optional because PyPI has no prebuilt wheel for it: pip compiles llama.cpp from
+source, which took 37 minutes on a shared 2-core machine. Without it, the check loads the file with
+transformers' GGUF reader (about 40 s for SmolLM2-135M, most of it reading the vocabulary), which proves
+the file's weights and tokenizer but not llama.cpp's runtime; the Space's browser test
+(tests/test_space.py) runs the same file in llama.cpp's WebAssembly build, which covers the runtime too.
 
 Why f16 by default: it halves the file (about 270 MB for SmolLM2-135M instead of 540 MB) and greedy
 answers stay the same in practice; q8_0 halves it again but rounds weights enough to change a word now
