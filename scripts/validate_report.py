@@ -200,6 +200,7 @@ def plot_token_lengths(table, max_length: int, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
     import numpy as np
 
     # Very long outliers would squash every other bar to the left, so they are drawn in the last bar.
@@ -224,6 +225,7 @@ def plot_token_lengths(table, max_length: int, path: Path) -> None:
     axes.set_title(title)
     axes.set_xlabel("tokens")
     axes.set_ylabel("examples")
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 0.5 examples
     axes.set_xlim(0, right_edge)
     axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3, frameon=False)
     figure.tight_layout()
