@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,9 @@ from scripts.data import load_examples
 from scripts.validate import (
     PLACEHOLDER_PATTERNS,
     Datasets,
+    LanguageDetector,
+    audit_groups,
+    audit_language_mix,
     Passage,
     SimilarityIndex,
     check_duplicates,
@@ -291,3 +295,17 @@ def test_every_record_format_passes_the_checks(tokenizer, name):
         check_personal_data(texts),
     ]
     assert [problem for check in checks for problem in check.problems] == []
+
+
+def test_rare_tags_and_missing_languages_are_audited():
+    examples = [
+        replace(example, meta={"tags": ["facts", "rare"] if number == 0 else ["facts"]})
+        for number, example in enumerate(load_examples(FIXTURES / "clean" / "train.jsonl") * 5)
+    ]  # 25 examples, one of them tagged "rare"
+    [tags] = audit_groups(examples, "train.jsonl")
+    assert [(problem.field, problem.message) for problem in tags.problems] == [("tags", '"rare" has only 1 of 25 examples (4%)')]
+    assert tags.details == "facts 25, rare 1"
+
+    mix = audit_language_mix(["en", "en", None], ["en", "af", "ng"], LanguageDetector())
+    assert [problem.message for problem in mix.problems] == ["[project] languages lists Afrikaans (af), but no example is in it"]
+    assert mix.details == "English (en) 2, too short to tell 1; ng cannot be detected automatically"
