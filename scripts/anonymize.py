@@ -21,7 +21,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +59,8 @@ def main(cfg, args) -> int:
     raw = source.read_bytes().decode("utf-8")  # bytes, so Windows line endings and a byte-order mark survive
     anonymized, changes = anonymize_json_text(raw)
     target = source if args.in_place else Path(args.output) if args.output else default_output(source)
+    if not args.in_place and target.resolve() == source.resolve():
+        raise UserError(f"{args.output}: that is FILE itself; use --in-place to overwrite FILE (it keeps FILE.bak first).")
     if args.in_place and not changes:
         print(f"No personal data found in {args.file}; nothing changed.")
         return EXIT_OK
@@ -100,14 +101,12 @@ def anonymize_json_text(raw: str) -> tuple[str, list[Change]]:
 def write_atomically(target: Path, text: str) -> None:
     """Write to a temporary file next to `target`, then rename: never a half-written file."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}-", dir=target.parent)
+    temporary = target.with_name(f".{target.name}.partial-{os.getpid()}")
     try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(text.encode("utf-8"))
+        temporary.write_bytes(text.encode("utf-8"))
         os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def print_changes(name: str, target: Path, changes: list[Change]) -> None:

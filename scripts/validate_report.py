@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -243,8 +242,9 @@ class staging_folder:
         self.target = target
 
     def __enter__(self) -> Path:
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        self.staging = Path(tempfile.mkdtemp(prefix=f".{self.target.name}-", dir=self.target.parent))
+        self.staging = self.target.with_name(f".{self.target.name}.partial-{os.getpid()}")
+        shutil.rmtree(self.staging, ignore_errors=True)  # left over from a run that was killed
+        self.staging.mkdir(parents=True)
         return self.staging
 
     def __exit__(self, error_type, error, traceback):

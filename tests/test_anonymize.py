@@ -158,6 +158,7 @@ def test_in_place_keeps_a_backup_and_a_second_run_changes_nothing(tmp_path, caps
     assert source.read_bytes() == anonymized and backup.read_bytes() == original
     assert "nothing changed" in capsys.readouterr().out
     assert sorted(path.name for path in tmp_path.iterdir()) == ["contacts.jsonl", "contacts.jsonl.bak"]
+    assert source.stat().st_mode == backup.stat().st_mode  # not the private mode of a temporary file
 
 
 def test_missing_or_broken_file_exits_2_and_writes_nothing(tmp_path, capsys):
@@ -168,6 +169,14 @@ def test_missing_or_broken_file_exits_2_and_writes_nothing(tmp_path, capsys):
     assert cli(["anonymize", str(broken), "--in-place", "--config", CONFIG]) == 2
     assert capsys.readouterr().err.startswith(f"error: {broken}:3: not valid JSON")
     assert sorted(path.name for path in tmp_path.iterdir()) == ["broken.jsonl"]
+
+
+def test_output_onto_the_file_itself_needs_in_place(tmp_path, capsys):
+    source = copy_fixture(tmp_path, "contacts.jsonl")
+    original = source.read_bytes()
+    assert cli(["anonymize", str(source), "--output", str(source), "--config", CONFIG]) == 2
+    assert "use --in-place" in capsys.readouterr().err
+    assert source.read_bytes() == original
 
 
 def test_output_and_in_place_cannot_be_combined(tmp_path):
