@@ -317,7 +317,8 @@ def test_pull_request_train_review_merge_publish(tmp_path, tiny_model_dir, monke
     manifest = json.loads((published.work / "results" / "manifest.json").read_text())
     trees = published.work / "outputs" / "publish"
     for name, repo in manifest["repos"].items():
-        for item in repo["files"]:
+        derived = (repo.get("derived") or {}).get("files", [])  # e.g. the GGUF file: rebuilt, never committed
+        for item in repo["files"] + derived:
             assert sha256(trees / name / item["path"]) == item["sha256"], f"{name}/{item['path']}"
 
     # 5. Someone edits a reviewed file on main after the merge: publish refuses to upload anything.
