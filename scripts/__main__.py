@@ -46,15 +46,17 @@ STEPS: dict[str, Step] = {
         "project.toml [evaluate], datasets/eval.jsonl, datasets/probes.jsonl, outputs/train/adapter",
         "outputs/evaluate/: metrics.json, side_by_side.md/.json, probes.md/.json, chart.png",
     ),
-    "export": Step(
-        "Merge the adapter into the base model and export it for other apps (safetensors; GGUF for llama.cpp, Ollama, LM Studio and the browser).",
-        "project.toml, outputs/train/adapter (or --adapter), datasets/eval.jsonl (the checks ask its first questions)",
-        "outputs/export/: merged/ (safetensors), <name>-f16.gguf (also the static Space's browser model), Modelfile (Ollama), export.json",
-    ),
     "card": Step(
         "Render model_card.j2 into the model repo's README.md and gather everything a reviewer needs in results/.",
         "project.toml [project] [card], model_card.j2, outputs/validate, outputs/train, outputs/evaluate",
         "results/model/README.md (the model card), results/model/ adapter files, results/evaluation/, results/manifest.json",
+    ),
+    "export": Step(
+        "Merge the adapter into the base model and export it for other apps (safetensors; GGUF for llama.cpp, Ollama, LM Studio and the browser).",
+        "project.toml, results/model (the reviewed adapter; before card, outputs/train/adapter; or --adapter), "
+        "datasets/eval.jsonl (the checks ask its first questions)",
+        "outputs/export/: merged/ (safetensors), <name>-f16.gguf (also the static Space's browser model), Modelfile (Ollama), "
+        "export.json; the GGUF and Modelfile's sha256 in results/manifest.json (published with the model repo)",
     ),
     "space": Step(
         "Render template/ into the demo Space folder (static in-browser chat, or Gradio).",
@@ -63,7 +65,7 @@ STEPS: dict[str, Step] = {
     ),
     "publish": Step(
         "Publish the reviewed model repo and Space to the Hugging Face Hub (a dry run without HF_TOKEN).",
-        "results/manifest.json and the files it lists",
+        "results/manifest.json, the files it lists, outputs/export (the GGUF file; export runs again when it is missing)",
         "the Hub repos; dry run: outputs/publish/ with the exact trees, commit messages and sha256 of every file",
     ),
     "dispatch": Step(

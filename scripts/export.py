@@ -1,8 +1,12 @@
 """Merge the LoRA adapter into the base model and export it for apps that run models locally.
 
-    python -m scripts export                      # needs outputs/train/adapter (run train first)
+    python -m scripts export                      # after card: exports results/model, the adapter that is published
     python -m scripts export --gguf-type q8_0     # a GGUF half the size; answers may differ a little
-    python -m scripts export --adapter results/model   # export the adapter exactly as it is published
+    python -m scripts export --adapter outputs/train/adapter   # try a new adapter locally; not published
+
+Which adapter. By default the reviewed one: results/model, which the card step writes (in
+float16) and publish uploads. Before card has run, or when outputs/train/adapter is newer
+than results/model (you trained again since), it exports outputs/train/adapter and says so.
 
 Writes outputs/export/ (built in a temporary folder, then renamed into place):
 
@@ -13,6 +17,25 @@ Writes outputs/export/ (built in a temporary folder, then renamed into place):
                           (llama.cpp compiled to WebAssembly)
   Modelfile               for Ollama: `ollama create <name> -f Modelfile`, then `ollama run <name>`
   export.json             what was exported (files, sizes, sha256) and the answers each check compared
+
+The GGUF file and the Modelfile belong in the model repo (the static Space downloads the GGUF from
+there), but at about 270 MB the GGUF cannot go into a git repository. So when the adapter is
+results/model, export records both in results/manifest.json as "derived" files of the model repo:
+size, sha256, and the command that rebuilds them. The reviewer sees their sha256; `publish` uploads
+the files from outputs/export/ when they match, else rebuilds them with that command and refuses
+any that come out different (see manifest.py and publish.py). `--no-manifest` leaves the manifest
+alone (publish uses it when it rebuilds).
+
+Byte for byte the same on another computer. The same merged weights always convert to the same GGUF,
+but a merge in float32 (peft's merge_and_unload) rounds the sums inside B @ A, and the order of those
+sums is up to the matrix library, which may pick other kernels on another processor (Intel's MKL only
+promises identical results across processor types in its "conditional numerical reproducibility"
+mode). The CI runner that exports for review and the one that rebuilds at publish may differ, so each
+LoRA update is merged in float64: products of float16 adapter weights, and their sums over the rank,
+are then exact, so the order does not matter, and one final rounding to float32 gives the same weights
+everywhere. (On the one processor tested, float32 and float64 merges were each repeatable, with and
+without MKL_CBWR and ATEN_CPU_CAPABILITY settings; the float64 merge is a guarantee, not a fix for a
+difference seen.)
 
 Two checks, on the first few questions of the eval split (exit 1 naming the question if one fails):
   1. the merged model answers exactly like the base model with the adapter attached (greedy decoding);
@@ -64,13 +87,20 @@ LOSSY_GGUF_TYPES = ("q8_0",)
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--adapter", help="folder with adapter_config.json (default: outputs/train/adapter)")
+    parser.add_argument(
+        "--adapter",
+        help="folder with adapter_config.json (default: results/model, the reviewed adapter; before card, outputs/train/adapter)",
+    )
     parser.add_argument(
         "--gguf-type", choices=GGUF_TYPES, default="f16",
         help="number format of the GGUF file: f16 (default), f32 (exact, twice the size) or q8_0 (half the size)",
     )
     parser.add_argument("--no-gguf", action="store_true", help="only merge; skip the GGUF file and the Modelfile")
     parser.add_argument("--check-questions", type=int, default=3, help="eval questions each check compares (default 3)")
+    parser.add_argument(
+        "--no-manifest", action="store_true",
+        help="do not record the GGUF and Modelfile in results/manifest.json (publish uses this when it rebuilds them)",
+    )
 
 
 def main(cfg, args) -> int:
@@ -80,6 +110,8 @@ def main(cfg, args) -> int:
     make_gguf = not getattr(args, "no_gguf", False)
     converter = converter_folder() if make_gguf else None  # fetch first: fail early when offline
     questions = check_questions(cfg, getattr(args, "check_questions", 3))
+    model_entry = None if getattr(args, "no_manifest", False) else reviewed_model_entry(cfg, adapter)
+    inputs = adapter_hashes(adapter) if model_entry else None  # before loading: what the export is made from
 
     target = cfg.step_dir("export")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -95,6 +127,13 @@ def main(cfg, args) -> int:
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     print_summary(target, report)
+    if model_entry:
+        record_derived_files(cfg, target, report, inputs, gguf_type)
+    elif not getattr(args, "no_manifest", False) and cfg.path("results/manifest.json").is_file():
+        print(
+            f"note: exported {_shown(cfg, adapter)}, not the reviewed adapter in results/model, so results/manifest.json "
+            "is unchanged and publish will not upload this GGUF file."
+        )
     return EXIT_OK
 
 
@@ -106,6 +145,7 @@ def build_export(cfg, adapter: Path, questions: list[str], out: Path, converter:
     report = {
         "base_model": cfg.model.base,
         "base_weights": resolved.weights_note,
+        "base_source": resolved.source,
         "adapter": _shown(cfg, adapter),
         "merged": "merged",
         "questions": questions,
@@ -114,8 +154,8 @@ def build_export(cfg, adapter: Path, questions: list[str], out: Path, converter:
 
     progress(f"Answering {len(questions)} eval questions with the base model + adapter ...")
     tuned_answers = greedy_answers(tuned_model, tokenizer, questions, cfg.evaluate.max_new_tokens)
-    progress("Merging the adapter into the base model (peft merge_and_unload) ...")
-    merged = tuned_model.merge_and_unload()
+    progress("Merging the adapter into the base model (each update in float64, then peft merge_and_unload) ...")
+    merged = merge_adapter(tuned_model)
     merged_answers = greedy_answers(merged, tokenizer, questions, cfg.evaluate.max_new_tokens)
     report["checks"] = [{"question": q, "tuned": t, "merged": m} for q, t, m in zip(questions, tuned_answers, merged_answers)]
     failure = first_difference(questions, tuned_answers, merged_answers, "the merged model", "base + adapter")
@@ -136,7 +176,7 @@ def build_export(cfg, adapter: Path, questions: list[str], out: Path, converter:
     }
     modelfile = ollama_modelfile(tokenizer, gguf_name)
     (out / "Modelfile").write_text(modelfile.text, encoding="utf-8")
-    report["modelfile"] = {"file": "Modelfile", "template": modelfile.template_note}
+    report["modelfile"] = describe_file(out / "Modelfile") | {"template": modelfile.template_note}
 
     gguf_answers, checked_with = answers_from_gguf(out / gguf_name, tokenizer, questions, cfg.evaluate.max_new_tokens)
     report["gguf"]["checked_with"] = checked_with
@@ -152,14 +192,37 @@ def build_export(cfg, adapter: Path, questions: list[str], out: Path, converter:
 # ---------------------------------------------------------------- inputs
 
 
+REVIEWED_ADAPTER = "results/model"  # the card step writes it; publish uploads it
+
+
 def adapter_folder(cfg, given: str | None) -> Path:
-    """The adapter to merge: --adapter, else outputs/train/adapter; a UserError when it is missing."""
-    folder = cfg.path(given) if given else cfg.step_dir("train") / "adapter"
-    if not (folder / "adapter_config.json").is_file():
-        if given:
+    """The adapter to merge: --adapter, else results/model (see the module docstring), else outputs/train/adapter."""
+    if given:
+        folder = cfg.path(given)
+        if not (folder / "adapter_config.json").is_file():
             raise UserError(f"{given}: no adapter_config.json; point --adapter at a folder with a LoRA adapter.")
-        raise UserError(f"{_shown(cfg, folder)}: no trained adapter; run `python -m scripts train` first.")
-    return folder
+        return folder
+    trained, reviewed = cfg.step_dir("train") / "adapter", cfg.path(REVIEWED_ADAPTER)
+    if _has_adapter(reviewed):
+        if _has_adapter(trained) and _mtime(trained) > _mtime(reviewed) + 1:
+            print(
+                f"note: {_shown(cfg, trained)} is newer than {REVIEWED_ADAPTER} (trained again since `card`), so it is "
+                f"exported instead; to export what will be published, run evaluate and card, then export again."
+            )
+            return trained
+        progress(f"Exporting {REVIEWED_ADAPTER}: the adapter as the card step stored it and publish uploads it.")
+        return reviewed
+    if not (trained / "adapter_config.json").is_file():
+        raise UserError(f"{_shown(cfg, trained)}: no trained adapter; run `python -m scripts train` first.")
+    return trained
+
+
+def _has_adapter(folder: Path) -> bool:
+    return (folder / "adapter_config.json").is_file() and (folder / "adapter_model.safetensors").is_file()
+
+
+def _mtime(folder: Path) -> float:
+    return (folder / "adapter_model.safetensors").stat().st_mtime
 
 
 def check_questions(cfg, count: int) -> list[str]:
@@ -192,6 +255,30 @@ def load_tuned(resolved, adapter: Path, trust_remote_code: bool):
     model = PeftModel.from_pretrained(base, adapter)
     model.eval()
     return model, tokenizer
+
+
+def merge_adapter(model):
+    """peft's merge_and_unload, with each layer's update W + scale * (B @ A) computed in float64.
+
+    float16 adapter weights (what results/model stores) multiply exactly in float64 and their sums over
+    the rank stay exact, so the merged weights do not depend on how this processor's matrix product
+    rounds: the same on every computer (see the module docstring). One layer at a time, so the model
+    is never held in float64 as a whole.
+    """
+    import warnings
+
+    import torch
+    from peft.tuners.lora import LoraLayer
+
+    for module in model.modules():
+        if isinstance(module, LoraLayer) and not module.merged:
+            dtype = module.get_base_layer().weight.dtype
+            module.to(torch.float64)
+            module.merge()
+            module.to(dtype)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="All adapters are already merged")
+        return model.merge_and_unload()  # the layers are merged already: this only takes the LoRA modules out
 
 
 # ---------------------------------------------------------------- answering and comparing
@@ -370,6 +457,61 @@ def chatml_default_system(tokenizer) -> str | None:
     if not match or tokenizer.eos_token != "<|im_end|>":
         return None
     return match.group(1) or ""
+
+
+# ---------------------------------------------------------------- results/manifest.json
+
+
+def reviewed_model_entry(cfg, adapter: Path) -> dict | None:
+    """The manifest's model repo entry when `adapter` is that repo's folder (results/model), else None."""
+    from .manifest import read_manifest
+
+    if not cfg.path("results/manifest.json").is_file():
+        return None
+    entry = read_manifest(cfg)["repos"].get("model")
+    if entry is None or cfg.path(entry["folder"]) != adapter.resolve():
+        return None
+    return entry
+
+
+def adapter_hashes(adapter: Path) -> dict[str, str]:
+    """sha256 of the adapter files the export is made from (the derived files' inputs)."""
+    from .manifest import sha256_of
+
+    return {name: sha256_of(adapter / name) for name in ("adapter_config.json", "adapter_model.safetensors")}
+
+
+def record_derived_files(cfg, target: Path, report: dict, inputs: dict, gguf_type: str) -> None:
+    """Add the GGUF and the Modelfile to the model repo in results/manifest.json (see the module docstring)."""
+    from .manifest import record_derived
+
+    if "gguf" not in report:
+        record_derived(cfg, "model", None)
+        print("note: no GGUF file (--no-gguf), so results/manifest.json lists none for the model repo; a static Space needs one.")
+        return
+    command = f"python -m scripts export --adapter {REVIEWED_ADAPTER}" + (f" --gguf-type {gguf_type}" if gguf_type != "f16" else "")
+    files = [
+        {"path": item["file"], "size": item["size"], "sha256": item["sha256"]} for item in (report["gguf"], report["modelfile"])
+    ]
+    record_derived(
+        cfg,
+        "model",
+        {
+            "command": command,
+            "adapter": REVIEWED_ADAPTER,
+            "gguf_type": gguf_type,
+            "folder": _shown(cfg, target),
+            "base_source": report["base_source"],
+            "base_weights": report["base_weights"],
+            "converter": report["gguf"]["converter"],
+            "inputs": inputs,
+            "files": files,
+        },
+    )
+    print(
+        f"Recorded {' and '.join(item['path'] for item in files)} in results/manifest.json as files of the model repo "
+        "(not committed: publish uploads them from here, or rebuilds them and checks their sha256)."
+    )
 
 
 # ---------------------------------------------------------------- files

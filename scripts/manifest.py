@@ -21,6 +21,30 @@ that wrote it. Its shape:
 
 `repo_id` is null while `[project] hub_owner` is empty (a dry run still works).
 
+Derived files. The model repo also gets files too big for a git repository (GitHub
+refuses files over 100 MB): the GGUF file the static Space runs in the browser (about
+270 MB for the default model) and the Ollama Modelfile. They are not committed; the
+manifest records their size and sha256 and how to rebuild them from reviewed files,
+because export is deterministic (the same adapter, base weights and converter give the
+same bytes). The export step adds them to the model repo's entry:
+
+        "model": {..., "files": [...],
+                  "derived": {
+                    "command": "python -m scripts export --adapter results/model",
+                    "adapter": "results/model", "gguf_type": "f16",   # what `publish` rebuilds with
+                    "folder": "outputs/export",                        # where export wrote them
+                    "base_source": "bundled", "base_weights": "...", "converter": "...",
+                    "inputs": {"adapter_config.json": "9c1e...", "adapter_model.safetensors": "77aa..."},
+                    "files": [{"path": "namibia-qa-f16.gguf", "size": 270994880, "sha256": "5d0f..."},
+                              {"path": "Modelfile", "size": 512, "sha256": "0b8e..."}]}}
+
+`inputs` are the sha256 of the reviewed files they were made from: `verify` reports
+derived files whose inputs are no longer the listed files, and `record_tree` keeps the
+derived entry when the card step rewrites results/model with the same adapter (a
+re-run after editing model_card.j2) and drops it when the adapter changed.
+`publish` uses the files in `folder` when their sha256 match, else runs the command
+again, and refuses to upload a rebuilt file whose sha256 differs from the manifest.
+
 How a step adds its folder (the card step does "model", the space step "space"):
 
     from .manifest import record_tree, repo_ids
@@ -30,7 +54,8 @@ How a step adds its folder (the card step does "model", the space step "space"):
 `record_tree` hashes every file under the folder, keeps the other repos'
 entries as they are, and replaces the manifest atomically (a temporary file,
 then a rename), so a crash never leaves half a manifest behind.
-`verify(cfg)` re-hashes everything and returns one line per problem.
+`record_derived` does the same for a repo's derived files.
+`verify(cfg)` re-hashes every committed file and returns one line per problem.
 """
 
 from __future__ import annotations
@@ -152,23 +177,53 @@ def record_tree(
         raise UserError(f"{folder}: folder not found; the step that writes it must run before it is recorded.")
     path = manifest_path(cfg)
     manifest = read_manifest(cfg) if path.is_file() else {"repos": {}}
-    manifest["repos"][name] = {
+    entry = {
         "repo_id": repo_id,
         "repo_type": repo_type,
         "space_sdk": space_sdk,
         "folder": _relative(cfg, folder),
         "files": list_tree(folder),
     }
+    derived = (manifest["repos"].get(name) or {}).get("derived")
+    if derived and not stale_inputs(derived, entry["files"]):
+        entry["derived"] = derived  # made from the very same files: still valid
+    manifest["repos"][name] = entry
+    if base_model is not None:
+        manifest["base_model"] = base_model
+    return _save(cfg, manifest)
+
+
+def record_derived(cfg, name: str, derived: dict | None) -> dict:
+    """Save (or, with None, remove) the derived files of the repo called `name`; returns the manifest.
+
+    `derived` has the shape shown in the module docstring; the repo must already be recorded.
+    """
+    manifest = read_manifest(cfg)
+    entry = manifest["repos"].get(name)
+    if entry is None:
+        raise UserError(f"{MANIFEST}: no {name} repo recorded yet; run `python -m scripts card` first.")
+    if derived is None:
+        entry.pop("derived", None)
+    else:
+        entry["derived"] = derived
+    return _save(cfg, manifest)
+
+
+def stale_inputs(derived: dict, files: list[dict]) -> list[str]:
+    """The inputs of derived files whose sha256 is not (or no longer) the one listed among the committed `files`."""
+    listed = {item["path"]: item["sha256"] for item in files}
+    return [path for path, digest in derived.get("inputs", {}).items() if listed.get(path) != digest]
+
+
+def _save(cfg, manifest: dict) -> dict:
     manifest.update(
         schema=SCHEMA,
         created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         project_commit=project_commit(cfg.root),
     )
-    if base_model is not None:
-        manifest["base_model"] = base_model
     ordered = {key: manifest[key] for key in ("schema", "created", "project_commit", "base_model") if key in manifest}
     ordered["repos"] = manifest["repos"]
-    write_atomic(path, json.dumps(ordered, indent=2) + "\n")
+    write_atomic(manifest_path(cfg), json.dumps(ordered, indent=2) + "\n")
     return ordered
 
 
@@ -190,6 +245,14 @@ def verify(cfg, manifest: dict | None = None) -> list[str]:
                 problems.append(f"{shown}: missing (listed in {MANIFEST} for the {name} repo)")
             elif file.stat().st_size != item["size"] or sha256_of(file) != item["sha256"]:
                 problems.append(f"{shown}: changed since {MANIFEST} was written (sha256 differs)")
+        derived = entry.get("derived")
+        stale = stale_inputs(derived, entry.get("files", [])) if derived else []
+        if stale:
+            made = ", ".join(item["path"] for item in derived.get("files", [])) or "the derived files"
+            problems.append(
+                f"{MANIFEST}: {made} of the {name} repo were made from another {', '.join(stale)} than "
+                f"{entry['folder']} has now; run `{derived.get('command', 'python -m scripts export')}` again"
+            )
     return problems
 
 

@@ -8,16 +8,27 @@ In order:
   1. re-hash every file results/manifest.json lists; a missing or changed file stops
      everything (exit 1, naming the file) before anything is uploaded, because what
      is published must be byte-identical to what the results pull request showed;
-  2. plan one commit per repo (model, and the Space when the space step recorded one);
-  3. dry run: copy the exact trees to outputs/publish/model/ and outputs/publish/space/,
-     and write the plan (repo ids, commit message, sha256 of every file) to
-     outputs/publish/plan.json and plan.txt;
-  4. for real: `create_repo(..., exist_ok=True)` for each repo (a Space with the
+  2. the model repo's derived files (the GGUF file the static Space loads, and the
+     Modelfile: too big to commit, so the manifest records only their sha256 and the
+     command that makes them from the reviewed results/model): use the copies in
+     outputs/export/ when their sha256 match; else run that command again (export is
+     deterministic; a minute or two for the default model) and check the new files.
+     A rebuilt file whose sha256 differs stops everything (exit 1, naming the file):
+     the base model's weights or the converter then differ from the ones used for review;
+  3. plan one commit per repo (model, and the Space when the space step recorded one);
+     a static Space whose model repo would have no GGUF file is refused;
+  4. dry run: copy the exact trees to outputs/publish/model/ and outputs/publish/space/
+     (derived files included), and write the plan (repo ids, commit message, sha256 of
+     every file) to outputs/publish/plan.json and plan.txt;
+  5. for real: `create_repo(..., exist_ok=True)` for each repo (a Space with the
      sdk from [publish] space_kind), compare the Hub's copies with the manifest
      (`get_paths_info`: LFS files by sha256, small files by git blob id), and make
-     one atomic `create_commit` with only the files that differ. When nothing
-     differs there is no commit at all. Files on the Hub that the manifest does not
-     list are left alone (nothing is deleted).
+     one atomic `create_commit` with only the files that differ, derived files
+     included. When nothing differs there is no commit at all. Files on the Hub that
+     the manifest does not list are left alone (nothing is deleted). Committed files
+     are read into memory and checked once more; derived files (hundreds of MB) are
+     checked by streaming them and then given to huggingface_hub as paths, which it
+     uploads through Xet (or LFS) storage before the commit that names them.
 
 Tokens. The token is read from HF_TOKEN and passed to huggingface_hub; it is never
 printed (error messages are scrubbed of it). Use a token with the Write role.
@@ -38,12 +49,14 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import EXIT_CHECKS_FAILED, EXIT_OK, UserError
-from .manifest import MANIFEST, read_manifest, repo_folder, repo_ids, verify, write_atomic
+from .manifest import MANIFEST, read_manifest, repo_folder, repo_ids, sha256_of, verify, write_atomic
 
 HUB = "https://huggingface.co"  # HF_ENDPOINT overrides it, as in huggingface_hub
 
@@ -66,6 +79,12 @@ def main(cfg, args) -> int:
             print(f"  {problem}")
         print("Run `python -m scripts card` (and `space`) again and have the new results reviewed, or restore the files.")
         return EXIT_CHECKS_FAILED
+    problems = prepare_derived(cfg, manifest)
+    if problems:
+        print(f"Nothing was published: these files of the model repo do not match {MANIFEST}:")
+        for problem in problems:
+            print(f"  {problem}")
+        return EXIT_CHECKS_FAILED
     plan = make_plan(cfg, manifest)
     mode = publishing_mode(args)
     if mode == "dry-run":
@@ -87,9 +106,19 @@ class RepoPlan:
     space_sdk: str | None
     folder: Path
     files: list[dict]
+    """The committed files (under `folder`), as the manifest lists them."""
     commit_message: str
     commit_description: str
     notes: list[str] = field(default_factory=list)
+    derived: list[dict] = field(default_factory=list)
+    """Files made from the committed ones (under `derived_folder`): the GGUF file and the Modelfile."""
+    derived_folder: Path | None = None
+    derived_command: str | None = None
+
+    def uploads(self) -> list[tuple[dict, Path, bool]]:
+        """Every file of the repo: (manifest item, local file, derived?)."""
+        committed = [(item, self.folder / item["path"], False) for item in self.files]
+        return committed + [(item, self.derived_folder / item["path"], True) for item in self.derived]
 
     def url(self) -> str | None:
         if not self.repo_id:
@@ -105,11 +134,15 @@ def make_plan(cfg, manifest: dict) -> list[RepoPlan]:
     plans = []
     for name, entry in manifest["repos"].items():
         files = entry.get("files", [])
+        derived = entry.get("derived") or {}
         message = f"Publish reviewed {name} files" + (f" from {commit[:12]}" if commit else "")
         description = (
             f"Exactly the files listed in {MANIFEST} (written {manifest.get('created', '?')}), "
-            "uploaded by `python -m scripts publish`.\n\n" + "\n".join(f"{f['sha256']}  {f['path']}" for f in files)
+            "uploaded by `python -m scripts publish`.\n\n"
+            + "\n".join(f"{f['sha256']}  {f['path']}" for f in files + derived.get("files", []))
         )
+        if derived.get("files"):
+            description += f"\n\n{', '.join(f['path'] for f in derived['files'])}: made from the files above by `{derived['command']}`."
         plan = RepoPlan(
             name=name,
             repo_id=entry.get("repo_id"),
@@ -119,6 +152,9 @@ def make_plan(cfg, manifest: dict) -> list[RepoPlan]:
             files=files,
             commit_message=message,
             commit_description=description,
+            derived=derived.get("files", []),
+            derived_folder=cfg.path(derived["folder"]) if derived.get("files") else None,
+            derived_command=derived.get("command"),
         )
         wanted = configured.get(name)
         if plan.repo_id is None:
@@ -128,7 +164,21 @@ def make_plan(cfg, manifest: dict) -> list[RepoPlan]:
         plans.append(plan)
     if "space" not in manifest["repos"]:
         print("note: the manifest lists no Space (run `python -m scripts space`); only the model repo is planned.")
+    check_static_space_has_its_model(plans)
     return plans
+
+
+def check_static_space_has_its_model(plans: list[RepoPlan]) -> None:
+    """A static Space downloads its GGUF file from the model repo: without one there, the page cannot work."""
+    by_name = {plan.name: plan for plan in plans}
+    space, model = by_name.get("space"), by_name.get("model")
+    if space is None or model is None or space.space_sdk != "static":
+        return
+    if not any(item["path"].endswith(".gguf") for item, _, _ in model.uploads()):
+        space.notes.append(
+            "the static Space loads a GGUF file from the model repo, but the manifest lists none: run "
+            "`python -m scripts export` after card (it exports results/model and records the file), then space"
+        )
 
 
 def plan_as_dict(plans: list[RepoPlan], dry_run: bool, results: dict | None = None) -> dict:
@@ -143,6 +193,8 @@ def plan_as_dict(plans: list[RepoPlan], dry_run: bool, results: dict | None = No
                 "url": plan.url(),
                 "commit_message": plan.commit_message,
                 "files": plan.files,
+                "derived": plan.derived,
+                **({"derived_command": plan.derived_command} if plan.derived else {}),
                 "notes": plan.notes,
                 **({"result": results[plan.name]} if results and plan.name in results else {}),
             }
@@ -157,8 +209,11 @@ def plan_as_text(plans: list[RepoPlan]) -> str:
         kind = f"space, sdk {plan.space_sdk}" if plan.repo_type == "space" else plan.repo_type
         lines.append(f"{plan.name}: {plan.repo_id or '(no repo id yet)'} ({kind})")
         lines.append(f"  commit message: {plan.commit_message}")
-        for item in plan.files:
-            lines.append(f"  {item['sha256']}  {item['size']:>10} bytes  {item['path']}")
+        for item, _, derived in plan.uploads():
+            made = "  (not committed; made by the command below)" if derived else ""
+            lines.append(f"  {item['sha256']}  {item['size']:>10} bytes  {item['path']}{made}")
+        if plan.derived:
+            lines.append(f"  derived files made from the reviewed files by: {plan.derived_command}")
         for note in plan.notes:
             lines.append(f"  note: {note}")
     return "\n".join(lines) + "\n"
@@ -187,10 +242,10 @@ def write_dry_run(cfg, plans: list[RepoPlan]) -> None:
     partial.chmod(0o755)
     try:
         for plan in plans:
-            for item in plan.files:
+            for item, local, _ in plan.uploads():
                 copy = partial / plan.name / item["path"]
                 copy.parent.mkdir(parents=True, exist_ok=True)
-                copy.write_bytes(verified_bytes(plan.folder, item))
+                copy_verified(local, copy, item)
         text = plan_as_text(plans)
         (partial / "plan.json").write_text(json.dumps(plan_as_dict(plans, dry_run=True), indent=2) + "\n", encoding="utf-8")
         (partial / "plan.txt").write_text(text, encoding="utf-8")
@@ -206,12 +261,121 @@ def write_dry_run(cfg, plans: list[RepoPlan]) -> None:
     print(f"Dry run: the exact repo trees and the plan are in {target}; nothing was uploaded.")
 
 
-def verified_bytes(folder: Path, item: dict) -> bytes:
+def verified_bytes(path: Path, item: dict) -> bytes:
     """The file's bytes, checked once more against the manifest right before they are used."""
-    data = (folder / item["path"]).read_bytes()
+    data = path.read_bytes()
     if hashlib.sha256(data).hexdigest() != item["sha256"]:
-        raise UserError(f"{folder / item['path']}: changed while publishing; run publish again.")
+        raise UserError(f"{path}: changed while publishing; run publish again.")
     return data
+
+
+def verified_path(path: Path, item: dict) -> Path:
+    """Like verified_bytes for a large file: hashed while streaming, never held in memory whole."""
+    if sha256_of(path) != item["sha256"]:
+        raise UserError(f"{path}: changed while publishing; run publish again.")
+    return path
+
+
+def copy_verified(source: Path, copy: Path, item: dict) -> None:
+    """Copy a file in blocks, hashing what is written; the copy must have the manifest's sha256."""
+    digest = hashlib.sha256()
+    with source.open("rb") as reader, copy.open("wb") as writer:
+        for block in iter(lambda: reader.read(1 << 20), b""):
+            digest.update(block)
+            writer.write(block)
+    if digest.hexdigest() != item["sha256"]:
+        raise UserError(f"{source}: changed while publishing; run publish again.")
+
+
+# ---------------------------------------------------------------- derived files (the GGUF file and the Modelfile)
+
+
+def prepare_derived(cfg, manifest: dict) -> list[str]:
+    """Make sure every derived file is on disk with the manifest's sha256, rebuilding it if needed.
+
+    Returns one line per file that could not be made to match (an empty list means all is well).
+    """
+    problems = []
+    for name, entry in manifest["repos"].items():
+        derived = entry.get("derived") or {}
+        files = derived.get("files", [])
+        if not files:
+            continue
+        folder = cfg.path(derived["folder"])
+        reasons = [reason for item in files if (reason := mismatch(folder, derived["folder"], item))]
+        if not reasons:
+            print(f"{name}: {', '.join(item['path'] for item in files)} in {derived['folder']} match {MANIFEST}.")
+            continue
+        print(f"{name}: {'; '.join(reasons)}.")
+        print(f"Rebuilding them from the reviewed files with `{derived['command']}` (a minute or two) ...", flush=True)
+        code = rebuild(cfg, entry, derived)
+        if code != EXIT_OK:
+            problems.append(f"`{derived['command']}` failed (exit {code}); its messages are above")
+            continue
+        made = read_export_report(folder)
+        for item in files:
+            reason = mismatch(folder, derived["folder"], item)
+            if reason:
+                problems.append(
+                    f"{reason}, also when rebuilt from the reviewed files: the base model weights or the GGUF converter "
+                    f"probably differ from the ones used for review ({differences(derived, made)}); nothing is uploaded"
+                )
+    return problems
+
+
+def mismatch(folder: Path, shown: str, item: dict) -> str | None:
+    """Why the local copy of a derived file is not the one in the manifest, or None when it is."""
+    path = folder / item["path"]
+    if not path.is_file():
+        return f"{shown}/{item['path']}: missing"
+    if path.stat().st_size != item["size"] or sha256_of(path) != item["sha256"]:
+        return f"{shown}/{item['path']}: sha256 differs from {MANIFEST}"
+    return None
+
+
+def rebuild_command(cfg, entry: dict, derived: dict) -> list[str]:
+    """The export command that remakes the derived files, built here from checked values, never run from text."""
+    from .export import GGUF_TYPES
+
+    if derived.get("adapter") != entry["folder"] or derived.get("gguf_type") not in GGUF_TYPES:
+        raise UserError(
+            f"{MANIFEST}: the derived files of the model repo name adapter {derived.get('adapter')!r} and GGUF type "
+            f"{derived.get('gguf_type')!r}; they must be made from {entry['folder']}: run `python -m scripts export` again."
+        )
+    config = ["--config", str(cfg.config_path)] if cfg.config_path else []
+    return [
+        sys.executable, "-m", "scripts", "export", *config,
+        "--adapter", derived["adapter"], "--gguf-type", derived["gguf_type"], "--no-manifest",
+    ]  # fmt: skip
+
+
+def rebuild(cfg, entry: dict, derived: dict) -> int:
+    """Run the export again, showing its progress; the same base weights as at review (the bundled copy stays offline)."""
+    command = rebuild_command(cfg, entry, derived)
+    env = dict(os.environ)
+    package_root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    if derived.get("base_source") == "bundled":
+        env["HF_HUB_OFFLINE"] = "1"  # not the Hub's bf16 weights: the review used the bundled offline copy
+    sys.stdout.flush()
+    return subprocess.run(command, cwd=package_root, env=env, check=False).returncode
+
+
+def read_export_report(folder: Path) -> dict:
+    try:
+        return json.loads((folder / "export.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def differences(derived: dict, made: dict) -> str:
+    """What the review's export and this one say about their inputs, where they differ."""
+    pairs = [
+        ("base weights", derived.get("base_weights"), made.get("base_weights")),
+        ("converter", derived.get("converter"), (made.get("gguf") or {}).get("converter")),
+    ]
+    changed = [f"{what}: {then!r} at review, {now!r} now" for what, then, now in pairs if then != now]
+    return "; ".join(changed) or f"both used {derived.get('base_weights')} and {derived.get('converter')}"
 
 
 # ---------------------------------------------------------------- publishing for real
@@ -294,7 +458,13 @@ def publish_repo(api, plan: RepoPlan, token: str, private: bool) -> dict:
     changed = files_to_upload(api, plan, token)
     if not changed:
         return {"commit": None, "uploaded": [], "summary": f"{plan.url()} already has every file; no commit made."}
-    operations = [CommitOperationAdd(path_in_repo=item["path"], path_or_fileobj=verified_bytes(plan.folder, item)) for item in changed]
+    operations = [
+        CommitOperationAdd(
+            path_in_repo=item["path"],
+            path_or_fileobj=str(verified_path(local, item)) if derived else verified_bytes(local, item),
+        )
+        for item, local, derived in changed
+    ]
     info = api.create_commit(
         plan.repo_id,
         operations,
@@ -303,29 +473,30 @@ def publish_repo(api, plan: RepoPlan, token: str, private: bool) -> dict:
         repo_type=plan.repo_type,
         token=token,
     )
-    uploaded = [item["path"] for item in changed]
+    uploaded = [item["path"] for item, _, _ in changed]
     return {"commit": info.oid, "uploaded": uploaded, "summary": f"{len(uploaded)} file(s) committed: {info.commit_url}"}
 
 
-def files_to_upload(api, plan: RepoPlan, token: str) -> list[dict]:
-    """The manifest's files whose content on the Hub differs from ours (all of them in a new repo)."""
+def files_to_upload(api, plan: RepoPlan, token: str) -> list[tuple[dict, Path, bool]]:
+    """The repo's files (derived ones included) whose content on the Hub differs from ours (all of them in a new repo)."""
     from huggingface_hub.errors import EntryNotFoundError, RevisionNotFoundError
 
+    uploads = plan.uploads()
     try:
-        remote = api.get_paths_info(plan.repo_id, [item["path"] for item in plan.files], repo_type=plan.repo_type, token=token)
+        remote = api.get_paths_info(plan.repo_id, [item["path"] for item, _, _ in uploads], repo_type=plan.repo_type, token=token)
     except (RevisionNotFoundError, EntryNotFoundError):
-        return list(plan.files)  # an empty repo has no main branch yet
+        return uploads  # an empty repo has no main branch yet
     on_hub = {entry.path: entry for entry in remote if hasattr(entry, "blob_id")}
-    return [item for item in plan.files if not same_content(on_hub.get(item["path"]), item, plan.folder)]
+    return [(item, local, derived) for item, local, derived in uploads if not same_content(on_hub.get(item["path"]), item, local)]
 
 
-def same_content(remote, item: dict, folder: Path) -> bool:
+def same_content(remote, item: dict, local: Path) -> bool:
     """LFS files carry a sha256 on the Hub; small files only their git blob id, which we compute the same way git does."""
     if remote is None or remote.size != item["size"]:
         return False
     if remote.lfs is not None:
         return remote.lfs.sha256 == item["sha256"]
-    return remote.blob_id == git_blob_id((folder / item["path"]).read_bytes())
+    return remote.blob_id == git_blob_id(local.read_bytes())
 
 
 def git_blob_id(data: bytes) -> str:

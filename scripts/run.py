@@ -5,6 +5,11 @@
 Stops at the first step that fails (a failed data check stops training, as it
 would on a pull request), then prints where every output is, the headline
 result and how long each step took.
+
+card runs before export: card writes results/model (the adapter as it is
+published, in float16), and export then makes the GGUF file from exactly that
+adapter, so the sha256 that export records in results/manifest.json is the one
+publish can rebuild and check (see scripts/export.py).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from argparse import Namespace
 from .errors import EXIT_OK
 
 # The local pipeline in order; steps another issue has not built yet are skipped with a note.
-PIPELINE = ["validate", "train", "evaluate", "export", "card", "space", "publish"]
+PIPELINE = ["validate", "train", "evaluate", "card", "export", "space", "publish"]
 
 
 def add_arguments(parser) -> None:

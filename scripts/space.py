@@ -1,6 +1,6 @@
 """Render the demo Space from template/ into results/space/, and record it in results/manifest.json.
 
-    python -m scripts space      # [publish] space_kind picks the template; static needs `export` first
+    python -m scripts space      # [publish] space_kind picks the template; static needs `card`, then `export`, first
 
 Two kinds (see "Hub facts" in the design notes: static Spaces are free for everyone, Gradio
 Spaces need ZeroGPU or paid hardware):
@@ -14,6 +14,9 @@ Spaces need ZeroGPU or paid hardware):
                     The model file lives in the model repo, not in the Space, because the
                     Space stays small (about 9 MB) and one copy serves the page, Ollama
                     (`ollama run hf.co/<model repo>`), LM Studio and llama.cpp alike.
+                    Export records it in results/manifest.json as a derived file of the
+                    model repo (too big to commit; publish uploads it): this step warns
+                    when the manifest does not list that very file.
   gradio            template/space-gradio/: app.py (a Gradio ChatInterface that loads the base
                     model and the adapter with transformers + peft; `@spaces.GPU` on ZeroGPU),
                     requirements.txt pinned to the versions tested here, README.md.
@@ -58,6 +61,8 @@ def main(cfg, args) -> int:
     render_into_place(source, target, context)
     record_in_manifest(cfg, target, kind)
     print_summary(cfg, target, kind, context)
+    if kind == "static":
+        warn_unless_published(cfg, exported_gguf(cfg))
     if getattr(args, "preview", False):
         preview(cfg, target, kind, context, args.port)
     return EXIT_OK
@@ -284,6 +289,21 @@ def record_in_manifest(cfg, target: Path, kind: str) -> None:
     from .manifest import record_tree, repo_ids
 
     record_tree(cfg, "space", target, repo_ids(cfg)["space"], repo_type="space", space_sdk=kind)
+
+
+def warn_unless_published(cfg, gguf: dict) -> None:
+    """The page loads the GGUF file from the model repo: say so when publish would not upload this one."""
+    from .manifest import read_manifest
+
+    model = read_manifest(cfg)["repos"].get("model") or {}
+    listed = {item["path"]: item["sha256"] for item in (model.get("derived") or {}).get("files", [])}
+    if listed.get(gguf["file"]) == gguf["sha256"]:
+        return
+    print(
+        f"warning: results/manifest.json does not list this {gguf['file']} for the model repo, so publish would not "
+        "upload it and the published page could not load its model. Run `python -m scripts card`, then "
+        "`python -m scripts export` (it exports results/model and records the file), then this step again."
+    )
 
 
 def print_summary(cfg, target: Path, kind: str, context: dict) -> None:

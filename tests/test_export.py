@@ -104,6 +104,42 @@ def test_non_chatml_template_leaves_the_template_to_ollama(tiny_model_dir):
     assert "GGUF" in modelfile.template_note
 
 
+def test_merge_is_worked_out_in_float64_and_rounded_once(tiny_model_dir, tmp_path):
+    """W + scale * (B @ A) in float64, then float32: no float32 matrix product, whose rounding varies by processor."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    adapter = make_tiny_adapter(tiny_model_dir, tmp_path / "adapter")
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32), adapter)
+    layer = model.base_model.model.model.layers[0].mlp.down_proj
+    weight, a, b = layer.base_layer.weight, layer.lora_A["default"].weight, layer.lora_B["default"].weight
+    expected = (weight.double() + (b.double() @ a.double()) * layer.scaling["default"]).float()
+    merged = export.merge_adapter(model)
+    assert merged.model.layers[0].mlp.down_proj.weight.dtype == torch.float32
+    assert torch.equal(merged.model.layers[0].mlp.down_proj.weight, expected)
+    assert not any("lora" in name for name, _ in merged.named_parameters())
+
+
+def test_export_takes_the_reviewed_adapter_unless_trained_again(tmp_path, tiny_model_dir, capsys):
+    import os
+    import shutil
+
+    config = make_project(tmp_path, tiny_model_dir)
+    cfg = load_settings(config)
+    trained = make_tiny_adapter(tiny_model_dir, tmp_path / "outputs" / "train" / "adapter")
+    assert export.adapter_folder(cfg, None) == trained  # before card: the trained adapter
+    reviewed = tmp_path / "results" / "model"
+    shutil.copytree(trained, reviewed)
+    now = (trained / "adapter_model.safetensors").stat().st_mtime
+    os.utime(reviewed / "adapter_model.safetensors", (now + 5, now + 5))  # card wrote it after training
+    assert export.adapter_folder(cfg, None) == reviewed
+    os.utime(trained / "adapter_model.safetensors", (now + 60, now + 60))  # trained again since card
+    assert export.adapter_folder(cfg, None) == trained
+    assert "outputs/train/adapter is newer than results/model" in capsys.readouterr().out
+    assert export.adapter_folder(cfg, "results/model") == reviewed  # --adapter always wins
+
+
 def test_no_adapter_is_exit_2_naming_the_command(tiny_project):
     result = run_cli("export", "--config", str(tiny_project))
     assert result.returncode == 2
@@ -122,9 +158,7 @@ def test_merge_that_changes_answers_fails_with_exit_1(tmp_path, tiny_model_dir, 
     """If merging lost the adapter, the check names the question and nothing is written."""
     config = make_project(tmp_path, tiny_model_dir)
     make_tiny_adapter(tiny_model_dir, tmp_path / "outputs" / "train" / "adapter")
-    from peft import PeftModel
-
-    monkeypatch.setattr(PeftModel, "merge_and_unload", lambda self: self.unload(), raising=False)  # drops the adapter
+    monkeypatch.setattr(export, "merge_adapter", lambda model: model.unload())  # drops the adapter
     args = Namespace(adapter=None, gguf_type="f16", no_gguf=True, check_questions=1)
     assert export.main(load_settings(config), args) == 1
     error = capsys.readouterr().err

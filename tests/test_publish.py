@@ -16,6 +16,13 @@ What is covered:
     401/403/402 messages, the missing-hub_owner error, trusted publishing (one
     short-lived token per repo) and that the token never appears in the output.
 
+  * derived files (the GGUF file the static Space loads, and the Modelfile): a real export
+    of the tiny model from results/model records them in the manifest; the dry run's model
+    tree holds them with the manifest's sha256; with outputs/export deleted, publish runs
+    the export again and the rebuilt GGUF has the same sha256; a manifest whose GGUF hash
+    was changed makes publish refuse (exit 1); the real client uploads the GGUF in the
+    same commit as the reviewed files, and not again when it is unchanged.
+
 What is not covered (the real Hub is not reachable here): the Hub's own checks (its
 YAML validation, licence list, permissions, quotas), LFS and Xet uploads of large files
 (FakeHub asks for plain "regular" uploads, so the bytes travel inside the commit
@@ -38,11 +45,13 @@ from urllib.parse import parse_qs, unquote
 
 import pytest
 
-from conftest import REPO, set_values
+from conftest import REPO, make_project, set_values
 from scripts.__main__ import main as cli
-from test_card import card_project, tiny_adapter_dir  # noqa: F401  (fixtures)
+from space_helpers import copy_project
+from test_card import card_project, tiny_adapter_dir, write_outputs  # noqa: F401  (fixtures)
 
 TOKEN = "hf_TestSecretToken1234567890"
+GGUF = "namibia-qa-f16.gguf"
 
 
 # ---------------------------------------------------------------- a project with results/
@@ -50,12 +59,13 @@ TOKEN = "hf_TestSecretToken1234567890"
 
 @pytest.fixture
 def results_project(card_project):
-    """A project whose card step ran and whose space step recorded a small static Space."""
+    """A project whose card step ran, with stand-in derived files and a small static Space recorded."""
     from scripts.config import load_settings
     from scripts.manifest import record_tree
 
     assert cli(["card", "--config", str(card_project)]) == 0
     cfg = load_settings(card_project)
+    add_stand_in_derived_files(card_project)
     space = card_project.parent / "results" / "space"
     space.mkdir()
     (space / "README.md").write_text("---\ntitle: namibia-qa demo\nsdk: static\n---\n")
@@ -66,8 +76,34 @@ def results_project(card_project):
     return card_project
 
 
+def add_stand_in_derived_files(config: Path) -> None:
+    """A small stand-in GGUF and Modelfile in outputs/export, recorded as export records them (no real export: fast).
+
+    Their sha256 match the manifest, so publish uses them as they are and never needs to rebuild them.
+    """
+    from scripts.config import load_settings
+    from scripts.manifest import list_tree, record_derived
+
+    out = config.parent / "outputs" / "export"
+    out.mkdir(parents=True)
+    (out / GGUF).write_bytes(b"GGUF" + bytes(range(256)) * 64)
+    (out / "Modelfile").write_text(f"FROM ./{GGUF}\n")
+    model = config.parent / "results" / "model"
+    inputs = {item["path"]: item["sha256"] for item in list_tree(model) if item["path"].startswith("adapter_")}
+    record_derived(load_settings(config), "model", {
+        "command": "python -m scripts export --adapter results/model", "adapter": "results/model", "gguf_type": "f16",
+        "folder": "outputs/export", "base_source": "bundled", "base_weights": "test weights", "converter": "test",
+        "inputs": inputs, "files": sorted(list_tree(out), key=lambda item: item["path"] != GGUF),  # as export lists them
+    })  # fmt: skip
+
+
 def manifest_of(config: Path) -> dict:
     return json.loads((config.parent / "results" / "manifest.json").read_text())
+
+
+def all_files(entry: dict) -> list[dict]:
+    """A repo's committed and derived files, as the manifest lists them."""
+    return entry["files"] + (entry.get("derived") or {}).get("files", [])
 
 
 def sha256(data: bytes) -> str:
@@ -106,12 +142,14 @@ def test_dry_run_trees_and_plan_match_the_manifest(results_project, monkeypatch,
     for repo in plan["repos"]:
         entry = manifest["repos"][repo["name"]]
         assert repo["repo_id"] == entry["repo_id"] and repo["files"] == entry["files"]
+        assert repo["derived"] == (entry.get("derived") or {}).get("files", [])
         assert repo["commit_message"].startswith(f"Publish reviewed {repo['name']} files")
         copied = sorted(p.relative_to(out / repo["name"]).as_posix() for p in (out / repo["name"]).rglob("*") if p.is_file())
-        assert copied == [item["path"] for item in entry["files"]]  # exactly the listed files, nothing more
-        for item in entry["files"]:
+        assert copied == sorted(item["path"] for item in all_files(entry))  # exactly the listed files, nothing more
+        for item in all_files(entry):
             assert sha256((out / repo["name"] / item["path"]).read_bytes()) == item["sha256"]
             assert item["sha256"] in printed
+    assert {item["path"] for item in plan["repos"][0]["derived"]} == {GGUF, "Modelfile"}
     assert {repo["repo_id"] for repo in plan["repos"]} == {"learner/namibia-qa", "learner/namibia-qa-demo"}
     assert (out / "plan.txt").read_text() in printed
 
@@ -214,7 +252,7 @@ class FakeHub:
                     if path in repo["files"]:
                         data = repo["files"][path]
                         entry = {"type": "file", "path": path, "size": len(data), "oid": _git_blob_id(data)}
-                        if path.endswith((".safetensors", ".png")):  # the Hub stores binary files with LFS
+                        if path.endswith((".safetensors", ".png", ".gguf")):  # the Hub stores binary files with LFS
                             entry["lfs"] = {"oid": sha256(data), "size": len(data), "pointerSize": 134}
                         entries.append(entry)
                 return self._reply(200, entries)
@@ -293,8 +331,8 @@ def test_publish_creates_both_repos_with_one_commit_each_of_exactly_the_manifest
         assert len(commits) == 1, f"{repo_id}: one atomic commit"
         entry = manifest["repos"][name]
         uploaded = commits[0]["files"]
-        assert sorted(uploaded) == sorted(item["path"] for item in entry["files"])
-        for item in entry["files"]:
+        assert sorted(uploaded) == sorted(item["path"] for item in all_files(entry))  # derived files in the same commit
+        for item in all_files(entry):
             assert sha256(uploaded[item["path"]]) == item["sha256"]  # byte-identical to what was reviewed
             assert f"{item['sha256']}  {item['path']}" in commits[0]["description"]
         assert commits[0]["summary"].startswith(f"Publish reviewed {name} files")
@@ -376,3 +414,128 @@ def test_trusted_publishing_uses_one_short_lived_token_per_repo(results_project,
             used[path.split("/")[2]] = token
     assert used == {"models": "hf_oidc_learner_namibia-qa", "spaces": "hf_oidc_spaces_learner_namibia-qa-demo"}
     assert "hf_oidc_" not in result.stdout + result.stderr
+
+
+# ---------------------------------------------------------------- derived files: checks that need no export
+
+
+def test_card_run_again_keeps_the_derived_files_of_the_same_adapter(results_project):
+    derived = manifest_of(results_project)["repos"]["model"]["derived"]
+    assert cli(["card", "--config", str(results_project)]) == 0  # e.g. after editing model_card.j2
+    assert manifest_of(results_project)["repos"]["model"]["derived"] == derived
+
+
+def test_derived_files_made_from_another_adapter_stop_publish(results_project, capsys):
+    manifest_file = results_project.parent / "results" / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    manifest["repos"]["model"]["derived"]["inputs"]["adapter_model.safetensors"] = "0" * 64
+    manifest_file.write_text(json.dumps(manifest))
+    assert cli(["publish", "--dry-run", "--config", str(results_project)]) == 1
+    printed = capsys.readouterr().out
+    assert f"{GGUF}, Modelfile of the model repo were made from another adapter_model.safetensors" in printed
+    assert "run `python -m scripts export --adapter results/model` again" in printed
+    assert not (results_project.parent / "outputs" / "publish").exists()
+
+
+def test_a_static_space_without_a_gguf_in_the_model_repo_is_not_published(results_project, fake_hub, capsys):
+    from scripts.config import load_settings
+    from scripts.manifest import record_derived
+
+    record_derived(load_settings(results_project), "model", None)
+    assert cli(["publish", "--dry-run", "--config", str(results_project)]) == 0  # a dry run shows the problem
+    assert "the static Space loads a GGUF file from the model repo, but the manifest lists none" in capsys.readouterr().out
+    result = publish_against(fake_hub, results_project)
+    assert result.returncode == 2
+    assert "run `python -m scripts export` after card" in result.stderr
+    assert fake_hub.requests == []
+
+
+# ---------------------------------------------------------------- derived files: a real export of the tiny model
+
+
+@pytest.fixture(scope="module")
+def exported_results(tmp_path_factory, tiny_model_dir, tiny_adapter_dir):
+    """card, export and space run for real on the tiny model (once per module; tests work on copies)."""
+    folder = tmp_path_factory.mktemp("exported-results")
+    config = make_project(folder, tiny_model_dir)
+    set_values(config, "project", hub_owner="learner")
+    write_outputs(folder, tiny_adapter_dir, base=str(tiny_model_dir))
+    for step in ("card", "export", "space"):
+        assert cli([step, "--config", str(config)]) == 0, step
+    return config
+
+
+@pytest.fixture
+def exported_copy(exported_results, tmp_path):
+    return copy_project(exported_results, tmp_path / "project")
+
+
+def test_export_from_results_model_records_the_gguf_and_modelfile(exported_results):
+    project = exported_results.parent
+    report = json.loads((project / "outputs" / "export" / "export.json").read_text())
+    assert report["adapter"] == "results/model" and report["base_source"] == "local"
+    model = manifest_of(exported_results)["repos"]["model"]
+    derived = model["derived"]
+    assert derived["command"] == "python -m scripts export --adapter results/model"
+    assert derived["folder"] == "outputs/export" and derived["gguf_type"] == "f16"
+    assert [item["path"] for item in derived["files"]] == [GGUF, "Modelfile"]
+    for item in derived["files"]:
+        data = (project / "outputs" / "export" / item["path"]).read_bytes()
+        assert sha256(data) == item["sha256"] and len(data) == item["size"]
+    assert derived["files"][0]["sha256"] == report["gguf"]["sha256"]
+    listed = {item["path"]: item["sha256"] for item in model["files"]}
+    assert derived["inputs"] == {name: listed[name] for name in ("adapter_config.json", "adapter_model.safetensors")}
+    assert not any(item["path"].endswith(".gguf") for item in model["files"])  # never committed
+
+
+def test_dry_run_model_tree_holds_the_gguf_with_the_manifest_sha256(exported_copy, capsys):
+    assert cli(["publish", "--dry-run", "--config", str(exported_copy)]) == 0
+    printed = capsys.readouterr().out
+    assert "match results/manifest.json" in printed and "Rebuilding" not in printed  # outputs/export was used
+    item = manifest_of(exported_copy)["repos"]["model"]["derived"]["files"][0]
+    tree = exported_copy.parent / "outputs" / "publish" / "model"
+    assert sha256((tree / GGUF).read_bytes()) == item["sha256"]
+    assert f"{item['sha256']}" in printed and "python -m scripts export --adapter results/model" in printed
+    plan = json.loads((tree.parent / "plan.json").read_text())
+    assert GGUF in [entry["path"] for entry in plan["repos"][0]["derived"]]
+
+
+def test_publish_rebuilds_a_missing_gguf_to_the_same_sha256(exported_copy, capsys):
+    import shutil
+
+    project = exported_copy.parent
+    manifest_before = (project / "results" / "manifest.json").read_bytes()
+    shutil.rmtree(project / "outputs" / "export")
+    assert cli(["publish", "--dry-run", "--config", str(exported_copy)]) == 0
+    printed = capsys.readouterr().out
+    assert f"outputs/export/{GGUF}: missing" in printed and "Rebuilding them from the reviewed files" in printed
+    item = manifest_of(exported_copy)["repos"]["model"]["derived"]["files"][0]
+    assert sha256((project / "outputs" / "export" / GGUF).read_bytes()) == item["sha256"]
+    assert sha256((project / "outputs" / "publish" / "model" / GGUF).read_bytes()) == item["sha256"]
+    assert (project / "results" / "manifest.json").read_bytes() == manifest_before  # the rebuild records nothing
+
+
+def test_a_gguf_hash_that_no_rebuild_gives_is_refused(exported_copy, capsys):
+    manifest_file = exported_copy.parent / "results" / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    manifest["repos"]["model"]["derived"]["files"][0]["sha256"] = "f" * 64  # not what the reviewed files give
+    manifest_file.write_text(json.dumps(manifest))
+    assert cli(["publish", "--dry-run", "--config", str(exported_copy)]) == 1
+    printed = capsys.readouterr().out
+    assert f"outputs/export/{GGUF}: sha256 differs from results/manifest.json" in printed
+    assert "Rebuilding them" in printed and "Nothing was published" in printed
+    assert "the base model weights or the GGUF converter probably differ from the ones used for review" in printed
+    assert not (exported_copy.parent / "outputs" / "publish").exists()
+
+
+def test_the_real_client_uploads_the_gguf_in_the_same_commit(exported_copy, fake_hub):
+    result = publish_against(fake_hub, exported_copy)
+    assert result.returncode == 0, result.stdout + result.stderr
+    model = manifest_of(exported_copy)["repos"]["model"]
+    (commit,) = fake_hub.commits("model", "learner/namibia-qa")
+    assert sorted(commit["files"]) == sorted(item["path"] for item in all_files(model))
+    assert sha256(commit["files"][GGUF]) == model["derived"]["files"][0]["sha256"]
+    assert "made from the files above by `python -m scripts export --adapter results/model`" in commit["description"]
+    again = publish_against(fake_hub, exported_copy)
+    assert again.returncode == 0 and "already has every file" in again.stdout  # an unchanged GGUF is not sent again
+    assert len(fake_hub.commits("model", "learner/namibia-qa")) == 1
