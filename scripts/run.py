@@ -23,7 +23,7 @@ from argparse import Namespace
 from .errors import EXIT_OK
 
 # The local pipeline in order; steps another issue has not built yet are skipped with a note.
-PIPELINE = ["validate", "train", "evaluate", "card", "export", "space", "publish"]
+PIPELINE = ["validate", "train", "evaluate", "card", "export", "space", "publish", "rubric"]
 
 
 def add_arguments(parser) -> None:
