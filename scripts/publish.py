@@ -55,6 +55,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .files import replace_folder
 from .errors import EXIT_CHECKS_FAILED, EXIT_OK, UserError
 from .manifest import MANIFEST, read_manifest, repo_folder, repo_ids, sha256_of, verify, write_atomic
 
@@ -249,12 +250,7 @@ def write_dry_run(cfg, plans: list[RepoPlan]) -> None:
         text = plan_as_text(plans)
         (partial / "plan.json").write_text(json.dumps(plan_as_dict(plans, dry_run=True), indent=2) + "\n", encoding="utf-8")
         (partial / "plan.txt").write_text(text, encoding="utf-8")
-        old = target.with_name(".publish.old")
-        shutil.rmtree(old, ignore_errors=True)
-        if target.exists():
-            os.replace(target, old)
-        os.replace(partial, target)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_folder(partial, target)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     print(text, end="")

@@ -30,12 +30,12 @@ page), else the one that ships with these scripts.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from importlib import metadata
 from pathlib import Path
 
+from .files import replace_folder
 from .errors import EXIT_OK, UserError
 
 SPACE_DIR = "results/space"
@@ -187,12 +187,7 @@ def render_into_place(source: Path, target: Path, context: dict) -> None:
         rendered = render_tree(source, partial, context)
         check_rendered(rendered)
         partial.chmod(0o755)
-        old = target.with_name(f".{target.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        if target.exists():
-            os.replace(target, old)
-        os.replace(partial, target)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_folder(partial, target)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
 

@@ -26,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+from .files import replace_folder
 from .data import Example, load_split
 from .errors import EXIT_CHECKS_FAILED, UserError
 from .model import Hardware, detect_hardware, load_causal_lm, load_for
@@ -238,16 +239,7 @@ def save_adapter(peft_model, target: Path) -> None:
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     peft_model.save_pretrained(partial, safe_serialization=True)
-    _replace_dir(partial, target)
-
-
-def _replace_dir(source: Path, target: Path) -> None:
-    old = target.with_name(target.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        os.replace(target, old)
-    os.replace(source, target)
-    shutil.rmtree(old, ignore_errors=True)
+    replace_folder(partial, target)
 
 
 def loss_points(history: list[dict]) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
