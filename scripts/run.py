@@ -73,6 +73,9 @@ def _print_summary(cfg) -> None:
         folder = cfg.step_dir(step)
         if folder.is_dir():
             print(f"  {step:<9} {folder}")
+    results = cfg.path("results")
+    if results.is_dir():
+        print(f"  {'review':<9} {results} (the model card, the Space and the manifest)")
     metrics_file = cfg.step_dir("evaluate") / "metrics.json"
     if metrics_file.is_file():
         metrics = json.loads(metrics_file.read_text())
