@@ -18,13 +18,13 @@ themselves, so running this twice changes nothing the second time.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from .files import write_atomic
 from .data import read_records
 from .errors import EXIT_OK, UserError, where
 from .privacy import Finding, redact
@@ -68,7 +68,7 @@ def main(cfg, args) -> int:
         backup = source.with_name(source.name + ".bak")
         shutil.copy2(source, backup)
         print(f"Backup of the original: {backup}")
-    write_atomically(target, anonymized)
+    write_atomic(target, anonymized)
     print_changes(args.file, target, changes)
     return EXIT_OK
 
@@ -96,17 +96,6 @@ def anonymize_json_text(raw: str) -> tuple[str, list[Change]]:
         copied_up_to = match.end()
     pieces.append(raw[copied_up_to:])
     return "".join(pieces), changes
-
-
-def write_atomically(target: Path, text: str) -> None:
-    """Write to a temporary file next to `target`, then rename: never a half-written file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.partial-{os.getpid()}")
-    try:
-        temporary.write_bytes(text.encode("utf-8"))
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def print_changes(name: str, target: Path, changes: list[Change]) -> None:

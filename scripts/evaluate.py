@@ -31,6 +31,7 @@ import time
 import unicodedata
 from pathlib import Path
 
+from .files import write_atomic
 from .data import Example, load_split
 from .errors import UserError, where
 from .model import detect_hardware, load_causal_lm, load_for
@@ -306,11 +307,11 @@ def side_by_side_rows(examples: list[Example], answers: dict, results: dict, cou
 
 def write_outputs(out: Path, metrics: dict, side_by_side: list[dict], results: dict, threshold: float) -> None:
     probes = {"threshold": threshold, "base": results["base"]["probes"], "tuned": results["tuned"]["probes"]}
-    _write(out / "metrics.json", json.dumps(metrics, indent=2))
-    _write(out / "side_by_side.json", json.dumps(side_by_side, indent=2, ensure_ascii=False))
-    _write(out / "side_by_side.md", side_by_side_markdown(side_by_side))
-    _write(out / "probes.json", json.dumps(probes, indent=2, ensure_ascii=False))
-    _write(out / "probes.md", probes_markdown(probes))
+    write_atomic(out / "metrics.json", json.dumps(metrics, indent=2))
+    write_atomic(out / "side_by_side.json", json.dumps(side_by_side, indent=2, ensure_ascii=False))
+    write_atomic(out / "side_by_side.md", side_by_side_markdown(side_by_side))
+    write_atomic(out / "probes.json", json.dumps(probes, indent=2, ensure_ascii=False))
+    write_atomic(out / "probes.md", probes_markdown(probes))
     plot_chart(metrics, out / "chart.png")
 
 
@@ -377,8 +378,3 @@ def plot_chart(metrics: dict, path: Path) -> None:
     plt.close(figure)
     os.replace(partial, path)
 
-
-def _write(path: Path, text: str) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)

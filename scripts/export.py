@@ -477,8 +477,6 @@ def reviewed_model_entry(cfg, adapter: Path) -> dict | None:
 
 def adapter_hashes(adapter: Path) -> dict[str, str]:
     """sha256 of the adapter files the export is made from (the derived files' inputs)."""
-    from .manifest import sha256_of
-
     return {name: sha256_of(adapter / name) for name in ("adapter_config.json", "adapter_model.safetensors")}
 
 

@@ -1,10 +1,11 @@
-"""Two file helpers every step shares: hashing, and swapping a finished folder into place."""
+"""File helpers every step shares: hashing, and writing a file or a folder completely or not at all."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 
@@ -25,3 +26,17 @@ def replace_folder(partial: Path, target: Path) -> None:
         os.replace(target, old)
     os.replace(partial, target)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write a file completely or not at all: a temporary file in the same folder, then a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=path.name + ".", suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.chmod(temporary, 0o644)  # mkstemp makes files private to this user; results are for everyone to read
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

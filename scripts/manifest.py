@@ -61,13 +61,11 @@ then a rename), so a crash never leaves half a manifest behind.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .files import sha256_of
+from .files import sha256_of, write_atomic
 from .errors import UserError
 
 RESULTS_DIR = "results"
@@ -101,20 +99,6 @@ def list_tree(folder: Path) -> list[dict]:
         {"path": p.relative_to(folder).as_posix(), "size": p.stat().st_size, "sha256": sha256_of(p)}
         for p in files
     ]
-
-
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write a file completely or not at all: a temporary file in the same folder, then a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=path.name + ".", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.chmod(temporary, 0o644)  # mkstemp makes files private to this user; results are for everyone to read
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def project_commit(root: Path) -> str | None:

@@ -57,7 +57,8 @@ from pathlib import Path
 
 from .files import replace_folder
 from .errors import EXIT_CHECKS_FAILED, EXIT_OK, UserError
-from .manifest import MANIFEST, read_manifest, repo_folder, repo_ids, sha256_of, verify, write_atomic
+from .files import sha256_of, write_atomic
+from .manifest import MANIFEST, read_manifest, repo_folder, repo_ids, verify
 
 HUB = "https://huggingface.co"  # HF_ENDPOINT overrides it, as in huggingface_hub
 

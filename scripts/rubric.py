@@ -31,6 +31,7 @@ import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .files import write_atomic
 from .errors import EXIT_OK
 
 PR_MARKER = "<!-- results-pr -->"
@@ -49,12 +50,12 @@ def main(cfg, args) -> int:
     criteria = score_all(evidence)
     out = cfg.step_dir("rubric")
     out.mkdir(parents=True, exist_ok=True)
-    _write(out / "rubric.json", json.dumps(rubric_json(criteria), indent=2, ensure_ascii=False) + "\n")
-    _write(out / "rubric.md", rubric_markdown(criteria))
+    write_atomic(out / "rubric.json", json.dumps(rubric_json(criteria), indent=2, ensure_ascii=False) + "\n")
+    write_atomic(out / "rubric.md", rubric_markdown(criteria))
     print(f"Rubric pre-score: {total(criteria):.0f} / 100 (the mentor has the final word). Details: {out / 'rubric.md'}")
     if getattr(args, "pr_body", False):
         links = ImageLinks(cfg, getattr(args, "repo", None), getattr(args, "branch", None))
-        _write(out / "pr_body.md", pr_body(evidence, criteria, links))
+        write_atomic(out / "pr_body.md", pr_body(evidence, criteria, links))
         print(f"Pull-request text: {out / 'pr_body.md'}")
     return EXIT_OK
 
@@ -508,8 +509,3 @@ def _shown(cfg, path: Path) -> str:
     except ValueError:
         return str(path)
 
-
-def _write(path: Path, text: str) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)

@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from .files import replace_folder
+from .files import replace_folder, write_atomic
 from .data import Example, load_split
 from .errors import EXIT_CHECKS_FAILED, UserError
 from .model import Hardware, detect_hardware, load_causal_lm, load_for
@@ -77,7 +77,7 @@ def run_training(cfg, resume: bool = False, extra_callbacks: list | None = None)
     write_loss_csv(history, out / "loss_curve.csv")
     plot_loss_curve(history, out / "loss_curve.png", resolved.model_id)
     metrics = training_metrics(cfg, trainer, hardware, resolved, seconds, truncated, resumed_from=checkpoint)
-    _write_json(metrics, out / "metrics.json")
+    write_atomic(out / "metrics.json", json.dumps(metrics, indent=2, default=str))
     print(
         f"Trained {metrics['steps']} steps in {seconds:.0f} s ({metrics['tokens_per_second']:.0f} tokens/s); "
         f"final train loss {metrics['final_train_loss']}, eval loss {metrics['final_eval_loss']}.\n"
@@ -327,8 +327,3 @@ def _peak_memory_mb(hardware: Hardware) -> float:
 
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux reports KiB
 
-
-def _write_json(data: dict, path: Path) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
-    os.replace(partial, path)
