@@ -255,6 +255,10 @@ def load_causal_lm(resolved: ResolvedModel, hardware: Hardware, quantization: st
         # The base weights are frozen, so storing them in the compute precision loses nothing that autocast would
         # not lose anyway, and saves casting every weight on every call. The LoRA weights PEFT adds stay float32.
         kwargs["dtype"] = _torch_dtype(hardware.precision)
+    if hardware.device == "cpu":
+        # For short chat examples on a CPU, plain attention (two matrix products and a softmax) runs faster than
+        # PyTorch's fused CPU kernel, which is built for long sequences: measured in bench/train_throughput.py.
+        kwargs["attn_implementation"] = "eager"
     model = AutoModelForCausalLM.from_pretrained(resolved.path, **kwargs)
     if quantization != "4bit" and hardware.device == "cuda":
         model.to("cuda")

@@ -26,6 +26,12 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+import torch.nn.functional as F
+from peft.helpers import disable_input_dtype_casting
+from transformers import TrainerCallback
+from trl import SFTTrainer
+
 from .files import replace_folder, write_atomic
 from .data import Example, load_split
 from .errors import EXIT_CHECKS_FAILED, UserError
@@ -146,7 +152,7 @@ def lora_config(cfg):
 def build_trainer(cfg, model, tokenizer, train_rows, eval_rows, hardware: Hardware, checkpoint_dir: Path):
     """An SFTTrainer configured from project.toml; see the README for why each setting is what it is."""
     from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
 
     settings = cfg.train
     args = SFTConfig(
@@ -179,7 +185,7 @@ def build_trainer(cfg, model, tokenizer, train_rows, eval_rows, hardware: Hardwa
         dataloader_pin_memory=hardware.device == "cuda",
         activation_checkpointing=cfg.model.quantization == "4bit",  # saves GPU memory for bigger QLoRA models
     )
-    return SFTTrainer(
+    return AnswerOnlyLossTrainer(
         model=model,
         args=args,
         train_dataset=Dataset.from_list(train_rows),
@@ -190,13 +196,66 @@ def build_trainer(cfg, model, tokenizer, train_rows, eval_rows, hardware: Hardwa
     )
 
 
-def _trainer_callback_base():
-    from transformers import TrainerCallback
+# Config fields that make a model change its logits after the output layer; the CPU fast path below does not
+# repeat those changes, so such models keep TRL's own loss (the same list TRL's fused output layer checks).
+_LOGIT_TRANSFORMS = ("final_logit_softcapping", "logit_scale", "output_multiplier", "lm_head_multiplier", "logits_scaling")
 
-    return TrainerCallback
+
+class AnswerOnlyLossTrainer(SFTTrainer):
+    """TRL's SFTTrainer with a faster loss on a CPU: the output layer runs on the answer tokens only.
+
+    The output layer of a small model is large (SmolLM2-135M: 576 x 49,152 weights, a fifth of the model),
+    and the loss needs it only where there is a label. TRL's own fused output layer skips the other positions
+    on a GPU, but on a CPU it scores every position, in float32. This computes the same loss, the same way
+    TRL normalises it, from the final hidden states of the answer positions only. Measured on a 2-core CPU
+    (bench/train_throughput.py): a training step is about 1.6x faster. GPUs keep TRL's path unchanged.
+    """
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if return_outputs or self.args.device.type != "cpu" or self._changes_logits(model):
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        # PEFT casts each LoRA input to float32; under bf16 autocast the product is computed in bf16 anyway,
+        # so the two casts per layer are wasted copies (about 7% of a step here).
+        with disable_input_dtype_casting(model, active=self.args.bf16):
+            # Through the (possibly DDP-wrapped) model, so multi-process training still syncs gradients.
+            # An empty logits_to_keep: the model's own output layer scores no position; we do it below.
+            outputs = model(
+                input_ids=inputs["input_ids"],
+                attention_mask=inputs["attention_mask"],
+                output_hidden_states=[-1],  # only the last layer's
+                logits_to_keep=torch.empty(0, dtype=torch.long, device=inputs["input_ids"].device),
+                use_cache=False,
+            )
+        labels = inputs["labels"][:, 1:]  # position t predicts token t + 1
+        answer = labels != -100
+        output_layer = self.accelerator.unwrap_model(model).get_output_embeddings()
+        hidden = outputs.hidden_states[-1][:, :-1][answer]  # the final, normalised hidden states
+        # Autocast covers only the model's forward, so compute in the weights' own precision, as it would.
+        logits = output_layer(hidden.to(output_layer.weight.dtype)).float()
+        targets = labels[answer]
+        loss = F.cross_entropy(logits, targets, reduction="sum")
+        # As TRL does: divide by the answer tokens of the whole (accumulated, all-process) batch.
+        denominator = targets.numel() if num_items_in_batch is None else num_items_in_batch
+        loss = loss / torch.as_tensor(denominator).clamp(min=1)
+        if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+            loss = loss * self.accelerator.num_processes  # DDP averages gradients across processes
+        self._log_token_accuracy(logits, targets)
+        return loss
+
+    def _changes_logits(self, model) -> bool:
+        text_config = self.accelerator.unwrap_model(model).config.get_text_config()
+        return any(getattr(text_config, name, None) is not None for name in _LOGIT_TRANSFORMS)
+
+    @torch.no_grad()
+    def _log_token_accuracy(self, logits, targets) -> None:
+        """The share of answer tokens the model would have written itself: shown next to the loss in the log."""
+        if targets.numel():
+            mode = "train" if self.model.training else "eval"
+            correct = (logits.argmax(-1) == targets).float().mean().item()
+            self._metrics[mode]["mean_token_accuracy"].append(correct)
 
 
-class StopOnNonFiniteLoss(_trainer_callback_base()):
+class StopOnNonFiniteLoss(TrainerCallback):
     """Stop as soon as a logged loss is NaN or infinite: nothing good comes after that."""
 
     def on_log(self, args, state, control, logs=None, **kwargs):
@@ -212,8 +271,6 @@ class StopOnNonFiniteLoss(_trainer_callback_base()):
 def _use_all_cores(hardware: Hardware) -> None:
     # PyTorch may pick fewer threads than cores in containers; training on a CPU wants them all.
     if hardware.device == "cpu":
-        import torch
-
         torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
 
 
@@ -286,8 +343,6 @@ def plot_loss_curve(history: list[dict], path: Path, model_id: str) -> None:
 
 
 def training_metrics(cfg, trainer, hardware, resolved, seconds: float, truncated: int, resumed_from) -> dict:
-    import torch
-
     state = trainer.state
     train, evaluation = loss_points(state.log_history)
     tokens = int(state.num_input_tokens_seen or 0)
@@ -320,8 +375,6 @@ def training_metrics(cfg, trainer, hardware, resolved, seconds: float, truncated
 
 def _peak_memory_mb(hardware: Hardware) -> float:
     if hardware.device == "cuda":
-        import torch
-
         return round(torch.cuda.max_memory_allocated() / 2**20, 1)
     import resource
 

@@ -11,6 +11,8 @@ import sys
 import pytest
 import torch
 from safetensors.torch import load_file
+from transformers import TrainerCallback
+from trl import SFTTrainer
 
 from conftest import REPO, run_cli, set_values
 from scripts import train
@@ -66,7 +68,37 @@ def test_loss_mask_covers_only_the_answer_and_end_of_turn(quick_project):
     assert first_trained == len(prompt)  # nothing of the question is trained on
 
 
-class CrashAfterStep(train._trainer_callback_base()):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_answer_only_loss_equals_trl_loss_and_gradients(quick_project, precision):
+    """The CPU fast path (output layer on answer tokens only) must train exactly what TRL's own loss trains."""
+    cfg = load_settings(quick_project)
+    train_rows, eval_rows = train.prompt_completion_rows(cfg)
+    resolved, tokenizer = load_for(cfg)
+    hardware = detect_hardware(precision)
+    model = load_causal_lm(resolved, hardware)
+    trainer = train.build_trainer(cfg, model, tokenizer, train_rows[:4], eval_rows[:2], hardware, quick_project.parent / "ckpt")
+    assert type(trainer).compute_loss is not SFTTrainer.compute_loss
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
+    answer_tokens = int((batch["labels"] != -100).sum())
+    lora = [p for p in trainer.model.parameters() if p.requires_grad]
+
+    def loss_and_gradients(compute_loss):
+        trainer.model.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            loss = compute_loss(trainer, trainer.model, dict(batch), num_items_in_batch=answer_tokens)
+        loss.backward()
+        return loss.detach().float(), [p.grad.detach().float().clone() for p in lora]
+
+    ours, our_gradients = loss_and_gradients(type(trainer).compute_loss)
+    theirs, their_gradients = loss_and_gradients(SFTTrainer.compute_loss)
+    tolerance = 1e-5 if precision == "fp32" else 2e-2
+    assert torch.allclose(ours, theirs, rtol=tolerance)
+    for mine, reference in zip(our_gradients, their_gradients):
+        assert torch.allclose(mine, reference, rtol=tolerance, atol=tolerance * reference.abs().max())
+    assert any(gradient.abs().sum() > 0 for gradient in our_gradients)
+
+
+class CrashAfterStep(TrainerCallback):
     """Simulates a run killed midway (after a checkpoint was written)."""
 
     def __init__(self, step: int):
