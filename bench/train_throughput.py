@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/train_throughput.py            # default model, bundled data, 15 optimizer steps each
     .venv/bin/python bench/train_throughput.py --steps 30
+    .venv/bin/python bench/train_throughput.py --repeats 3   # alternate the runs 3 times; compare the fastest of each
 
 Both runs use the same base model, the same training examples, the same LoRA
 settings (from project.toml) and the same number of optimizer steps:
@@ -158,6 +159,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=15, help="optimizer steps per run (15 = one epoch of the example)")
     parser.add_argument("--config", default=str(REPO / "project.toml"))
+    parser.add_argument("--repeats", type=int, default=1, help="runs of each variant, alternating; the fastest of each is compared")
     options = parser.parse_args()
 
     import multiprocessing
@@ -169,11 +171,25 @@ def main() -> None:
 
     cfg = load_settings(options.config)
     torch.set_num_threads(len(os.sched_getaffinity(0)))
-    peaks = {"fp32": matmul_peak_gflops(torch.float32), "bf16": matmul_peak_gflops(torch.bfloat16)}
-    results = []
-    for label in ("TRL defaults", "this project"):
-        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            results.append(pool.submit(run_variant, label, options.config, options.steps).result())
+    # On a shared (virtual) machine a neighbour can slow any single measurement, so the peak is measured
+    # before, between and after the runs and the best is kept: the ceiling is never set too low.
+    peaks = {"fp32": [], "bf16": []}
+
+    def measure_peaks():
+        for dtype, name in ((torch.float32, "fp32"), (torch.bfloat16, "bf16")):
+            peaks[name].append(matmul_peak_gflops(dtype))
+
+    runs = []
+    measure_peaks()
+    for _ in range(options.repeats):
+        for label in ("TRL defaults", "this project"):
+            with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+                runs.append(pool.submit(run_variant, label, options.config, options.steps).result())
+            measure_peaks()
+    peaks = {name: max(values) for name, values in peaks.items()}
+    results = [max((r for r in runs if r["run"] == label), key=lambda r: r["tokens_per_second"]) for label in ("TRL defaults", "this project")]
+    if options.repeats > 1:
+        print("\nevery run (tokens/s): " + "; ".join(f"{r['run']} {r['tokens_per_second']:.1f}" for r in runs))
 
     print(f"\nmachine: {results[0]['hardware']}, {torch.get_num_threads()} threads; matmul peak fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s")
     print(f"model: {results[0]['model']}; {options.steps} optimizer steps each; LoRA r={cfg.lora.rank} on {len(cfg.lora.target_modules)} module types\n")
