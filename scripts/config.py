@@ -132,7 +132,7 @@ class EvaluateSettings:
     """How many eval questions to show with reference, base and tuned answers."""
     probe_threshold: float = field(default=0.5, metadata={"range": (0.0, 100.0)})
     """Log-likelihood gap (nats per token) above which a probe pair is flagged."""
-    batch_size: int = field(default=8, metadata={"range": (1, 1024)})
+    batch_size: int = field(default=16, metadata={"range": (1, 1024)})
     """Examples per forward pass during evaluation."""
 
 

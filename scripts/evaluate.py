@@ -169,11 +169,16 @@ def answer_log_likelihoods(model, tokenizer, pairs: list[tuple[list[dict], str]]
         for row, (ids, start) in enumerate(batch):
             labels[row, :start] = -100
             labels[row, len(ids) :] = -100
+        # Token t is predicted from the logits at position t-1, so only positions from just before the earliest
+        # answer onwards are needed: the model skips its output layer (a 49k-word vocabulary) on the questions.
+        first = max(min(start for _, start in batch) - 1, 0)
+        keep = torch.arange(first, width - 1, device=model.device)
         with torch.no_grad():
-            logits = model(input_ids=input_ids.to(model.device), attention_mask=attention.to(model.device)).logits.float()
-        # Token t is predicted from the logits at position t-1.
-        log_probs = torch.log_softmax(logits[:, :-1], dim=-1)
-        targets = labels[:, 1:].to(model.device)
+            logits = model(
+                input_ids=input_ids.to(model.device), attention_mask=attention.to(model.device), logits_to_keep=keep
+            ).logits.float()
+        log_probs = torch.log_softmax(logits, dim=-1)
+        targets = labels[:, first + 1 :].to(model.device)
         mask = targets != -100
         picked = log_probs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1) * mask
         for row in range(len(batch)):
