@@ -208,7 +208,7 @@ class AnswerOnlyLossTrainer(SFTTrainer):
     and the loss needs it only where there is a label. TRL's own fused output layer skips the other positions
     on a GPU, but on a CPU it scores every position, in float32. This computes the same loss, the same way
     TRL normalises it, from the final hidden states of the answer positions only. Measured on a 2-core CPU
-    (bench/train_throughput.py): a training step is about 1.6x faster. GPUs keep TRL's path unchanged.
+    (bench/README.md): a training step is about 1.5x faster. GPUs keep TRL's path unchanged.
     """
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):

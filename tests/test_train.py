@@ -98,6 +98,22 @@ def test_answer_only_loss_equals_trl_loss_and_gradients(quick_project, precision
     assert any(gradient.abs().sum() > 0 for gradient in our_gradients)
 
 
+def test_models_that_transform_logits_keep_trls_loss(quick_project):
+    """A model whose config changes logits after the output layer (e.g. Gemma's soft-capping) must not take the fast path."""
+    cfg = load_settings(quick_project)
+    train_rows, eval_rows = train.prompt_completion_rows(cfg)
+    resolved, tokenizer = load_for(cfg)
+    hardware = detect_hardware("fp32")
+    model = load_causal_lm(resolved, hardware)
+    trainer = train.build_trainer(cfg, model, tokenizer, train_rows[:4], eval_rows[:2], hardware, quick_project.parent / "ckpt")
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(2)])
+    trainer.compute_loss(trainer.model, dict(batch))
+    assert "entropy" not in trainer._metrics["train"]  # TRL logs entropy; the fast path does not
+    trainer.model.get_base_model().config.final_logit_softcapping = 30.0
+    trainer.compute_loss(trainer.model, dict(batch))
+    assert "entropy" in trainer._metrics["train"]
+
+
 class CrashAfterStep(TrainerCallback):
     """Simulates a run killed midway (after a checkpoint was written)."""
 
