@@ -45,14 +45,21 @@ def test_train_writes_adapter_curve_and_metrics(quick_project):
     assert (out / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_loss_mask_covers_only_the_answer_and_end_of_turn(quick_project):
-    """Asserted on token ids: the labels are exactly the answer's tokens plus the end-of-turn token."""
-    cfg = load_settings(quick_project)
+def small_trainer(project, precision: str, examples: int):
+    """The project's trainer on the tiny model and the first few examples, without training."""
+    cfg = load_settings(project)
     train_rows, eval_rows = train.prompt_completion_rows(cfg)
     resolved, tokenizer = load_for(cfg)
-    hardware = detect_hardware("fp32")
+    hardware = detect_hardware(precision)
     model = load_causal_lm(resolved, hardware)
-    trainer = train.build_trainer(cfg, model, tokenizer, train_rows[:2], eval_rows[:2], hardware, quick_project.parent / "ckpt")
+    return train.build_trainer(cfg, model, tokenizer, train_rows[:examples], eval_rows[:2], hardware, project.parent / "ckpt")
+
+
+def test_loss_mask_covers_only_the_answer_and_end_of_turn(quick_project):
+    """Asserted on token ids: the labels are exactly the answer's tokens plus the end-of-turn token."""
+    trainer = small_trainer(quick_project, "fp32", examples=2)
+    train_rows = train.prompt_completion_rows(load_settings(quick_project))[0]
+    tokenizer = trainer.processing_class
     batch = trainer.data_collator([trainer.train_dataset[0]])
     input_ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
     trained = [token for token, label in zip(input_ids, labels) if label != -100]
@@ -71,12 +78,7 @@ def test_loss_mask_covers_only_the_answer_and_end_of_turn(quick_project):
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_answer_only_loss_equals_trl_loss_and_gradients(quick_project, precision):
     """The CPU fast path (output layer on answer tokens only) must train exactly what TRL's own loss trains."""
-    cfg = load_settings(quick_project)
-    train_rows, eval_rows = train.prompt_completion_rows(cfg)
-    resolved, tokenizer = load_for(cfg)
-    hardware = detect_hardware(precision)
-    model = load_causal_lm(resolved, hardware)
-    trainer = train.build_trainer(cfg, model, tokenizer, train_rows[:4], eval_rows[:2], hardware, quick_project.parent / "ckpt")
+    trainer = small_trainer(quick_project, precision, examples=4)
     assert type(trainer).compute_loss is not SFTTrainer.compute_loss
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
     answer_tokens = int((batch["labels"] != -100).sum())
@@ -100,12 +102,7 @@ def test_answer_only_loss_equals_trl_loss_and_gradients(quick_project, precision
 
 def test_models_that_transform_logits_keep_trls_loss(quick_project):
     """A model whose config changes logits after the output layer (e.g. Gemma's soft-capping) must not take the fast path."""
-    cfg = load_settings(quick_project)
-    train_rows, eval_rows = train.prompt_completion_rows(cfg)
-    resolved, tokenizer = load_for(cfg)
-    hardware = detect_hardware("fp32")
-    model = load_causal_lm(resolved, hardware)
-    trainer = train.build_trainer(cfg, model, tokenizer, train_rows[:4], eval_rows[:2], hardware, quick_project.parent / "ckpt")
+    trainer = small_trainer(quick_project, "fp32", examples=4)
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(2)])
     trainer.compute_loss(trainer.model, dict(batch))
     assert "entropy" not in trainer._metrics["train"]  # TRL logs entropy; the fast path does not
