@@ -38,6 +38,7 @@ workflow knows whether to train on the runner, go straight to the review, or sto
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -49,6 +50,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import EXIT_CHECKS_FAILED, EXIT_OK, UserError
+from .files import write_atomic
 
 CODE_ROOT = Path(__file__).resolve().parent.parent  # the template: scripts/, template/, requirements
 TEMPLATE = CODE_ROOT / "template"
@@ -477,10 +479,9 @@ def render_notebook(target: Path, settings: dict[str, str], template: Path = NOT
         raise UserError(f"{template}: needs exactly one code cell tagged \"settings\"; restore it from the template repository.")
     cells[0].source = fill_settings(cells[0].source, settings)
     nbformat.validate(notebook)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    nbformat.write(notebook, partial)
-    os.replace(partial, target)
+    text = io.StringIO()
+    nbformat.write(notebook, text)
+    write_atomic(target, text.getvalue())
     return target
 
 

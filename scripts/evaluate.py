@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import string
 import time
 import unicodedata
 from pathlib import Path
 
-from .files import write_atomic
+from .files import save_figure, write_atomic
 from .data import Example, load_split
 from .errors import UserError, where
 from .model import detect_hardware, load_causal_lm, load_for
@@ -378,8 +377,6 @@ def plot_chart(metrics: dict, path: Path) -> None:
         axes.set_ylim(0, max(values) * 1.25 or 1)
     figure.suptitle(f"{metrics['base_model']}: before and after LoRA ({metrics['eval_examples']} eval questions)", fontsize=10)
     figure.tight_layout()
-    partial = path.with_name(path.stem + ".partial.png")
-    figure.savefig(partial)
+    save_figure(figure, path)
     plt.close(figure)
-    os.replace(partial, path)
 

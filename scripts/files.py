@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import shutil
 import tempfile
@@ -26,6 +27,13 @@ def replace_folder(partial: Path, target: Path) -> None:
         os.replace(target, old)
     os.replace(partial, target)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def save_figure(figure, path: Path) -> None:
+    """Save a matplotlib figure as PNG completely or not at all (rendered in memory, then written atomically)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    write_atomic(path, buffer.getvalue())
 
 
 def write_atomic(path: Path, data: str | bytes) -> None:

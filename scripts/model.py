@@ -257,7 +257,7 @@ def load_causal_lm(resolved: ResolvedModel, hardware: Hardware, quantization: st
         kwargs["dtype"] = _torch_dtype(hardware.precision)
     if hardware.device == "cpu":
         # For short chat examples on a CPU, plain attention (two matrix products and a softmax) runs faster than
-        # PyTorch's fused CPU kernel, which is built for long sequences: measured in bench/train_throughput.py.
+        # PyTorch's fused CPU kernel, which is built for long sequences (measured: bench/README.md).
         kwargs["attn_implementation"] = "eager"
     model = AutoModelForCausalLM.from_pretrained(resolved.path, **kwargs)
     if quantization != "4bit" and hardware.device == "cuda":

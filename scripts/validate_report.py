@@ -15,6 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .errors import where
+from .files import replace_folder
 
 MAX_LISTED = 20  # problems listed per check in report.md; report.json has them all
 
@@ -251,13 +252,7 @@ class staging_folder:
         if error_type is not None:
             shutil.rmtree(self.staging, ignore_errors=True)
             return False
-        old = None
-        if self.target.exists():
-            old = self.target.with_name(f"{self.staging.name}-old")
-            os.replace(self.target, old)
-        os.replace(self.staging, self.target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        replace_folder(self.staging, self.target)
         return False
 
 
