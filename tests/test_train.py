@@ -100,6 +100,37 @@ def test_answer_only_loss_equals_trl_loss_and_gradients(quick_project, precision
     assert any(gradient.abs().sum() > 0 for gradient in our_gradients)
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.parametrize("use_dora", [False, True])
+def test_one_step_lora_layer_equals_pefts_layer(quick_project, precision, use_dora, monkeypatch):
+    """The CPU LoRA layer (scale on the rank-r product, added in place) must give PEFT's outputs and gradients."""
+    set_values(quick_project, "lora", use_dora=use_dora)
+    trainer = small_trainer(quick_project, precision, examples=4)
+    layers = [m for m in trainer.model.modules() if isinstance(m, train.OneStepLoraLinear)]
+    assert layers, "the CPU trainer should use the one-step LoRA layer"
+    torch.manual_seed(0)
+    for layer in layers:  # B starts at zero, which would hide any difference
+        torch.nn.init.normal_(layer.lora_B["default"].weight, std=0.05)
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
+    lora = [p for p in trainer.model.parameters() if p.requires_grad]
+
+    def logits_and_gradients():
+        trainer.model.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            logits = trainer.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.float()
+        logits.square().mean().backward()
+        return logits.detach(), [p.grad.detach().float().clone() for p in lora]
+
+    ours, our_gradients = logits_and_gradients()
+    monkeypatch.setattr(train.OneStepLoraLinear, "forward", train.LoraLinear.forward)
+    theirs, their_gradients = logits_and_gradients()
+    tolerance = 1e-5 if precision == "fp32" else 3e-2
+    assert torch.allclose(ours, theirs, rtol=tolerance, atol=tolerance * theirs.abs().max())
+    for mine, reference in zip(our_gradients, their_gradients):
+        assert torch.allclose(mine, reference, rtol=tolerance, atol=tolerance * reference.abs().max())
+    assert all(gradient.abs().sum() > 0 for gradient in our_gradients)
+
+
 def test_models_that_transform_logits_keep_trls_loss(quick_project):
     """A model whose config changes logits after the output layer (e.g. Gemma's soft-capping) must not take the fast path."""
     trainer = small_trainer(quick_project, "fp32", examples=4)
