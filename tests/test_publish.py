@@ -48,7 +48,11 @@ import pytest
 from conftest import REPO, make_project, set_values
 from scripts.__main__ import main as cli
 from space_helpers import copy_project
-from test_card import card_project, tiny_adapter_dir, write_outputs  # noqa: F401  (fixtures)
+import test_card
+
+# pytest finds fixtures by their names in this module: the card step's, shared with test_card.py.
+card_project, tiny_adapter_dir = test_card.card_project, test_card.tiny_adapter_dir
+write_outputs = test_card.write_outputs
 
 TOKEN = "hf_TestSecretToken1234567890"
 GGUF = "namibia-qa-f16.gguf"
