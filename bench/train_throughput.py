@@ -127,6 +127,8 @@ class StepClock(TrainerCallback):
     def steady_tokens_per_second(self, warmup_steps: int = WARMUP_STEPS) -> float:
         """Tokens/s from the end of the warm-up steps to the end of the run: the first steps also pay for
         one-off set-up (memory allocation, matmul kernels prepared for each new shape)."""
+        if len(self.ends) <= warmup_steps:
+            return math.nan  # a run too short to have steps after the warm-up
         (start, seen_before), (end, seen_after) = self.ends[warmup_steps - 1], self.ends[-1]
         return (seen_after - seen_before) / (end - start)
 
@@ -163,7 +165,7 @@ def run_variant(label: str, config_path: str, steps: int, precision: str) -> dic
         real = sum(int(b["attention_mask"].sum()) for b in batches)
         labelled = sum(int((b["labels"][:, 1:] != -100).sum()) for b in batches)
         lengths = torch.cat([b["attention_mask"].sum(dim=1) for b in batches]).double()
-        attention_length = float((lengths**2).sum() / lengths.sum())  # a token's mean number of attended positions
+        attention_length = float((lengths**2).sum() / lengths.sum())  # the length each token's attention runs over, token-weighted
         clock = StepClock()
         trainer.add_callback(clock)
         started = time.perf_counter()
