@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+TARGET_SIZE, TARGET_SECONDS = 10_000, 15  # validate 10k examples in under 15 s on a 2-core machine
 CATEGORIES = ["geography", "history", "civics", "economy", "languages", "culture", "tourism"]
 
 
@@ -111,6 +112,20 @@ def print_table(results: list[dict]) -> None:
         previous = row
     print("(seconds: wall clock; CPU s: all threads; time x, memory x: growth from the previous row;")
     print(f" each size also has 10% as many eval examples; load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    print_ratio(results)
+
+
+def print_ratio(results: list[dict]) -> None:
+    """One line: how time and memory grew against the data, and the 10k-example target when measured."""
+    first, last = results[0], results[-1]
+    line = (
+        f"ratio: {last['size'] / first['size']:.0f}x the examples took {last['seconds'] / first['seconds']:.1f}x the time "
+        f"and {last['peak_mb'] / first['peak_mb']:.1f}x the memory"
+    )
+    ten_thousand = next((row for row in results if row["size"] == TARGET_SIZE), None)
+    if ten_thousand:
+        line += f"; {TARGET_SIZE:,} examples in {ten_thousand['seconds']:.1f} s (target < {TARGET_SECONDS} s)"
+    print("\n" + line)
 
 
 def main() -> None:

@@ -1,0 +1,47 @@
+"""The benchmark scripts run as the README shows and end with their `ratio:` line.
+
+Run here on the tiny model and small data, so they finish in seconds. What this does not
+check: the figures themselves, which depend on the machine (bench/README.md records them),
+and bench/end_to_end.py, which runs the whole demo pipeline on the real model (minutes).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+import sys
+
+from conftest import REPO
+
+
+def run_bench(script: str, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "bench" / script), *args], cwd=REPO, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_train_throughput_prints_both_runs_and_the_ratio(tiny_project):
+    output = run_bench("train_throughput.py", "--config", str(tiny_project), "--steps", "3")
+    rows = {line.split()[0] + " " + line.split()[1]: line.split() for line in output.splitlines() if line.startswith(("TRL defaults", "this project"))}
+    assert set(rows) == {"TRL defaults", "this project"}
+    for cells in rows.values():
+        steps, tokens, tokens_per_second, warm_tokens_per_second = int(cells[3]), int(cells[4]), float(cells[6]), float(cells[9])
+        assert steps == 3 and tokens > 0 and tokens_per_second > 0
+        assert math.isfinite(warm_tokens_per_second) and warm_tokens_per_second > 0  # 3 steps: one after warm-up
+    ratio = re.search(r"ratio: ([\d.]+)x TRL's default tokens/s .* ([\d.]+)% after warm-up", output)
+    assert ratio and float(ratio.group(1)) > 0, output[-1500:]
+
+
+def test_lora_layer_paired_prints_the_ratio(tiny_project):
+    output = run_bench("lora_layer_paired.py", "--config", str(tiny_project), "--passes", "2")
+    ratio = re.search(r"ratio: the one-step layer's steps are ([\d.]+)x as fast", output)
+    assert ratio and float(ratio.group(1)) > 0, output[-1500:]
+
+
+def test_validate_scale_prints_growth_and_the_ratio():
+    output = run_bench("validate_scale.py", "50", "100")
+    assert re.search(r"^\s+100\s+[\d.]+", output, re.MULTILINE), output
+    assert re.search(r"ratio: 2x the examples took [\d.]+x the time and [\d.]+x the memory", output), output
