@@ -55,6 +55,22 @@ def small_trainer(project, precision: str, examples: int):
     return train.build_trainer(cfg, model, tokenizer, train_rows[:examples], eval_rows[:2], hardware, project.parent / "ckpt")
 
 
+def value_and_lora_gradients(trainer, precision: str, compute, objective=lambda value: value):
+    """compute() under the precision's autocast, then backward through objective(value): the value and every
+    LoRA gradient, as float32 copies."""
+    trainer.model.zero_grad()
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        value = compute()
+    objective(value).backward()
+    gradients = [p.grad.detach().float().clone() for p in trainer.model.parameters() if p.requires_grad]
+    return value.detach().float(), gradients
+
+
+def assert_same_gradients(ours, theirs, tolerance: float) -> None:
+    for mine, reference in zip(ours, theirs, strict=True):
+        assert torch.allclose(mine, reference, rtol=tolerance, atol=tolerance * reference.abs().max())
+
+
 def test_loss_mask_covers_only_the_answer_and_end_of_turn(quick_project):
     """Asserted on token ids: the labels are exactly the answer's tokens plus the end-of-turn token."""
     trainer = small_trainer(quick_project, "fp32", examples=2)
@@ -82,21 +98,15 @@ def test_answer_only_loss_equals_trl_loss_and_gradients(quick_project, precision
     assert type(trainer).compute_loss is not SFTTrainer.compute_loss
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
     answer_tokens = int((batch["labels"] != -100).sum())
-    lora = [p for p in trainer.model.parameters() if p.requires_grad]
 
-    def loss_and_gradients(compute_loss):
-        trainer.model.zero_grad()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-            loss = compute_loss(trainer, trainer.model, dict(batch), num_items_in_batch=answer_tokens)
-        loss.backward()
-        return loss.detach().float(), [p.grad.detach().float().clone() for p in lora]
+    def loss(compute_loss):
+        return lambda: compute_loss(trainer, trainer.model, dict(batch), num_items_in_batch=answer_tokens)
 
-    ours, our_gradients = loss_and_gradients(type(trainer).compute_loss)
-    theirs, their_gradients = loss_and_gradients(SFTTrainer.compute_loss)
+    ours, our_gradients = value_and_lora_gradients(trainer, precision, loss(type(trainer).compute_loss))
+    theirs, their_gradients = value_and_lora_gradients(trainer, precision, loss(SFTTrainer.compute_loss))
     tolerance = 1e-5 if precision == "fp32" else 2e-2
     assert torch.allclose(ours, theirs, rtol=tolerance)
-    for mine, reference in zip(our_gradients, their_gradients):
-        assert torch.allclose(mine, reference, rtol=tolerance, atol=tolerance * reference.abs().max())
+    assert_same_gradients(our_gradients, their_gradients, tolerance)
     assert any(gradient.abs().sum() > 0 for gradient in our_gradients)
 
 
@@ -112,22 +122,19 @@ def test_one_step_lora_layer_equals_pefts_layer(quick_project, precision, use_do
     for layer in layers:  # B starts at zero, which would hide any difference
         torch.nn.init.normal_(layer.lora_B["default"].weight, std=0.05)
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
-    lora = [p for p in trainer.model.parameters() if p.requires_grad]
 
-    def logits_and_gradients():
-        trainer.model.zero_grad()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-            logits = trainer.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.float()
-        logits.square().mean().backward()
-        return logits.detach(), [p.grad.detach().float().clone() for p in lora]
+    def logits():
+        return trainer.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.float()
 
-    ours, our_gradients = logits_and_gradients()
+    def objective(value):
+        return value.square().mean()
+
+    ours, our_gradients = value_and_lora_gradients(trainer, precision, logits, objective)
     monkeypatch.setattr(train.OneStepLoraLinear, "forward", train.LoraLinear.forward)
-    theirs, their_gradients = logits_and_gradients()
+    theirs, their_gradients = value_and_lora_gradients(trainer, precision, logits, objective)
     tolerance = 1e-5 if precision == "fp32" else 3e-2
     assert torch.allclose(ours, theirs, rtol=tolerance, atol=tolerance * theirs.abs().max())
-    for mine, reference in zip(our_gradients, their_gradients):
-        assert torch.allclose(mine, reference, rtol=tolerance, atol=tolerance * reference.abs().max())
+    assert_same_gradients(our_gradients, their_gradients, tolerance)
     assert all(gradient.abs().sum() > 0 for gradient in our_gradients)
 
 
