@@ -163,9 +163,9 @@ class OneStepLoraLinear(LoraLinear):
     in SmolLM2's MLP layers), multiplies all of it by the scale, then adds it to the base output, in each of
     210 layers, forward and backward. Here the scale multiplies the rank-r product A(x) instead (16 values
     per token; the same sum), and the matrix multiply by B adds its result straight into the base output
-    (addmm_). Measured in paired runs on a 2-core CPU: training steps 2-8% faster (bench/README.md). Anything but a
-    plain single adapter (DoRA, mixed or merged adapters, a LoRA bias) takes PEFT's own path; the saved
-    adapter is PEFT's usual one.
+    (addmm_). Measured in paired runs on a 2-core CPU: training steps 2-8% faster (bench/README.md).
+    Anything but a plain single adapter (DoRA, mixed or merged adapters, a LoRA bias) takes PEFT's own
+    path; the saved adapter is PEFT's usual one.
     """
 
     def forward(self, x: torch.Tensor, *args, **kwargs) -> torch.Tensor:

@@ -25,7 +25,8 @@ def run_bench(script: str, *args: str) -> str:
 
 def test_train_throughput_prints_both_runs_and_the_ratio(tiny_project):
     output = run_bench("train_throughput.py", "--config", str(tiny_project), "--steps", "3")
-    rows = {line.split()[0] + " " + line.split()[1]: line.split() for line in output.splitlines() if line.startswith(("TRL defaults", "this project"))}
+    table = [line.split() for line in output.splitlines() if line.startswith(("TRL defaults", "this project"))]
+    rows = {" ".join(cells[:2]): cells for cells in table}
     assert set(rows) == {"TRL defaults", "this project"}
     for cells in rows.values():
         steps, tokens, tokens_per_second, warm_tokens_per_second = int(cells[3]), int(cells[4]), float(cells[6]), float(cells[9])
