@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from peft.helpers import disable_input_dtype_casting
 from peft.tuners.lora import Linear as LoraLinear
 from transformers import TrainerCallback
+from transformers.trainer_pt_utils import LengthGroupedSampler
 from trl import SFTTrainer
 
 from .files import replace_folder, save_figure, write_atomic
@@ -223,12 +224,12 @@ def build_trainer(cfg, model, tokenizer, train_rows, eval_rows, hardware: Hardwa
         use_cpu=hardware.device == "cpu",
         max_length=cfg.model.max_length,
         completion_only_loss=True,  # loss on the answer tokens only, not the question
-        train_sampling_strategy="group_by_length",  # batches of similar length waste less compute on padding
+        train_sampling_strategy="group_by_length",  # batches of similar length: see LengthBucketSampler below
         include_num_input_tokens_seen="non_padding",
         dataloader_pin_memory=hardware.device == "cuda",
         activation_checkpointing=cfg.model.quantization == "4bit",  # saves GPU memory for bigger QLoRA models
     )
-    return AnswerOnlyLossTrainer(
+    return FastSFTTrainer(
         model=model,
         args=args,
         train_dataset=Dataset.from_list(train_rows),
@@ -244,15 +245,23 @@ def build_trainer(cfg, model, tokenizer, train_rows, eval_rows, hardware: Hardwa
 _LOGIT_TRANSFORMS = ("final_logit_softcapping", "logit_scale", "output_multiplier", "lm_head_multiplier", "logits_scaling")
 
 
-class AnswerOnlyLossTrainer(SFTTrainer):
-    """TRL's SFTTrainer with a faster loss on a CPU: the output layer runs on the answer tokens only.
+class FastSFTTrainer(SFTTrainer):
+    """TRL's SFTTrainer with two changes that make training on a small machine faster.
 
-    The output layer of a small model is large (SmolLM2-135M: 576 x 49,152 weights, a fifth of the model),
-    and the loss needs it only where there is a label. TRL's own fused output layer skips the other positions
-    on a GPU, but on a CPU it scores every position, in float32. This computes the same loss, the same way
-    TRL normalises it, from the final hidden states of the answer positions only. Measured on a 2-core CPU
-    (bench/README.md): a training step is about 1.5x faster. GPUs keep TRL's path unchanged.
+    1. Batches of the most similar lengths (`LengthBucketSampler`), on every device: less padding to compute.
+    2. On a CPU, the loss from the answer tokens only. The output layer of a small model is large
+       (SmolLM2-135M: 576 x 49,152 weights, a fifth of the model), and the loss needs it only where there is
+       a label. TRL's own fused output layer skips the other positions on a GPU, but on a CPU it scores every
+       position, in float32. This computes the same loss, the same way TRL normalises it, from the final
+       hidden states of the answer positions only: a training step is about 1.5x faster (bench/README.md).
+       GPUs keep TRL's loss unchanged.
     """
+
+    def _get_train_sampler(self, train_dataset=None):
+        sampler = super()._get_train_sampler(train_dataset)
+        if isinstance(sampler, LengthGroupedSampler):  # train_sampling_strategy="group_by_length"
+            return LengthBucketSampler(self.args.train_batch_size, lengths=sampler.lengths, generator=sampler.generator)
+        return sampler
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if return_outputs or self.args.device.type != "cpu" or self._changes_logits(model):
@@ -296,6 +305,26 @@ class AnswerOnlyLossTrainer(SFTTrainer):
             mode = "train" if self.model.training else "eval"
             correct = (logits.argmax(-1) == targets).float().mean().item()
             self._metrics[mode]["mean_token_accuracy"].append(correct)
+
+
+class LengthBucketSampler(LengthGroupedSampler):
+    """Each epoch: the examples sorted by length (equal lengths in random order), cut into batches, and the
+    batches shuffled. Every batch is padded to its longest example, so neighbours in length waste the least.
+
+    The Trainer's own "group_by_length" sorts only within random groups of a few batches and moves the longest
+    example into the first batch; on the bundled example that leaves 9% of the computed tokens as padding, and
+    this 3%. Measured in a paired run (bench/README.md): about 6% more real tokens per second.
+    """
+
+    def __iter__(self):
+        shuffled = torch.randperm(len(self.lengths), generator=self.generator).tolist()
+        by_length = sorted(shuffled, key=lambda index: self.lengths[index])  # a stable sort keeps ties shuffled
+        batches = [by_length[start : start + self.batch_size] for start in range(0, len(by_length), self.batch_size)]
+        # A short last batch stays last: the data loader cuts this flat list into batches again by position.
+        full = [batch for batch in batches if len(batch) == self.batch_size]
+        short = [batch for batch in batches if len(batch) < self.batch_size]
+        order = torch.randperm(len(full), generator=self.generator).tolist()
+        return iter([index for batch in [full[i] for i in order] + short for index in batch])
 
 
 class StopOnNonFiniteLoss(TrainerCallback):

@@ -12,6 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 from transformers import TrainerCallback
+from transformers.trainer_pt_utils import LengthGroupedSampler
 from trl import SFTTrainer
 
 from conftest import REPO, run_cli, set_values
@@ -136,6 +137,41 @@ def test_one_step_lora_layer_equals_pefts_layer(quick_project, precision, use_do
     assert torch.allclose(ours, theirs, rtol=tolerance, atol=tolerance * theirs.abs().max())
     assert_same_gradients(our_gradients, their_gradients, tolerance)
     assert all(gradient.abs().sum() > 0 for gradient in our_gradients)
+
+
+def padded_share(batches, lengths) -> float:
+    """The share of computed positions that are padding when each batch is padded to its longest example."""
+    real = sum(lengths[i] for batch in batches for i in batch)
+    computed = sum(len(batch) * max(lengths[i] for i in batch) for batch in batches)
+    return 1 - real / computed
+
+
+def test_length_buckets_hold_neighbours_in_length_and_every_example_once():
+    generator = torch.Generator().manual_seed(0)
+    lengths = torch.randint(20, 200, (103,), generator=generator).tolist()  # 103: the last batch is short
+    sampler = train.LengthBucketSampler(8, lengths=lengths, generator=generator)
+    first_epoch, second_epoch = list(sampler), list(sampler)
+    assert sorted(first_epoch) == list(range(103))
+    assert first_epoch != second_epoch  # a new order every epoch
+    batches = [first_epoch[start : start + 8] for start in range(0, 103, 8)]
+    assert len(batches[-1]) == 103 % 8 and min(lengths[i] for i in batches[-1]) == sorted(lengths)[-(103 % 8)]
+    # Neighbours in length: sorted by their shortest example, no batch reaches past the next one's shortest.
+    spans = sorted((min(lengths[i] for i in batch), max(lengths[i] for i in batch)) for batch in batches)
+    assert all(longest <= next_shortest for (_, longest), (next_shortest, _) in zip(spans, spans[1:]))
+    # ...and so less padding than the Trainer's own length grouping on the same lengths.
+    trainers_own = list(LengthGroupedSampler(8, lengths=lengths, generator=torch.Generator().manual_seed(0)))
+    assert padded_share(batches, lengths) < padded_share([trainers_own[s : s + 8] for s in range(0, 103, 8)], lengths)
+
+
+def test_the_trainer_batches_examples_by_length_bucket(quick_project):
+    trainer = small_trainer(quick_project, "fp32", examples=24)
+    assert isinstance(trainer._get_train_sampler(), train.LengthBucketSampler)
+    spans = sorted(
+        (int(batch["attention_mask"].sum(1).min()), int(batch["attention_mask"].sum(1).max()))
+        for batch in trainer.get_train_dataloader()
+    )
+    assert len(spans) == 24 // trainer.args.train_batch_size
+    assert all(longest <= next_shortest for (_, longest), (next_shortest, _) in zip(spans, spans[1:]))
 
 
 def test_models_that_transform_logits_keep_trls_loss(quick_project):
