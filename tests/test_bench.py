@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 from conftest import REPO
 
 
@@ -36,9 +37,12 @@ def test_train_throughput_prints_both_runs_and_the_ratio(tiny_project):
     assert ratio and float(ratio.group(1)) > 0, output[-1500:]
 
 
-def test_lora_layer_paired_prints_the_ratio(tiny_project):
-    output = run_bench("lora_layer_paired.py", "--config", str(tiny_project), "--passes", "2")
-    ratio = re.search(r"ratio: the one-step layer's steps are ([\d.]+)x as fast", output)
+@pytest.mark.parametrize("comparison", ["lora-layer", "length-buckets"])
+def test_paired_prints_both_ways_and_the_ratio(tiny_project, comparison):
+    output = run_bench("paired.py", comparison, "--config", str(tiny_project), "--epochs", "1")
+    rows = [line for line in output.splitlines() if re.match(r"(PEFT's layer|one-step layer|Trainer's grouping|length buckets) ", line)]
+    assert len(rows) == 2, output[-1500:]
+    ratio = re.search(r"ratio: .* trained ([\d.]+)x as many real tokens per second as", output)
     assert ratio and float(ratio.group(1)) > 0, output[-1500:]
 
 
