@@ -29,7 +29,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from peft.helpers import disable_input_dtype_casting
 from peft.tuners.lora import Linear as LoraLinear
 from transformers import TrainerCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler
@@ -176,7 +175,11 @@ class OneStepLoraLinear(LoraLinear):
         lora_A, lora_B = self.lora_A[adapter], self.lora_B[adapter]
         flat_x = x.reshape(-1, x.shape[-1])  # (tokens, features): addmm_ works on 2-D matrices
         result = self.base_layer(flat_x)
-        lora_input = self._cast_input_dtype(self.lora_dropout[adapter](flat_x), lora_A.weight.dtype)
+        lora_input = self.lora_dropout[adapter](flat_x)
+        if not torch.is_autocast_enabled(flat_x.device.type):
+            # PEFT casts each LoRA input to the LoRA weights' float32; under bf16 autocast the product is computed
+            # in bf16 anyway, so that cast and autocast's cast back would be two wasted copies per layer.
+            lora_input = self._cast_input_dtype(lora_input, lora_A.weight.dtype)
         scaled = (lora_A(lora_input) * self.scaling[adapter]).to(result.dtype)
         result.addmm_(scaled, lora_B.weight.to(result.dtype).t())  # result += scaled @ B^T, in place
         return result.view(*x.shape[:-1], result.shape[-1])
@@ -264,23 +267,20 @@ class FastSFTTrainer(SFTTrainer):
         return sampler
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        if return_outputs or self.args.device.type != "cpu" or self._changes_logits(model):
+        if return_outputs or self.args.device.type != "cpu" or self._changes_logits():
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        # PEFT casts each LoRA input to float32; under bf16 autocast the product is computed in bf16 anyway,
-        # so the two casts per layer are wasted copies (bench/README.md has the measured saving).
-        with disable_input_dtype_casting(model, active=self.args.bf16):
-            # Through the (possibly DDP-wrapped) model, so multi-process training still syncs gradients.
-            # An empty logits_to_keep: the model's own output layer scores no position; we do it below.
-            outputs = model(
-                input_ids=inputs["input_ids"],
-                attention_mask=inputs["attention_mask"],
-                output_hidden_states=[-1],  # only the last layer's
-                logits_to_keep=torch.empty(0, dtype=torch.long, device=inputs["input_ids"].device),
-                use_cache=False,
-            )
+        # Through the (possibly DDP-wrapped) model, so multi-process training still syncs gradients.
+        # An empty logits_to_keep: the model's own output layer scores no position; we do it below.
+        outputs = model(
+            input_ids=inputs["input_ids"],
+            attention_mask=inputs["attention_mask"],
+            output_hidden_states=[-1],  # only the last layer's
+            logits_to_keep=torch.empty(0, dtype=torch.long, device=inputs["input_ids"].device),
+            use_cache=False,
+        )
         labels = inputs["labels"][:, 1:]  # position t predicts token t + 1
         answer = labels != -100
-        output_layer = self.accelerator.unwrap_model(model).get_output_embeddings()
+        output_layer = self.model.get_output_embeddings()  # self.model is never DDP-wrapped
         hidden = outputs.hidden_states[-1][:, :-1][answer]  # the final, normalised hidden states
         # Autocast covers only the model's forward, so compute in the weights' own precision, as it would.
         logits = output_layer(hidden.to(output_layer.weight.dtype)).float()
@@ -294,8 +294,8 @@ class FastSFTTrainer(SFTTrainer):
         self._log_token_accuracy(logits, targets)
         return loss
 
-    def _changes_logits(self, model) -> bool:
-        text_config = self.accelerator.unwrap_model(model).config.get_text_config()
+    def _changes_logits(self) -> bool:
+        text_config = self.model.config.get_text_config()
         return any(getattr(text_config, name, None) is not None for name in _LOGIT_TRANSFORMS)
 
     @torch.no_grad()
