@@ -313,7 +313,7 @@ class LengthBucketSampler(LengthGroupedSampler):
 
     The Trainer's own "group_by_length" sorts only within random groups of a few batches and moves the longest
     example into the first batch; on the bundled example that leaves 9% of the computed tokens as padding, and
-    this 3%. Measured in a paired run (bench/README.md): about 6% more real tokens per second.
+    this 3%. Measured in paired runs (bench/README.md): 5-6% more real tokens per second.
     """
 
     def __iter__(self):
