@@ -37,16 +37,19 @@ WARMUP_STEPS = 2
 
 def batches_from(sampler, trainer, epochs: int) -> list[dict]:
     """`epochs` passes of the sampler over the training set, collated as the Trainer collates them."""
-    rows = trainer.train_dataset
-    order = [index for _ in range(epochs) for index in sampler]
-    size = trainer.args.train_batch_size
+    order = []
+    for epoch in range(epochs):
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)  # as the Trainer does; samplers without it draw a new order anyway
+        order += list(sampler)
+    rows, size = trainer.train_dataset, trainer.args.train_batch_size
     return [trainer.data_collator([rows[i] for i in order[start : start + size]]) for start in range(0, len(order), size)]
 
 
 def lora_layer_arms(trainer, epochs: int) -> dict:
     from scripts import train
 
-    batches = [batch for _ in range(epochs) for batch in trainer.get_train_dataloader()]
+    batches = batches_from(trainer._get_train_sampler(), trainer, epochs)
     return {"PEFT's layer": (batches, train.LoraLinear.forward), "one-step layer": (batches, train.OneStepLoraLinear.forward)}
 
 
@@ -56,7 +59,8 @@ def length_bucket_arms(trainer, epochs: int) -> dict:
     from scripts import train
 
     buckets = trainer._get_train_sampler()  # what training uses
-    trainers_own = LengthGroupedSampler(buckets.batch_size, lengths=buckets.lengths)
+    # As the Trainer builds its own: grouped by the examples of one optimizer step.
+    trainers_own = LengthGroupedSampler(trainer.args.train_batch_size * trainer.args.gradient_accumulation_steps, lengths=buckets.lengths)
     forward = train.OneStepLoraLinear.forward
     return {
         "Trainer's grouping": (batches_from(trainers_own, trainer, epochs), forward),

@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from peft.tuners.lora import Linear as LoraLinear
+from torch.utils.data import Sampler
 from transformers import TrainerCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler
 from trl import SFTTrainer
@@ -163,7 +164,8 @@ class OneStepLoraLinear(LoraLinear):
     in SmolLM2's MLP layers), multiplies all of it by the scale, then adds it to the base output, in each of
     210 layers, forward and backward. Here the scale multiplies the rank-r product A(x) instead (16 values
     per token; the same sum), and the matrix multiply by B adds its result straight into the base output
-    (addmm_). Measured in paired runs on a 2-core CPU: training steps 2-8% faster (bench/README.md).
+    (addmm_), and under autocast the input is not cast to float32 first, as PEFT does (autocast would cast it
+    straight back). Measured in paired runs on a 2-core CPU: training steps 2-8% faster (bench/README.md).
     Anything but a plain single adapter (DoRA, mixed or merged adapters, a LoRA bias) takes PEFT's own
     path; the saved adapter is PEFT's usual one.
     """
@@ -177,8 +179,8 @@ class OneStepLoraLinear(LoraLinear):
         result = self.base_layer(flat_x)
         lora_input = self.lora_dropout[adapter](flat_x)
         if not torch.is_autocast_enabled(flat_x.device.type):
-            # PEFT casts each LoRA input to the LoRA weights' float32; under bf16 autocast the product is computed
-            # in bf16 anyway, so that cast and autocast's cast back would be two wasted copies per layer.
+            # PEFT casts each LoRA input to float32, the LoRA weights' precision. Under autocast the product is
+            # computed in bf16 anyway, so that cast and autocast's cast back would be two wasted copies per layer.
             lora_input = self._cast_input_dtype(lora_input, lora_A.weight.dtype)
         scaled = (lora_A(lora_input) * self.scaling[adapter]).to(result.dtype)
         result.addmm_(scaled, lora_B.weight.to(result.dtype).t())  # result += scaled @ B^T, in place
@@ -261,9 +263,11 @@ class FastSFTTrainer(SFTTrainer):
     """
 
     def _get_train_sampler(self, train_dataset=None):
+        # The Trainer's (private) hook for its training sampler; transformers is pinned, and the tests use it.
         sampler = super()._get_train_sampler(train_dataset)
         if isinstance(sampler, LengthGroupedSampler):  # train_sampling_strategy="group_by_length"
-            return LengthBucketSampler(self.args.train_batch_size, lengths=sampler.lengths, generator=sampler.generator)
+            seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+            return LengthBucketSampler(sampler.lengths, self.args.train_batch_size, seed)
         return sampler
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
@@ -307,24 +311,42 @@ class FastSFTTrainer(SFTTrainer):
             self._metrics[mode]["mean_token_accuracy"].append(correct)
 
 
-class LengthBucketSampler(LengthGroupedSampler):
-    """Each epoch: the examples sorted by length (equal lengths in random order), cut into batches, and the
-    batches shuffled. Every batch is padded to its longest example, so neighbours in length waste the least.
+class LengthBucketSampler(Sampler):
+    """Batches of examples of the most similar lengths, in a new random order every epoch.
 
-    The Trainer's own "group_by_length" sorts only within random groups of a few batches and moves the longest
-    example into the first batch; on the bundled example that leaves 9% of the computed tokens as padding, and
-    this 3%. Measured in paired runs (bench/README.md): 5-6% more real tokens per second.
+    Every batch is padded to its longest example, so neighbours in length waste the least. Each epoch: a
+    random few examples make up the one short batch (when the examples do not divide into full batches); the
+    rest are sorted by length (equal lengths in random order) and cut into batches; the batch holding the
+    longest examples comes first, so a batch too big for memory fails at once rather than at the end of an
+    epoch; the other batches follow in random order, and the short batch last.
+
+    The Trainer's own "group_by_length" sorts only within random groups of a few batches, which left 9% of
+    the computed tokens as padding on the bundled example, and this 3%: 5-6% more real tokens per second in
+    paired runs (bench/README.md). The order depends only on the seed and the epoch, so a resumed run (which
+    skips the batches already trained in that epoch) and every process of a multi-process run see the same
+    batches as an uninterrupted run.
     """
 
+    def __init__(self, lengths: list[int], batch_size: int, seed: int):
+        self.lengths, self.batch_size, self.seed, self.epoch = lengths, batch_size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch  # the Trainer calls this at the start of every epoch, also when resuming
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
     def __iter__(self):
-        shuffled = torch.randperm(len(self.lengths), generator=self.generator).tolist()
-        by_length = sorted(shuffled, key=lambda index: self.lengths[index])  # a stable sort keeps ties shuffled
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        shuffled = torch.randperm(len(self.lengths), generator=generator).tolist()
+        leftover = len(shuffled) % self.batch_size
+        short_batch, rest = shuffled[:leftover], shuffled[leftover:]
+        by_length = sorted(rest, key=lambda index: self.lengths[index])  # a stable sort keeps ties shuffled
         batches = [by_length[start : start + self.batch_size] for start in range(0, len(by_length), self.batch_size)]
-        # A short last batch stays last: the data loader cuts this flat list into batches again by position.
-        full = [batch for batch in batches if len(batch) == self.batch_size]
-        short = [batch for batch in batches if len(batch) < self.batch_size]
-        order = torch.randperm(len(full), generator=self.generator).tolist()
-        return iter([index for batch in [full[i] for i in order] + short for index in batch])
+        longest = batches.pop() if batches else []
+        order = torch.randperm(len(batches), generator=generator).tolist()
+        # The data loader cuts this flat list into batches again by position, so the short batch must be last.
+        return iter(longest + [index for i in order for index in batches[i]] + short_batch)
 
 
 class StopOnNonFiniteLoss(TrainerCallback):

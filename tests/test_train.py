@@ -147,16 +147,20 @@ def padded_share(batches, lengths) -> float:
 
 
 def test_length_buckets_hold_neighbours_in_length_and_every_example_once():
-    generator = torch.Generator().manual_seed(0)
-    lengths = torch.randint(20, 200, (103,), generator=generator).tolist()  # 103: the last batch is short
-    sampler = train.LengthBucketSampler(8, lengths=lengths, generator=generator)
-    first_epoch, second_epoch = list(sampler), list(sampler)
+    lengths = torch.randint(20, 200, (103,), generator=torch.Generator().manual_seed(0)).tolist()
+    sampler = train.LengthBucketSampler(lengths, batch_size=8, seed=42)  # 103: one short batch of 7
+    first_epoch = list(sampler)
+    sampler.set_epoch(1)
+    second_epoch = list(sampler)
     assert sorted(first_epoch) == list(range(103))
-    assert first_epoch != second_epoch  # a new order every epoch
+    assert first_epoch != second_epoch  # a new order every epoch...
+    assert list(train.LengthBucketSampler(lengths, batch_size=8, seed=42)) == first_epoch  # ...set by seed and epoch
     batches = [first_epoch[start : start + 8] for start in range(0, 103, 8)]
-    assert len(batches[-1]) == 103 % 8 and min(lengths[i] for i in batches[-1]) == sorted(lengths)[-(103 % 8)]
+    full, short = batches[:-1], batches[-1]
+    assert len(short) == 7
+    assert max(lengths[i] for i in full[0]) == max(lengths[i] for batch in full for i in batch)  # the longest first
     # Neighbours in length: sorted by their shortest example, no batch reaches past the next one's shortest.
-    spans = sorted((min(lengths[i] for i in batch), max(lengths[i] for i in batch)) for batch in batches)
+    spans = sorted((min(lengths[i] for i in batch), max(lengths[i] for i in batch)) for batch in full)
     assert all(longest <= next_shortest for (_, longest), (next_shortest, _) in zip(spans, spans[1:]))
     # ...and so less padding than the Trainer's own length grouping on the same lengths.
     trainers_own = list(LengthGroupedSampler(8, lengths=lengths, generator=torch.Generator().manual_seed(0)))
@@ -197,17 +201,20 @@ class CrashAfterStep(TrainerCallback):
 
 
 def test_resume_after_a_crash_gives_the_same_adapter(quick_project, tmp_path):
-    set_values(quick_project, "train", max_steps=6, save_steps=3)
+    """The crash comes in the second epoch, whose batch order must be drawn again exactly as before."""
+    train_file = quick_project.parent / "datasets" / "train.jsonl"
+    train_file.write_text("".join(train_file.read_text().splitlines(keepends=True)[:20]))  # 5 steps of 4 per epoch
+    set_values(quick_project, "train", max_steps=9, save_steps=7)
     cfg = load_settings(quick_project)
     train.run_training(cfg)
     uninterrupted = load_file(cfg.step_dir("train") / "adapter" / "adapter_model.safetensors")
     shutil.rmtree(cfg.step_dir("train"))
 
     with pytest.raises(KeyboardInterrupt):
-        train.run_training(cfg, extra_callbacks=[CrashAfterStep(4)])
-    assert (cfg.step_dir("train") / "checkpoints" / "checkpoint-3").is_dir()
+        train.run_training(cfg, extra_callbacks=[CrashAfterStep(8)])
+    assert (cfg.step_dir("train") / "checkpoints" / "checkpoint-7").is_dir()
     metrics = train.run_training(cfg, resume=True)
-    assert metrics["resumed_from"] == "checkpoint-3"
+    assert metrics["resumed_from"] == "checkpoint-7"
     resumed = load_file(cfg.step_dir("train") / "adapter" / "adapter_model.safetensors")
     assert resumed.keys() == uninterrupted.keys()
     for name in uninterrupted:
