@@ -5,7 +5,8 @@ example's facts. It takes a few minutes, so it runs once per test session.
 
 Margins we hold the tuned model to (measured on the 40 held-out paraphrased questions):
   * at least 3 more of the 40 questions answered correctly than the base model (+7.5 points;
-    measured on 2026-11-25: 2 -> 6 of 40, accuracy 5% -> 15%);
+    measured on 2026-11-25 on a 2-core CPU: 2 -> 5, 6 or 7 of 40 with different batch orders,
+    2 -> 5 with the current one, so this margin is met with nothing to spare);
   * perplexity of the reference answers at most 60% of the base model's (measured: 8.8 -> 3.5);
   * "What is the capital of Namibia?" answered with Windhoek (the base model says Cape Town).
 """
