@@ -146,6 +146,17 @@ def padded_share(batches, lengths) -> float:
     return 1 - real / computed
 
 
+def in_batches(order: list[int], size: int) -> list[list[int]]:
+    """A flat sampler order cut into batches by position, as the data loader cuts it."""
+    return [order[start : start + size] for start in range(0, len(order), size)]
+
+
+def assert_neighbours_in_length(spans) -> None:
+    """(shortest, longest) of each batch: sorted by their shortest example, no batch reaches past the next one's."""
+    spans = sorted(spans)
+    assert all(longest <= next_shortest for (_, longest), (next_shortest, _) in zip(spans, spans[1:]))
+
+
 def test_length_buckets_hold_neighbours_in_length_and_every_example_once():
     lengths = torch.randint(20, 200, (103,), generator=torch.Generator().manual_seed(0)).tolist()
     sampler = train.LengthBucketSampler(lengths, batch_size=8, seed=42)  # 103: one short batch of 7
@@ -155,27 +166,22 @@ def test_length_buckets_hold_neighbours_in_length_and_every_example_once():
     assert sorted(first_epoch) == list(range(103))
     assert first_epoch != second_epoch  # a new order every epoch...
     assert list(train.LengthBucketSampler(lengths, batch_size=8, seed=42)) == first_epoch  # ...set by seed and epoch
-    batches = [first_epoch[start : start + 8] for start in range(0, 103, 8)]
+    batches = in_batches(first_epoch, 8)
     full, short = batches[:-1], batches[-1]
     assert len(short) == 7
     assert max(lengths[i] for i in full[0]) == max(lengths[i] for batch in full for i in batch)  # the longest first
-    # Neighbours in length: sorted by their shortest example, no batch reaches past the next one's shortest.
-    spans = sorted((min(lengths[i] for i in batch), max(lengths[i] for i in batch)) for batch in full)
-    assert all(longest <= next_shortest for (_, longest), (next_shortest, _) in zip(spans, spans[1:]))
+    assert_neighbours_in_length((min(lengths[i] for i in batch), max(lengths[i] for i in batch)) for batch in full)
     # ...and so less padding than the Trainer's own length grouping on the same lengths.
     trainers_own = list(LengthGroupedSampler(8, lengths=lengths, generator=torch.Generator().manual_seed(0)))
-    assert padded_share(batches, lengths) < padded_share([trainers_own[s : s + 8] for s in range(0, 103, 8)], lengths)
+    assert padded_share(batches, lengths) < padded_share(in_batches(trainers_own, 8), lengths)
 
 
 def test_the_trainer_batches_examples_by_length_bucket(quick_project):
     trainer = small_trainer(quick_project, "fp32", examples=24)
     assert isinstance(trainer._get_train_sampler(), train.LengthBucketSampler)
-    spans = sorted(
-        (int(batch["attention_mask"].sum(1).min()), int(batch["attention_mask"].sum(1).max()))
-        for batch in trainer.get_train_dataloader()
-    )
+    spans = [(int(batch["attention_mask"].sum(1).min()), int(batch["attention_mask"].sum(1).max())) for batch in trainer.get_train_dataloader()]
     assert len(spans) == 24 // trainer.args.train_batch_size
-    assert all(longest <= next_shortest for (_, longest), (next_shortest, _) in zip(spans, spans[1:]))
+    assert_neighbours_in_length(spans)
 
 
 def test_models_that_transform_logits_keep_trls_loss(quick_project):
