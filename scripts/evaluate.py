@@ -24,15 +24,13 @@ from __future__ import annotations
 
 import json
 import math
-import re
-import string
 import time
-import unicodedata
 from pathlib import Path
 
 from .files import save_figure, write_atomic
 from .data import Example, load_split
 from .errors import UserError, where
+from .facts import is_correct, reference_key
 from .model import detect_hardware, load_causal_lm, load_for
 
 
@@ -214,24 +212,6 @@ def generate_answers(model, tokenizer, prompts: list[list[dict]], batch_size: in
         replies += [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
     tokenizer.padding_side = "right"
     return replies
-
-
-def normalise(text: str) -> str:
-    """Lower-case, strip accents' compatibility forms and punctuation, squeeze spaces."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    text = text.translate(str.maketrans({c: " " for c in string.punctuation + "‘’“”–—"}))
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def reference_key(example: Example) -> str:
-    """What a correct answer must contain: the record's short `answer`, else the whole reference."""
-    key = example.meta.get("answer")
-    return key if isinstance(key, str) and key.strip() else example.answer
-
-
-def is_correct(reply: str, key: str) -> bool:
-    key = normalise(key)
-    return bool(key) and f" {key} " in f" {normalise(reply)} "
 
 
 def score_probes(model, tokenizer, probes: list[dict], cfg) -> list[dict]:

@@ -210,7 +210,7 @@ def example_table(data: Datasets, tokenizer):
     """
     import pandas as pd
 
-    from .evaluate import normalise  # the same normalising the evaluation's scoring uses
+    from .facts import normalise  # the same normalising the evaluation's scoring uses
 
     rows = [(split, example) for split, examples in data.splits().items() for example in examples]
     totals, answer_tokens, template_errors = count_tokens(tokenizer, [example for _, example in rows])
