@@ -76,9 +76,9 @@ class DataSettings:
 
 @dataclass
 class LoraSettings:
-    rank: int = field(default=16, metadata={"range": (1, 1024)})
+    rank: int = field(default=32, metadata={"range": (1, 1024)})
     """LoRA rank r: size of the small update matrices; 8-16 is plenty for facts."""
-    alpha: int = field(default=32, metadata={"range": (1, 4096)})
+    alpha: int = field(default=64, metadata={"range": (1, 4096)})
     """Scaling of the LoRA update (alpha / r); 2 x rank is a common start."""
     dropout: float = field(default=0.0, metadata={"range": (0.0, 0.9)})
     """Dropout on the LoRA input; 0 is fastest on a CPU, 0.05-0.1 can help against memorising a small dataset."""
@@ -100,7 +100,7 @@ class TrainSettings:
     """Passes over the training data."""
     max_steps: int = field(default=-1, metadata={"range": (-1, 1_000_000)})
     """Stop after this many optimizer steps (-1: use epochs)."""
-    learning_rate: float = field(default=1e-3, metadata={"range": (1e-7, 1.0)})
+    learning_rate: float = field(default=2e-3, metadata={"range": (1e-7, 1.0)})
     """Step size; LoRA tolerates higher rates than full fine-tuning."""
     batch_size: int = field(default=8, metadata={"range": (1, 1024)})
     """Examples per step on each device."""

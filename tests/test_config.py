@@ -14,7 +14,7 @@ from scripts.errors import UserError
 def test_shipped_project_toml_loads_with_its_documented_values():
     cfg = load_settings(REPO / "project.toml")
     assert cfg.model.base == "HuggingFaceTB/SmolLM2-135M-Instruct"
-    assert cfg.lora.rank == 16 and cfg.train.backend == "runner" and cfg.publish.space_kind == "static"
+    assert cfg.lora.rank == 32 and cfg.train.backend == "runner" and cfg.publish.space_kind == "static"
     assert all(getattr(cfg.card, name).strip() for name in field_docs(type(cfg.card))), "the example fills every ethics field"
 
 

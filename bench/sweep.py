@@ -1,0 +1,109 @@
+"""A small recipe sweep: train with a few settings, measure held-out accuracy, print one table.
+
+    .venv/bin/python bench/sweep.py                                   # the default grid below
+    .venv/bin/python bench/sweep.py --runs "epochs=3" "epochs=4,learning_rate=0.002" --seeds 42 1 2
+
+Each run is one training of the project's own `train` step on the bundled data with
+some [train] or [lora] values changed, then the project's own greedy answers and
+accuracy rule on the eval split (the base model is measured once). What it prints is
+what chose the defaults in project.toml (bench/README.md has the table).
+The last line compares the best run with the first one (the current defaults).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+DEFAULT_RUNS = ["", "epochs=2", "epochs=4", "learning_rate=0.0005", "learning_rate=0.002", "rank=8,alpha=16", "rank=32,alpha=64"]
+
+
+def parse_run(text: str) -> dict[str, object]:
+    """'epochs=3,learning_rate=0.002' -> {'epochs': 3, 'learning_rate': 0.002}."""
+    values = {}
+    for item in filter(None, text.split(",")):
+        key, _, raw = item.partition("=")
+        values[key.strip()] = float(raw) if "." in raw or "e" in raw.lower() else int(raw)
+    return values
+
+
+def with_changes(cfg, changes: dict, seed: int, output_dir: Path):
+    """A copy of the settings with [train]/[lora] values changed and outputs in output_dir."""
+    train, lora = dataclasses.replace(cfg.train, seed=seed), dataclasses.replace(cfg.lora)
+    for key, value in changes.items():
+        section = train if hasattr(train, key) else lora if hasattr(lora, key) else None
+        if section is None:
+            raise SystemExit(f"unknown setting {key!r}: use a [train] or [lora] key")
+        setattr(section, key, type(getattr(section, key))(value))
+    project = dataclasses.replace(cfg.project, output_dir=str(output_dir))
+    return dataclasses.replace(cfg, train=train, lora=lora, project=project)
+
+
+def accuracy(cfg, examples, adapter_on: bool) -> tuple[int, float]:
+    """(questions answered right, perplexity of the references) with the adapter on or off."""
+    from scripts.evaluate import adapter_switch, answer_perplexity, generate_answers, load_tuned_model
+    from scripts.facts import is_correct, reference_key
+
+    model, tokenizer, _, _ = load_tuned_model(cfg)
+    with adapter_switch(model, adapter_on):
+        replies = generate_answers(model, tokenizer, [e.prompt_messages for e in examples], 16, cfg.evaluate.max_new_tokens)
+        perplexity = answer_perplexity(model, tokenizer, examples, 16, cfg.model.max_length)
+    return sum(is_correct(r, reference_key(e)) for r, e in zip(replies, examples)), perplexity
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default=str(REPO / "project.toml"))
+    parser.add_argument("--runs", nargs="+", default=DEFAULT_RUNS, help="comma-separated key=value changes; '' = defaults")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[42])
+    args = parser.parse_args()
+
+    from scripts.config import load_settings
+    from scripts.data import load_split
+    from scripts.train import run_training
+
+    cfg = load_settings(args.config)
+    examples = load_split(cfg, "eval")
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for run in args.runs:
+            for seed in args.seeds:
+                run_cfg = with_changes(cfg, parse_run(run), seed, Path(scratch) / f"{len(rows)}")
+                started = time.perf_counter()
+                metrics = run_training(run_cfg)
+                seconds = time.perf_counter() - started
+                if not rows:
+                    base_correct, base_ppl = accuracy(run_cfg, examples, adapter_on=False)
+                correct, perplexity = accuracy(run_cfg, examples, adapter_on=True)
+                rows.append((run or "defaults", seed, metrics["steps"], seconds, metrics["final_eval_loss"], perplexity, correct))
+                print(f"## {rows[-1]}", flush=True)
+
+    total = len(examples)
+    print(f"\nbase model: {base_correct}/{total} right, perplexity {base_ppl:.2f}\n")
+    print("| run | seed | steps | train s | eval loss | perplexity | right | accuracy |")
+    print("|---|---|---|---|---|---|---|---|")
+    for run, seed, steps, seconds, loss, perplexity, correct in rows:
+        print(f"| {run} | {seed} | {steps} | {seconds:.0f} | {loss} | {perplexity:.2f} | {correct}/{total} | {correct / total:.0%} |")
+    by_run: dict[str, list[int]] = {}
+    for run, _, _, _, _, _, correct in rows:
+        by_run.setdefault(run, []).append(correct)
+    print("\n| run | mean accuracy | lowest |\n|---|---|---|")
+    for run, scores in by_run.items():
+        print(f"| {run} | {statistics.mean(scores) / total:.0%} | {min(scores) / total:.0%} |")
+    first, best = next(iter(by_run)), max(by_run, key=lambda r: statistics.mean(by_run[r]))
+    ratio = statistics.mean(by_run[best]) / max(statistics.mean(by_run[first]), 1e-9)
+    print(f"\nratio: best ({best}) {ratio:.2f}x the mean accuracy of the first run ({first})")
+
+
+if __name__ == "__main__":
+    main()
