@@ -50,3 +50,11 @@ def test_validate_scale_prints_growth_and_the_ratio():
     output = run_bench("validate_scale.py", "50", "100")
     assert re.search(r"^\s+100\s+[\d.]+", output, re.MULTILINE), output
     assert re.search(r"ratio: 2x the examples took [\d.]+x the time and [\d.]+x the memory", output), output
+
+
+def test_sweep_trains_each_run_and_prints_the_table(tiny_project):
+    output = run_bench("sweep.py", "--config", str(tiny_project), "--runs", "max_steps=1", "max_steps=1,rank=8,alpha=16")
+    rows = [line for line in output.splitlines() if re.match(r"\| max_steps=1(,rank=8,alpha=16)? \| 42 \| 1 \|", line)]
+    assert len(rows) == 2, output[-1500:]
+    assert re.search(r"^base model: \d+/\d+ right", output, re.MULTILINE), output[-1500:]
+    assert re.search(r"^ratio: best \(.+\) [\d.]+x the mean accuracy of the first run", output, re.MULTILINE), output[-1500:]
