@@ -525,11 +525,18 @@ def training_facts(train: list[Example], threshold: float) -> list[list[Example]
 
     Examples with an `answer` are grouped by it (facts.py). Examples without one
     are grouped by their assistant answer: near copies (the near-duplicate
-    check's similarity) teach the same fact. Examples with no answer at all teach nothing.
+    check's similarity) teach the same fact. An example with no assistant answer
+    teaches nothing (other checks report it).
     """
     with_fact = list(phrasings_by_fact(train).values())
-    without = [example for example in train if not key_fact(example) and example.answer.strip()]
+    without = [example for example in train if not key_fact(example) and has_assistant_answer(example)]
     return with_fact + clusters_of_similar_answers(without, threshold)
+
+
+def has_assistant_answer(example: Example) -> bool:
+    """The example ends with a non-empty assistant turn (plain-text examples count as one)."""
+    last_role = example.messages[-1]["role"] if example.messages else "assistant" if example.text else None
+    return last_role == "assistant" and bool(example.answer.strip())
 
 
 def clusters_of_similar_answers(examples: list[Example], threshold: float) -> list[list[Example]]:
