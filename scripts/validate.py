@@ -44,7 +44,7 @@ from .data import Example, load_split
 from .errors import EXIT_CHECKS_FAILED, EXIT_OK
 from .facts import key_fact, phrasing_distribution, phrasings_by_fact, taught_flags
 from .privacy import describe, find_personal_data
-from .validate_report import build_report, print_summary, publish_job_summary, staging_folder, write_outputs
+from .validate_report import build_report, plural, print_summary, publish_job_summary, staging_folder, write_outputs
 
 SMALL_GROUP = 0.05  # a category or tag on fewer than 5% of examples gets a warning
 MAX_GROUPS_SHOWN = 12  # categories or tags named in the report's table
@@ -586,7 +586,7 @@ def fact_rules(table) -> list[RowRule]:
     questions = table.loc[table["split"] == "eval", "fact_taught"]
     if len(questions):
         unknown = int(questions.isna().sum())
-        details = f"{len(questions) - unknown} eval questions checked"
+        details = f"{plural(len(questions) - unknown, 'eval question', 'eval questions')} checked"
         if unknown:
             details += f"; {unknown} could not be checked (no `answer` field to match)"
         rules.append(
