@@ -14,7 +14,7 @@ What is checked, and by what:
   * Plain Python checks what needs a whole conversation or several examples at
     once: role order, empty turns, enough examples, exact and near duplicates,
     eval questions leaked from train, unfilled placeholders like {{name}},
-    languages, and personal data (see privacy.py).
+    languages, and personal data (see privacy.py; it does not detect names of people).
   * A diversity audit gives warnings, never failures: small categories or tags,
     the language mix, and how often the data talks about men versus women.
 

@@ -92,8 +92,8 @@ def fact_summary(table) -> dict:
     train, questions = table["split"] == "train", table.loc[table["split"] == "eval", "fact_taught"]
     phrasings = table.loc[train, "fact_phrasings"].dropna().astype(int).tolist()
     return phrasing_distribution(phrasings) | {
-        "eval_taught": int((questions == True).sum()),  # noqa: E712 (a column of True, False and None)
-        "eval_untaught": int((questions == False).sum()),  # noqa: E712
+        "eval_taught": int(questions.eq(True).sum()),  # the column holds True, False and None
+        "eval_untaught": int(questions.eq(False).sum()),
         "eval_not_checkable": int(questions.isna().sum()),  # no `answer` field to match
     }
 
