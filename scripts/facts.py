@@ -75,3 +75,13 @@ def taught_flags(train: list[Example], evaluation: list[Example]) -> list[bool |
         else:
             flags.append(any(f" {normalise(fact)} " in answer for answer in train_answers))
     return flags
+
+
+def phrasing_distribution(phrasings_per_fact: list[int]) -> dict[str, int]:
+    """How many facts are taught once, twice, and three or more times (from each fact's number of phrasings)."""
+    return {
+        "facts": len(phrasings_per_fact),
+        "taught_once": sum(count == 1 for count in phrasings_per_fact),
+        "taught_twice": sum(count == 2 for count in phrasings_per_fact),
+        "taught_3_or_more": sum(count >= 3 for count in phrasings_per_fact),
+    }

@@ -26,6 +26,11 @@ that are valid somewhere (years, prices and counts such as "14 regions" are
 not). phonenumbers rejects the older six-digit Namibian landlines still printed
 as "061-123456", so one narrow pattern for Namibian area codes adds those.
 
+What is NOT found: names of people. Telling a private person's name from a
+place, a company or a public figure needs a person reading the text, so the
+data report, the pull-request checklist and the model card all say that the
+scan does not cover names and ask the author to read every example for them.
+
 The placeholders contain no digits, @ signs or key=value pairs, so a redacted
 text has no findings: running `anonymize` twice changes nothing the second time.
 """
@@ -57,6 +62,13 @@ DESCRIPTIONS = {
     "IP_ADDRESS": ("an IP address", "IP addresses"),
     "SECRET": ("a secret key or token", "secret keys or tokens"),
 }
+
+
+SCAN_COVERS = ", ".join(several for _, several in list(DESCRIPTIONS.values())[:-1]) + " and " + DESCRIPTIONS["SECRET"][1]
+NAMES_NOT_DETECTED = (
+    "The automatic scan does not detect names of people. Read every example yourself and replace the names "
+    "of private people (anyone not named for a public role) with a made-up name or <NAME>."
+)
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,14 @@ What is checked, and by what:
   * Great Expectations checks rules about one example at a time, over a table
     with one row per example: the answer is filled in, the last turn is the
     assistant's, the example fits in `[model] max_length` tokens, the `answer`
-    key fact appears in the reply, the category is known. It also renders
-    these rules and their results as HTML ("Data Docs").
+    key fact appears in the reply, the category is known, most facts are
+    taught in several phrasings, and each eval question's fact is taught at
+    all (see facts.py). It also renders these rules and their results as HTML
+    ("Data Docs").
   * Plain Python checks what needs a whole conversation or several examples at
     once: role order, empty turns, enough examples, exact and near duplicates,
     eval questions leaked from train, unfilled placeholders like {{name}},
-    languages, and personal data (see privacy.py).
+    languages, and personal data (see privacy.py; it does not detect names of people).
   * A diversity audit gives warnings, never failures: small categories or tags,
     the language mix, and how often the data talks about men versus women.
 
@@ -40,14 +42,17 @@ from typing import Callable
 
 from .data import Example, load_split
 from .errors import EXIT_CHECKS_FAILED, EXIT_OK
+from .facts import key_fact, phrasing_distribution, phrasings_by_fact, taught_flags
 from .privacy import describe, find_personal_data
-from .validate_report import build_report, print_summary, publish_job_summary, staging_folder, write_outputs
+from .validate_report import build_report, plural, print_summary, publish_job_summary, staging_folder, write_outputs
 
 SMALL_GROUP = 0.05  # a category or tag on fewer than 5% of examples gets a warning
 MAX_GROUPS_SHOWN = 12  # categories or tags named in the report's table
 LANGUAGE_CONFIDENCE = 0.8  # below this the language guess is too unsure to warn about
 LANGUAGE_SAMPLE = 200  # characters: enough to tell the language, and long examples stay fast
 GX_SITE = "validate_report"
+SINGLE_PHRASING_SHARE = 0.5  # warn when more than this share of the facts is taught in only one phrasing
+SINGLE_PHRASINGS_LISTED = 5  # single-phrasing facts named in the report: a few examples, not thousands
 
 
 @dataclass
@@ -73,6 +78,7 @@ class Check:
     details: str = ""
     engine: str = "Python"
     audit: bool = False  # part of the diversity audit (warnings only)
+    unlisted: int = 0  # found but not listed as problems: some checks name only the first few
 
     def flag(self, example: Example, message: str, field_name: str | None = None, severity: str = "fail") -> None:
         """Record a problem with one example."""
@@ -119,9 +125,11 @@ def main(cfg, args) -> int:
     # The text checks need no tokenizer, so a second process runs them while this one
     # loads the tokenizer and runs Great Expectations: a 2-core machine does both at once.
     with ProcessPoolExecutor(max_workers=1) as helper:
+        facts = helper.submit(fact_columns, data, cfg.data.near_duplicate_threshold)
         text_checks = helper.submit(check_texts, data, cfg)
         _, tokenizer = load_for(cfg)
         table, template_errors = example_table(data, tokenizer)
+        table = with_fact_columns(table, facts.result())
         with staging_folder(out) as staging:
             checks = [
                 check_split_sizes(data, cfg.data.min_examples),
@@ -335,6 +343,8 @@ class RowRule:
     arguments: dict
     explain: Callable  # row of the table -> (field, message)
     severity: str = "fail"  # "warn": reported, but the check does not fail
+    details: str = ""  # what the report's table says was checked; "N examples checked" when empty
+    listed: int | None = None  # name only this many of the rows that break the rule (None: all)
 
     def build(self, gxe):
         """The expectation object; its description and severity show in the Data Docs."""
@@ -410,6 +420,8 @@ def row_rules(table, max_length: int) -> list[RowRule]:
                 severity="warn",
             ),
         ]
+    if "fact_phrasings" in table:  # the fact columns (with_fact_columns); absent in a bare example table
+        rules += fact_rules(table)
     return rules
 
 
@@ -445,15 +457,168 @@ def run_expectations(table, max_length: int, docs_folder: Path) -> list[Check]:
     for rule in rules:
         outcome = outcomes[rule.id]
         rows = [] if outcome.success else outcome.result.get("unexpected_index_list", [])
+        found = len(rows)
+        rows = rows[: rule.listed]  # [:None] keeps them all
         problems = []
         for row in table.loc[rows].itertuples():
             field_name, message = rule.explain(row)
             field_name = field_name if isinstance(field_name, str) else None  # pandas stores a missing field as NaN
             problems.append(Problem(rule.id, rule.severity, message, row.file, int(row.line), field_name))
         checked = int(outcome.result.get("element_count", 0) - outcome.result.get("missing_count", 0))
-        details = f"{checked} examples checked"
-        checks.append(Check(rule.id, rule.title, rule.fix, problems, details, engine="Great Expectations"))
+        details = rule.details or f"{checked} examples checked"
+        unlisted = found - len(problems)
+        checks.append(Check(rule.id, rule.title, rule.fix, problems, details, engine="Great Expectations", unlisted=unlisted))
     return checks
+
+
+# ---------------------------------------------------------------- facts: how many phrasings teach each one
+
+
+PHRASINGS_FIX = (
+    "A model that has seen a fact in one phrasing stores it but rarely retrieves it when asked differently; "
+    "teaching each fact in several phrasings makes it retrievable (Allen-Zhu & Li, \"Physics of Language Models: "
+    "Part 3.1, Knowledge Storage and Extraction\", 2023). Write 3-5 phrasings of each fact: ask the question in "
+    "different ways and write the answer in different sentences, each as its own example with the same `answer`. "
+    "The augment command (`python -m scripts augment`) can propose phrasings for you to check and edit. "
+    "Facts are counted by the `answer` field; examples without one count as the same fact when their answers "
+    "are near copies, so adding an `answer` field makes the count exact."
+)
+UNTAUGHT_FIX = (
+    "This measures knowledge the model was never given: no training example teaches the fact, so the question "
+    "tests what the base model happened to know, not what tuning taught it. Teach the fact in the training data "
+    "(in several phrasings), or remove the question or replace it with one about a fact you teach."
+)
+
+
+@dataclass
+class FactColumns:
+    """The example table's fact columns, one value per example in the order of Datasets.examples()."""
+
+    fact: list[str | None]  # the record's `answer`; None where it has none
+    phrasings: list[int | None]  # on the first training example of each fact: how many phrasings teach it
+    taught: list[bool | None]  # on eval examples: whether training teaches the fact; None where that cannot be told
+
+
+def fact_columns(data: Datasets, threshold: float) -> FactColumns:
+    """What the two fact rules need; runs in the helper process, next to the text checks."""
+    phrasings: list[int | None] = [None] * len(data.examples())
+    row_of = {id(example): row for row, example in enumerate(data.train)}  # train rows come first in the table
+    for group in training_facts(data.train, threshold):
+        phrasings[row_of[id(group[0])]] = distinct_phrasings(group)
+    taught = [None] * len(data.train) + taught_flags(data.train, data.eval)
+    return FactColumns([key_fact(example) for example in data.examples()], phrasings, taught)
+
+
+def with_fact_columns(table, columns: FactColumns):
+    """The example table with the columns `fact`, `fact_phrasings` and `fact_taught` added."""
+    import pandas as pd
+
+    return table.assign(
+        fact=pd.Series(columns.fact, index=table.index, dtype=object),
+        fact_phrasings=pd.Series(columns.phrasings, index=table.index, dtype="float64"),  # None becomes NaN: not checked
+        fact_taught=pd.Series(columns.taught, index=table.index, dtype=object),
+    )
+
+
+def training_facts(train: list[Example], threshold: float) -> list[list[Example]]:
+    """The training examples grouped by the fact they teach, each group in file order.
+
+    Examples with an `answer` are grouped by it (facts.py). Examples without one
+    are grouped by their assistant answer: near copies (the near-duplicate
+    check's similarity) teach the same fact. An example with no assistant answer
+    teaches nothing (other checks report it).
+    """
+    with_fact = list(phrasings_by_fact(train).values())
+    without = [example for example in train if not key_fact(example) and has_assistant_answer(example)]
+    return with_fact + clusters_of_similar_answers(without, threshold)
+
+
+def has_assistant_answer(example: Example) -> bool:
+    """The example ends with a non-empty assistant turn (plain-text examples count as one)."""
+    last_role = example.messages[-1]["role"] if example.messages else "assistant" if example.text else None
+    return last_role == "assistant" and bool(example.answer.strip())
+
+
+def clusters_of_similar_answers(examples: list[Example], threshold: float) -> list[list[Example]]:
+    """Examples grouped so that each joins the group of the earlier answer most like its own.
+
+    The similarity index proposes only likely matches, so this stays fast on 100k
+    examples where comparing every pair would not.
+    """
+    index = SimilarityIndex(threshold)
+    clusters: list[list[Example]] = []
+    cluster_of: list[int] = []  # per example: its cluster's number
+    for position, example in enumerate(examples):
+        match = index.best_match_then_add(comparable(example.answer), position)
+        number = cluster_of[match[0]] if match else len(clusters)
+        if not match:
+            clusters.append([])
+        clusters[number].append(example)
+        cluster_of.append(number)
+    return clusters
+
+
+def distinct_phrasings(group: list[Example]) -> int:
+    """How many different examples teach the fact: a repeated copy is not a new phrasing."""
+    return len({comparable(example.all_text()) for example in group})
+
+
+def fact_rules(table) -> list[RowRule]:
+    """The phrasings rule (over training facts) and the untaught rule (over eval questions), both warnings."""
+    counts = table.loc[table["split"] == "train", "fact_phrasings"].dropna().astype(int).tolist()
+    spread = phrasing_distribution(counts)
+    rules = []
+    if spread["facts"]:
+        rules.append(
+            RowRule(
+                "fact_phrasings",
+                "Most facts are taught in several phrasings",
+                PHRASINGS_FIX,
+                "ExpectColumnValuesToBeBetween",
+                # Each fact is one row (its first example), so this asks: are at least half of the facts taught twice or more?
+                {"column": "fact_phrasings", "min_value": 2, "mostly": 1 - SINGLE_PHRASING_SHARE},
+                explain_single_phrasing,
+                severity="warn",
+                details=describe_phrasings(spread),
+                listed=SINGLE_PHRASINGS_LISTED,
+            )
+        )
+    questions = table.loc[table["split"] == "eval", "fact_taught"]
+    if len(questions):
+        unknown = int(questions.isna().sum())
+        details = f"{plural(len(questions) - unknown, 'eval question', 'eval questions')} checked"
+        if unknown:
+            details += f"; {unknown} could not be checked (no `answer` field to match)"
+        rules.append(
+            RowRule(
+                "eval_fact_taught",
+                "Eval questions ask about facts the training data teaches",
+                UNTAUGHT_FIX,
+                "ExpectColumnValuesToBeInSet",
+                {"column": "fact_taught", "value_set": [True]},
+                lambda row: ("answer", f'"{row.fact}" is never taught in the training data: '
+                                       "this measures knowledge the model was never given"),
+                severity="warn",
+                details=details,
+            )
+        )  # fmt: skip
+    return rules
+
+
+def explain_single_phrasing(row) -> tuple[str, str]:
+    if isinstance(row.fact, str):
+        return "answer", f'"{row.fact}" is taught in only one phrasing'
+    return row.answer_field, "the fact in this answer is taught in only one phrasing"
+
+
+def describe_phrasings(spread: dict[str, int]) -> str:
+    """12 facts: 9 taught once (75%), 2 twice, 1 three or more times."""
+    once = spread["taught_once"] / spread["facts"]
+    return (
+        f"{spread['facts']} facts in training: {spread['taught_once']} taught once ({once:.0%}), "
+        f"{spread['taught_twice']} twice, {spread['taught_3_or_more']} three or more times; "
+        f"a warning when more than {SINGLE_PHRASING_SHARE:.0%} are taught once"
+    )
 
 
 # ---------------------------------------------------------------- checks in Python
@@ -703,7 +868,8 @@ def check_personal_data(texts: list[Passage]) -> Check:
         if findings:
             message = f"contains {describe(passage.text, findings)}"
             check.problems.append(Problem(check.id, "fail", message, passage.file, passage.line, passage.field))
-    check.details = f"{len(texts)} texts scanned"
+    # Said on every report (and so on the model card): the scan cannot tell a person's name from a place's.
+    check.details = f"{len(texts)} texts scanned; names of people are not detected: check them by hand"
     return check
 
 

@@ -15,7 +15,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .errors import where
+from .facts import phrasing_distribution
 from .files import replace_folder
+from .privacy import NAMES_NOT_DETECTED, SCAN_COVERS
 
 MAX_LISTED = 20  # problems listed per check in report.md; report.json has them all
 
@@ -45,6 +47,7 @@ def build_report(data, checks: list, table, diversity: dict, cfg) -> dict:
     problems = [problem for check in checks for problem in check.problems]
     failed = [check for check in checks if check.status == "fail"]
     warned = [check for check in checks if check.status == "warn"]
+    unlisted = {"fail": sum(check.unlisted for check in failed), "warn": sum(check.unlisted for check in warned)}
     verdict = "fail" if failed else "warn" if warned else "pass"
     fixes = {check.id: check.fix for check in checks}
     lengths = {"limit": max_length, "over_limit": int((table["tokens"] > max_length).sum())}
@@ -60,8 +63,8 @@ def build_report(data, checks: list, table, diversity: dict, cfg) -> dict:
             "probes": len(data.probes),
             "checks_failed": len(failed),
             "checks_warned": len(warned),
-            "problems": sum(problem.severity == "fail" for problem in problems),
-            "warnings": sum(problem.severity == "warn" for problem in problems),
+            "problems": sum(problem.severity == "fail" for problem in problems) + unlisted["fail"],
+            "warnings": sum(problem.severity == "warn" for problem in problems) + unlisted["warn"],
         },
         "settings": {
             "max_length": max_length,
@@ -71,12 +74,27 @@ def build_report(data, checks: list, table, diversity: dict, cfg) -> dict:
         },
         "checks": [
             {key: value for key, value in asdict(check).items() if key != "problems"}
-            | {"status": check.status, "problems": len(check.problems)}
+            | {"status": check.status, "problems": len(check.problems) + check.unlisted}
             for check in checks
         ],
         "problems": [asdict(problem) | {"fix": fixes[problem.check]} for problem in problems],
+        "facts": fact_summary(table),
+        "personal_data_scan": {"finds": SCAN_COVERS, "does_not_find": "names of people", "what_to_do": NAMES_NOT_DETECTED},
         "token_lengths": lengths,
         "diversity": diversity,
+    }
+
+
+def fact_summary(table) -> dict:
+    """How many phrasings teach the training facts, and how many eval questions ask about a taught fact."""
+    if "fact_phrasings" not in table:
+        return {}
+    train, questions = table["split"] == "train", table.loc[table["split"] == "eval", "fact_taught"]
+    phrasings = table.loc[train, "fact_phrasings"].dropna().astype(int).tolist()
+    return phrasing_distribution(phrasings) | {
+        "eval_taught": int(questions.eq(True).sum()),  # the column holds True, False and None
+        "eval_untaught": int(questions.eq(False).sum()),
+        "eval_not_checkable": int(questions.isna().sum()),  # no `answer` field to match
     }
 
 
@@ -115,6 +133,7 @@ def render_markdown(report: dict) -> str:
     lines += [_check_row(check) for check in report["checks"] if not check["audit"]] + [""]
     lines += _problem_sections(report, "fail", "Problems to fix")
     lines += _problem_sections(report, "warn", "Warnings")
+    lines += _personal_data_section(report)
     lines += _diversity_section(report)
     lines += _token_section(report["token_lengths"])
     lines += [
@@ -142,19 +161,31 @@ def _problem_sections(report: dict, severity: str, heading: str) -> list[str]:
     problems = [problem for problem in report["problems"] if problem["severity"] == severity]
     if not problems:
         return []
-    lines = [f"## {heading} ({len(problems)})", ""]
+    lines = [f"## {heading} ({report['counts']['problems' if severity == 'fail' else 'warnings']})", ""]
     for check in report["checks"]:
         mine = [problem for problem in problems if problem["check"] == check["id"]]
         if not mine:
             continue
-        lines += [f"### {check['title']} ({len(mine)})", "", f"**What to do:** {check['fix']}", ""]
+        lines += [f"### {check['title']} ({len(mine) + check['unlisted']})", "", f"**What to do:** {check['fix']}", ""]
         for problem in mine[:MAX_LISTED]:
             place = where(problem["file"], problem["line"], problem["field"]) if problem["file"] else "whole dataset"
             lines.append(f"- `{place}`: {problem['message']}")
         if len(mine) > MAX_LISTED:
             lines.append(f"- … and {len(mine) - MAX_LISTED} more (all are listed in report.json)")
+        if check["unlisted"]:
+            lines.append(f"- … and {check['unlisted']} more like these (only the first {len(mine)} are named, here and in report.json)")
         lines.append("")
     return lines
+
+
+def _personal_data_section(report: dict) -> list[str]:
+    scan = report["personal_data_scan"]
+    return [
+        "## Personal data: what the scan cannot see",
+        "",
+        f"The scan looks for {scan['finds']}. ⚠️ {scan['what_to_do']}",
+        "",
+    ]
 
 
 def _diversity_section(report: dict) -> list[str]:

@@ -192,3 +192,20 @@ def test_long_runs_of_digits_and_symbols_stay_fast():
     for text in ("2" + "3" * 5000 + "-", "1." * 5000, "a" * 20000 + "@", "+264 " * 2000):
         find_personal_data(text)
     assert time.perf_counter() - started < 2
+
+
+def test_names_are_not_detected_and_every_text_says_so():
+    """The scan cannot find names of people: the report, the card, project.toml and the PR checklist say so."""
+    assert find_personal_data("Maria Shikongo lives next door to Johannes Nakale.") == []
+    assert "names of people are not detected" in check_personal_data([]).details
+    card = (REPO / "model_card.j2").read_text(encoding="utf-8")
+    [line] = [line for line in card.splitlines() if "{{ card.anonymisation }}" in line]
+    assert "The automatic scan does not detect names of people" in line
+    assert "checked" not in line.lower()  # the template cannot know that anyone did
+    from scripts.config import load_settings
+
+    anonymisation = load_settings(REPO / "project.toml").card.anonymisation
+    assert "does not detect names of people" in anonymisation and "no personal data" not in anonymisation.lower()
+    checklist = (REPO / ".github" / "PULL_REQUEST_TEMPLATE.md").read_text(encoding="utf-8")
+    assert "- [ ] I read every example for names of private people" in checklist
+    assert "the automatic scan does not find names" in checklist

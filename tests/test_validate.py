@@ -109,6 +109,12 @@ EXPECTED = [
     ("train_eval_leakage", "fail", "datasets/eval.jsonl", 2, None, "same question as datasets/train.jsonl:3"),
     ("train_eval_leakage", "fail", "datasets/eval.jsonl", 4, None, "similar to the question at datasets/train.jsonl:2"),
     ("category_known", "warn", "datasets/eval.jsonl", 3, "category", '"sports"'),
+    # 19 of 20 facts are taught once (line 11 is a copy of line 1, not a new phrasing); the first 5 are named.
+    ("fact_phrasings", "warn", "datasets/train.jsonl", 1, "answer", '"Windhoek" is taught in only one phrasing'),
+    ("fact_phrasings", "warn", "datasets/train.jsonl", 3, "messages[1].content", "the fact in this answer is taught in only one"),
+    ("fact_phrasings", "warn", "datasets/train.jsonl", 6, "messages[2].content", "the fact in this answer is taught in only one"),
+    ("fact_phrasings", "warn", "datasets/train.jsonl", 7, "messages[1].content", "the fact in this answer is taught in only one"),
+    ("fact_phrasings", "warn", "datasets/train.jsonl", 8, "messages[1].content", "the fact in this answer is taught in only one"),
 ]
 
 
@@ -139,7 +145,7 @@ def test_failed_checks_exit_1_with_a_short_summary(checks_run, checks_report):
     assert f"Report: {config.parent / 'outputs' / 'validate' / 'report.md'}" in result.stdout
     assert checks_report["verdict"] == "fail"
     assert checks_report["counts"] == {
-        "train": 25, "eval": 4, "probes": 2, "checks_failed": 10, "checks_warned": 6, "problems": 15, "warnings": 7,
+        "train": 25, "eval": 4, "probes": 2, "checks_failed": 10, "checks_warned": 7, "problems": 15, "warnings": 26,
     }  # fmt: skip
     assert checks_report["token_lengths"]["over_limit"] == 1
     assert checks_report["token_lengths"]["train"]["max"] > 256
@@ -152,6 +158,10 @@ def test_report_md_is_readable_and_keeps_personal_data_out(checks_run):
     assert '- `datasets/train.jsonl:15 field "messages[1].content"`: contains an e-mail address' in markdown
     assert "**What to do:** Run `python -m scripts anonymize FILE`" in markdown
     assert "## Diversity audit" in markdown and "## Token lengths" in markdown
+    assert "**What to do:** A model that has seen a fact in one phrasing stores it but rarely retrieves it" in markdown
+    assert "- … and 14 more like these (only the first 5 are named, here and in report.json)" in markdown
+    assert "## Personal data: what the scan cannot see" in markdown
+    assert "The automatic scan does not detect names of people. Read every example yourself" in markdown
     for secret in ("info@visit-namibia", "290 6000", "081 234 5678"):
         assert secret not in markdown
 
@@ -196,6 +206,43 @@ def test_clean_data_exits_0_and_writes_the_job_summary(tmp_path, real_model_dir,
     assert not [problem for problem in report["problems"] if problem["severity"] == "fail"]
     assert summary.read_text(encoding="utf-8").startswith("# Data check: ✅ Ready to train")
     assert "Report:" in capsys.readouterr().out
+
+
+def test_fact_warnings_reach_every_output(tmp_path, real_model_dir):
+    """Each of the clean fixture's 5 facts is taught once, and one added eval question asks about an untaught fact."""
+    config = fixture_project(tmp_path, real_model_dir, "clean", min_examples="3")
+    questions = [
+        {"messages": [{"role": "user", "content": "Which park is famous for its salt pan?"},
+                      {"role": "assistant", "content": "Etosha National Park."}], "answer": "Etosha National Park"},
+        {"messages": [{"role": "user", "content": "Which animal is on the coat of arms?"},
+                      {"role": "assistant", "content": "The oryx."}]},
+    ]  # fmt: skip
+    with (tmp_path / "datasets" / "eval.jsonl").open("a", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(question) + "\n" for question in questions)  # lines 3 and 4
+    result = run_validate(config)
+    assert result.returncode == 0, result.stdout + result.stderr  # warnings never fail the check
+    assert "WARN  Most facts are taught in several phrasings (5 found)" in result.stdout
+    assert "WARN  Eval questions ask about facts the training data teaches (1 found)" in result.stdout
+
+    report = report_of(config)
+    assert report["facts"] == {
+        "facts": 5, "taught_once": 5, "taught_twice": 0, "taught_3_or_more": 0,
+        "eval_taught": 2, "eval_untaught": 1, "eval_not_checkable": 1,
+    }  # fmt: skip
+    untaught = [problem for problem in report["problems"] if problem["check"] == "eval_fact_taught"]
+    assert [(problem["file"], problem["line"], problem["severity"]) for problem in untaught] == [("datasets/eval.jsonl", 3, "warn")]
+
+    out = config.parent / "outputs" / "validate"
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    assert ("| Most facts are taught in several phrasings *(Great Expectations)* | ⚠️ warn | 5 found; 5 facts in training: "
+            "5 taught once (100%), 0 twice, 0 three or more times;") in markdown  # fmt: skip
+    assert ('- `datasets/eval.jsonl:3 field "answer"`: "Etosha National Park" is never taught in the training data: '
+            "this measures knowledge the model was never given") in markdown  # fmt: skip
+    assert "3 eval questions checked; 1 could not be checked (no `answer` field to match)" in markdown
+    [page] = (out / "data_docs" / "validations").rglob("*.html")
+    html = page.read_text(encoding="utf-8")
+    assert "Most facts are taught in several phrasings" in html
+    assert "Eval questions ask about facts the training data teaches" in html
 
 
 def test_too_few_examples_an_empty_split_and_capped_lists(tmp_path, real_model_dir):
