@@ -45,7 +45,7 @@ REVIEW_FIELDS = ("accept", "from", "original")
 DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 # What `python -m scripts augment` measured with the bundled model (bench/README.md, "Augment").
-DEFAULT_MODEL_QUALITY = "MEASUREMENT PENDING"
+DEFAULT_MODEL_QUALITY = "on 30 training questions, 36 of 90 proposals passed the filters and 10 of those asked the same question correctly (28%); 7 of 28 reworded answers were right"
 
 # Two worked examples, about other countries so that they teach the task and no Namibian fact.
 QUESTION_EXAMPLES = [
