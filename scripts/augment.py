@@ -111,13 +111,11 @@ def propose(cfg, args) -> int:
     model_id = cfg.augment.model or cfg.model.base
     warn_about_weak_model(model_id)
     ask = load_generator(cfg, model_id)
-    print(f"Proposing {cfg.augment.proposals} phrasings for each of {len(questions)} questions in {train_name} with {model_id} ...", flush=True)
     samples = cfg.augment.proposals if cfg.augment.temperature > 0 else 1  # greedy decoding has one answer
+    print(f"Proposing {samples} phrasings for each of {len(questions)} questions in {train_name} with {model_id} ...", flush=True)
     raw_questions, raw_answers = ask_model(ask, questions, samples)
     threshold = cfg.data.near_duplicate_threshold
-    known = SimilarityIndex(threshold)
-    for example in load_examples(cfg.path(train_name), cfg.data.format, train_name):
-        known.add(comparable(last_user_turn(example)), example)
+    known = training_questions(cfg)
     reasons: Counter = Counter()
     proposals, reworded = [], 0
     for question, candidates, answers in zip(questions, raw_questions, raw_answers):
@@ -159,6 +157,14 @@ def require_jsonl_messages(path: Path, name: str, records: list[tuple[int, dict]
             f'{where(name, records[0][0])}: augment writes records in the "messages" format, but this file uses another one; '
             'convert it to {"messages": [...]} records first.'
         )
+
+
+def training_questions(cfg) -> SimilarityIndex:
+    """Every training question, to spot proposals that copy one ([data] near_duplicate_threshold, as validate counts copies)."""
+    known = SimilarityIndex(cfg.data.near_duplicate_threshold)
+    for example in load_examples(cfg.path(cfg.data.train), cfg.data.format, cfg.data.train):
+        known.add(comparable(last_user_turn(example)), example.location)
+    return known
 
 
 def last_user_turn(example: Example) -> str:
@@ -386,10 +392,7 @@ def accepted_records(cfg, path: Path, name: str) -> list[dict]:
     longer contains the record's `answer`; a question that copies a training question or an
     earlier accepted one ([data] near_duplicate_threshold, as validate counts copies).
     """
-    threshold = cfg.data.near_duplicate_threshold
-    known = SimilarityIndex(threshold)
-    for example in load_examples(cfg.path(cfg.data.train), cfg.data.format, cfg.data.train):
-        known.add(comparable(last_user_turn(example)), example.location)
+    known = training_questions(cfg)
     raw = dict(read_records(path, name))
     accepted = []
     for example in load_examples(path, "messages", name):  # names the line and field of a broken record
