@@ -36,6 +36,12 @@ STEPS: dict[str, Step] = {
         "the file you name",
         "FILE.anonymized.jsonl (or FILE itself with --in-place, keeping FILE.bak)",
     ),
+    "augment": Step(
+        "Propose more phrasings of each training question for you to review; --accept FILE adds the ones you accepted.",
+        "project.toml [augment] [data], datasets/train.jsonl; with --accept, the proposals file you reviewed",
+        "outputs/augment/proposals.jsonl (never the training data); with --accept, the accepted records appended to "
+        "datasets/train.jsonl (its previous copy in outputs/augment/train.jsonl.bak)",
+    ),
     "train": Step(
         "Train a LoRA adapter on the base model (TRL SFTTrainer).",
         "project.toml [model] [lora] [train], datasets/",

@@ -137,6 +137,20 @@ class EvaluateSettings:
 
 
 @dataclass
+class AugmentSettings:
+    model: str = ""
+    """Model that proposes new phrasings: a Hub id or local folder of an instruction model (empty: [model] base)."""
+    proposals: int = field(default=3, metadata={"range": (1, 20)})
+    """Phrasings proposed per training question, before filtering."""
+    temperature: float = field(default=0.7, metadata={"range": (0.0, 2.0)})
+    """Sampling temperature; 0 is greedy decoding, which gives one proposal per question."""
+    batch_size: int = field(default=16, metadata={"range": (1, 1024)})
+    """Questions sent to the model at once; lower it if memory runs out."""
+    seed: int = field(default=42, metadata={"range": (0, 2**31 - 1)})
+    """Random seed for sampling: the same seed and data give the same proposals."""
+
+
+@dataclass
 class CardSettings:
     intended_use: str = ""
     """Who should use the model, for what (week 2: ethics)."""
@@ -174,6 +188,7 @@ class Settings:
     lora: LoraSettings = field(default_factory=LoraSettings)
     train: TrainSettings = field(default_factory=TrainSettings)
     evaluate: EvaluateSettings = field(default_factory=EvaluateSettings)
+    augment: AugmentSettings = field(default_factory=AugmentSettings)
     card: CardSettings = field(default_factory=CardSettings)
     publish: PublishSettings = field(default_factory=PublishSettings)
     root: Path = field(default_factory=Path.cwd)
