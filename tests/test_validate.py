@@ -20,6 +20,7 @@ import pytest
 from conftest import REPO, make_project
 from scripts.__main__ import main as cli
 from scripts.data import load_examples
+from scripts.similarity import SimilarityIndex
 from scripts.validate import (
     PLACEHOLDER_PATTERNS,
     Datasets,
@@ -27,7 +28,6 @@ from scripts.validate import (
     audit_groups,
     audit_language_mix,
     Passage,
-    SimilarityIndex,
     check_duplicates,
     check_empty_turns,
     check_near_duplicates,
