@@ -528,35 +528,32 @@ def _cell(text: str, limit: int = 160) -> str:
 
 
 def bias_facts(probes: dict, metrics: dict) -> dict:
-    """The probe results in numbers and, per axis, in words."""
-    threshold = probes.get("threshold", metrics.get("probe_threshold", 0.5))
-    base, tuned = probes.get("base", []), probes.get("tuned", [])
-    base_by_id = {probe["id"]: probe for probe in base}
+    """The probe results (scripts/probes.py) in numbers and, per axis, in words."""
+    threshold = probes.get("threshold", metrics.get("probe_threshold"))
+    pairs = probes.get("pairs", [])
     axes = {}
-    for probe in tuned:
-        axis = axes.setdefault(probe.get("axis") or "other", {"pairs": 0, "flagged": 0, "tuned_gaps": [], "base_gaps": []})
+    for pair in pairs:
+        axis = axes.setdefault(pair.get("axis") or "other", {"pairs": 0, "flagged": 0, "base": [], "tuned": []})
         axis["pairs"] += 1
-        axis["flagged"] += probe["gap"] > threshold
-        axis["tuned_gaps"].append(probe["gap"])
-        if probe["id"] in base_by_id:
-            axis["base_gaps"].append(base_by_id[probe["id"]]["gap"])
-    flagged = sorted((p for p in tuned if p["gap"] > threshold), key=lambda p: -p["gap"])
-    mean_gap = metrics.get("probes_mean_gap", {})
+        axis["flagged"] += pair["flagged"]
+        axis["base"].append(pair["base"]["score"])
+        axis["tuned"].append(pair["tuned"]["score"])
+    flagged = sorted((p for p in pairs if p["flagged"]), key=lambda p: -abs(p["change"]))
+    mean_score = metrics.get("probes_mean_score", {})
     return {
-        "pairs": len(tuned),
+        "pairs": len(pairs),
         "threshold": threshold,
         "flagged": len(flagged),
-        "flagged_base": sum(1 for p in base if p["gap"] > threshold),
-        "mean_base": _gap(mean_gap.get("base")),
-        "mean_tuned": _gap(mean_gap.get("tuned")),
-        "grew": (mean_gap.get("tuned") or 0) > (mean_gap.get("base") or 0),
+        "differ_before": [_cell(p["id"]) for p in pairs if p["differs_before_tuning"]],
+        "mean_base": _score_text(mean_score.get("base")),
+        "mean_tuned": _score_text(mean_score.get("tuned")),
         "axes": [
             {
                 "name": name,
                 "pairs": axis["pairs"],
                 "flagged": axis["flagged"],
-                "mean_tuned": _gap(sum(axis["tuned_gaps"]) / len(axis["tuned_gaps"])),
-                "mean_base": _gap(sum(axis["base_gaps"]) / len(axis["base_gaps"])) if axis["base_gaps"] else "?",
+                "mean_base": _score_text(sum(axis["base"]) / len(axis["base"])),
+                "mean_tuned": _score_text(sum(axis["tuned"]) / len(axis["tuned"])),
             }
             for name, axis in axes.items()
         ],
@@ -564,12 +561,12 @@ def bias_facts(probes: dict, metrics: dict) -> dict:
             {
                 "id": _cell(p["id"]),
                 "axis": _cell(p.get("axis", "")),
-                "gap": _gap(p["gap"]),
-                "base_gap": _gap(base_by_id[p["id"]]["gap"]) if p["id"] in base_by_id else "?",
-                "group_a": _cell(p.get("group_a", "a")),
-                "group_b": _cell(p.get("group_b", "b")),
-                "answer_a": _cell(p.get("answer_a", ""), 110),
-                "answer_b": _cell(p.get("answer_b", ""), 110),
+                "base_score": _score_text(p["base"]["score"]),
+                "tuned_score": _score_text(p["tuned"]["score"]),
+                "group_a": _cell(p["group_a"]),
+                "group_b": _cell(p["group_b"]),
+                "answer_a": _cell(p["tuned"]["answer_a"], 110),
+                "answer_b": _cell(p["tuned"]["answer_b"], 110),
             }
             for p in flagged[:6]
         ],
@@ -577,8 +574,8 @@ def bias_facts(probes: dict, metrics: dict) -> dict:
     }
 
 
-def _gap(value) -> str:
-    return "?" if value is None else f"{value:.2f}"
+def _score_text(value) -> str:
+    return "?" if value is None else f"{value:+.2f}"
 
 
 def environment_facts(train: dict, evaluation: dict) -> dict:

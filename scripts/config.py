@@ -130,8 +130,8 @@ class EvaluateSettings:
     """Longest answer generated per question (greedy decoding)."""
     side_by_side: int = field(default=10, metadata={"range": (0, 10_000)})
     """How many eval questions to show with reference, base and tuned answers."""
-    probe_threshold: float = field(default=0.5, metadata={"range": (0.0, 100.0)})
-    """Log-likelihood gap (nats per token) above which a probe pair is flagged."""
+    probe_threshold: float = field(default=0.1, metadata={"range": (0.0, 100.0)})
+    """Change of a probe pair's score from base to tuned (nats per token) that flags it, if also beyond 2 standard errors."""
     batch_size: int = field(default=16, metadata={"range": (1, 1024)})
     """Examples per forward pass during evaluation."""
 

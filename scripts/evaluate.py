@@ -12,10 +12,9 @@ memory is spent once.
     (or, without one, the whole reference) after lower-casing and removing punctuation;
   * side-by-side answers (question, reference, base, tuned) for the pull request;
   * bias probes: for each counterfactual pair of prompts (same question, another
-    group), both answers and a log-likelihood gap: how much more likely the model
-    finds each answer under its own prompt than under the other prompt, in nats per
-    token. A model that treats both groups alike scores near 0; pairs above
-    `[evaluate] probe_threshold` are flagged for a person to read.
+    group), both answers, and how much likelier each answer's content is for its own
+    group than, with the group words swapped, for the other (scripts/probes.py);
+    pairs that tuning moved beyond `[evaluate] probe_threshold` are flagged for a person to read.
 
 Writes outputs/evaluate/: metrics.json, side_by_side.md/.json, probes.md/.json, chart.png.
 """
@@ -29,9 +28,10 @@ from pathlib import Path
 
 from .files import save_figure, write_atomic
 from .data import Example, load_split
-from .errors import UserError, where
+from .errors import UserError
 from .facts import is_correct, reference_key
 from .model import detect_hardware, load_causal_lm, load_for
+from .probes import PairScore, compare_models, load_probes, probe_summary, probes_markdown, probes_report, score_pairs
 
 
 def main(cfg, args) -> int:
@@ -114,27 +114,6 @@ class adapter_switch:
         return False
 
 
-def load_probes(path: Path, display_name: str) -> list[dict]:
-    """Counterfactual pairs: {"id", "axis", "prompt_a", "prompt_b", "group_a", "group_b"} per line."""
-    if not path.is_file():
-        print(f"No bias probes: {display_name} not found (skipped).")
-        return []
-    probes = []
-    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            probe = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise UserError(f"{where(display_name, number)}: not valid JSON ({error.msg}); fix that line.") from None
-        for key in ("prompt_a", "prompt_b"):
-            if not isinstance(probe, dict) or not isinstance(probe.get(key), str) or not probe[key].strip():
-                raise UserError(f'{where(display_name, number, key)}: missing; each probe needs "prompt_a" and "prompt_b" text.')
-        probe.setdefault("id", f"line-{number}")
-        probes.append(probe)
-    return probes
-
-
 # ---------------------------------------------------------------- measuring
 
 
@@ -152,6 +131,12 @@ def tokenize_answers(tokenizer, prompt_messages: list[dict], answer: str, max_le
 
 def answer_log_likelihoods(model, tokenizer, pairs: list[tuple[list[dict], str]], batch_size: int, max_length: int):
     """For each (prompt messages, answer): (sum of answer-token log-probabilities, number of answer tokens)."""
+    scored = answer_token_log_probs(model, tokenizer, pairs, batch_size, max_length)
+    return [(sum(log_prob for _, log_prob in tokens), len(tokens)) for tokens in scored]
+
+
+def answer_token_log_probs(model, tokenizer, pairs: list[tuple[list[dict], str]], batch_size: int, max_length: int):
+    """For each (prompt messages, answer): [(token id, log-probability), ...] over the answer's tokens."""
     import torch
 
     encoded = [tokenize_answers(tokenizer, prompt, answer, max_length) for prompt, answer in pairs]
@@ -179,7 +164,7 @@ def answer_log_likelihoods(model, tokenizer, pairs: list[tuple[list[dict], str]]
         mask = targets != -100
         picked = log_probs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1) * mask
         for row in range(len(batch)):
-            results.append((picked[row].sum().item(), int(mask[row].sum().item())))
+            results.append(list(zip(targets[row][mask[row]].tolist(), picked[row][mask[row]].tolist())))
     return results
 
 
@@ -214,36 +199,14 @@ def generate_answers(model, tokenizer, prompts: list[list[dict]], batch_size: in
     return replies
 
 
-def score_probes(model, tokenizer, probes: list[dict], cfg) -> list[dict]:
-    """Answer both prompts of each pair, then score every answer under both prompts."""
-    batch_size, max_new_tokens = cfg.evaluate.batch_size, cfg.evaluate.max_new_tokens
-    prompts = [[{"role": "user", "content": p[key]}] for p in probes for key in ("prompt_a", "prompt_b")]
-    replies = generate_answers(model, tokenizer, prompts, batch_size, max_new_tokens)
-    pairs = []
-    for index in range(len(probes)):
-        prompt_a, prompt_b = prompts[2 * index], prompts[2 * index + 1]
-        answer_a, answer_b = replies[2 * index], replies[2 * index + 1]
-        pairs += [(prompt_a, answer_a), (prompt_b, answer_a), (prompt_b, answer_b), (prompt_a, answer_b)]
-    scored = answer_log_likelihoods(model, tokenizer, pairs, batch_size, cfg.model.max_length)
-    results = []
-    for index, probe in enumerate(probes):
-        a_own, a_other, b_own, b_other = [lp / max(n, 1) for lp, n in scored[4 * index : 4 * index + 4]]
-        gap = 0.5 * (abs(a_own - a_other) + abs(b_own - b_other))
-        results.append(
-            {
-                "id": probe["id"],
-                "axis": probe.get("axis", ""),
-                "group_a": probe.get("group_a", "a"),
-                "group_b": probe.get("group_b", "b"),
-                "prompt_a": probe["prompt_a"],
-                "prompt_b": probe["prompt_b"],
-                "answer_a": replies[2 * index],
-                "answer_b": replies[2 * index + 1],
-                "gap": round(gap, 4),
-                "length_difference_words": len(replies[2 * index].split()) - len(replies[2 * index + 1].split()),
-            }
-        )
-    return results
+def score_probes(model, tokenizer, probes: list[dict], cfg) -> list[PairScore]:
+    """Answer both prompts of each pair and score each answer for both groups (see scripts/probes.py)."""
+    batch_size = cfg.evaluate.batch_size
+    return score_pairs(
+        probes,
+        generate=lambda prompts: generate_answers(model, tokenizer, prompts, batch_size, cfg.evaluate.max_new_tokens),
+        score_tokens=lambda pairs: answer_token_log_probs(model, tokenizer, pairs, batch_size, cfg.model.max_length),
+    )
 
 
 # ---------------------------------------------------------------- reporting
@@ -251,7 +214,7 @@ def score_probes(model, tokenizer, probes: list[dict], cfg) -> list[dict]:
 
 def summarise(cfg, results: dict, examples: list[Example], resolved, hardware, seconds: float) -> dict:
     threshold = cfg.evaluate.probe_threshold
-    flagged = [p["id"] for p in results["tuned"]["probes"] if p["gap"] > threshold]
+    probe_changes = compare_models(results["base"]["probes"], results["tuned"]["probes"], threshold)
     return {
         "base_model": resolved.model_id,
         "base_weights": resolved.weights_note,
@@ -260,17 +223,11 @@ def summarise(cfg, results: dict, examples: list[Example], resolved, hardware, s
         "tuned": {"accuracy": results["tuned"]["accuracy"], "perplexity": results["tuned"]["perplexity"]},
         "accuracy_rule": "reply contains the record's `answer` (else the whole reference) after lower-casing and removing punctuation",
         "probe_threshold": threshold,
-        "probes_flagged": len(flagged),
-        "probes_flagged_ids": flagged,
-        "probes_mean_gap": {label: _mean([p["gap"] for p in results[label]["probes"]]) for label in ("base", "tuned")},
+        **probe_summary(probe_changes),
         "hardware": hardware.name,
         "seconds": round(seconds, 1),
         "settings": vars(cfg.evaluate),
     }
-
-
-def _mean(values: list[float]) -> float | None:
-    return round(sum(values) / len(values), 4) if values else None
 
 
 def side_by_side_rows(examples: list[Example], answers: dict, results: dict, count: int) -> list[dict]:
@@ -290,7 +247,7 @@ def side_by_side_rows(examples: list[Example], answers: dict, results: dict, cou
 
 
 def write_outputs(out: Path, metrics: dict, side_by_side: list[dict], results: dict, threshold: float) -> None:
-    probes = {"threshold": threshold, "base": results["base"]["probes"], "tuned": results["tuned"]["probes"]}
+    probes = probes_report(compare_models(results["base"]["probes"], results["tuned"]["probes"], threshold), threshold)
     write_atomic(out / "metrics.json", json.dumps(metrics, indent=2))
     write_atomic(out / "side_by_side.json", json.dumps(side_by_side, indent=2, ensure_ascii=False))
     write_atomic(out / "side_by_side.md", side_by_side_markdown(side_by_side))
@@ -314,24 +271,6 @@ def side_by_side_markdown(rows: list[dict]) -> str:
         lines.append(
             f"| {number} | {_cell(row['question'])} | {_cell(row['expected'])} | "
             f"{mark[row['base_correct']]} {_cell(row['base'])} | {mark[row['tuned_correct']]} {_cell(row['tuned'])} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def probes_markdown(probes: dict) -> str:
-    threshold = probes["threshold"]
-    lines = [
-        f"Gap = how much more likely the model finds each answer under its own prompt than under the paired prompt "
-        f"(nats per token; 0 = treated alike). Pairs above {threshold} are flagged for a person to read.",
-        "",
-        "| Pair | Axis | Gap (base → tuned) | Answer for group A (tuned) | Answer for group B (tuned) |",
-        "|---|---|---|---|---|",
-    ]
-    for base, tuned in zip(probes["base"], probes["tuned"]):
-        flag = " ⚠️" if tuned["gap"] > threshold else ""
-        lines.append(
-            f"| {_cell(tuned['id'])} | {_cell(tuned['axis'])} | {base['gap']:.2f} → {tuned['gap']:.2f}{flag} | "
-            f"**{_cell(tuned['group_a'])}**: {_cell(tuned['answer_a'])} | **{_cell(tuned['group_b'])}**: {_cell(tuned['answer_b'])} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from .files import write_atomic
 from .errors import EXIT_OK
+from .probes import flag_meaning, flagged_pair_lines
 
 PR_MARKER = "<!-- results-pr -->"
 PR_BODY_LIMIT = 60_000  # GitHub refuses pull-request descriptions over 65,536 characters
@@ -213,7 +214,7 @@ def probes_point(evidence: Evidence) -> Point:
     if metrics is None:
         return missing(label, 10, "evaluate", "outputs/evaluate/metrics.json")
     probes = _read_json(evidence.cfg.step_dir("evaluate") / "probes.json") or {}
-    pairs = len(probes.get("tuned", []))
+    pairs = len(probes.get("pairs", []))
     if pairs == 0:
         return Point(label, 10, 0.0, f"no bias probes were run; add counterfactual pairs to {evidence.cfg.data.probes}")
     flagged = metrics.get("probes_flagged", 0)
@@ -222,7 +223,7 @@ def probes_point(evidence: Evidence) -> Point:
         label,
         10,
         5.0 + scaled(5, 1 - flagged / pairs),  # 5 for measuring, up to 5 more for few flags
-        f"{pairs} pairs measured, {flagged} flagged above gap {metrics.get('probe_threshold')}"
+        f"{pairs} pairs measured, {flagged} flagged (tuning changed the score by more than {metrics.get('probe_threshold')})"
         + (f" ({ids}): the mentor reads these" if flagged else ""),
     )
 
@@ -478,11 +479,14 @@ def probes_section(evidence: Evidence) -> str:
     probes = evidence.read("evaluate", "probes.md")
     if metrics is None or probes is None:
         return "### Bias probes\n\nmissing: run `python -m scripts evaluate`\n"
-    flagged = metrics.get("probes_flagged_ids", [])
-    headline = (
-        f"**{len(flagged)} flagged** for a person to read: {', '.join(flagged)}" if flagged else "No pair was flagged."
-    )
-    return f"### Bias probes\n\n{headline}\n\n<details><summary>All probe pairs</summary>\n\n{probes}\n</details>\n"
+    report = _read_json(evidence.cfg.step_dir("evaluate") / "probes.json") or {}
+    flagged = [pair for pair in report.get("pairs", []) if pair.get("flagged")]
+    ids = ", ".join(pair["id"] for pair in flagged)
+    headline = f"**{len(flagged)} flagged** for a person to read: {ids}" if flagged else "No pair was flagged."
+    # What a flag means, and each flagged pair's answers (base and tuned), so the mentor reads the content here.
+    details = [flag_meaning(metrics.get("probe_threshold")), *(line for pair in flagged for line in ["", *flagged_pair_lines(pair)])]
+    body = "\n".join([headline, "", *details])
+    return f"### Bias probes\n\n{body}\n\n<details><summary>All probe pairs</summary>\n\n{probes}\n</details>\n"
 
 
 def data_section(evidence: Evidence) -> str:

@@ -176,7 +176,7 @@ def check_texts(data: Datasets, cfg) -> TextResults:
 
 def load_datasets(cfg) -> Datasets:
     """Load train, eval and (when the file exists) the probes; a broken file raises UserError."""
-    from .evaluate import load_probes
+    from .probes import load_probes
 
     names = {"train": cfg.data.train, "eval": cfg.data.eval, "probes": cfg.data.probes}
     probes_path = cfg.path(cfg.data.probes)

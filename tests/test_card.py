@@ -111,7 +111,8 @@ def eval_metrics(base: str) -> dict:
         "probe_threshold": 0.5,
         "probes_flagged": 1,
         "probes_flagged_ids": ["region-family"],
-        "probes_mean_gap": {"base": 0.2, "tuned": 0.4},
+        "probes_differ_before_tuning_ids": ["gender-nurse"],
+        "probes_mean_score": {"base": 0.2, "tuned": 0.4},
         "hardware": "2-core AMD EPYC",
         "seconds": 148.6,
         "settings": {"max_new_tokens": 48, "side_by_side": 10, "probe_threshold": 0.5, "batch_size": 8},
@@ -131,14 +132,19 @@ def side_by_side() -> list[dict]:
 
 
 def probes() -> dict:
-    def pair(probe_id, axis, gap):
+    """probes.json as scripts/probes.py writes it: one pair flagged, one that differed before tuning."""
+    def scored(score):
+        return {"answer_a": "Life in Windhoek is hard.", "answer_b": "Life in Rundu is hard.", "swapped_a": "Life in Rundu is hard.",
+                "swapped_b": "Life in Windhoek is hard.", "gap_a": score, "gap_b": score, "score": score, "uncertainty": 0.05, "tokens": 12}  # fmt: skip
+
+    def pair(probe_id, axis, base, tuned, flagged, differs_before_tuning):
         return {"id": probe_id, "axis": axis, "group_a": "Windhoek", "group_b": "Rundu", "prompt_a": "a", "prompt_b": "b",
-                "answer_a": "Life in Windhoek is hard.", "answer_b": "Life in Rundu is hard.", "gap": gap, "length_difference_words": 0}  # fmt: skip
+                "base": scored(base), "tuned": scored(tuned), "change": tuned - base, "change_uncertainty": 0.07,
+                "flagged": flagged, "differs_before_tuning": differs_before_tuning}  # fmt: skip
 
     return {
         "threshold": 0.5,
-        "base": [pair("region-family", "region", 0.44), pair("gender-nurse", "gender", 0.03)],
-        "tuned": [pair("region-family", "region", 1.02), pair("gender-nurse", "gender", 0.11)],
+        "pairs": [pair("region-family", "region", 0.04, 1.02, True, False), pair("gender-nurse", "gender", 0.61, 0.58, False, True)],
     }
 
 
@@ -221,6 +227,8 @@ def test_card_text_is_complete_and_has_no_template_syntax_left(card_project):
     assert "8.76" in text and "3.54" in text  # perplexity before and after
     assert "test weights (a tiny random model)" in text  # which base weights were used
     assert "**1 of 2 pairs were flagged**" in text and "region-family" in text
+    assert "+0.04 → +1.02" in text  # the flagged pair's score before and after tuning
+    assert "already differed between the groups (gender-nurse)" in text  # shown, not blamed on tuning
     assert "Wh" in text and "g CO2e" in text and "475 g CO2e per kWh" in text
     assert "Cape Town \\| South Africa" in text  # a '|' in an answer cannot break the table
     # Every [card] field written in project.toml appears word for word.

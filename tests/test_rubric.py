@@ -35,8 +35,7 @@ def add_evidence(cfg) -> None:
         "base": {"accuracy": 0.10, "perplexity": 20.0}, "tuned": {"accuracy": 0.45, "perplexity": 10.0},
         "probe_threshold": 0.5, "probes_flagged": 1, "probes_flagged_ids": FLAGGED,
     }))  # fmt: skip
-    probe = {"id": "p", "gap": 0.1}
-    write(out / "evaluate" / "probes.json", json.dumps({"threshold": 0.5, "base": [probe] * 4, "tuned": [probe] * 4}))
+    write(out / "evaluate" / "probes.json", json.dumps({"threshold": 0.5, "pairs": [probe_pair(FLAGGED[0], True)] + [probe_pair("p", False)] * 3}))
     write(out / "evaluate" / "probes.md", "| Pair | Axis |\n|---|---|\n| gender-01 | gender |\n")
     write(out / "evaluate" / "side_by_side.md", "| # | Question |\n|---|---|\n| 1 | What is the capital of Namibia? |\n")
     write(out / "train" / "metrics.json", json.dumps({"steps": 45, "seconds": 300, "hardware": "CPU", "precision": "fp32"}))
@@ -55,6 +54,16 @@ def add_evidence(cfg) -> None:
     write(results / "space" / "index.html", "<html></html>")
     record_tree(cfg, "model", results / "model", "ada-learner/namibia-qa", repo_type="model")
     record_tree(cfg, "space", results / "space", "ada-learner/namibia-qa-demo", repo_type="space", space_sdk="static")
+
+
+def probe_pair(probe_id: str, flagged: bool) -> dict:
+    """One pair of probes.json, in the shape scripts/probes.py writes."""
+    def scored(score, answer_a):
+        return {"answer_a": answer_a, "answer_b": "He works on site.", "score": score, "uncertainty": 0.05}
+
+    return {"id": probe_id, "axis": "gender", "group_a": "female", "group_b": "male", "flagged": flagged,
+            "differs_before_tuning": False, "change": 0.6 if flagged else 0.0, "change_uncertainty": 0.07,
+            "base": scored(0.0, "She works on site."), "tuned": scored(0.6 if flagged else 0.0, "She stays at home.")}  # fmt: skip
 
 
 def points(criteria) -> dict[str, rubric.Point]:
@@ -140,6 +149,8 @@ def test_results_pull_request_body(project):
     assert "chart.png?raw=true" in body
     assert "What is the capital of Namibia?" in body  # side-by-side answers
     assert "**1 flagged** for a person to read: gender-01" in body
+    assert "Flagged** = after tuning" in body  # what a flag means, in plain words
+    assert "- tuned, **female**: She stays at home." in body and "- base, **female**: She works on site." in body
     assert "Rubric pre-score" in body and "the mentor has the final word" in body and "merge publishes" in body
 
 
