@@ -134,6 +134,8 @@ class EvaluateSettings:
     """Log-likelihood gap (nats per token) above which a probe pair is flagged."""
     batch_size: int = field(default=16, metadata={"range": (1, 1024)})
     """Examples per forward pass during evaluation."""
+    general_knowledge: str = "datasets/general_knowledge.jsonl"
+    """Questions outside your topic that the base model answers right, to catch forgetting ("" skips the check)."""
 
 
 @dataclass
