@@ -43,9 +43,9 @@ from .facts import is_correct, reference_key, taught_flags
 from .model import detect_hardware, load_causal_lm, load_for
 from .stats import accuracy, accuracy_headline, format_p, paired_test
 
-# The general-knowledge answers are a word or a number ("12", "Paris"). Measured on the shipped set with the
-# base model: every reply that names the answer does so within its first GENERAL_MAX_NEW_TOKENS tokens, so the
-# set costs a few seconds per model instead of a full-length generation each (see docs/general_knowledge.md).
+# The general-knowledge answers are a word or a number ("30", "Paris"). Measured on the shipped set: the base
+# model names the answer within its first 14 tokens on every question, so 24 leaves a margin for a tuned model
+# that words it differently, at half the cost of the held-out questions' 48 (see docs/general_knowledge.md).
 GENERAL_MAX_NEW_TOKENS = 24
 
 

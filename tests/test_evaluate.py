@@ -251,3 +251,18 @@ def test_evaluate_writes_the_new_figures_on_the_tiny_model(tiny_project, capsys)
     printed = capsys.readouterr().out
     assert "paired test p = 1" in printed and "forgetting check: " in printed
     assert (out / "chart.png").is_file()
+
+
+def test_the_pipelines_closing_line_shows_intervals_p_value_and_forgetting(tiny_project, capsys):
+    from scripts import run
+
+    cfg = load_settings(tiny_project)
+    rows = general_rows((True, True), (True, False))
+    comparison = evaluate.compare(two_models(base_right=2, tuned_right=25, both=1), [True] * 40, "datasets/general_knowledge.jsonl", rows)
+    metrics = {"eval_examples": 40, **comparison}
+    (cfg.step_dir("evaluate")).mkdir(parents=True)
+    (cfg.step_dir("evaluate") / "metrics.json").write_text(json.dumps(metrics))
+    run._print_summary(cfg)
+    printed = capsys.readouterr().out
+    assert "Result: accuracy 5% [1-17%] -> 62% [47-76%] on 40 questions, paired test p < 0.001; perplexity 8.0 -> 3.0" in printed
+    assert "Forgetting: 1 of 2 general questions still answered right; lost: What is the capital of France?" in printed
