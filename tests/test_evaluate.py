@@ -196,6 +196,8 @@ def chart_metrics(base_right: int = 2, tuned_right: int = 5) -> dict:
 
 
 def test_chart_shows_accuracy_on_a_fixed_0_to_100_axis_with_the_intervals(tmp_path):
+    from matplotlib.container import ErrorbarContainer
+
     metrics = chart_metrics()  # 5% -> 12%: must not look like a leap
     bars = evaluate.accuracy_bars(metrics)
     assert bars.values == pytest.approx([5.0, 12.5])
@@ -206,6 +208,10 @@ def test_chart_shows_accuracy_on_a_fixed_0_to_100_axis_with_the_intervals(tmp_pa
     figure = evaluate.draw_chart(metrics)
     accuracy_axes, perplexity_axes = figure.axes
     assert accuracy_axes.get_ylim() == (0, 100)
+    (error_bars,) = [c for c in accuracy_axes.containers if isinstance(c, ErrorbarContainer)]
+    (vertical_lines,) = error_bars.lines[2]
+    drawn = [(bottom[1], top[1]) for bottom, top in vertical_lines.get_segments()]
+    assert drawn == [pytest.approx((1.38, 16.50), abs=0.01), pytest.approx((5.46, 26.11), abs=0.01)]  # the intervals
     assert "95% interval" in accuracy_axes.get_title() and "p = 0.38" in accuracy_axes.get_xlabel()
     assert perplexity_axes.get_ylim()[1] == pytest.approx(8.0 * 1.25)  # perplexity keeps its own scale
 
