@@ -13,7 +13,6 @@ from scripts import evaluate, stats
 from scripts.config import load_settings
 from scripts.data import load_split
 from scripts.errors import UserError
-from scripts.facts import taught_flags
 from scripts.model import detect_hardware, load_causal_lm, load_for
 
 
