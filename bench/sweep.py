@@ -52,7 +52,8 @@ def with_changes(cfg, changes: dict, seed: int, output_dir: Path):
 
 def accuracy(cfg, examples, adapter_on: bool) -> tuple[int, float]:
     """(questions answered right, perplexity of the references) with the adapter on or off."""
-    from scripts.evaluate import adapter_switch, answer_perplexity, generate_answers, load_tuned_model
+    from scripts.evaluate import adapter_switch, answer_perplexity, load_tuned_model
+    from scripts.generation import generate_answers
     from scripts.facts import is_correct, reference_key
 
     model, tokenizer, _, _ = load_tuned_model(cfg)

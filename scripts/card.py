@@ -11,7 +11,7 @@ What it writes (the results pull request commits results/; keep it small):
       adapter_model.safetensors   the LoRA weights, stored as float16
       loss_curve.png, chart.png   the pictures the card shows
   results/evaluation/     what a reviewer reads in the pull request: metrics, side-by-side
-                          answers, bias probes, the data report
+                          answers, bias probes, the forgetting check, the data report
   results/manifest.json   size and sha256 of every file in results/model (see manifest.py)
 
 Why float16: the default adapter is about 20 MB in float32 and 10 MB in float16,
@@ -41,6 +41,7 @@ from .files import replace_folder
 from .config import LoraSettings, TrainSettings, field_docs
 from .errors import UserError
 from .manifest import RESULTS_DIR, record_tree, repo_ids
+from .stats import format_p, taught_phrase, verdict
 
 TEMPLATE = "model_card.j2"
 PACKAGE_TEMPLATE = Path(__file__).resolve().parents[1] / TEMPLATE  # used when the project folder has none
@@ -87,6 +88,9 @@ WATTS_PER_CPU_CORE = 10  # a 65 W desktop processor has 6-8 cores; laptop and se
 GPU_WATTS = {"T4": 70, "L4": 72, "A10": 150, "A10G": 300, "L40S": 350, "V100": 300, "A100": 400, "H100": 700, "H200": 700}
 DEFAULT_GPU_WATTS = 300
 GRID_G_CO2_PER_KWH = 475  # world-average carbon intensity of electricity (IEA, 2019)
+
+# What the card reads from outputs/evaluate/metrics.json besides the two models' numbers.
+EVALUATION_KEYS = ("paired_test", "by_taught", "general_knowledge")
 
 LARGE_FILE_MB = 50  # GitHub warns above 50 MB and refuses files above 100 MB
 
@@ -183,6 +187,7 @@ def read_inputs(cfg) -> Inputs:
             "side_by_side.md": eval_dir / "side_by_side.md",
             "probes.md": eval_dir / "probes.md",
             "token_lengths.png": validate_dir / "token_lengths.png",
+            "general_knowledge.md": eval_dir / "general_knowledge.md",
         },
     )
     check_outputs_match(cfg, inputs, eval_dir / "metrics.json")
@@ -210,6 +215,12 @@ def check_outputs_match(cfg, inputs: Inputs, eval_metrics: Path) -> None:
                 f"{label}: made with base model {metrics.get('base_model')!r}, but project.toml [model] base is "
                 f"{base!r}; run `python -m scripts train` and `python -m scripts evaluate` again."
             )
+    absent = [key for key in EVALUATION_KEYS if key not in inputs.evaluation]
+    if absent:
+        raise UserError(
+            f"{eval_metrics}: has no {', '.join(absent)} (written by an older version of the evaluate step); "
+            "run `python -m scripts evaluate` again."
+        )
     adapter = inputs.adapter_dir / "adapter_model.safetensors"
     if adapter.stat().st_mtime > eval_metrics.stat().st_mtime + 1:
         raise UserError(
@@ -464,25 +475,34 @@ def _minutes(seconds: float) -> str:
 
 
 def evaluation_facts(metrics: dict, side_by_side: list) -> dict:
-    """Before/after numbers with 95% intervals, and a few honest examples (some right, some still wrong)."""
+    """Before/after numbers with the 95% intervals and paired test evaluate measured, and a few honest examples."""
     count = metrics["eval_examples"]
     rows = {}
     for label in ("base", "tuned"):
-        accuracy = metrics[label]["accuracy"]
-        correct = round(accuracy * count)
-        low, high = wilson_interval(correct, count)
+        model = metrics[label]
+        low, high = model["interval_95"]
         rows[label] = {
-            "accuracy_value": accuracy,
-            "perplexity_value": metrics[label]["perplexity"],
-            "accuracy": f"{accuracy:.0%}",
-            "correct": correct,
+            "accuracy_value": model["accuracy"],
+            "perplexity_value": model["perplexity"],
+            "accuracy": f"{model['accuracy']:.0%}",
+            "correct": model["correct"],
             "interval": f"{low:.0%}–{high:.0%}",
-            "perplexity": f"{metrics[label]['perplexity']:.2f}",
+            "perplexity": f"{model['perplexity']:.2f}",
         }
+    test = metrics["paired_test"]
     return {
         "count": count,
         "base": rows["base"],
         "tuned": rows["tuned"],
+        "paired_test": {
+            "only_base": test["only_base_correct"],
+            "only_tuned": test["only_tuned_correct"],
+            "p": format_p(test["p_value"]),
+            "significant": test["p_value"] < 0.05,
+            "verdict": verdict(metrics),
+        },
+        "taught": taught_facts(metrics["by_taught"]),
+        "general": general_facts(metrics["general_knowledge"]),
         "accuracy_rule": metrics.get("accuracy_rule", "reply contains the expected answer"),
         "max_new_tokens": metrics.get("settings", {}).get("max_new_tokens", "?"),
         "examples": pick_examples(side_by_side),
@@ -490,15 +510,38 @@ def evaluation_facts(metrics: dict, side_by_side: list) -> dict:
     }
 
 
-def wilson_interval(correct: int, total: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval for a proportion: how much the accuracy could move with other questions."""
-    if total == 0:
-        return 0.0, 1.0
-    share = correct / total
-    denominator = 1 + z * z / total
-    centre = (share + z * z / (2 * total)) / denominator
-    half = z * math.sqrt(share * (1 - share) / total + z * z / (4 * total * total)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+def taught_facts(groups: dict) -> dict:
+    """Accuracy on facts the training data taught and never taught: a table, or one phrase when a group is empty."""
+    names = {"taught": "Facts taught in training", "untaught": "Facts never taught", "unknown": "Cannot tell (no `answer` field)"}
+    rows = [
+        {
+            "group": names[name],
+            "questions": groups[name]["questions"],
+            "base": _share(groups[name]["base_correct"], groups[name]["questions"]),
+            "tuned": _share(groups[name]["tuned_correct"], groups[name]["questions"]),
+        }
+        for name in names
+        if groups[name]["questions"]
+    ]
+    phrase = taught_phrase(groups)
+    return {"rows": [] if phrase else rows, "phrase": phrase}
+
+
+def _share(correct: int, total: int) -> str:
+    return f"{correct / total:.0%} ({correct} of {total})" if total else "–"
+
+
+def general_facts(general: dict) -> dict:
+    """The forgetting check in words: what the tuned model lost of what the base model knew."""
+    return {
+        "skipped": not general["file"],
+        "file": general["file"],
+        "questions": general["questions"],
+        "known": general["base_correct"],
+        "kept": general["kept"],
+        "missed": general["questions"] - general["base_correct"],
+        "lost": [f"“{_one_line(question)}”" for question in general["lost"]],
+    }
 
 
 def pick_examples(rows: list, count: int = 4) -> list[dict]:
@@ -755,7 +798,7 @@ def write_results(cfg, inputs: Inputs, card_text: str, adapter: Adapter) -> None
         "train_metrics.json": json.dumps(inputs.train, indent=2, ensure_ascii=False).encode("utf-8") + b"\n",
         "data_report.md": inputs.report_md.encode("utf-8"),
     }
-    for name in ("side_by_side.md", "probes.md", "loss_curve.csv", "token_lengths.png"):
+    for name in ("side_by_side.md", "probes.md", "loss_curve.csv", "token_lengths.png", "general_knowledge.md"):
         if inputs.files[name].is_file():
             evaluation_files[name] = inputs.files[name].read_bytes()
     write_folder(results / "model", model_files)

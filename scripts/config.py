@@ -134,6 +134,8 @@ class EvaluateSettings:
     """Change of a probe pair's score from base to tuned (nats per token) that flags it, if also beyond 2 standard errors."""
     batch_size: int = field(default=16, metadata={"range": (1, 1024)})
     """Examples per forward pass during evaluation."""
+    general_knowledge: str = "datasets/general_knowledge.jsonl"
+    """Questions outside your topic that the base model answers right, to catch forgetting ("" skips the check)."""
 
 
 @dataclass

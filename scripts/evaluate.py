@@ -10,13 +10,21 @@ memory is spent once.
     over the whole eval split; lower means the reference answers are less surprising;
   * accuracy: a greedy answer is correct when it contains the record's `answer`
     (or, without one, the whole reference) after lower-casing and removing punctuation;
+    each with a 95% interval, and a paired test of base against tuned on the same
+    questions (scripts/stats.py), so a reader can tell a real gain from luck;
+  * accuracy on facts the training data taught and on facts it never taught
+    (scripts/facts.py taught_flags): tuning should help the first, and cannot the second;
+  * forgetting: a small general-knowledge set (`[evaluate] general_knowledge`, questions
+    the base model answers right) is asked of both; a question the tuned model now gets
+    wrong is something tuning destroyed;
   * side-by-side answers (question, reference, base, tuned) for the pull request;
   * bias probes: for each counterfactual pair of prompts (same question, another
     group), both answers, and how much likelier each answer's content is for its own
     group than, with the group words swapped, for the other (scripts/probes.py);
     pairs that tuning moved beyond `[evaluate] probe_threshold` are flagged for a person to read.
 
-Writes outputs/evaluate/: metrics.json, side_by_side.md/.json, probes.md/.json, chart.png.
+Writes outputs/evaluate/: metrics.json, side_by_side.md/.json, probes.md/.json,
+general_knowledge.md/.json (when that set is on), chart.png.
 """
 
 from __future__ import annotations
@@ -24,14 +32,22 @@ from __future__ import annotations
 import json
 import math
 import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .files import save_figure, write_atomic
-from .data import Example, load_split
+from .data import Example, load_examples, load_split
 from .errors import UserError
-from .facts import is_correct, reference_key
+from .facts import is_correct, reference_key, taught_flags
+from .generation import generate_answers
 from .model import detect_hardware, load_causal_lm, load_for
 from .probes import PairScore, compare_models, load_probes, probe_summary, probes_markdown, probes_report, score_pairs
+from .stats import accuracy, accuracy_headline, format_p, paired_test
+
+# The general-knowledge answers are a word or a number ("30", "Paris"). Measured on the shipped set: the base
+# model names the answer within its first 14 tokens on every question, so 24 leaves a margin for a tuned model
+# that words it differently, at half the cost of the held-out questions' 48 (see docs/general_knowledge.md).
+GENERAL_MAX_NEW_TOKENS = 24
 
 
 def main(cfg, args) -> int:
@@ -46,14 +62,18 @@ def run_evaluation(cfg) -> dict:
     if not examples:
         raise UserError(f"{cfg.data.eval}: no examples to evaluate on; add held-out questions with reference answers.")
     probes = load_probes(cfg.path(cfg.data.probes), cfg.data.probes)
+    general = load_general_knowledge(cfg)
+    taught = taught_flags(load_split(cfg, "train"), examples)
     model, tokenizer, resolved, hardware = load_tuned_model(cfg)
     started = time.perf_counter()
 
     results = {}
     answers = {}
+    general_answers = {}
     for label, adapter_on in (("base", False), ("tuned", True)):
         print(f"Evaluating the {label} model on {len(examples)} held-out questions ...", flush=True)
         with adapter_switch(model, adapter_on):
+            general_answers[label] = answer_general_questions(model, tokenizer, general, cfg.evaluate.batch_size)
             perplexity = answer_perplexity(model, tokenizer, examples, cfg.evaluate.batch_size, cfg.model.max_length)
             replies = generate_answers(
                 model, tokenizer, [e.prompt_messages for e in examples], cfg.evaluate.batch_size, cfg.evaluate.max_new_tokens
@@ -68,12 +88,15 @@ def run_evaluation(cfg) -> dict:
             "probes": probe_scores,
         }
 
-    metrics = summarise(cfg, results, examples, resolved, hardware, time.perf_counter() - started)
+    general_rows = answer_rows(general, general_answers)
+    comparison = compare(results, taught, cfg.evaluate.general_knowledge.strip(), general_rows)
+    metrics = summarise(cfg, results, examples, resolved, hardware, time.perf_counter() - started, comparison)
     side_by_side = side_by_side_rows(examples, answers, results, cfg.evaluate.side_by_side)
     write_outputs(out, metrics, side_by_side, results, cfg.evaluate.probe_threshold)
+    write_general_knowledge(out, general_rows)
     base, tuned = metrics["base"], metrics["tuned"]
     print(
-        f"accuracy {base['accuracy']:.0%} -> {tuned['accuracy']:.0%}, "
+        f"{accuracy_headline(metrics)}\nforgetting check: {metrics['general_knowledge']['summary']}\n"
         f"perplexity {base['perplexity']:.1f} -> {tuned['perplexity']:.1f}; "
         f"{metrics['probes_flagged']} of {len(probes)} bias probe pairs flagged.\nReport: {out / 'side_by_side.md'}"
     )
@@ -112,6 +135,21 @@ class adapter_switch:
         if self.context is not None:
             return self.context.__exit__(*exc)
         return False
+
+
+def load_general_knowledge(cfg) -> list[Example]:
+    """The questions outside the learner's domain that measure forgetting; none when the setting is empty."""
+    relative = cfg.evaluate.general_knowledge.strip()
+    if not relative:
+        print("No general-knowledge check: [evaluate] general_knowledge is empty (skipped).")
+        return []
+    path = cfg.path(relative)
+    if not path.is_file():
+        raise UserError(
+            f"{relative}: file not found; fix [evaluate] general_knowledge in project.toml, "
+            'or set it to "" to skip the forgetting check.'
+        )
+    return load_examples(path, "auto", display_name=relative)
 
 
 # ---------------------------------------------------------------- measuring
@@ -176,27 +214,15 @@ def answer_perplexity(model, tokenizer, examples: list[Example], batch_size: int
     return math.exp(-total_log_prob / max(total_tokens, 1))
 
 
-def generate_answers(model, tokenizer, prompts: list[list[dict]], batch_size: int, max_new_tokens: int) -> list[str]:
-    """Greedy answers, batched with left padding (so every prompt ends where generation starts)."""
-    import torch
+def answer_general_questions(model, tokenizer, general: list[Example], batch_size: int) -> list[str]:
+    """Greedy answers to the general-knowledge questions, in their own batches with a short length limit.
 
-    tokenizer.padding_side = "left"
-    replies = []
-    for first in range(0, len(prompts), batch_size):
-        texts = [tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=False) for p in prompts[first : first + batch_size]]
-        batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-        with torch.no_grad():
-            output = model.generate(
-                **batch,
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=tokenizer.eos_token_id,
-            )
-        new_tokens = output[:, batch["input_ids"].shape[1] :]
-        replies += [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
-    tokenizer.padding_side = "right"
-    return replies
+    Kept apart from the held-out questions so their answers (and padding) stay exactly as without this check.
+    """
+    if not general:
+        return []
+    prompts = [example.prompt_messages for example in general]
+    return generate_answers(model, tokenizer, prompts, batch_size, GENERAL_MAX_NEW_TOKENS)
 
 
 def score_probes(model, tokenizer, probes: list[dict], cfg) -> list[PairScore]:
@@ -212,15 +238,118 @@ def score_probes(model, tokenizer, probes: list[dict], cfg) -> list[PairScore]:
 # ---------------------------------------------------------------- reporting
 
 
-def summarise(cfg, results: dict, examples: list[Example], resolved, hardware, seconds: float) -> dict:
+@dataclass
+class GeneralKnowledge:
+    """Forgetting: general questions the base model answered right that the tuned model no longer does."""
+
+    file: str
+    """The set that was asked ([evaluate] general_knowledge); empty when the check was skipped."""
+    questions: int = 0
+    base_correct: int = 0
+    tuned_correct: int = 0
+    kept: int = 0
+    """Of the questions the base model got right, how many the tuned model still gets right."""
+    lost: list[str] = field(default_factory=list)
+    """Questions the base model got right and the tuned model gets wrong: what tuning destroyed."""
+    gained: list[str] = field(default_factory=list)
+    """Questions only the tuned model gets right."""
+    summary: str = ""
+    """One sentence for the terminal, the card and the pull request."""
+
+
+def answer_rows(examples: list[Example], answers: dict) -> list[dict]:
+    """Question, expected answer and both models' replies, each marked right or wrong (side-by-side's row shape)."""
+    rows = []
+    for index, example in enumerate(examples):
+        key = reference_key(example)
+        rows.append(
+            {
+                "location": example.location,
+                "question": example.prompt_messages[-1]["content"] if example.prompt_messages else "",
+                "reference": example.answer,
+                "expected": key,
+                "base": answers["base"][index],
+                "base_correct": is_correct(answers["base"][index], key),
+                "tuned": answers["tuned"][index],
+                "tuned_correct": is_correct(answers["tuned"][index], key),
+            }
+        )
+    return rows
+
+
+def general_knowledge_summary(file: str, rows: list[dict]) -> GeneralKnowledge:
+    """Count what the tuned model kept and lost of what the base model knew."""
+    if not file:
+        return GeneralKnowledge(file="", summary="general-knowledge check skipped ([evaluate] general_knowledge is empty)")
+    known = [row for row in rows if row["base_correct"]]
+    lost = [row["question"] for row in known if not row["tuned_correct"]]
+    gained = [row["question"] for row in rows if row["tuned_correct"] and not row["base_correct"]]
+    summary = f"{len(known) - len(lost)} of {len(known)} general questions still answered right"
+    if len(known) < len(rows):
+        summary += f" (the base model already missed {len(rows) - len(known)} of the {len(rows)})"
+    summary += f"; lost: {'; '.join(lost)}" if lost else "; none lost"
+    return GeneralKnowledge(
+        file=file,
+        questions=len(rows),
+        base_correct=len(known),
+        tuned_correct=sum(row["tuned_correct"] for row in rows),
+        kept=len(known) - len(lost),
+        lost=lost,
+        gained=gained,
+        summary=summary,
+    )
+
+
+def accuracy_by_taught(taught: list[bool | None], results: dict) -> dict:
+    """Counts and accuracy on eval questions whose fact the training data taught, never taught, or cannot tell."""
+    groups = {}
+    for name, flag in (("taught", True), ("untaught", False), ("unknown", None)):
+        chosen = [index for index, value in enumerate(taught) if value is flag]
+        group = {"questions": len(chosen)}
+        for label in ("base", "tuned"):
+            right = sum(results[label]["correct"][index] for index in chosen)
+            group[f"{label}_correct"] = right
+            group[f"{label}_accuracy"] = round(right / len(chosen), 4) if chosen else None
+        groups[name] = group
+    groups["rule"] = "taught: a training record has the same `answer` (scripts/facts.py taught_flags)"
+    return groups
+
+
+def compare(results: dict, taught: list[bool | None], general_file: str, general_rows: list[dict]) -> dict:
+    """Accuracy with 95% intervals, the paired test, the taught/untaught split and forgetting, for metrics.json."""
+    models = {}
+    for label in ("base", "tuned"):
+        measured = accuracy(results[label]["correct"])
+        models[label] = {
+            "accuracy": round(measured.share, 4),
+            "correct": measured.correct,
+            "total": measured.total,
+            "interval_95": [round(measured.low, 6), round(measured.high, 6)],  # 6 places: 16.5% must not print as 16%
+            "perplexity": results[label]["perplexity"],
+        }
+    test = paired_test(results["base"]["correct"], results["tuned"]["correct"])
+    return {
+        **models,
+        "interval_rule": "95% Wilson score interval (scripts/stats.py)",
+        "paired_test": {
+            **asdict(test),
+            "p_value": round(test.p_value, 6),
+            "test": "exact McNemar: two-sided binomial test on the questions only one model got right",
+        },
+        "by_taught": accuracy_by_taught(taught, results),
+        "general_knowledge": asdict(general_knowledge_summary(general_file, general_rows)),
+    }
+
+
+
+def summarise(cfg, results: dict, examples: list[Example], resolved, hardware, seconds: float, comparison: dict) -> dict:
     threshold = cfg.evaluate.probe_threshold
     probe_changes = compare_models(results["base"]["probes"], results["tuned"]["probes"], threshold)
     return {
         "base_model": resolved.model_id,
         "base_weights": resolved.weights_note,
         "eval_examples": len(examples),
-        "base": {"accuracy": results["base"]["accuracy"], "perplexity": results["base"]["perplexity"]},
-        "tuned": {"accuracy": results["tuned"]["accuracy"], "perplexity": results["tuned"]["perplexity"]},
+        **comparison,  # base and tuned accuracy with intervals, the paired test, taught/untaught, forgetting
         "accuracy_rule": "reply contains the record's `answer` (else the whole reference) after lower-casing and removing punctuation",
         "probe_threshold": threshold,
         **probe_summary(probe_changes),
@@ -256,6 +385,16 @@ def write_outputs(out: Path, metrics: dict, side_by_side: list[dict], results: d
     plot_chart(metrics, out / "chart.png")
 
 
+def write_general_knowledge(out: Path, rows: list[dict]) -> None:
+    """Per-question results of the forgetting check; an earlier run's files go when the check is skipped."""
+    if not rows:
+        for name in ("general_knowledge.json", "general_knowledge.md"):
+            (out / name).unlink(missing_ok=True)
+        return
+    write_atomic(out / "general_knowledge.json", json.dumps(rows, indent=2, ensure_ascii=False))
+    write_atomic(out / "general_knowledge.md", side_by_side_markdown(rows))
+
+
 def _cell(text: str) -> str:
     """Text safe inside a markdown table cell."""
     return text.replace("|", "\\|").replace("\n", " ").strip() or "(empty)"
@@ -275,27 +414,64 @@ def side_by_side_markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+@dataclass
+class AccuracyBars:
+    """The accuracy panel in percent: bar heights, how far each 95% interval reaches below and above, the bar names."""
+
+    values: list[float]
+    below: list[float]
+    above: list[float]
+    labels: list[str]
+
+
+def accuracy_bars(metrics: dict) -> AccuracyBars:
+    values, below, above, labels = [], [], [], []
+    for label in ("base", "tuned"):
+        model = metrics[label]
+        low, high = model["interval_95"]
+        values.append(model["accuracy"] * 100)
+        below.append((model["accuracy"] - low) * 100)
+        above.append((high - model["accuracy"]) * 100)
+        labels.append(f"{label}\n{model['accuracy']:.0%} ({model['correct']} of {model['total']})")
+    return AccuracyBars(values, below, above, labels)
+
+
 def plot_chart(metrics: dict, path: Path) -> None:
-    """Two bar pairs: accuracy (higher is better) and perplexity (lower is better)."""
+    """Save the before/after chart as a PNG."""
+    figure = draw_chart(metrics)
+    save_figure(figure, path)
+    import matplotlib.pyplot as plt  # after draw_chart, which picks the non-interactive backend first
+
+    plt.close(figure)
+
+
+def draw_chart(metrics: dict):
+    """Accuracy (higher is better) on a fixed 0-100% axis with 95% intervals, and perplexity (lower is better).
+
+    The axis always runs to 100%: an axis that stops just above the taller bar makes 5% -> 12% look like a leap.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, (left, right) = plt.subplots(1, 2, figsize=(8, 3.6), dpi=110)
-    labels, colours = ["base", "tuned"], ["#9e9e9e", "#2e7d32"]
-    accuracy = [metrics[m]["accuracy"] * 100 for m in labels]
-    perplexity = [metrics[m]["perplexity"] for m in labels]
-    for axes, values, title, fmt in (
-        (left, accuracy, "Accuracy on held-out questions (%)\nhigher is better", "{:.0f}%"),
-        (right, perplexity, "Perplexity of reference answers\nlower is better", "{:.1f}"),
-    ):
-        bars = axes.bar(labels, values, color=colours)
-        axes.bar_label(bars, labels=[fmt.format(v) for v in values])
-        axes.set_title(title, fontsize=10)
-        axes.set_ylim(0, max(values) * 1.25 or 1)
+    figure, (left, right) = plt.subplots(1, 2, figsize=(8, 3.8), dpi=110)
+    names, colours = ["base", "tuned"], ["#9e9e9e", "#2e7d32"]
+
+    bars = accuracy_bars(metrics)
+    # The numbers go under the bars, where neither an interval nor a bar at 100% can cover them.
+    left.bar(bars.labels, bars.values, color=colours, yerr=[bars.below, bars.above], capsize=8, ecolor="#333333")
+    left.set_ylim(0, 100)
+    left.set_yticks(range(0, 101, 20))
+    left.set_title("Accuracy on held-out questions (%)\nhigher is better; lines: 95% interval", fontsize=10)
+    left.set_xlabel(f"paired test: {format_p(metrics['paired_test']['p_value'])}", fontsize=9)
+
+    perplexity = [metrics[m]["perplexity"] for m in names]
+    drawn = right.bar(names, perplexity, color=colours)
+    right.bar_label(drawn, labels=[f"{v:.1f}" for v in perplexity])
+    right.set_title("Perplexity of reference answers\nlower is better", fontsize=10)
+    right.set_ylim(0, max(perplexity) * 1.25 or 1)
+
     figure.suptitle(f"{metrics['base_model']}: before and after LoRA ({metrics['eval_examples']} eval questions)", fontsize=10)
     figure.tight_layout()
-    save_figure(figure, path)
-    plt.close(figure)
-
+    return figure

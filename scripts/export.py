@@ -287,7 +287,7 @@ def merge_adapter(model):
 
 def greedy_answers(model, tokenizer, questions: list[str], max_new_tokens: int) -> list[str]:
     """Greedy answers, one question at a time (no padding), the way the Space's page asks them."""
-    from .evaluate import generate_answers
+    from .generation import generate_answers
 
     prompts = [[{"role": "user", "content": question}] for question in questions]
     return generate_answers(model, tokenizer, prompts, batch_size=1, max_new_tokens=max_new_tokens)

@@ -16,7 +16,8 @@ missing scores 0 and says which step to run. This is a pre-score: it cannot see
 whether answers are *good*, only whether they were measured; the mentor reads
 the evidence and has the final word.
 
---pr-body writes outputs/rubric/pr_body.md: the metrics table, loss curve and
+--pr-body writes outputs/rubric/pr_body.md: the metrics table (with 95% intervals,
+the paired test, taught/untaught facts and the forgetting check), loss curve and
 chart, side-by-side answers, flagged probes and this pre-score, which the Train
 workflow uses as the results pull request's description.
 """
@@ -34,6 +35,7 @@ from pathlib import Path
 from .files import write_atomic
 from .errors import EXIT_OK
 from .probes import flag_meaning, flagged_pair_lines
+from .stats import format_interval, format_p, taught_phrase, verdict
 
 PR_MARKER = "<!-- results-pr -->"
 PR_BODY_LIMIT = 60_000  # GitHub refuses pull-request descriptions over 65,536 characters
@@ -138,8 +140,9 @@ def performance_points(evidence: Evidence) -> list[Point]:
         "Accuracy on held-out questions improved",
         20,
         scaled(20, gain / 20),  # full marks for +20 percentage points or more
-        f"{base['accuracy']:.0%} → {tuned['accuracy']:.0%} ({gain:+.0f} points) on {count} questions; "
-        "full marks from +20 points",
+        f"{base['accuracy']:.0%} → {tuned['accuracy']:.0%} ({gain:+.0f} points) on {count} questions"
+        + (f", paired test {format_p(metrics['paired_test']['p_value'])}" if "paired_test" in metrics else "")
+        + "; full marks from +20 points",
     )
     drop = (base["perplexity"] - tuned["perplexity"]) / base["perplexity"] if base["perplexity"] else 0.0
     perplexity = Point(
@@ -459,10 +462,12 @@ def metrics_section(evidence: Evidence) -> str:
         "",
         "| Metric | Base | Tuned | Change |",
         "|---|---:|---:|---:|",
-        f"| Accuracy (higher is better) | {base['accuracy']:.0%} | {tuned['accuracy']:.0%} | "
+        f"| Accuracy (higher is better) | {_accuracy_cell(base)} | {_accuracy_cell(tuned)} | "
         f"{(tuned['accuracy'] - base['accuracy']) * 100:+.0f} points |",
         f"| Perplexity (lower is better) | {base['perplexity']:.2f} | {tuned['perplexity']:.2f} | "
         f"{tuned['perplexity'] - base['perplexity']:+.2f} |",
+        "",
+        *significance_lines(metrics),
     ]
     if training:
         rows += [
@@ -472,6 +477,49 @@ def metrics_section(evidence: Evidence) -> str:
             f"eval loss {training.get('final_eval_loss')}.",
         ]
     return "\n".join(rows) + "\n"
+
+
+def _accuracy_cell(model: dict) -> str:
+    """45% (18 of 40) [31-60%]: the share, the count and the 95% interval, where evaluate measured them."""
+    if "interval_95" not in model:
+        return f"{model['accuracy']:.0%}"
+    return f"{model['accuracy']:.0%} ({model['correct']} of {model['total']}) {format_interval(*model['interval_95'])}"
+
+
+def significance_lines(metrics: dict) -> list[str]:
+    """Whether the gain is real: the paired test, accuracy on taught and untaught facts, and forgetting."""
+    if not all(key in metrics for key in ("paired_test", "by_taught", "general_knowledge")):
+        return ["Intervals, paired test and forgetting check: not measured; run `python -m scripts evaluate` again."]
+    lines = [
+        "Accuracy in brackets: 95% interval (Wilson). "
+        f"**Paired test** (exact McNemar, same questions for both models): {verdict(metrics)}",
+        "",
+    ]
+    by_taught = metrics["by_taught"]
+    phrase = taught_phrase(by_taught)
+    if phrase:
+        lines += [f"**Taught and untaught facts:** {phrase}", ""]
+    else:
+        lines += ["| Held-out questions | Questions | Base | Tuned |", "|---|---:|---:|---:|"]
+        names = {"taught": "Facts taught in training", "untaught": "Facts never taught", "unknown": "Cannot tell (no `answer`)"}
+        for name, title in names.items():
+            group = by_taught[name]
+            if group["questions"]:
+                shares = [f"{group[f'{label}_accuracy']:.0%} ({group[f'{label}_correct']} of {group['questions']})" for label in ("base", "tuned")]
+                lines.append(f"| {title} | {group['questions']} | {shares[0]} | {shares[1]} |")
+        lines.append("")
+    general = metrics["general_knowledge"]
+    if general["lost"]:
+        lines += [
+            "> [!WARNING]",
+            f"> **Forgetting:** {_cell(general['summary'])}",
+            ">",
+            "> The tuned model now gets wrong general questions the base model answered right: "
+            "see `results/evaluation/general_knowledge.md`.",
+        ]
+    else:
+        lines.append(f"**Forgetting check:** {_cell(general['summary'])}")
+    return lines
 
 
 def probes_section(evidence: Evidence) -> str:

@@ -21,6 +21,7 @@ import time
 from argparse import Namespace
 
 from .errors import EXIT_OK
+from .stats import accuracy_headline
 
 # The local pipeline in order; steps another issue has not built yet are skipped with a note.
 PIPELINE = ["validate", "train", "evaluate", "card", "export", "space", "publish", "rubric"]
@@ -81,9 +82,9 @@ def _print_summary(cfg) -> None:
         metrics = json.loads(metrics_file.read_text())
         base, tuned = metrics["base"], metrics["tuned"]
         print(
-            f"\nResult on {metrics['eval_examples']} held-out questions: "
-            f"accuracy {base['accuracy']:.0%} -> {tuned['accuracy']:.0%}, "
-            f"perplexity {base['perplexity']:.1f} -> {tuned['perplexity']:.1f}"
+            f"\nResult: {accuracy_headline(metrics)}; "
+            f"perplexity {base['perplexity']:.1f} -> {tuned['perplexity']:.1f}\n"
+            f"Forgetting: {metrics['general_knowledge']['summary']}"
         )
 
 

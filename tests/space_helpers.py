@@ -47,7 +47,7 @@ def pytorch_answers(model_dir: Path, adapter_dir: Path, questions: list[str], ma
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from scripts.evaluate import generate_answers
+    from scripts.generation import generate_answers
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)

@@ -105,8 +105,20 @@ def eval_metrics(base: str) -> dict:
         "base_model": base,
         "base_weights": "test weights (a tiny random model)",
         "eval_examples": 40,
-        "base": {"accuracy": 0.05, "perplexity": 8.764},
-        "tuned": {"accuracy": 0.15, "perplexity": 3.543},
+        "base": {"accuracy": 0.05, "correct": 2, "total": 40, "interval_95": [0.013821, 0.165039], "perplexity": 8.764},
+        "tuned": {"accuracy": 0.15, "correct": 6, "total": 40, "interval_95": [0.070612, 0.290723], "perplexity": 3.543},
+        "interval_rule": "95% Wilson score interval (scripts/stats.py)",
+        "paired_test": {"only_base_correct": 1, "only_tuned_correct": 5, "p_value": 0.21875, "test": "exact McNemar"},
+        "by_taught": {
+            "taught": {"questions": 30, "base_correct": 2, "base_accuracy": 0.0667, "tuned_correct": 6, "tuned_accuracy": 0.2},
+            "untaught": {"questions": 10, "base_correct": 0, "base_accuracy": 0.0, "tuned_correct": 0, "tuned_accuracy": 0.0},
+            "unknown": {"questions": 0, "base_correct": 0, "base_accuracy": None, "tuned_correct": 0, "tuned_accuracy": None},
+        },
+        "general_knowledge": {
+            "file": "datasets/general_knowledge.jsonl", "questions": 20, "base_correct": 20, "tuned_correct": 19, "kept": 19,
+            "lost": ["What is the capital of France?"], "gained": [],
+            "summary": "19 of 20 general questions still answered right; lost: What is the capital of France?",
+        },
         "accuracy_rule": "reply contains the record's `answer` (else the whole reference) after lower-casing and removing punctuation",
         "probe_threshold": 0.5,
         "probes_flagged": 1,
@@ -165,6 +177,7 @@ def write_outputs(project_dir: Path, adapter_dir: Path, base: str = BASE_ID) -> 
         "evaluate/probes.json": json.dumps(probes()),
         "evaluate/probes.md": "| Pair |\n|---|\n",
         "evaluate/chart.png": tiny_png(),
+        "evaluate/general_knowledge.md": "| # | Question |\n|---|---|\n",
     }
     for name, content in files.items():
         path = out / name
@@ -202,7 +215,8 @@ def test_card_writes_the_model_repo_tree_evaluation_and_manifest(card_project):
     results = card_project.parent / "results"
     assert {p.name for p in (results / "model").iterdir()} == MODEL_FILES
     evaluation = {p.name for p in (results / "evaluation").iterdir()}
-    assert {"metrics.json", "train_metrics.json", "side_by_side.md", "probes.md", "data_report.md", "token_lengths.png"} <= evaluation
+    assert {"metrics.json", "train_metrics.json", "side_by_side.md", "probes.md", "data_report.md", "token_lengths.png",
+            "general_knowledge.md"} <= evaluation
 
     manifest = json.loads((results / "manifest.json").read_text())
     entry = manifest["repos"]["model"]
@@ -224,6 +238,12 @@ def test_card_text_is_complete_and_has_no_template_syntax_left(card_project):
         assert f"\n{heading}\n" in text, heading
     assert "![Accuracy and perplexity before and after tuning](chart.png)" in text
     assert "5% (2 of 40" in text and "15% (6 of 40" in text  # accuracy with its count
+    assert "95% interval 1%–17%" in text and "95% interval 7%–29%" in text  # the intervals evaluate measured
+    assert "a paired test gives\np = 0.22, so the change could be chance" in text
+    assert "5 questions only the tuned model got right, 1 only the base model got right (p = 0.22)" in text
+    assert "| Facts taught in training | 30 | 7% (2 of 30) | 20% (6 of 30) |" in text
+    assert "| Facts never taught | 10 | 0% (0 of 10) | 0% (0 of 10) |" in text
+    assert "19 of the 20 the base model got right are still answered\nright;\n**lost: “What is the capital of France?”**" in text
     assert "8.76" in text and "3.54" in text  # perplexity before and after
     assert "test weights (a tiny random model)" in text  # which base weights were used
     assert "**1 of 2 pairs were flagged**" in text and "region-family" in text
@@ -240,6 +260,44 @@ def test_card_text_is_complete_and_has_no_template_syntax_left(card_project):
     assert "The automatic scan does not detect names of people" in text  # the scan's limit, whatever the learner wrote
     for name in ("learning_rate", "rank", "alpha", "dropout", "batch_size", "warmup_ratio", "seed", "max_length"):
         assert f"] {name}`" in text, name
+
+
+def rewrite_eval_metrics(card_project: Path, change) -> None:
+    path = card_project.parent / "outputs" / "evaluate" / "metrics.json"
+    metrics = json.loads(path.read_text())
+    change(metrics)
+    path.write_text(json.dumps(metrics))
+
+
+def test_nothing_untaught_and_nothing_lost_are_one_phrase_each(card_project):
+    def change(metrics):
+        metrics["by_taught"]["taught"]["questions"] = 40
+        metrics["by_taught"]["untaught"] = {"questions": 0, "base_correct": 0, "base_accuracy": None, "tuned_correct": 0, "tuned_accuracy": None}
+        metrics["general_knowledge"].update(tuned_correct=20, kept=20, lost=[], summary="20 of 20 general questions still answered right; none lost")
+
+    rewrite_eval_metrics(card_project, change)
+    assert run_card(card_project) == 0
+    text = (card_project.parent / "results" / "model" / "README.md").read_text()
+    assert "**Taught and untaught facts:** All 40 held-out questions ask about facts the training data teaches: none is untaught." in text
+    assert "Facts never taught" not in text  # no table of zeros
+    assert "20 of the 20 the base model got right are still answered\nright;\nnone was lost.\nAll answers are in" in text
+
+
+def test_a_skipped_forgetting_check_is_said_in_the_card(card_project):
+    def change(metrics):
+        metrics["general_knowledge"] = {"file": "", "questions": 0, "base_correct": 0, "tuned_correct": 0, "kept": 0,
+                                        "lost": [], "gained": [], "summary": "general-knowledge check skipped"}  # fmt: skip
+
+    rewrite_eval_metrics(card_project, change)
+    assert run_card(card_project) == 0
+    text = (card_project.parent / "results" / "model" / "README.md").read_text()
+    assert "**Forgetting:** not measured (`[evaluate] general_knowledge` is empty in project.toml)." in text
+
+
+def test_metrics_from_an_older_evaluate_ask_for_a_new_run(card_project, capsys):
+    rewrite_eval_metrics(card_project, lambda metrics: metrics.pop("paired_test"))
+    assert run_card(card_project) == 2
+    assert "has no paired_test" in capsys.readouterr().err
 
 
 def test_front_matter_is_what_the_hub_accepts(card_project):

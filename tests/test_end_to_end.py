@@ -42,7 +42,8 @@ def test_tuned_model_beats_the_base_model_on_held_out_questions(demo_project):
 
 def test_tuned_model_knows_the_capital_and_the_base_model_does_not(demo_project):
     from scripts.config import load_settings
-    from scripts.evaluate import adapter_switch, generate_answers, load_tuned_model
+    from scripts.evaluate import adapter_switch, load_tuned_model
+    from scripts.generation import generate_answers
 
     model, tokenizer, _, _ = load_tuned_model(load_settings(demo_project))
     question = [[{"role": "user", "content": "What is the capital of Namibia?"}]]

@@ -1,16 +1,19 @@
-"""The evaluate step on the tiny model: batched answer log-likelihoods are exact; the probe path writes its fields."""
+"""The evaluate step: batched answer log-likelihoods are exact and the probe path writes its fields (tiny model),
+and the figures that tell whether a gain is real (intervals, paired test, taught/untaught facts, forgetting, the
+chart) are right on hand-made counts."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
-from conftest import set_values
-
-from scripts import evaluate
+from conftest import REPO, set_values
+from scripts import evaluate, stats
 from scripts.config import load_settings
 from scripts.data import load_split
+from scripts.errors import UserError
 from scripts.model import detect_hardware, load_causal_lm, load_for
 
 
@@ -74,3 +77,233 @@ def test_probe_path_end_to_end_writes_every_field(tiny_project, tiny_model_dir):
     assert metrics["probes_flagged"] == 0 and metrics["probes_flagged_ids"] == []
     assert set(metrics["probes_mean_score"]) == {"base", "tuned"}
     assert "No pair of 3 was flagged" in (out / "probes.md").read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------- is the gain real? (scripts/stats.py)
+
+# Expected values computed independently of scripts/stats.py: the Wilson bounds as the two roots of the score
+# equation (p - k/n)^2 = z^2 p (1 - p) / n, and the McNemar p-values with scipy.stats.binomtest(c, b + c, 0.5)
+# and by hand, as written next to each case.
+
+
+@pytest.mark.parametrize(
+    "correct, total, low, high",
+    [
+        (0, 40, 0.0, 0.0876216),  # 0%: the interval is not a single point at zero
+        (40, 40, 0.9123784, 1.0),  # 100%: nor at one
+        (2, 40, 0.0138207, 0.1650388),
+        (25, 40, 0.4703244, 0.7577702),
+        (5, 40, 0.0545950, 0.2611212),
+    ],
+)
+def test_wilson_interval_on_hand_made_counts(correct, total, low, high):
+    assert stats.wilson_interval(correct, total) == pytest.approx((low, high), abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "only_base, only_tuned, p_value",
+    [
+        (0, 5, 0.0625),  # 2 x (1/2)^5
+        (1, 9, 22 / 1024),  # 2 x (1 + 10) / 2^10
+        (1, 24, 52 / 2**25),  # 2 x (1 + 25) / 2^25
+        (2, 5, 0.453125),
+        (3, 3, 1.0),  # an even split is no evidence either way
+        (0, 0, 1.0),  # no question changed at all
+    ],
+)
+def test_exact_mcnemar_on_hand_made_counts(only_base, only_tuned, p_value):
+    assert stats.exact_mcnemar(only_base, only_tuned) == pytest.approx(p_value, rel=1e-9)
+    assert stats.exact_mcnemar(only_tuned, only_base) == pytest.approx(p_value, rel=1e-9)  # two-sided
+
+
+def two_models(base_right: int, tuned_right: int, both: int, total: int = 40) -> dict:
+    """Right/wrong answers of base and tuned to the same `total` questions: `both` right for both, the rest apart."""
+    base = [index < base_right for index in range(total)]
+    tuned = [index < both or base_right <= index < base_right + tuned_right - both for index in range(total)]
+    return {"base": {"correct": base, "perplexity": 8.0}, "tuned": {"correct": tuned, "perplexity": 3.0}}
+
+
+def test_2_vs_25_of_40_gives_counts_intervals_discordants_and_p_value():
+    results = two_models(base_right=2, tuned_right=25, both=1)  # 1 only base, 24 only tuned
+    comparison = evaluate.compare(results, [True] * 40, "", [])
+    assert comparison["base"]["correct"] == 2 and comparison["tuned"]["correct"] == 25
+    assert comparison["base"]["total"] == comparison["tuned"]["total"] == 40
+    assert comparison["base"]["interval_95"] == [0.013821, 0.165039]
+    assert comparison["tuned"]["interval_95"] == [0.470324, 0.75777]
+    test = comparison["paired_test"]
+    assert (test["only_base_correct"], test["only_tuned_correct"]) == (1, 24)
+    assert test["p_value"] == pytest.approx(52 / 2**25, abs=1e-6)
+    metrics = {"eval_examples": 40, **comparison}
+    assert stats.accuracy_headline(metrics) == "accuracy 5% [1-17%] -> 62% [47-76%] on 40 questions, paired test p < 0.001"
+    assert "unlikely to be chance" in stats.verdict(metrics) and "really better" in stats.verdict(metrics)
+
+
+def test_a_small_gain_reads_as_possibly_chance():
+    results = two_models(base_right=2, tuned_right=5, both=1)  # 1 only base, 4 only tuned: p = 0.375
+    metrics = {"eval_examples": 40, **evaluate.compare(results, [True] * 40, "", [])}
+    assert stats.accuracy_headline(metrics) == "accuracy 5% [1-17%] -> 12% [5-26%] on 40 questions, paired test p = 0.38"
+    assert "happens often by chance" in stats.verdict(metrics)
+
+
+def test_format_p():
+    assert [stats.format_p(p) for p in (0.0004, 0.0042, 0.21875, 0.9999, 1.0)] == [
+        "p < 0.001", "p = 0.004", "p = 0.22", "p = 1", "p = 1",
+    ]  # fmt: skip
+
+
+# ---------------------------------------------------------------- taught and untaught facts
+
+
+def test_accuracy_split_into_taught_untaught_and_unknown():
+    taught = [True, True, True, False, False, None]
+    results = {
+        "base": {"correct": [False, False, True, False, False, True]},
+        "tuned": {"correct": [True, True, True, False, True, False]},
+    }
+    groups = evaluate.accuracy_by_taught(taught, results)
+    assert groups["taught"] == {"questions": 3, "base_correct": 1, "base_accuracy": 0.3333, "tuned_correct": 3, "tuned_accuracy": 1.0}
+    assert groups["untaught"] == {"questions": 2, "base_correct": 0, "base_accuracy": 0.0, "tuned_correct": 1, "tuned_accuracy": 0.5}
+    assert groups["unknown"] == {"questions": 1, "base_correct": 1, "base_accuracy": 1.0, "tuned_correct": 0, "tuned_accuracy": 0.0}
+    assert stats.taught_phrase(groups) == ""  # worth a table
+
+
+def test_nothing_untaught_is_said_in_one_phrase():
+    groups = evaluate.accuracy_by_taught([True] * 4, {"base": {"correct": [False] * 4}, "tuned": {"correct": [True] * 4}})
+    assert groups["untaught"] == {"questions": 0, "base_correct": 0, "base_accuracy": None, "tuned_correct": 0, "tuned_accuracy": None}
+    assert stats.taught_phrase(groups) == "All 4 held-out questions ask about facts the training data teaches: none is untaught."
+
+
+# ---------------------------------------------------------------- forgetting
+
+
+def general_rows(*marks: tuple[bool, bool]) -> list[dict]:
+    """Rows as answer_rows writes them, one per (base right, tuned right)."""
+    questions = ["What is 7 + 5?", "What is the capital of France?", "Reply with only the word yes.", "How many legs does a spider have?"]
+    return [
+        {"question": questions[index], "expected": "x", "base": "", "base_correct": base, "tuned": "", "tuned_correct": tuned}
+        for index, (base, tuned) in enumerate(marks)
+    ]
+
+
+def test_forgetting_is_flagged_when_a_question_the_base_knew_is_lost():
+    rows = general_rows((True, True), (True, False), (True, True))
+    found = evaluate.general_knowledge_summary("datasets/general_knowledge.jsonl", rows)
+    assert found.lost == ["What is the capital of France?"] and found.kept == 2 and found.base_correct == 3
+    assert found.summary == "2 of 3 general questions still answered right; lost: What is the capital of France?"
+
+
+def test_nothing_lost_and_questions_the_base_missed_do_not_count():
+    rows = general_rows((True, True), (False, False), (False, True), (True, True))
+    found = evaluate.general_knowledge_summary("datasets/general_knowledge.jsonl", rows)
+    assert found.lost == [] and found.gained == ["Reply with only the word yes."]
+    assert found.summary == "2 of 2 general questions still answered right (the base model already missed 2 of the 4); none lost"
+
+
+def test_an_empty_setting_skips_the_check_and_says_so(tiny_project, capsys):
+    set_values(tiny_project, "evaluate", general_knowledge="")
+    cfg = load_settings(tiny_project)
+    assert evaluate.load_general_knowledge(cfg) == []
+    assert "skipped" in capsys.readouterr().out
+    found = evaluate.general_knowledge_summary("", [])
+    assert found.file == "" and "skipped" in found.summary
+
+
+def test_a_missing_general_knowledge_file_names_the_setting(tiny_project):
+    set_values(tiny_project, "evaluate", general_knowledge="datasets/general.jsonl")
+    with pytest.raises(UserError, match=r"fix \[evaluate\] general_knowledge in project.toml"):
+        evaluate.load_general_knowledge(load_settings(tiny_project))
+
+
+def test_the_shipped_general_knowledge_set_loads_with_a_short_answer_each():
+    cfg = load_settings(REPO / "project.toml")
+    general = evaluate.load_general_knowledge(cfg)
+    assert 15 <= len(general) <= 30
+    assert all(example.meta.get("answer") and example.meta.get("category") and example.meta.get("source") for example in general)
+    assert not any("namibia" in example.all_text().lower() for example in general)  # outside the learner's domain
+
+
+# ---------------------------------------------------------------- the chart
+
+
+def chart_metrics(base_right: int = 2, tuned_right: int = 5) -> dict:
+    results = two_models(base_right=base_right, tuned_right=tuned_right, both=1)
+    return {"base_model": "HuggingFaceTB/SmolLM2-135M-Instruct", "eval_examples": 40, **evaluate.compare(results, [True] * 40, "", [])}
+
+
+def test_chart_shows_accuracy_on_a_fixed_0_to_100_axis_with_the_intervals(tmp_path):
+    from matplotlib.container import ErrorbarContainer
+
+    metrics = chart_metrics()  # 5% -> 12%: must not look like a leap
+    bars = evaluate.accuracy_bars(metrics)
+    assert bars.values == pytest.approx([5.0, 12.5])
+    assert bars.below == pytest.approx([5.0 - 1.38, 12.5 - 5.46], abs=0.01)  # down to the interval's low end
+    assert bars.above == pytest.approx([16.50 - 5.0, 26.11 - 12.5], abs=0.01)
+    assert bars.labels == ["base\n5% (2 of 40)", "tuned\n12% (5 of 40)"]
+
+    figure = evaluate.draw_chart(metrics)
+    accuracy_axes, perplexity_axes = figure.axes
+    assert accuracy_axes.get_ylim() == (0, 100)
+    (error_bars,) = [c for c in accuracy_axes.containers if isinstance(c, ErrorbarContainer)]
+    (vertical_lines,) = error_bars.lines[2]
+    drawn = [(bottom[1], top[1]) for bottom, top in vertical_lines.get_segments()]
+    assert drawn == [pytest.approx((1.38, 16.50), abs=0.01), pytest.approx((5.46, 26.11), abs=0.01)]  # the intervals
+    assert "95% interval" in accuracy_axes.get_title() and "p = 0.38" in accuracy_axes.get_xlabel()
+    assert perplexity_axes.get_ylim()[1] == pytest.approx(8.0 * 1.25)  # perplexity keeps its own scale
+
+    evaluate.plot_chart(metrics, tmp_path / "chart.png")
+    assert (tmp_path / "chart.png").read_bytes().startswith(b"\x89PNG")
+
+
+# ---------------------------------------------------------------- the whole step on the tiny model
+
+
+def test_evaluate_writes_the_new_figures_on_the_tiny_model(tiny_project, capsys):
+    """A zero-initialised adapter: tuned equals base exactly, so nothing differs and nothing is lost."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    folder = tiny_project.parent
+    for name, keep in (("eval.jsonl", 4), ("probes.jsonl", 1)):  # fewer lines: a faster test
+        path = folder / "datasets" / name
+        path.write_text("".join(path.read_text(encoding="utf-8").splitlines(keepends=True)[:keep]), encoding="utf-8")
+    set_values(tiny_project, "evaluate", max_new_tokens=4, batch_size=8)
+    cfg = load_settings(tiny_project)
+    base = AutoModelForCausalLM.from_pretrained(cfg.model.base)
+    get_peft_model(base, LoraConfig(r=2, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")).save_pretrained(
+        cfg.step_dir("train") / "adapter"
+    )
+
+    evaluate.run_evaluation(cfg)
+    out = cfg.step_dir("evaluate")
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["base"]["total"] == metrics["tuned"]["total"] == 4
+    assert metrics["base"]["correct"] == metrics["tuned"]["correct"]
+    low, high = metrics["tuned"]["interval_95"]
+    assert 0 <= low <= metrics["tuned"]["accuracy"] <= high <= 1
+    assert metrics["paired_test"]["only_base_correct"] == metrics["paired_test"]["only_tuned_correct"] == 0
+    assert metrics["paired_test"]["p_value"] == 1.0
+    assert sum(metrics["by_taught"][group]["questions"] for group in ("taught", "untaught", "unknown")) == 4
+    general = metrics["general_knowledge"]
+    shipped = len(evaluate.load_general_knowledge(cfg))
+    assert general["file"] == "datasets/general_knowledge.jsonl" and general["questions"] == shipped and general["lost"] == []
+    rows = json.loads((out / "general_knowledge.json").read_text())
+    assert len(rows) == shipped and {"question", "expected", "base", "tuned", "base_correct", "tuned_correct"} <= set(rows[0])
+    assert (out / "general_knowledge.md").read_text().startswith("| # | Question |")
+    printed = capsys.readouterr().out
+    assert "paired test p = 1" in printed and "forgetting check: " in printed
+    assert (out / "chart.png").is_file()
+
+
+def test_the_pipelines_closing_line_shows_intervals_p_value_and_forgetting(tiny_project, capsys):
+    from scripts import run
+
+    cfg = load_settings(tiny_project)
+    rows = general_rows((True, True), (True, False))
+    comparison = evaluate.compare(two_models(base_right=2, tuned_right=25, both=1), [True] * 40, "datasets/general_knowledge.jsonl", rows)
+    metrics = {"eval_examples": 40, **comparison}
+    (cfg.step_dir("evaluate")).mkdir(parents=True)
+    (cfg.step_dir("evaluate") / "metrics.json").write_text(json.dumps(metrics))
+    run._print_summary(cfg)
+    printed = capsys.readouterr().out
+    assert "Result: accuracy 5% [1-17%] -> 62% [47-76%] on 40 questions, paired test p < 0.001; perplexity 8.0 -> 3.0" in printed
+    assert "Forgetting: 1 of 2 general questions still answered right; lost: What is the capital of France?" in printed

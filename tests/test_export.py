@@ -50,7 +50,7 @@ def test_merged_model_loads_without_peft_and_answers_like_the_adapter(exported, 
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from scripts.evaluate import generate_answers
+    from scripts.generation import generate_answers
 
     out = exported.parent / "outputs" / "export"
     report = json.loads((out / "export.json").read_text())

@@ -32,7 +32,18 @@ def add_evidence(cfg) -> None:
     out = cfg.output_dir
     write(out / "evaluate" / "metrics.json", json.dumps({
         "base_model": "HuggingFaceTB/SmolLM2-135M-Instruct", "base_weights": "bundled", "eval_examples": 40,
-        "base": {"accuracy": 0.10, "perplexity": 20.0}, "tuned": {"accuracy": 0.45, "perplexity": 10.0},
+        "base": {"accuracy": 0.10, "correct": 4, "total": 40, "interval_95": [0.03958, 0.230518], "perplexity": 20.0},
+        "tuned": {"accuracy": 0.45, "correct": 18, "total": 40, "interval_95": [0.307053, 0.601709], "perplexity": 10.0},
+        "paired_test": {"only_base_correct": 1, "only_tuned_correct": 15, "p_value": 0.000519, "test": "exact McNemar"},
+        "by_taught": {
+            "taught": {"questions": 40, "base_correct": 4, "base_accuracy": 0.1, "tuned_correct": 18, "tuned_accuracy": 0.45},
+            "untaught": {"questions": 0, "base_correct": 0, "base_accuracy": None, "tuned_correct": 0, "tuned_accuracy": None},
+            "unknown": {"questions": 0, "base_correct": 0, "base_accuracy": None, "tuned_correct": 0, "tuned_accuracy": None},
+        },
+        "general_knowledge": {
+            "file": "datasets/general_knowledge.jsonl", "questions": 20, "base_correct": 20, "tuned_correct": 20, "kept": 20,
+            "lost": [], "gained": [], "summary": "20 of 20 general questions still answered right; none lost",
+        },
         "probe_threshold": 0.5, "probes_flagged": 1, "probes_flagged_ids": FLAGGED,
     }))  # fmt: skip
     write(out / "evaluate" / "probes.json", json.dumps({"threshold": 0.5, "pairs": [probe_pair(FLAGGED[0], True)] + [probe_pair("p", False)] * 3}))
@@ -96,7 +107,7 @@ def test_full_evidence_scores_each_point_with_its_evidence(project):
     criteria = rubric.score_all(rubric.Evidence(cfg))
     found = points(criteria)
     assert found["Accuracy on held-out questions improved"].score == 20
-    assert "10% → 45% (+35 points) on 40 questions" in found["Accuracy on held-out questions improved"].evidence
+    assert "10% → 45% (+35 points) on 40 questions, paired test p < 0.001" in found["Accuracy on held-out questions improved"].evidence
     assert found["Reference answers became less surprising (perplexity)"].score == 10
     assert "held-out loss 2.900 → 1.200" in found["The loss curve shows learning (held-out loss went down)"].evidence
     probes = found["Bias probes measured; few pairs flagged"]
@@ -144,7 +155,11 @@ def test_results_pull_request_body(project):
     rubric.main(cfg, Namespace(pr_body=True, repo="ada-learner/namibia-qa", branch="results/run-7"))
     body = (cfg.step_dir("rubric") / "pr_body.md").read_text()
     assert body.startswith(rubric.PR_MARKER)
-    assert "| Accuracy (higher is better) | 10% | 45% | +35 points |" in body
+    assert "| Accuracy (higher is better) | 10% (4 of 40) [4-23%] | 45% (18 of 40) [31-60%] | +35 points |" in body
+    assert "15 questions only the tuned model got right, 1 only the base model got right (p < 0.001)" in body
+    assert "**Taught and untaught facts:** All 40 held-out questions ask about facts the training data teaches" in body
+    assert "**Forgetting check:** 20 of 20 general questions still answered right; none lost" in body
+    assert "[!WARNING]" not in body
     assert "![Loss curve](https://github.com/ada-learner/namibia-qa/blob/results/run-7/results/model/loss_curve.png?raw=true)" in body
     assert "chart.png?raw=true" in body
     assert "What is the capital of Namibia?" in body  # side-by-side answers
@@ -152,6 +167,43 @@ def test_results_pull_request_body(project):
     assert "Flagged** = after tuning" in body  # what a flag means, in plain words
     assert "- tuned, **female**: She stays at home." in body and "- base, **female**: She works on site." in body
     assert "Rubric pre-score" in body and "the mentor has the final word" in body and "merge publishes" in body
+
+
+def test_lost_general_knowledge_is_a_visible_warning_and_untaught_facts_a_table(project):
+    cfg = load_settings(project)
+    add_evidence(cfg)
+    metrics_file = cfg.output_dir / "evaluate" / "metrics.json"
+    metrics = json.loads(metrics_file.read_text())
+    metrics["general_knowledge"].update(
+        tuned_correct=18, kept=18, lost=["What is 7 + 5?", "What is the capital of France?"],
+        summary="18 of 20 general questions still answered right; lost: What is 7 + 5?; What is the capital of France?",
+    )  # fmt: skip
+    metrics["by_taught"]["taught"].update(questions=30, base_correct=4, base_accuracy=0.1333, tuned_correct=17, tuned_accuracy=0.5667)
+    metrics["by_taught"]["untaught"].update(questions=10, base_correct=0, base_accuracy=0.0, tuned_correct=1, tuned_accuracy=0.1)
+    metrics_file.write_text(json.dumps(metrics))
+    rubric.main(cfg, Namespace(pr_body=True, repo=None, branch=None))
+    body = (cfg.step_dir("rubric") / "pr_body.md").read_text()
+    assert (
+        "> [!WARNING]\n> **Forgetting:** 18 of 20 general questions still answered right; "
+        "lost: What is 7 + 5?; What is the capital of France?\n" in body
+    )
+    assert "| Facts taught in training | 30 | 13% (4 of 30) | 57% (17 of 30) |" in body
+    assert "| Facts never taught | 10 | 0% (0 of 10) | 10% (1 of 10) |" in body
+
+
+def test_metrics_from_an_older_evaluate_still_give_a_body_that_asks_for_a_new_run(project):
+    cfg = load_settings(project)
+    add_evidence(cfg)
+    metrics_file = cfg.output_dir / "evaluate" / "metrics.json"
+    metrics = json.loads(metrics_file.read_text())
+    for key in ("paired_test", "by_taught", "general_knowledge"):
+        del metrics[key]
+    metrics["base"], metrics["tuned"] = {"accuracy": 0.10, "perplexity": 20.0}, {"accuracy": 0.45, "perplexity": 10.0}
+    metrics_file.write_text(json.dumps(metrics))
+    rubric.main(cfg, Namespace(pr_body=True, repo=None, branch=None))
+    body = (cfg.step_dir("rubric") / "pr_body.md").read_text()
+    assert "| Accuracy (higher is better) | 10% | 45% | +35 points |" in body
+    assert "paired test and forgetting check: not measured; run `python -m scripts evaluate` again" in body
 
 
 def test_a_huge_side_by_side_table_is_shortened_to_fit_github(project):
