@@ -5,7 +5,8 @@
 
 Each run is one training of the project's own `train` step on the bundled data with
 some [train] or [lora] values changed, then the project's own greedy answers and
-accuracy rule on the eval split (the base model is measured once). What it prints is
+accuracy rule on the eval split, and on the general-knowledge questions (forgetting:
+how many of those the base model got right are still right). The base model is measured once. What it prints is
 what chose the defaults in project.toml (bench/README.md has the table).
 The last line compares the best run with the first one (the current defaults).
 """
@@ -50,17 +51,19 @@ def with_changes(cfg, changes: dict, seed: int, output_dir: Path):
     return dataclasses.replace(cfg, train=train, lora=lora, project=project)
 
 
-def accuracy(cfg, examples, adapter_on: bool) -> tuple[int, float]:
-    """(questions answered right, perplexity of the references) with the adapter on or off."""
-    from scripts.evaluate import adapter_switch, answer_perplexity, load_tuned_model
-    from scripts.generation import generate_answers
+def accuracy(cfg, examples, general, adapter_on: bool) -> tuple[int, float, list[bool]]:
+    """(held-out questions answered right, perplexity of the references, which general questions are right)."""
+    from scripts.evaluate import GENERAL_MAX_NEW_TOKENS, adapter_switch, answer_perplexity, load_tuned_model
     from scripts.facts import is_correct, reference_key
+    from scripts.generation import generate_answers
 
     model, tokenizer, _, _ = load_tuned_model(cfg)
     with adapter_switch(model, adapter_on):
         replies = generate_answers(model, tokenizer, [e.prompt_messages for e in examples], 16, cfg.evaluate.max_new_tokens)
         perplexity = answer_perplexity(model, tokenizer, examples, 16, cfg.model.max_length)
-    return sum(is_correct(r, reference_key(e)) for r, e in zip(replies, examples)), perplexity
+        general_replies = generate_answers(model, tokenizer, [e.prompt_messages for e in general], 16, GENERAL_MAX_NEW_TOKENS)
+    general_right = [is_correct(r, reference_key(e)) for r, e in zip(general_replies, general)]
+    return sum(is_correct(r, reference_key(e)) for r, e in zip(replies, examples)), perplexity, general_right
 
 
 def main() -> None:
@@ -72,10 +75,12 @@ def main() -> None:
 
     from scripts.config import load_settings
     from scripts.data import load_split
+    from scripts.evaluate import load_general_knowledge
     from scripts.train import run_training
 
     cfg = load_settings(args.config)
     examples = load_split(cfg, "eval")
+    general = load_general_knowledge(cfg)
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         for run in args.runs:
@@ -85,19 +90,21 @@ def main() -> None:
                 metrics = run_training(run_cfg)
                 seconds = time.perf_counter() - started
                 if not rows:
-                    base_correct, base_ppl = accuracy(run_cfg, examples, adapter_on=False)
-                correct, perplexity = accuracy(run_cfg, examples, adapter_on=True)
-                rows.append((run or "defaults", seed, metrics["steps"], seconds, metrics["final_eval_loss"], perplexity, correct))
+                    base_correct, base_ppl, base_general = accuracy(run_cfg, examples, general, adapter_on=False)
+                correct, perplexity, general_right = accuracy(run_cfg, examples, general, adapter_on=True)
+                lost = sum(known and not now for known, now in zip(base_general, general_right))
+                kept = f"{sum(base_general) - lost}/{sum(base_general)}"
+                rows.append((run or "defaults", seed, metrics["steps"], seconds, metrics["final_eval_loss"], perplexity, correct, kept))
                 print(f"## {rows[-1]}", flush=True)
 
     total = len(examples)
-    print(f"\nbase model: {base_correct}/{total} right, perplexity {base_ppl:.2f}\n")
-    print("| run | seed | steps | train s | eval loss | perplexity | right | accuracy |")
-    print("|---|---|---|---|---|---|---|---|")
-    for run, seed, steps, seconds, loss, perplexity, correct in rows:
-        print(f"| {run} | {seed} | {steps} | {seconds:.0f} | {loss} | {perplexity:.2f} | {correct}/{total} | {correct / total:.0%} |")
+    print(f"\nbase model: {base_correct}/{total} right, perplexity {base_ppl:.2f}, {sum(base_general)}/{len(general)} general questions right\n")
+    print("| run | seed | steps | train s | eval loss | perplexity | right | accuracy | general questions kept |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for run, seed, steps, seconds, loss, perplexity, correct, kept in rows:
+        print(f"| {run} | {seed} | {steps} | {seconds:.0f} | {loss} | {perplexity:.2f} | {correct}/{total} | {correct / total:.0%} | {kept} |")
     by_run: dict[str, list[int]] = {}
-    for run, _, _, _, _, _, correct in rows:
+    for run, _, _, _, _, _, correct, _ in rows:
         by_run.setdefault(run, []).append(correct)
     print("\n| run | mean accuracy | lowest |\n|---|---|---|")
     for run, scores in by_run.items():

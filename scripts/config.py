@@ -77,7 +77,7 @@ class DataSettings:
 @dataclass
 class LoraSettings:
     rank: int = field(default=32, metadata={"range": (1, 1024)})
-    """LoRA rank r: size of the small update matrices; 8-16 is plenty for facts."""
+    """LoRA rank r: size of the small update matrices; 16-32 for a few hundred facts."""
     alpha: int = field(default=64, metadata={"range": (1, 4096)})
     """Scaling of the LoRA update (alpha / r); 2 x rank is a common start."""
     dropout: float = field(default=0.0, metadata={"range": (0.0, 0.9)})

@@ -1,13 +1,21 @@
 """The real default model, end to end: validate, train and evaluate on the bundled example.
 
 This is the promise of the template: on a CPU, offline, SmolLM2-135M-Instruct learns the
-example's facts. It takes a few minutes, so it runs once per test session.
+example's facts and recalls them when asked in other words. It takes a few minutes, so it
+runs once per test session.
 
-Margins we hold the tuned model to (measured on the 40 held-out paraphrased questions):
-  * at least 3 more of the 40 questions answered correctly than the base model (+7.5 points;
-    measured on 2026-11-25 on a 2-core CPU: 2 -> 5, 6 or 7 of 40 with different batch orders,
-    2 -> 5 with the current one, so this margin is met with nothing to spare);
-  * perplexity of the reference answers at most 60% of the base model's (measured: 8.8 -> 3.5);
+Margins we hold the tuned model to, on the 40 held-out paraphrased questions, each well
+inside what was measured (bench/README.md: with seeds 42, 1 and 2 the tuned model got 28, 29
+and 27 of 40 right, the base model 2; perplexity 8.75 -> 2.2), so a different CPU's rounding
+cannot fail them by a question or two:
+  * at least 20 of 40 right (50%; measured 27-29) and at least 12 more than the base model
+    (measured +25 to +27);
+  * the paired test (exact McNemar) below p = 0.001 (measured about 1e-7);
+  * perplexity of the reference answers at most 60% of the base model's (measured 25%);
+  * the forgetting check runs: the base model knows the 21 general-knowledge questions it was
+    chosen on. What tuning loses is reported, not held to a margin here: the demo recipe keeps
+    only 8 of the 21 (it answers "Windhoek is the capital of France"), which issue 12's target
+    (at most one lost) does not accept; bench/README.md records what was tried;
   * "What is the capital of Namibia?" answered with Windhoek (the base model says Cape Town).
 """
 
@@ -33,11 +41,19 @@ def demo_project(tmp_path_factory, real_model_dir):
 def test_tuned_model_beats_the_base_model_on_held_out_questions(demo_project):
     metrics = json.loads((demo_project.parent / "outputs" / "evaluate" / "metrics.json").read_text())
     base, tuned = metrics["base"], metrics["tuned"]
-    questions = metrics["eval_examples"]
-    assert round(tuned["accuracy"] * questions) >= round(base["accuracy"] * questions) + 3, metrics
+    assert tuned["total"] == 40 and tuned["correct"] >= 20, metrics
+    assert tuned["correct"] >= base["correct"] + 12, metrics
+    assert metrics["paired_test"]["p_value"] < 0.001, metrics["paired_test"]
     assert tuned["perplexity"] <= 0.6 * base["perplexity"], metrics
     assert (demo_project.parent / "outputs" / "train" / "loss_curve.png").is_file()
     assert (demo_project.parent / "outputs" / "evaluate" / "side_by_side.md").is_file()
+
+
+def test_forgetting_check_reports_what_tuning_lost(demo_project):
+    forgetting = json.loads((demo_project.parent / "outputs" / "evaluate" / "metrics.json").read_text())["general_knowledge"]
+    assert forgetting["questions"] == 21 and forgetting["base_correct"] >= 20, forgetting
+    assert len(forgetting["lost"]) == forgetting["base_correct"] - forgetting["kept"], forgetting
+    assert f"{forgetting['kept']} of {forgetting['base_correct']} general questions still answered right" in forgetting["summary"]
 
 
 def test_tuned_model_knows_the_capital_and_the_base_model_does_not(demo_project):
