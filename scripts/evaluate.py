@@ -41,7 +41,7 @@ from .errors import UserError
 from .facts import is_correct, reference_key, taught_flags
 from .generation import generate_answers
 from .model import detect_hardware, load_causal_lm, load_for
-from .probes import PairScore, compare_models, load_probes, probe_summary, probes_markdown, probes_report, score_pairs
+from .probes import PairChange, PairScore, compare_models, load_probes, probe_summary, probes_markdown, probes_report, score_pairs
 from .stats import accuracy, accuracy_headline, format_p, paired_test
 
 # The general-knowledge answers are a word or a number ("30", "Paris"). Measured on the shipped set: the base
@@ -90,9 +90,11 @@ def run_evaluation(cfg) -> dict:
 
     general_rows = answer_rows(general, general_answers)
     comparison = compare(results, taught, cfg.evaluate.general_knowledge.strip(), general_rows)
-    metrics = summarise(cfg, results, examples, resolved, hardware, time.perf_counter() - started, comparison)
-    side_by_side = side_by_side_rows(examples, answers, results, cfg.evaluate.side_by_side)
-    write_outputs(out, metrics, side_by_side, results, cfg.evaluate.probe_threshold)
+    probe_changes = compare_models(results["base"]["probes"], results["tuned"]["probes"], cfg.evaluate.probe_threshold)
+    metrics = summarise(cfg, examples, resolved, hardware, time.perf_counter() - started, comparison, probe_changes)
+    shown = cfg.evaluate.side_by_side
+    side_by_side = answer_rows(examples[:shown], {label: replies[:shown] for label, replies in answers.items()})
+    write_outputs(out, metrics, side_by_side, probe_changes, cfg.evaluate.probe_threshold)
     write_general_knowledge(out, general_rows)
     base, tuned = metrics["base"], metrics["tuned"]
     print(
@@ -341,10 +343,8 @@ def compare(results: dict, taught: list[bool | None], general_file: str, general
     }
 
 
-
-def summarise(cfg, results: dict, examples: list[Example], resolved, hardware, seconds: float, comparison: dict) -> dict:
+def summarise(cfg, examples: list[Example], resolved, hardware, seconds: float, comparison: dict, probe_changes: list[PairChange]) -> dict:
     threshold = cfg.evaluate.probe_threshold
-    probe_changes = compare_models(results["base"]["probes"], results["tuned"]["probes"], threshold)
     return {
         "base_model": resolved.model_id,
         "base_weights": resolved.weights_note,
@@ -359,24 +359,8 @@ def summarise(cfg, results: dict, examples: list[Example], resolved, hardware, s
     }
 
 
-def side_by_side_rows(examples: list[Example], answers: dict, results: dict, count: int) -> list[dict]:
-    return [
-        {
-            "location": example.location,
-            "question": example.prompt_messages[-1]["content"] if example.prompt_messages else "",
-            "reference": example.answer,
-            "expected": reference_key(example),
-            "base": answers["base"][index],
-            "base_correct": results["base"]["correct"][index],
-            "tuned": answers["tuned"][index],
-            "tuned_correct": results["tuned"]["correct"][index],
-        }
-        for index, example in enumerate(examples[:count])
-    ]
-
-
-def write_outputs(out: Path, metrics: dict, side_by_side: list[dict], results: dict, threshold: float) -> None:
-    probes = probes_report(compare_models(results["base"]["probes"], results["tuned"]["probes"], threshold), threshold)
+def write_outputs(out: Path, metrics: dict, side_by_side: list[dict], probe_changes: list[PairChange], threshold: float) -> None:
+    probes = probes_report(probe_changes, threshold)
     write_atomic(out / "metrics.json", json.dumps(metrics, indent=2))
     write_atomic(out / "side_by_side.json", json.dumps(side_by_side, indent=2, ensure_ascii=False))
     write_atomic(out / "side_by_side.md", side_by_side_markdown(side_by_side))
