@@ -456,6 +456,7 @@ def training_facts(train: dict, adapter: Adapter) -> dict:
         "final_train_loss": train.get("final_train_loss"),
         "final_eval_loss": train.get("final_eval_loss"),
         "resumed_from": train.get("resumed_from"),
+        "rehearsal": train.get("rehearsal"),
         "adapter_dtype": adapter.dtype,
         "adapter_note": adapter.note,
         "adapter_mb": f"{len(adapter.data) / 1e6:.1f}",

@@ -66,6 +66,8 @@ class DataSettings:
     """Held-out examples used only for evaluation, never for training."""
     probes: str = "datasets/probes.jsonl"
     """Counterfactual prompt pairs for the bias probes."""
+    rehearsal: str = "datasets/rehearsal.jsonl"
+    """Everyday questions trained alongside yours so the model keeps what it knew ("" trains without them)."""
     format: Literal["auto", "messages", "prompt_completion", "alpaca", "sharegpt", "text"] = "auto"
     """Record shape; "auto" detects it per file from the first record's keys."""
     min_examples: int = field(default=20, metadata={"range": (1, 1_000_000)})
@@ -118,6 +120,8 @@ class TrainSettings:
     """Record the loss every N steps (the loss curve's resolution)."""
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     """"auto": bf16 on GPUs and CPUs that have it natively, fp16 on older GPUs, else fp32."""
+    rehearsal_weight: float = field(default=1.0, metadata={"range": (0.0, 100.0)})
+    """How strongly answers to the [data] rehearsal questions are held to the base model's (0: not at all)."""
     hf_flavor: str = "t4-small"
     """Hugging Face Jobs hardware for backend = "hf-jobs" (e.g. t4-small, a10g-small)."""
     hf_timeout_minutes: int = field(default=60, metadata={"range": (5, 1440)})

@@ -39,7 +39,7 @@ from .files import save_figure, write_atomic
 from .data import Example, load_examples, load_split
 from .errors import UserError
 from .facts import is_correct, reference_key, taught_flags
-from .generation import generate_answers
+from .generation import generate_answers, tokenize_answers
 from .model import detect_hardware, load_causal_lm, load_for
 from .probes import PairChange, PairScore, compare_models, load_probes, probe_summary, probes_markdown, probes_report, score_pairs
 from .stats import accuracy, accuracy_headline, format_p, paired_test
@@ -155,18 +155,6 @@ def load_general_knowledge(cfg) -> list[Example]:
 
 
 # ---------------------------------------------------------------- measuring
-
-
-def tokenize_answers(tokenizer, prompt_messages: list[dict], answer: str, max_length: int) -> tuple[list[int], int]:
-    """Token ids of prompt + answer, and where the answer starts (the same split training uses)."""
-    prompt_ids = tokenizer.apply_chat_template(prompt_messages, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"]
-    full_ids = tokenizer.apply_chat_template(
-        prompt_messages + [{"role": "assistant", "content": answer}], tokenize=True, return_dict=True
-    )["input_ids"]
-    start = 0
-    while start < min(len(prompt_ids), len(full_ids)) and prompt_ids[start] == full_ids[start]:
-        start += 1
-    return full_ids[:max_length], start
 
 
 def answer_log_likelihoods(model, tokenizer, pairs: list[tuple[list[dict], str]], batch_size: int, max_length: int):

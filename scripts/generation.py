@@ -1,4 +1,4 @@
-"""Let a model write replies to chat prompts, in batches: shared by the steps that generate text.
+"""Chat prompts and replies: tokenizing an answer after its prompt, and letting a model write replies in batches.
 
 Greedy decoding (temperature 0) gives the model's single most likely reply, the same on every
 run: what an evaluation needs. Sampling (temperature above 0) gives several different replies
@@ -49,3 +49,15 @@ def generate_answers(
     finally:
         tokenizer.padding_side = previous_side
     return replies
+
+
+def tokenize_answers(tokenizer, prompt_messages: list[dict], answer: str, max_length: int) -> tuple[list[int], int]:
+    """Token ids of prompt + answer, and where the answer starts (the same split training uses)."""
+    prompt_ids = tokenizer.apply_chat_template(prompt_messages, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"]
+    full_ids = tokenizer.apply_chat_template(
+        prompt_messages + [{"role": "assistant", "content": answer}], tokenize=True, return_dict=True
+    )["input_ids"]
+    start = 0
+    while start < min(len(prompt_ids), len(full_ids)) and prompt_ids[start] == full_ids[start]:
+        start += 1
+    return full_ids[:max_length], start

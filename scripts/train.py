@@ -25,6 +25,7 @@ import os
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -36,9 +37,10 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 from trl import SFTTrainer
 
 from .files import replace_folder, save_figure, write_atomic
-from .data import Example, load_split
+from .data import Example, load_examples, load_split
 from .errors import EXIT_CHECKS_FAILED, UserError
 from .model import Hardware, detect_hardware, load_causal_lm, load_for
+from .rehearsal import RehearsalTargets, base_targets, batch_indices, drift_loss, encode
 
 
 class TrainingDiverged(Exception):
@@ -64,12 +66,13 @@ def run_training(cfg, resume: bool = False, extra_callbacks: list | None = None)
     out.mkdir(parents=True, exist_ok=True)
     train_rows, eval_rows = prompt_completion_rows(cfg)
     resolved, tokenizer = load_for(cfg)
+    rehearsal = load_rehearsal(cfg, tokenizer)
     hardware = detect_hardware(cfg.train.precision)
     _use_all_cores(hardware)
     print(f"Training a LoRA adapter on {resolved.model_id} ({resolved.source}) with {hardware.precision} on {hardware.name}")
 
     model = load_causal_lm(resolved, hardware, cfg.model.quantization, cfg.model.trust_remote_code)
-    trainer = build_trainer(cfg, model, tokenizer, train_rows, eval_rows, hardware, out / "checkpoints")
+    trainer = build_trainer(cfg, model, tokenizer, train_rows, eval_rows, hardware, out / "checkpoints", rehearsal)
     for callback in extra_callbacks or []:
         trainer.add_callback(callback)
     truncated = count_truncated(trainer.train_dataset, cfg.model.max_length)
@@ -198,8 +201,11 @@ class OneStepLoraLinear(LoraLinear):
         )
 
 
-def build_trainer(cfg, model, tokenizer, train_rows, eval_rows, hardware: Hardware, checkpoint_dir: Path):
-    """An SFTTrainer configured from project.toml; see the README for why each setting is what it is."""
+def build_trainer(cfg, model, tokenizer, train_rows, eval_rows, hardware: Hardware, checkpoint_dir: Path, rehearsal=None):
+    """An SFTTrainer configured from project.toml; see the README for why each setting is what it is.
+
+    `rehearsal` (from load_rehearsal) adds the drift penalty on everyday questions; None trains without it.
+    """
     from datasets import Dataset
     from trl import SFTConfig
 
@@ -242,7 +248,35 @@ def build_trainer(cfg, model, tokenizer, train_rows, eval_rows, hardware: Hardwa
         processing_class=tokenizer,
         peft_config=lora_config(cfg, hardware),
         callbacks=[StopOnNonFiniteLoss()],
+        rehearsal=rehearsal,
     )
+
+
+def load_rehearsal(cfg, tokenizer) -> Rehearsal | None:
+    """The everyday questions that hold the model near its base (scripts/rehearsal.py); None when switched off."""
+    relative = cfg.data.rehearsal.strip()
+    if not relative or cfg.train.rehearsal_weight == 0:
+        return None
+    path = cfg.path(relative)
+    if not path.is_file():
+        raise UserError(f'{relative}: file not found; fix [data] rehearsal in project.toml, or set it to "" to train without rehearsal.')
+    examples = [e for e in load_examples(path, "auto", display_name=relative) if e.messages and e.messages[-1]["role"] == "assistant"]
+    input_ids, starts = encode(tokenizer, examples, cfg.model.max_length)
+    if not input_ids:
+        raise UserError(f"{relative}: no question with an answer to rehearse; add some, or set [data] rehearsal = \"\".")
+    batch_size = max(1, cfg.train.batch_size // 2)
+    return Rehearsal(input_ids, starts, cfg.train.rehearsal_weight, batch_size)
+
+
+@dataclass
+class Rehearsal:
+    """Rehearsal questions, tokenized; the base model's targets are added at the first training step."""
+
+    input_ids: list[list[int]]
+    answer_starts: list[int]
+    weight: float
+    batch_size: int
+    targets: RehearsalTargets | None = None
 
 
 # Config fields that make a model change its logits after the output layer; the CPU fast path below does not
@@ -262,6 +296,11 @@ class FastSFTTrainer(SFTTrainer):
        GPUs keep TRL's loss unchanged.
     """
 
+    def __init__(self, *args, rehearsal: Rehearsal | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.rehearsal = rehearsal
+        self._rehearsal_step, self._rehearsal_micro = -1, 0
+
     def _get_train_sampler(self, train_dataset=None):
         # The Trainer's (private) hook for its training sampler; transformers is pinned, and the tests use it.
         sampler = super()._get_train_sampler(train_dataset)
@@ -271,8 +310,17 @@ class FastSFTTrainer(SFTTrainer):
         return sampler
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        if return_outputs or self.args.device.type != "cpu" or self._changes_logits():
+        if return_outputs:  # evaluation asks for the outputs too: TRL's own loss, no rehearsal
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        if self.args.device.type != "cpu" or self._changes_logits():
+            loss = super().compute_loss(model, inputs, False, num_items_in_batch)
+        else:
+            loss = self._answer_only_loss(model, inputs, num_items_in_batch)
+        if self.rehearsal is not None and model.training:
+            loss = loss + self._rehearsal_loss(model, num_items_in_batch)
+        return loss
+
+    def _answer_only_loss(self, model, inputs, num_items_in_batch):
         # Through the (possibly DDP-wrapped) model, so multi-process training still syncs gradients.
         # An empty logits_to_keep: the model's own output layer scores no position; we do it below.
         outputs = model(
@@ -297,6 +345,37 @@ class FastSFTTrainer(SFTTrainer):
             loss = loss * self.accelerator.num_processes  # DDP averages gradients across processes
         self._log_token_accuracy(logits, targets)
         return loss
+
+    def _rehearsal_loss(self, model, num_items_in_batch) -> torch.Tensor:
+        """The rehearsal batch's drift from the base model, weighted (scripts/rehearsal.py)."""
+        rehearsal = self.rehearsal
+        if rehearsal.targets is None:
+            rehearsal.targets = base_targets(
+                self.model, model, self.processing_class, rehearsal.input_ids, rehearsal.answer_starts, self.args.per_device_eval_batch_size
+            )
+        indices = batch_indices(self._micro_step_index(), rehearsal.batch_size, len(rehearsal.input_ids), self.args.seed)
+        drift = drift_loss(self.model, model, rehearsal.targets, indices, self.processing_class.pad_token_id)
+        self._metrics["train"]["rehearsal_kl"].append(drift.item())
+        # The answer loss is already a share of the whole accumulated batch; this term must be too.
+        if self._loss_already_split_across_accumulation(num_items_in_batch):
+            drift = drift / self.current_gradient_accumulation_steps
+        return rehearsal.weight * drift
+
+    def _micro_step_index(self) -> int:
+        """How many micro-batches came before this one: set by the step, so a resumed run agrees."""
+        step = self.state.global_step
+        if step != self._rehearsal_step:
+            self._rehearsal_step, self._rehearsal_micro = step, 0
+        index = step * self.args.gradient_accumulation_steps + self._rehearsal_micro
+        self._rehearsal_micro += 1
+        return index
+
+    def _loss_already_split_across_accumulation(self, num_items_in_batch) -> bool:
+        # The Trainer divides a loss by the accumulation steps itself unless it was normalised by
+        # num_items_in_batch (the same rule as transformers' Trainer.training_step).
+        if self.loss_is_scaled_for_ga is not None:
+            return self.loss_is_scaled_for_ga
+        return (self.model_accepts_loss_kwargs and num_items_in_batch is not None) or self.compute_loss_func is not None
 
     def _changes_logits(self) -> bool:
         text_config = self.model.config.get_text_config()
@@ -393,16 +472,22 @@ def save_adapter(peft_model, target: Path) -> None:
     replace_folder(partial, target)
 
 
-def loss_points(history: list[dict]) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
-    """(step, loss) pairs for training and evaluation from the trainer's log history."""
-    train = [(entry["step"], entry["loss"]) for entry in history if "loss" in entry]
-    evaluation = [(entry["step"], entry["eval_loss"]) for entry in history if "eval_loss" in entry]
-    return train, evaluation
+def loss_points(history: list[dict], key: str) -> list[tuple[int, float]]:
+    """(step, value) pairs of one logged value ("loss", "eval_loss", "rehearsal_kl") from the trainer's log history."""
+    return [(entry["step"], entry[key]) for entry in history if key in entry]
+
+
+# What the loss curve shows: (key in the trainer's log, name in loss_curve.csv).
+CURVES = (("loss", "train"), ("eval_loss", "eval"), ("rehearsal_kl", "rehearsal_kl"))
+CURVE_LABELS = {
+    "train": "training loss",
+    "eval": "eval loss (held-out questions)",
+    "rehearsal_kl": "drift from the base model on everyday questions (KL)",
+}
 
 
 def write_loss_csv(history: list[dict], path: Path) -> None:
-    train, evaluation = loss_points(history)
-    rows = [(step, "train", loss) for step, loss in train] + [(step, "eval", loss) for step, loss in evaluation]
+    rows = [(step, split, value) for key, split in CURVES for step, value in loss_points(history, key)]
     table = io.StringIO(newline="")
     writer = csv.writer(table)
     writer.writerow(["step", "split", "loss"])
@@ -417,14 +502,14 @@ def plot_loss_curve(history: list[dict], path: Path, model_id: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    train, evaluation = loss_points(history)
     figure, axes = plt.subplots(figsize=(7, 4), dpi=110)
-    if train:
-        axes.plot(*zip(*train), marker=".", label="training loss")
-    if evaluation:
-        axes.plot(*zip(*evaluation), marker="o", linestyle="--", label="eval loss (held-out questions)")
+    styles = {"train": {"marker": "."}, "eval": {"marker": "o", "linestyle": "--"}, "rehearsal_kl": {"linestyle": ":"}}
+    for key, split in CURVES:
+        points = loss_points(history, key)
+        if points:
+            axes.plot(*zip(*points), label=CURVE_LABELS[split], **styles[split])
     axes.set_xlabel("optimizer step")
-    axes.set_ylabel("cross-entropy loss on answer tokens")
+    axes.set_ylabel("loss on answer tokens (nats per token)")
     axes.set_title(f"LoRA fine-tuning of {model_id}")
     axes.grid(alpha=0.3)
     axes.legend()
@@ -435,7 +520,8 @@ def plot_loss_curve(history: list[dict], path: Path, model_id: str) -> None:
 
 def training_metrics(cfg, trainer, hardware, resolved, seconds: float, truncated: int, resumed_from) -> dict:
     state = trainer.state
-    train, evaluation = loss_points(state.log_history)
+    train, evaluation = loss_points(state.log_history, "loss"), loss_points(state.log_history, "eval_loss")
+    drift = loss_points(state.log_history, "rehearsal_kl")
     tokens = int(state.num_input_tokens_seen or 0)
     trainable, total = trainer.model.get_nb_trainable_parameters()
     return {
@@ -460,7 +546,22 @@ def training_metrics(cfg, trainer, hardware, resolved, seconds: float, truncated
         "final_train_loss": round(train[-1][1], 4) if train else None,
         "final_eval_loss": round(evaluation[-1][1], 4) if evaluation else None,
         "resumed_from": Path(resumed_from).name if resumed_from else None,
+        "rehearsal": rehearsal_metrics(cfg, trainer.rehearsal, drift),
         "settings": {"lora": vars(cfg.lora), "train": vars(cfg.train), "max_length": cfg.model.max_length},
+    }
+
+
+def rehearsal_metrics(cfg, rehearsal: Rehearsal | None, drift: list[tuple[int, float]]) -> dict | None:
+    """What the card says about rehearsal: how many everyday questions, how strongly, the drift at the end."""
+    if rehearsal is None:
+        return None
+    return {
+        "file": cfg.data.rehearsal,
+        "examples": len(rehearsal.input_ids),
+        "weight": rehearsal.weight,
+        "batch_size": rehearsal.batch_size,
+        "first_kl": round(drift[0][1], 4) if drift else None,
+        "final_kl": round(drift[-1][1], 4) if drift else None,
     }
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from conftest import REPO, set_values
-from scripts import evaluate, stats
+from scripts import evaluate, generation, stats
 from scripts.config import load_settings
 from scripts.data import load_split
 from scripts.errors import UserError
@@ -19,7 +19,7 @@ from scripts.model import detect_hardware, load_causal_lm, load_for
 
 def one_at_a_time(model, tokenizer, prompt, answer, max_length):
     """The plain computation: one example, no padding, the full logits, summed over the answer tokens."""
-    ids, start = evaluate.tokenize_answers(tokenizer, prompt, answer, max_length)
+    ids, start = generation.tokenize_answers(tokenizer, prompt, answer, max_length)
     with torch.no_grad():
         logits = model(input_ids=torch.tensor([ids])).logits.float()[0]
     log_probs = torch.log_softmax(logits[:-1], dim=-1)
@@ -35,7 +35,7 @@ def test_batched_answer_scores_equal_one_at_a_time(tiny_project):
     examples = load_split(cfg, "eval")[:7]
     pairs = [(e.prompt_messages, e.answer) for e in examples]
     pairs.append((examples[0].prompt_messages, "No."))  # a much shorter answer in the same batch
-    assert len({len(evaluate.tokenize_answers(tokenizer, p, a, 256)[0]) for p, a in pairs}) > 1  # padding happens
+    assert len({len(generation.tokenize_answers(tokenizer, p, a, 256)[0]) for p, a in pairs}) > 1  # padding happens
 
     batched = evaluate.answer_log_likelihoods(model, tokenizer, pairs, batch_size=8, max_length=256)
     for (prompt, answer), (log_prob, count) in zip(pairs, batched):

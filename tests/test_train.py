@@ -96,6 +96,7 @@ def test_loss_mask_covers_only_the_answer_and_end_of_turn(quick_project):
 def test_answer_only_loss_equals_trl_loss_and_gradients(quick_project, precision):
     """The CPU fast path (output layer on answer tokens only) must train exactly what TRL's own loss trains."""
     trainer = small_trainer(quick_project, precision, examples=4)
+    trainer.rehearsal = None  # this compares the answer loss alone (tests/test_rehearsal.py covers the rest)
     assert type(trainer).compute_loss is not SFTTrainer.compute_loss
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
     answer_tokens = int((batch["labels"] != -100).sum())

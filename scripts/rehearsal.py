@@ -1,0 +1,124 @@
+"""Rehearsal: keep what the base model already knew while the adapter learns your facts.
+
+Trained only on one topic, a small model's adapter changes its answers everywhere: the bundled
+example's model, tuned on Namibian facts alone, said "Windhoek is the capital of France".
+Rehearsal shows the model everyday questions during training as well (`[train] rehearsal`, a
+JSONL file like datasets/rehearsal.jsonl) and, on their answers, adds to the loss how far the
+tuned model's next-token probabilities have moved from the base model's (the KL divergence).
+The adapter stays free to change what it says about your topic, and is pulled back wherever it
+changes anything else. This is "learning without forgetting" (Li & Hoiem, 2016) applied to
+replayed text: a penalty on drifting from the base model, measured on questions outside the topic.
+
+The base model's probabilities are computed once, at the first training step, with the adapter
+switched off. Only the 32 likeliest tokens of each answer position are kept, plus one bucket for
+all the other tokens together; the divergence is measured over those 33 outcomes, so it is exactly
+zero while the adapter changes nothing. Each step then adds one small batch of rehearsal questions, in an order set
+by the seed and the step, so a resumed run sees the same batches as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .generation import tokenize_answers
+
+TOP_K = 32  # base-model tokens kept per answer position
+
+
+@dataclass
+class RehearsalTargets:
+    """Everyday questions with the base model's next-token probabilities on their answers."""
+
+    input_ids: list[list[int]]
+    answer_starts: list[int]  # index of each answer's first token
+    top_ids: list[torch.Tensor]  # per example: (answer tokens, TOP_K) token ids
+    log_probs: list[torch.Tensor]  # per example: (answer tokens, TOP_K + 1): those tokens', then all the others together
+
+
+def encode(tokenizer, examples, max_length: int) -> tuple[list[list[int]], list[int]]:
+    """Token ids of each rehearsal question + answer (chat template) and where the answer starts."""
+    encoded = [tokenize_answers(tokenizer, e.prompt_messages, e.messages[-1]["content"], max_length) for e in examples]
+    kept = [(ids, start) for ids, start in encoded if start < len(ids)]  # an answer cut off entirely teaches nothing
+    return [ids for ids, _ in kept], [start for _, start in kept]
+
+
+def padded_batch(input_ids: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded ids and their attention mask."""
+    width = max(len(ids) for ids in input_ids)
+    ids = torch.tensor([row + [pad_id] * (width - len(row)) for row in input_ids], device=device)
+    mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in input_ids], device=device)
+    return ids, mask
+
+
+def answer_logits(model, output_layer, input_ids, attention_mask, starts: list[int], lengths: list[int]) -> list[torch.Tensor]:
+    """Per example, the logits that predict each answer token (position t predicts token t + 1).
+
+    The output layer runs on those positions only: on a small model it is a fifth of the weights.
+    """
+    outputs = model(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        output_hidden_states=[-1],  # only the last layer's (normalised)
+        logits_to_keep=torch.empty(0, dtype=torch.long, device=input_ids.device),  # no logits from the model itself
+        use_cache=False,
+    )
+    hidden = outputs.hidden_states[-1]
+    rows = [hidden[row, start - 1 : length - 1] for row, (start, length) in enumerate(zip(starts, lengths))]
+    stacked = output_layer(torch.cat(rows).to(output_layer.weight.dtype)).float()
+    return list(stacked.split([len(row) for row in rows]))
+
+
+@torch.no_grad()
+def base_targets(peft_model, model, tokenizer, input_ids: list[list[int]], starts: list[int], batch_size: int) -> RehearsalTargets:
+    """The base model's (adapter off) likeliest next tokens on every rehearsal answer."""
+    output_layer = peft_model.get_output_embeddings()
+    top_ids, top_log_probs = [], []
+    was_training = peft_model.training
+    peft_model.eval()  # no dropout in the reference
+    try:
+        with peft_model.disable_adapter():
+            for first in range(0, len(input_ids), batch_size):
+                chunk = input_ids[first : first + batch_size]
+                ids, mask = padded_batch(chunk, tokenizer.pad_token_id, peft_model.device)
+                logits = answer_logits(model, output_layer, ids, mask, starts[first : first + batch_size], [len(r) for r in chunk])
+                for example_logits in logits:
+                    values, indices = torch.log_softmax(example_logits, -1).topk(TOP_K, dim=-1)
+                    top_ids.append(indices.cpu())
+                    top_log_probs.append(with_rest_bucket(values).cpu())
+    finally:
+        peft_model.train(was_training)
+    return RehearsalTargets(input_ids, starts, top_ids, top_log_probs)
+
+
+def with_rest_bucket(top_log_probs: torch.Tensor) -> torch.Tensor:
+    """Append log(1 - the kept tokens' probability): the chance of every other token, as one outcome."""
+    kept = torch.logsumexp(top_log_probs, dim=-1, keepdim=True).clamp(max=-1e-6)  # below log(1) = 0
+    rest = torch.log(-torch.expm1(kept))  # log(1 - exp(kept)), precise when kept is near 0
+    return torch.cat([top_log_probs, rest], dim=-1)
+
+
+def batch_indices(step_index: int, batch_size: int, count: int, seed: int) -> list[int]:
+    """Which rehearsal examples the `step_index`-th micro-batch uses: consecutive slices of shuffled passes."""
+    indices = []
+    for position in range(step_index * batch_size, (step_index + 1) * batch_size):
+        rehearsal_pass, offset = divmod(position, count)
+        order = torch.randperm(count, generator=torch.Generator().manual_seed(seed + rehearsal_pass))
+        indices.append(int(order[offset]))
+    return indices
+
+
+def drift_loss(peft_model, model, targets: RehearsalTargets, indices: list[int], pad_id: int) -> torch.Tensor:
+    """Mean KL divergence, per answer token, from the base model's probabilities to the tuned model's."""
+    chunk = [targets.input_ids[i] for i in indices]
+    ids, mask = padded_batch(chunk, pad_id, peft_model.device)
+    starts = [targets.answer_starts[i] for i in indices]
+    logits = answer_logits(model, peft_model.get_output_embeddings(), ids, mask, starts, [len(r) for r in chunk])
+    total, tokens = 0.0, 0
+    for example_logits, i in zip(logits, indices):
+        tuned = with_rest_bucket(torch.log_softmax(example_logits, -1).gather(-1, targets.top_ids[i].to(example_logits.device)))
+        base = targets.log_probs[i].to(example_logits.device)
+        total = total + (base.exp() * (base - tuned)).sum()
+        tokens += base.shape[0]
+    return total / max(tokens, 1)
