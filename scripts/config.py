@@ -120,7 +120,7 @@ class TrainSettings:
     """Record the loss every N steps (the loss curve's resolution)."""
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     """"auto": bf16 on GPUs and CPUs that have it natively, fp16 on older GPUs, else fp32."""
-    rehearsal_weight: float = field(default=1.0, metadata={"range": (0.0, 100.0)})
+    rehearsal_weight: float = field(default=0.0, metadata={"range": (0.0, 100.0)})
     """How strongly answers to the [data] rehearsal questions are held to the base model's (0: not at all)."""
     hf_flavor: str = "t4-small"
     """Hugging Face Jobs hardware for backend = "hf-jobs" (e.g. t4-small, a10g-small)."""

@@ -61,7 +61,7 @@ def test_drift_is_zero_for_an_untrained_adapter_and_grows_when_the_adapter_chang
 
 @pytest.fixture
 def quick_rehearsal_project(tiny_project):
-    set_values(tiny_project, "train", max_steps=4, batch_size=4, save_steps=2, logging_steps=1, precision="fp32")
+    set_values(tiny_project, "train", max_steps=4, batch_size=4, save_steps=2, logging_steps=1, precision="fp32", rehearsal_weight=1.0)
     return tiny_project
 
 
