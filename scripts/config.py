@@ -25,6 +25,14 @@ from .errors import UserError
 
 DEFAULT_CONFIG = "project.toml"
 
+# The train workflow's job waits for a Hugging Face Job and then brings its results back, makes the card, the
+# GGUF file and the Space; GitHub stops that job after its `timeout-minutes` (120, .github/workflows/train.yml).
+# The HF Job gets at most 90 of them, so 30 are left for installing before and collecting after it.
+HF_JOB_MAX_MINUTES = 90
+HF_JOB_LIMIT_REASON = (
+    "the GitHub job that waits for the HF Job stops after 120 minutes and needs the rest to collect the results"
+)
+
 
 @dataclass
 class ProjectSettings:
@@ -120,7 +128,9 @@ class TrainSettings:
     """"auto": bf16 on GPUs and CPUs that have it natively, fp16 on older GPUs, else fp32."""
     hf_flavor: str = "t4-small"
     """Hugging Face Jobs hardware for backend = "hf-jobs" (e.g. t4-small, a10g-small)."""
-    hf_timeout_minutes: int = field(default=60, metadata={"range": (5, 1440)})
+    hf_timeout_minutes: int = field(
+        default=60, metadata={"range": (5, HF_JOB_MAX_MINUTES), "why": HF_JOB_LIMIT_REASON}
+    )
     """Longest an HF Job may run; you pay for the time it runs, so keep it short."""
 
 
@@ -287,7 +297,8 @@ def _check_value(label: str, value, hint, metadata):
         raise UserError(f'{label} must be text in quotes, like "{value}"; got {value!r}.')
     low_high = metadata.get("range")
     if low_high and not (low_high[0] <= value <= low_high[1]):
-        raise UserError(f"{label} is {value}; allowed values are from {low_high[0]} to {low_high[1]}.")
+        why = f" ({metadata['why']})" if "why" in metadata else ""
+        raise UserError(f"{label} is {value}; allowed values are from {low_high[0]} to {low_high[1]}{why}.")
     return value
 
 

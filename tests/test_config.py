@@ -83,3 +83,28 @@ def test_defaults_match_the_dataclasses():
     """Leaving a section out gives the documented defaults."""
     empty = Settings()
     assert empty.model.quantization == "none" and empty.data.format == "auto"
+
+
+
+MINUTES_TO_COLLECT = 30  # installing before the HF Job, and bringing back, carding and exporting after it
+
+
+def test_hf_job_timeout_leaves_the_train_workflow_time_to_collect_the_results(tmp_path):
+    import yaml
+
+    from scripts.config import HF_JOB_MAX_MINUTES, TrainSettings
+
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "train.yml").read_text(encoding="utf-8"))
+    job_minutes = workflow["jobs"]["train"]["timeout-minutes"]
+    _, high = {f.name: f for f in dataclasses.fields(TrainSettings)}["hf_timeout_minutes"].metadata["range"]
+    assert high == HF_JOB_MAX_MINUTES
+    assert high + MINUTES_TO_COLLECT <= job_minutes, "the HF Job may outlive the GitHub job that waits for it"
+    message = _error_for(tmp_path, f"[train]\nhf_timeout_minutes = {high + 1}\n")
+    assert f"stops after {job_minutes} minutes" in message
+
+
+def test_hf_job_timeout_above_the_cap_names_the_line_and_the_reason(tmp_path):
+    assert _error_for(tmp_path, "[train]\nbackend = \"hf-jobs\"\nhf_timeout_minutes = 200\n") == (
+        "project.toml:3 [train]: hf_timeout_minutes is 200; allowed values are from 5 to 90 (the GitHub job that "
+        "waits for the HF Job stops after 120 minutes and needs the rest to collect the results)."
+    )
