@@ -311,6 +311,9 @@ def _toml_syntax_message(path: Path, error: tomllib.TOMLDecodeError, text: str) 
     # tomllib ends its messages with "(at line L, column C)"; move the place to the front.
     match = re.search(r"\(at line (\d+), column (\d+)\)", str(error))
     reason = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(error))
+    twice = _set_twice_message(path, reason, int(match.group(1)), text.splitlines()) if match else None
+    if twice:
+        return twice
     if match:
         place = f"{path}:{match.group(1)}"
     else:  # "at end of document": an unclosed bracket or quote somewhere above
@@ -319,6 +322,79 @@ def _toml_syntax_message(path: Path, error: tomllib.TOMLDecodeError, text: str) 
         f"{place}: TOML syntax error: {reason}; check quotes around text, "
         '"=" between key and value, and [section] headers on that line.'
     )
+
+
+def _set_twice_message(path: Path, reason: str, line: int, lines: list[str]) -> str | None:
+    """tomllib says "Cannot overwrite a value" or "Cannot declare ('lora',) twice" without naming the
+    key or where it was first set; find both in the text. None when the reason is another one."""
+    declared = re.fullmatch(r"Cannot declare (\(.*\)) twice", reason)
+    if declared:
+        table = ".".join(ast.literal_eval(declared.group(1)))
+        first = next((number for number, _ in _tables_declared(lines[: line - 1], table)), None)
+        if first is None:
+            return None
+        return (
+            f"{path}:{line}: section [{table}] appears twice, on lines {first} and {line}; move the settings "
+            f"under the second [{table}] up under the first, and delete the second header."
+        )
+    if reason != "Cannot overwrite a value":
+        return None
+    key = _key_of(lines[line - 1])
+    section = _section_above(lines, line)
+    earlier = [number for number, other in _keys_in(lines[: line - 1], section) if _same_key(key, other)]
+    if key is None or not earlier:
+        return None
+    place = f"{path}:{line} [{section}]" if section else f"{path}:{line}"
+    return f"{place}: {key} is set twice, on lines {earlier[0]} and {line}; keep the value you want and delete the other line."
+
+
+def _key_of(line: str) -> str | None:
+    """The key of a `key = value` line, without quotes ("rank", "a.b"); None for headers, comments, blanks."""
+    stripped = line.strip()
+    if not stripped or stripped.startswith(("#", "[")) or "=" not in stripped:
+        return None
+    return ".".join(part.strip().strip("\"'") for part in stripped.split("=", 1)[0].split("."))
+
+
+def _section_above(lines: list[str], line: int) -> str:
+    """The [section] that line number `line` belongs to ("" above the first header)."""
+    for text in reversed(lines[: line - 1]):
+        if _header_of(text) is not None:
+            return _header_of(text)
+    return ""
+
+
+def _keys_in(lines: list[str], section: str):
+    """(line number, key) for every key set inside [section] (section "" is the top, above any header)."""
+    current = ""
+    for number, text in enumerate(lines, start=1):
+        if _header_of(text) is not None:
+            current = _header_of(text)
+        elif current == section and _key_of(text):
+            yield number, _key_of(text)
+
+
+def _tables_declared(lines: list[str], table: str):
+    """(line number, text) where `table` is declared: its [table] header, or a dotted `table.key =` at the top."""
+    current = ""
+    for number, text in enumerate(lines, start=1):
+        if _header_of(text) is not None:
+            current = _header_of(text)
+            if current == table:
+                yield number, text
+        elif current == "" and _same_key(table, _key_of(text) or ""):
+            yield number, text
+
+
+def _header_of(line: str) -> str | None:
+    """"lora" for a `[lora]` line ("t" for `[[t]]`), else None."""
+    header = re.match(r"^\[+\s*([^\]]+?)\s*\]", line.strip())
+    return header.group(1) if header else None
+
+
+def _same_key(key: str, other: str) -> bool:
+    """True when setting both would clash: the same key, or one is a dotted part of the other (b and b.c)."""
+    return key == other or other.startswith(key + ".") or key.startswith(other + ".")
 
 
 class _KeyLocator:
@@ -332,9 +408,8 @@ class _KeyLocator:
         current = None
         for number, line in enumerate(self.lines, start=1):
             stripped = line.strip()
-            header = re.match(r"^\[\s*([^\]]+?)\s*\]", stripped)
-            if header:
-                current = header.group(1)
+            if _header_of(line) is not None:
+                current = _header_of(line)
                 if key is None and current == section:
                     return f"{self.path}:{number} [{section}]"
                 continue

@@ -48,6 +48,10 @@ def _error_for(tmp_path, text: str) -> str:
         ("[lora]\nrank = 0\n", "project.toml:2 [lora]: rank is 0; allowed values are from 1 to 1024."),
         ('[train]\nbackend = "gpu"\n', 'project.toml:2 [train]: backend is \'gpu\'; allowed values are "runner", "hf-jobs", "colab".'),
         ('[model]\ntrust_remote_code = "yes"\n', "project.toml:2 [model]: trust_remote_code must be true or false (no quotes); got 'yes'."),
+        ("[lora]\nrank = 8\nalpha = 16\nrank = 16\n", "project.toml:4 [lora]: rank is set twice, on lines 2 and 4; keep the value you want and delete the other line."),
+        ('[project]\nname = "a"\n"name" = "b"\n', "project.toml:3 [project]: name is set twice, on lines 2 and 3; keep the value you want and delete the other line."),
+        ("[lora]\nrank = 8\n[train]\nepochs = 1\n[lora]\nalpha = 16\n", "project.toml:5: section [lora] appears twice, on lines 1 and 5; move the settings under the second [lora] up under the first, and delete the second header."),
+        ("lora.rank = 8\n[lora]\nalpha = 16\n", "project.toml:2: section [lora] appears twice, on lines 1 and 2; move the settings under the second [lora] up under the first, and delete the second header."),
         ('[lora]\ntarget_modules = "q_proj"\n', "project.toml:2 [lora]: target_modules must be a list of strings, like [\"a\", \"b\"]; got 'q_proj'."),
     ],
 )
@@ -76,6 +80,20 @@ def test_cli_reports_config_errors_in_one_sentence_with_exit_2(tmp_path):
     result = run_cli("validate", "--config", str(config))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"error: {config}:2 [train]: unknown key epocs (did you mean epochs?) in [train]."]
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_cli_names_a_key_set_twice_with_exit_2_and_no_output(tmp_path):
+    config = tmp_path / "project.toml"
+    config.write_text((REPO / "project.toml").read_text(encoding="utf-8") + "\n[train]\nepochs = 5\n", encoding="utf-8")
+    result = run_cli("validate", "--config", str(config))
+    assert result.returncode == 2
+    lines = config.read_text(encoding="utf-8").splitlines()
+    first, last = [number for number, line in enumerate(lines, start=1) if line.startswith("[train]")]
+    assert result.stderr.splitlines() == [
+        f"error: {config}:{last}: section [train] appears twice, on lines {first} and {last}; move the settings "
+        "under the second [train] up under the first, and delete the second header."
+    ]
     assert not (tmp_path / "outputs").exists()
 
 
