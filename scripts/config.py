@@ -37,7 +37,7 @@ HF_JOB_LIMIT_REASON = (
 @dataclass
 class ProjectSettings:
     name: str = "namibia-qa"
-    """Short name of your project; used for the model repo and the Space."""
+    """Short name of your project; used for the model repo and the Space (letters, digits, -, _ and . only)."""
     hub_owner: str = ""
     """Your Hugging Face user or organisation name (leave empty until you publish)."""
     license: str = "apache-2.0"
@@ -254,7 +254,9 @@ def load_settings(config_path: str | Path = DEFAULT_CONFIG) -> Settings:
         if not isinstance(values, dict):
             raise UserError(f"{locate(section_name)}: {section_name} must be a [{section_name}] table of settings.")
         sections[section_name] = _build_section(section_name, SECTIONS[section_name], values, locate)
-    return Settings(**sections, root=path.resolve().parent, config_path=path.resolve())
+    settings = Settings(**sections, root=path.resolve().parent, config_path=path.resolve())
+    check_repo_ids(settings, locate)
+    return settings
 
 
 def _build_section(section_name: str, cls: type, values: dict, locate: "_KeyLocator"):
@@ -300,6 +302,65 @@ def _check_value(label: str, value, hint, metadata):
         why = f" ({metadata['why']})" if "why" in metadata else ""
         raise UserError(f"{label} is {value}; allowed values are from {low_high[0]} to {low_high[1]}{why}.")
     return value
+
+
+# ---------------------------------------------------------------- Hub repo ids
+
+# Repos named after [project] name besides the model repo: the Space (manifest.repo_ids) and the private
+# dataset an HF Job sends its results through (dispatch.py). A new one gets a line here, so its name is checked too.
+DERIVED_REPOS = {"-demo": "the demo Space", "-runs": "the hf-jobs runs dataset"}
+HUB_NAME_LIMIT = 96  # characters in the owner and in the name, each (huggingface_hub's validate_repo_id)
+
+
+def check_repo_ids(settings: Settings, locate: "_KeyLocator") -> None:
+    """Fail now, not at publish time after the merge, when a repo id the project will use breaks the Hub's rules."""
+    owner, name = settings.project.hub_owner.strip(), settings.project.name.strip()
+    publish = settings.publish
+    if owner:
+        _require_hub_id(owner, f'{locate("project", "hub_owner")}: hub_owner "{owner}" cannot be a Hub username')
+    _require_hub_id(name, f'{locate("project", "name")}: name "{name}" cannot name a Hub repo')
+    for suffix, what in DERIVED_REPOS.items():
+        if suffix == "-demo" and publish.space_repo.strip():
+            continue  # the Space has its own id, checked below
+        problem = f'{locate("project", "name")}: name "{name}" gives {what} the name "{name}{suffix}", which the Hub refuses'
+        _require_hub_id(name + suffix, problem, fix="shorten name")
+    for key in ("model_repo", "space_repo"):
+        value = getattr(publish, key).strip()
+        if value:
+            _require_hub_id(value, f'{locate("publish", key)}: {key} "{value}" is not a Hub repo id')
+
+
+def _require_hub_id(repo_id: str, problem: str, fix: str = "") -> None:
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as error:
+        raise UserError(f"{problem}: {_broken_hub_rule(repo_id, error)}{'; ' + fix if fix else ''}.") from None
+
+
+def _broken_hub_rule(repo_id: str, error: Exception) -> str:
+    """Say which of the Hub's rules `repo_id` breaks; validate_repo_id decided that it breaks one."""
+    if repo_id.count("/") > 1:
+        return 'it has more than one "/"; write owner/name'
+    for part in repo_id.split("/"):
+        odd = sorted({char for char in part if not (char.isascii() and (char.isalnum() or char in "-_."))})
+        if not part:
+            return "it is empty; fill it in"
+        if odd:
+            shown = ", ".join("a space" if char == " " else f'"{char}"' for char in odd)
+            return f"it contains {shown}, and only letters, digits, -, _ and . are allowed"
+        if len(part) > HUB_NAME_LIMIT:
+            subject = f'"{part}"' if "/" in repo_id else "it"
+            return f"{subject} is {len(part)} characters, {len(part) - HUB_NAME_LIMIT} more than the Hub allows"
+        if part[0] in "-." or part[-1] in "-.":
+            return f'"{part}" starts or ends with - or ., which the Hub does not allow'
+    if "--" in repo_id or ".." in repo_id:
+        return 'it contains "--" or "..", which the Hub does not allow'
+    if repo_id.endswith(".git"):
+        return 'it ends in ".git", which the Hub does not allow'
+    return str(error).rstrip(".")  # a rule not listed above: the library's own words
 
 
 def _suggest(word: str, options) -> str:

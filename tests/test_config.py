@@ -97,6 +97,61 @@ def test_cli_names_a_key_set_twice_with_exit_2_and_no_output(tmp_path):
     assert not (tmp_path / "outputs").exists()
 
 
+LONG_NAME = "n" * 92  # fits the Hub's 96 characters, but name-demo and name-runs (97) do not
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('[project]\nhub_owner = "my name"\n',
+         'project.toml:2 [project]: hub_owner "my name" cannot be a Hub username: it contains a space, and only letters, digits, -, _ and . are allowed.'),
+        ('[project]\nhub_owner = "ada--lovelace"\n',
+         'project.toml:2 [project]: hub_owner "ada--lovelace" cannot be a Hub username: it contains "--" or "..", which the Hub does not allow.'),
+        ('[project]\nhub_owner = "-ada"\n',
+         'project.toml:2 [project]: hub_owner "-ada" cannot be a Hub username: "-ada" starts or ends with - or ., which the Hub does not allow.'),
+        ('[project]\nname = "namibia qa"\n',
+         'project.toml:2 [project]: name "namibia qa" cannot name a Hub repo: it contains a space, and only letters, digits, -, _ and . are allowed.'),
+        ('[project]\nname = "namibia..qa"\n',
+         'project.toml:2 [project]: name "namibia..qa" cannot name a Hub repo: it contains "--" or "..", which the Hub does not allow.'),
+        ('[project]\nname = ""\n', 'project.toml:2 [project]: name "" cannot name a Hub repo: it is empty; fill it in.'),
+        (f'[project]\nname = "{LONG_NAME}"\n',
+         f'project.toml:2 [project]: name "{LONG_NAME}" gives the demo Space the name "{LONG_NAME}-demo", which the Hub refuses: '
+         "it is 97 characters, 1 more than the Hub allows; shorten name."),
+        (f'[project]\nname = "{LONG_NAME}"\n[publish]\nspace_repo = "ada/demo"\n',
+         f'project.toml:2 [project]: name "{LONG_NAME}" gives the hf-jobs runs dataset the name "{LONG_NAME}-runs", which the Hub refuses: '
+         "it is 97 characters, 1 more than the Hub allows; shorten name."),
+        ('[publish]\nmodel_repo = "ada/namibia/qa"\n',
+         'project.toml:2 [publish]: model_repo "ada/namibia/qa" is not a Hub repo id: it has more than one "/"; write owner/name.'),
+        ('[publish]\nspace_repo = "ada/namibia qa demo"\n',
+         'project.toml:2 [publish]: space_repo "ada/namibia qa demo" is not a Hub repo id: it contains a space, and only letters, digits, -, _ and . are allowed.'),
+        ('[publish]\nmodel_repo = "ada/qa.git"\n',
+         'project.toml:2 [publish]: model_repo "ada/qa.git" is not a Hub repo id: it ends in ".git", which the Hub does not allow.'),
+    ],
+)  # fmt: skip
+def test_repo_ids_break_no_hub_rule(tmp_path, text, message):
+    assert _error_for(tmp_path, text) == message
+
+
+def test_repo_ids_the_hub_accepts_load(tmp_path):
+    path = tmp_path / "project.toml"
+    path.write_text(f'[project]\nhub_owner = "Ada.Lovelace_1"\nname = "{"n" * 91}"\n[publish]\nmodel_repo = "org/qa"\n')
+    assert load_settings(path).project.hub_owner == "Ada.Lovelace_1"  # a 91-character name leaves room for -demo
+
+
+def test_cli_stops_a_bad_hub_owner_before_validate_writes_anything(tmp_path):
+    config = tmp_path / "project.toml"
+    text = (REPO / "project.toml").read_text(encoding="utf-8").replace('hub_owner = ""', 'hub_owner = "my name"', 1)
+    config.write_text(text, encoding="utf-8")
+    line = text.splitlines().index(next(row for row in text.splitlines() if row.startswith("hub_owner"))) + 1
+    result = run_cli("validate", "--config", str(config))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f'error: {config}:{line} [project]: hub_owner "my name" cannot be a Hub username: it contains a space, '
+        "and only letters, digits, -, _ and . are allowed."
+    ]
+    assert not (tmp_path / "outputs").exists()
+
+
 def test_defaults_match_the_dataclasses():
     """Leaving a section out gives the documented defaults."""
     empty = Settings()
