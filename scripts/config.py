@@ -25,11 +25,19 @@ from .errors import UserError
 
 DEFAULT_CONFIG = "project.toml"
 
+# The train workflow's job waits for a Hugging Face Job and then brings its results back, makes the card, the
+# GGUF file and the Space; GitHub stops that job after its `timeout-minutes` (120, .github/workflows/train.yml).
+# The HF Job gets at most 90 of them, so 30 are left for installing before and collecting after it.
+HF_JOB_MAX_MINUTES = 90
+HF_JOB_LIMIT_REASON = (
+    "the GitHub job that waits for the HF Job stops after 120 minutes and needs the rest to collect the results"
+)
+
 
 @dataclass
 class ProjectSettings:
     name: str = "namibia-qa"
-    """Short name of your project; used for the model repo and the Space."""
+    """Short name of your project; used for the model repo and the Space (letters, digits, -, _ and . only)."""
     hub_owner: str = ""
     """Your Hugging Face user or organisation name (leave empty until you publish)."""
     license: str = "apache-2.0"
@@ -124,7 +132,9 @@ class TrainSettings:
     """How strongly answers to the [data] rehearsal questions are held to the base model's (0: not at all)."""
     hf_flavor: str = "t4-small"
     """Hugging Face Jobs hardware for backend = "hf-jobs" (e.g. t4-small, a10g-small)."""
-    hf_timeout_minutes: int = field(default=60, metadata={"range": (5, 1440)})
+    hf_timeout_minutes: int = field(
+        default=60, metadata={"range": (5, HF_JOB_MAX_MINUTES), "why": HF_JOB_LIMIT_REASON}
+    )
     """Longest an HF Job may run; you pay for the time it runs, so keep it short."""
 
 
@@ -248,7 +258,9 @@ def load_settings(config_path: str | Path = DEFAULT_CONFIG) -> Settings:
         if not isinstance(values, dict):
             raise UserError(f"{locate(section_name)}: {section_name} must be a [{section_name}] table of settings.")
         sections[section_name] = _build_section(section_name, SECTIONS[section_name], values, locate)
-    return Settings(**sections, root=path.resolve().parent, config_path=path.resolve())
+    settings = Settings(**sections, root=path.resolve().parent, config_path=path.resolve())
+    check_repo_ids(settings, locate)
+    return settings
 
 
 def _build_section(section_name: str, cls: type, values: dict, locate: "_KeyLocator"):
@@ -291,8 +303,68 @@ def _check_value(label: str, value, hint, metadata):
         raise UserError(f'{label} must be text in quotes, like "{value}"; got {value!r}.')
     low_high = metadata.get("range")
     if low_high and not (low_high[0] <= value <= low_high[1]):
-        raise UserError(f"{label} is {value}; allowed values are from {low_high[0]} to {low_high[1]}.")
+        why = f" ({metadata['why']})" if "why" in metadata else ""
+        raise UserError(f"{label} is {value}; allowed values are from {low_high[0]} to {low_high[1]}{why}.")
     return value
+
+
+# ---------------------------------------------------------------- Hub repo ids
+
+# Repos named after [project] name besides the model repo: the Space (manifest.repo_ids) and the private
+# dataset an HF Job sends its results through (dispatch.py). A new one gets a line here, so its name is checked too.
+DERIVED_REPOS = {"-demo": "the demo Space", "-runs": "the hf-jobs runs dataset"}
+HUB_NAME_LIMIT = 96  # characters in the owner and in the name, each (huggingface_hub's validate_repo_id)
+
+
+def check_repo_ids(settings: Settings, locate: "_KeyLocator") -> None:
+    """Fail now, not at publish time after the merge, when a repo id the project will use breaks the Hub's rules."""
+    owner, name = settings.project.hub_owner.strip(), settings.project.name.strip()
+    publish = settings.publish
+    if owner:
+        _require_hub_id(owner, f'{locate("project", "hub_owner")}: hub_owner "{owner}" cannot be a Hub username')
+    _require_hub_id(name, f'{locate("project", "name")}: name "{name}" cannot name a Hub repo')
+    for suffix, what in DERIVED_REPOS.items():
+        if suffix == "-demo" and publish.space_repo.strip():
+            continue  # the Space has its own id, checked below
+        problem = f'{locate("project", "name")}: name "{name}" gives {what} the name "{name}{suffix}", which the Hub refuses'
+        _require_hub_id(name + suffix, problem, fix="shorten name")
+    for key in ("model_repo", "space_repo"):
+        value = getattr(publish, key).strip()
+        if value:
+            _require_hub_id(value, f'{locate("publish", key)}: {key} "{value}" is not a Hub repo id')
+
+
+def _require_hub_id(repo_id: str, problem: str, fix: str = "") -> None:
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as error:
+        raise UserError(f"{problem}: {_broken_hub_rule(repo_id, error)}{'; ' + fix if fix else ''}.") from None
+
+
+def _broken_hub_rule(repo_id: str, error: Exception) -> str:
+    """Say which of the Hub's rules `repo_id` breaks; validate_repo_id decided that it breaks one."""
+    if repo_id.count("/") > 1:
+        return 'it has more than one "/"; write owner/name'
+    for part in repo_id.split("/"):
+        odd = sorted({char for char in part if not (char.isascii() and (char.isalnum() or char in "-_."))})
+        if not part:
+            return "it is empty; fill it in"
+        if odd:
+            shown = ", ".join("a space" if char == " " else f'"{char}"' for char in odd)
+            return f"it contains {shown}, and only letters, digits, -, _ and . are allowed"
+        if len(part) > HUB_NAME_LIMIT:
+            subject = f'"{part}"' if "/" in repo_id else "it"
+            return f"{subject} is {len(part)} characters, {len(part) - HUB_NAME_LIMIT} more than the Hub allows"
+        if part[0] in "-." or part[-1] in "-.":
+            return f'"{part}" starts or ends with - or ., which the Hub does not allow'
+    if "--" in repo_id or ".." in repo_id:
+        return 'it contains "--" or "..", which the Hub does not allow'
+    if repo_id.endswith(".git"):
+        return 'it ends in ".git", which the Hub does not allow'
+    return str(error).rstrip(".")  # a rule not listed above: the library's own words
 
 
 def _suggest(word: str, options) -> str:
@@ -304,6 +376,9 @@ def _toml_syntax_message(path: Path, error: tomllib.TOMLDecodeError, text: str) 
     # tomllib ends its messages with "(at line L, column C)"; move the place to the front.
     match = re.search(r"\(at line (\d+), column (\d+)\)", str(error))
     reason = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(error))
+    twice = _set_twice_message(path, reason, int(match.group(1)), text.splitlines()) if match else None
+    if twice:
+        return twice
     if match:
         place = f"{path}:{match.group(1)}"
     else:  # "at end of document": an unclosed bracket or quote somewhere above
@@ -312,6 +387,79 @@ def _toml_syntax_message(path: Path, error: tomllib.TOMLDecodeError, text: str) 
         f"{place}: TOML syntax error: {reason}; check quotes around text, "
         '"=" between key and value, and [section] headers on that line.'
     )
+
+
+def _set_twice_message(path: Path, reason: str, line: int, lines: list[str]) -> str | None:
+    """tomllib says "Cannot overwrite a value" or "Cannot declare ('lora',) twice" without naming the
+    key or where it was first set; find both in the text. None when the reason is another one."""
+    declared = re.fullmatch(r"Cannot declare (\(.*\)) twice", reason)
+    if declared:
+        table = ".".join(ast.literal_eval(declared.group(1)))
+        first = next((number for number, _ in _tables_declared(lines[: line - 1], table)), None)
+        if first is None:
+            return None
+        return (
+            f"{path}:{line}: section [{table}] appears twice, on lines {first} and {line}; move the settings "
+            f"under the second [{table}] up under the first, and delete the second header."
+        )
+    if reason != "Cannot overwrite a value":
+        return None
+    key = _key_of(lines[line - 1])
+    section = _section_above(lines, line)
+    earlier = [number for number, other in _keys_in(lines[: line - 1], section) if _same_key(key, other)]
+    if key is None or not earlier:
+        return None
+    place = f"{path}:{line} [{section}]" if section else f"{path}:{line}"
+    return f"{place}: {key} is set twice, on lines {earlier[0]} and {line}; keep the value you want and delete the other line."
+
+
+def _key_of(line: str) -> str | None:
+    """The key of a `key = value` line, without quotes ("rank", "a.b"); None for headers, comments, blanks."""
+    stripped = line.strip()
+    if not stripped or stripped.startswith(("#", "[")) or "=" not in stripped:
+        return None
+    return ".".join(part.strip().strip("\"'") for part in stripped.split("=", 1)[0].split("."))
+
+
+def _section_above(lines: list[str], line: int) -> str:
+    """The [section] that line number `line` belongs to ("" above the first header)."""
+    for text in reversed(lines[: line - 1]):
+        if _header_of(text) is not None:
+            return _header_of(text)
+    return ""
+
+
+def _keys_in(lines: list[str], section: str):
+    """(line number, key) for every key set inside [section] (section "" is the top, above any header)."""
+    current = ""
+    for number, text in enumerate(lines, start=1):
+        if _header_of(text) is not None:
+            current = _header_of(text)
+        elif current == section and _key_of(text):
+            yield number, _key_of(text)
+
+
+def _tables_declared(lines: list[str], table: str):
+    """(line number, text) where `table` is declared: its [table] header, or a dotted `table.key =` at the top."""
+    current = ""
+    for number, text in enumerate(lines, start=1):
+        if _header_of(text) is not None:
+            current = _header_of(text)
+            if current == table:
+                yield number, text
+        elif current == "" and _same_key(table, _key_of(text) or ""):
+            yield number, text
+
+
+def _header_of(line: str) -> str | None:
+    """"lora" for a `[lora]` line ("t" for `[[t]]`), else None."""
+    header = re.match(r"^\[+\s*([^\]]+?)\s*\]", line.strip())
+    return header.group(1) if header else None
+
+
+def _same_key(key: str, other: str) -> bool:
+    """True when setting both would clash: the same key, or one is a dotted part of the other (b and b.c)."""
+    return key == other or other.startswith(key + ".") or key.startswith(other + ".")
 
 
 class _KeyLocator:
@@ -325,9 +473,8 @@ class _KeyLocator:
         current = None
         for number, line in enumerate(self.lines, start=1):
             stripped = line.strip()
-            header = re.match(r"^\[\s*([^\]]+?)\s*\]", stripped)
-            if header:
-                current = header.group(1)
+            if _header_of(line) is not None:
+                current = _header_of(line)
                 if key is None and current == section:
                     return f"{self.path}:{number} [{section}]"
                 continue

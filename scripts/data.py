@@ -95,36 +95,70 @@ class Example:
         return self.messages[-1]["content"] if self.messages else (self.text or "")
 
 
+MAX_ERRORS_LISTED = 20  # broken records named in one error message; the rest are counted
+MAX_NESTING = 100  # levels of [ ] and { }: real records need fewer than 10, and far deeper ones crash Python's recursion
+
+
 def load_examples(path: str | Path, data_format: str = "auto", display_name: str | None = None) -> list[Example]:
     """Read a JSONL or JSON-array file and normalise every record.
 
-    Raises UserError naming the file, line and field of the first broken record.
+    Raises one UserError naming the file, line and field of every broken record (the first 20 of them),
+    so a learner fixes them all in one go.
     """
     name = display_name or str(path)
     if not Path(path).is_file():
         raise UserError(f"{name}: file not found; check the path in project.toml [data].")
-    records = read_records(path, name)
-    if not records:
-        return []
-    chosen = data_format if data_format != "auto" else detect_format(records[0][1], name, records[0][0])
-    return [
-        _normalise(record, chosen, name, line, index) for index, (line, record) in enumerate(records)
-    ]
+    records, errors = _read(Path(path), name)
+    examples = []
+    if records:
+        try:
+            chosen = data_format if data_format != "auto" else detect_format(records[0][1], name, records[0][0])
+        except UserError as error:
+            errors.append((records[0][0], str(error)))
+            records = []  # every record would fail the same way: one message says it
+        for index, (line, record) in enumerate(records):
+            try:
+                examples.append(_normalise(record, chosen, name, line, index))
+            except UserError as error:
+                errors.append((line, str(error)))
+    _raise_if_any(name, errors)
+    return examples
 
 
 def read_records(path: str | Path, display_name: str | None = None) -> list[tuple[int, dict]]:
     """(line, record) for every JSON object in a JSONL or JSON-array file, whatever its format.
 
-    Raises UserError naming the file and line of invalid JSON or of text that is not UTF-8.
+    Raises UserError naming the file and line of every piece of invalid JSON, or of text that is not UTF-8.
     """
-    path = Path(path)
     name = display_name or str(path)
+    records, errors = _read(Path(path), name)
+    _raise_if_any(name, errors)
+    return records
+
+
+def _read(path: Path, name: str) -> tuple[list[tuple[int, dict]], list[tuple[int, str]]]:
+    """The readable records, and (line, message) for each unreadable one."""
     try:
         text = path.read_text(encoding="utf-8-sig")  # -sig drops a byte-order mark
     except UnicodeDecodeError as error:
         line = path.read_bytes()[: error.start].count(b"\n") + 1
         raise UserError(f"{where(name, line)}: not valid UTF-8 text; save the file as UTF-8.") from None
-    return list(_records(text, name))
+    if text.lstrip().startswith("["):
+        return _array_records(text, name)
+    return _jsonl_records(text, name)
+
+
+def _raise_if_any(name: str, errors: list[tuple[int, str]]) -> None:
+    """One sentence for one broken record; a list, in line order, for several."""
+    if not errors:
+        return
+    messages = [message for _, message in sorted(errors, key=lambda error: error[0])]
+    if len(messages) == 1:
+        raise UserError(messages[0])
+    listed = "\n".join(f"  {message}" for message in messages[:MAX_ERRORS_LISTED])
+    more = len(messages) - MAX_ERRORS_LISTED
+    rest = f"\n  ... and {more} more (fix these and run the command again to see them)" if more > 0 else ""
+    raise UserError(f"{name}: {len(messages)} records cannot be read; fix each line below, then run the command again:\n{listed}{rest}")
 
 
 def detect_format(record: dict, name: str, line: int) -> str:
@@ -140,47 +174,86 @@ def detect_format(record: dict, name: str, line: int) -> str:
     )
 
 
-def _records(text: str, name: str):
-    """Yield (line number, record) for JSONL or a JSON array."""
-    if text.lstrip().startswith("["):
-        yield from _array_records(text, name)
-        return
+def _jsonl_records(text: str, name: str):
+    """(line number, record) for each line of a JSONL file, and (line number, message) for each broken one."""
+    records, errors = [], []
     for number, line in enumerate(text.splitlines(), start=1):  # splitlines handles \r\n
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            records.append((number, _checked_record(json.loads(line), name, number)))
         except json.JSONDecodeError as error:
-            raise UserError(
-                f"{where(name, number)}: not valid JSON ({error.msg} at column {error.colno}); "
-                "each line must be one complete JSON object, with double quotes around keys and text."
-            ) from None
-        yield number, _require_object(record, name, number)
+            errors.append((number, f"{where(name, number)}: not valid JSON ({_reason(error)}); "
+                                   "each line must be one complete JSON object, with double quotes around keys and text."))
+        except RecursionError:  # json parses nested brackets recursively: thousands of them overflow its stack
+            errors.append((number, _too_deep(name, number)))
+        except UserError as error:
+            errors.append((number, str(error)))
+    return records, errors  # fmt: skip
 
 
 def _array_records(text: str, name: str):
-    """Yield (line number, record) for each element of a JSON array, keeping its line."""
+    """(line number, record) for each element of a JSON array, and (line number, message) for each broken one.
+
+    After a broken element, reading goes on at the next line that starts a record the way the
+    first one does (a "{" indented no deeper), so one run names every broken record.
+    """
     decoder = json.JSONDecoder()
+    records, errors = [], []
     position = text.index("[") + 1
+    record_column = None  # how far the first record's "{" is from the start of its line
     while True:
         position = _skip_space(text, position)
-        if position < len(text) and text[position] == "]":
-            return
+        if position >= len(text):
+            if not errors:  # else the text after a broken record ran out while looking for the next one
+                last = text.rstrip().count("\n") + 1
+                errors.append((last, f"{where(name, last)}: the array never ends; add ] after the last record."))
+            break
+        if text[position] == "]":
+            break
         line = text.count("\n", 0, position) + 1
+        if record_column is None:
+            record_column = position - (text.rfind("\n", 0, position) + 1)
         try:
             record, position = decoder.raw_decode(text, position)
+            records.append((line, _checked_record(record, name, line)))
         except json.JSONDecodeError as error:
-            raise UserError(
-                f"{where(name, error.lineno)}: not valid JSON ({error.msg} at column {error.colno}); "
-                "check for a missing comma, quote or bracket near there."
-            ) from None
-        yield line, _require_object(record, name, line)
+            errors.append((error.lineno, f"{where(name, error.lineno)}: not valid JSON ({_reason(error)}); "
+                                         "check for a missing comma, quote or bracket near there."))
+            position = _next_record_start(text, error.pos, record_column)
+            continue
+        except RecursionError:
+            errors.append((line, _too_deep(name, line)))
+            position = _next_record_start(text, position, record_column)
+            continue
+        except UserError as error:
+            errors.append((line, str(error)))
         position = _skip_space(text, position)
         if position < len(text) and text[position] == ",":
             position += 1
         elif position >= len(text) or text[position] != "]":
             line = text.count("\n", 0, position) + 1
-            raise UserError(f"{where(name, line)}: expected a comma or ] after the record; add the missing comma.")
+            errors.append((line, f"{where(name, line)}: expected a comma or ] after the record; add the missing comma."))
+            if position >= len(text) or text[position] != "{":
+                break  # not a missing comma between two records: nothing more can be read reliably
+    return records, errors  # fmt: skip
+
+
+def _reason(error: json.JSONDecodeError) -> str:
+    # Some of json's messages end in "at" ("Unterminated string starting at"): one "at" is enough.
+    return f"{error.msg.removesuffix(' at')} at column {error.colno}"
+
+
+def _next_record_start(text: str, after: int, record_column: int) -> int:
+    """The position of the next "{" that starts a line at most `record_column` deep; the end of the text if none."""
+    line_start = text.find("\n", after)
+    while line_start != -1:
+        line_start += 1
+        indent = len(text[line_start:]) - len(text[line_start:].lstrip(" \t"))
+        if indent <= record_column and text.startswith("{", line_start + indent):
+            return line_start + indent
+        line_start = text.find("\n", line_start)
+    return len(text)
 
 
 def _skip_space(text: str, position: int) -> int:
@@ -189,10 +262,32 @@ def _skip_space(text: str, position: int) -> int:
     return position
 
 
-def _require_object(record, name: str, line: int) -> dict:
+def _checked_record(record, name: str, line: int) -> dict:
+    """The record, if it is a JSON object that later steps can handle."""
     if not isinstance(record, dict):
         raise UserError(f"{where(name, line)}: each record must be a JSON object {{...}}, not {type(record).__name__}.")
+    if _deeper_than(record, MAX_NESTING):
+        raise UserError(_too_deep(name, line))  # pickling or copying it later would overflow Python's recursion
     return record
+
+
+def _too_deep(name: str, line: int) -> str:
+    return (
+        f"{where(name, line)}: nested more than {MAX_NESTING} levels deep ([[[... or {{\"a\": {{\"a\": ...); "
+        "a record is one object of text fields and short lists, so remove the extra brackets."
+    )
+
+
+def _deeper_than(value, limit: int) -> bool:
+    """True when lists and objects inside `value` go more than `limit` levels deep (checked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
 
 
 def _normalise(record: dict, data_format: str, name: str, line: int, index: int) -> Example:

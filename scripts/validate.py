@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .data import Example, load_split
+from .data import Example, load_split, read_records
 from .errors import EXIT_CHECKS_FAILED, EXIT_OK
 from .facts import key_fact, phrasing_distribution, phrasings_by_fact, taught_flags
 from .privacy import describe, find_personal_data
@@ -182,8 +182,10 @@ def load_datasets(cfg) -> Datasets:
     probes_path = cfg.path(cfg.data.probes)
     probes = []
     if probes_path.is_file():
-        # load_probes checks each probe the way `evaluate` will use it; it skips blank
+        # read_records names every line that is not JSON, or nested too deeply for the checks to handle;
+        # then load_probes checks each probe the way `evaluate` will use it. It skips blank
         # lines, so the probes pair up with the file's non-blank lines in order.
+        read_records(probes_path, cfg.data.probes)
         lines = [number for number, text in enumerate(_lines(probes_path), start=1) if text.strip()]
         probes = list(zip(lines, load_probes(probes_path, cfg.data.probes)))
     return Datasets(load_split(cfg, "train"), load_split(cfg, "eval"), probes, names)

@@ -48,6 +48,10 @@ def _error_for(tmp_path, text: str) -> str:
         ("[lora]\nrank = 0\n", "project.toml:2 [lora]: rank is 0; allowed values are from 1 to 1024."),
         ('[train]\nbackend = "gpu"\n', 'project.toml:2 [train]: backend is \'gpu\'; allowed values are "runner", "hf-jobs", "colab".'),
         ('[model]\ntrust_remote_code = "yes"\n', "project.toml:2 [model]: trust_remote_code must be true or false (no quotes); got 'yes'."),
+        ("[lora]\nrank = 8\nalpha = 16\nrank = 16\n", "project.toml:4 [lora]: rank is set twice, on lines 2 and 4; keep the value you want and delete the other line."),
+        ('[project]\nname = "a"\n"name" = "b"\n', "project.toml:3 [project]: name is set twice, on lines 2 and 3; keep the value you want and delete the other line."),
+        ("[lora]\nrank = 8\n[train]\nepochs = 1\n[lora]\nalpha = 16\n", "project.toml:5: section [lora] appears twice, on lines 1 and 5; move the settings under the second [lora] up under the first, and delete the second header."),
+        ("lora.rank = 8\n[lora]\nalpha = 16\n", "project.toml:2: section [lora] appears twice, on lines 1 and 2; move the settings under the second [lora] up under the first, and delete the second header."),
         ('[lora]\ntarget_modules = "q_proj"\n', "project.toml:2 [lora]: target_modules must be a list of strings, like [\"a\", \"b\"]; got 'q_proj'."),
     ],
 )
@@ -79,7 +83,101 @@ def test_cli_reports_config_errors_in_one_sentence_with_exit_2(tmp_path):
     assert not (tmp_path / "outputs").exists()
 
 
+def test_cli_names_a_key_set_twice_with_exit_2_and_no_output(tmp_path):
+    config = tmp_path / "project.toml"
+    config.write_text((REPO / "project.toml").read_text(encoding="utf-8") + "\n[train]\nepochs = 5\n", encoding="utf-8")
+    result = run_cli("validate", "--config", str(config))
+    assert result.returncode == 2
+    lines = config.read_text(encoding="utf-8").splitlines()
+    first, last = [number for number, line in enumerate(lines, start=1) if line.startswith("[train]")]
+    assert result.stderr.splitlines() == [
+        f"error: {config}:{last}: section [train] appears twice, on lines {first} and {last}; move the settings "
+        "under the second [train] up under the first, and delete the second header."
+    ]
+    assert not (tmp_path / "outputs").exists()
+
+
+LONG_NAME = "n" * 92  # fits the Hub's 96 characters, but name-demo and name-runs (97) do not
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('[project]\nhub_owner = "my name"\n',
+         'project.toml:2 [project]: hub_owner "my name" cannot be a Hub username: it contains a space, and only letters, digits, -, _ and . are allowed.'),
+        ('[project]\nhub_owner = "ada--lovelace"\n',
+         'project.toml:2 [project]: hub_owner "ada--lovelace" cannot be a Hub username: it contains "--" or "..", which the Hub does not allow.'),
+        ('[project]\nhub_owner = "-ada"\n',
+         'project.toml:2 [project]: hub_owner "-ada" cannot be a Hub username: "-ada" starts or ends with - or ., which the Hub does not allow.'),
+        ('[project]\nname = "namibia qa"\n',
+         'project.toml:2 [project]: name "namibia qa" cannot name a Hub repo: it contains a space, and only letters, digits, -, _ and . are allowed.'),
+        ('[project]\nname = "namibia..qa"\n',
+         'project.toml:2 [project]: name "namibia..qa" cannot name a Hub repo: it contains "--" or "..", which the Hub does not allow.'),
+        ('[project]\nname = ""\n', 'project.toml:2 [project]: name "" cannot name a Hub repo: it is empty; fill it in.'),
+        (f'[project]\nname = "{LONG_NAME}"\n',
+         f'project.toml:2 [project]: name "{LONG_NAME}" gives the demo Space the name "{LONG_NAME}-demo", which the Hub refuses: '
+         "it is 97 characters, 1 more than the Hub allows; shorten name."),
+        (f'[project]\nname = "{LONG_NAME}"\n[publish]\nspace_repo = "ada/demo"\n',
+         f'project.toml:2 [project]: name "{LONG_NAME}" gives the hf-jobs runs dataset the name "{LONG_NAME}-runs", which the Hub refuses: '
+         "it is 97 characters, 1 more than the Hub allows; shorten name."),
+        ('[publish]\nmodel_repo = "ada/namibia/qa"\n',
+         'project.toml:2 [publish]: model_repo "ada/namibia/qa" is not a Hub repo id: it has more than one "/"; write owner/name.'),
+        ('[publish]\nspace_repo = "ada/namibia qa demo"\n',
+         'project.toml:2 [publish]: space_repo "ada/namibia qa demo" is not a Hub repo id: it contains a space, and only letters, digits, -, _ and . are allowed.'),
+        ('[publish]\nmodel_repo = "ada/qa.git"\n',
+         'project.toml:2 [publish]: model_repo "ada/qa.git" is not a Hub repo id: it ends in ".git", which the Hub does not allow.'),
+    ],
+)  # fmt: skip
+def test_repo_ids_break_no_hub_rule(tmp_path, text, message):
+    assert _error_for(tmp_path, text) == message
+
+
+def test_repo_ids_the_hub_accepts_load(tmp_path):
+    path = tmp_path / "project.toml"
+    path.write_text(f'[project]\nhub_owner = "Ada.Lovelace_1"\nname = "{"n" * 91}"\n[publish]\nmodel_repo = "org/qa"\n')
+    assert load_settings(path).project.hub_owner == "Ada.Lovelace_1"  # a 91-character name leaves room for -demo
+
+
+def test_cli_stops_a_bad_hub_owner_before_validate_writes_anything(tmp_path):
+    config = tmp_path / "project.toml"
+    text = (REPO / "project.toml").read_text(encoding="utf-8").replace('hub_owner = ""', 'hub_owner = "my name"', 1)
+    config.write_text(text, encoding="utf-8")
+    line = text.splitlines().index(next(row for row in text.splitlines() if row.startswith("hub_owner"))) + 1
+    result = run_cli("validate", "--config", str(config))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f'error: {config}:{line} [project]: hub_owner "my name" cannot be a Hub username: it contains a space, '
+        "and only letters, digits, -, _ and . are allowed."
+    ]
+    assert not (tmp_path / "outputs").exists()
+
+
 def test_defaults_match_the_dataclasses():
     """Leaving a section out gives the documented defaults."""
     empty = Settings()
     assert empty.model.quantization == "none" and empty.data.format == "auto"
+
+
+
+MINUTES_TO_COLLECT = 30  # installing before the HF Job, and bringing back, carding and exporting after it
+
+
+def test_hf_job_timeout_leaves_the_train_workflow_time_to_collect_the_results(tmp_path):
+    import yaml
+
+    from scripts.config import HF_JOB_MAX_MINUTES, TrainSettings
+
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "train.yml").read_text(encoding="utf-8"))
+    job_minutes = workflow["jobs"]["train"]["timeout-minutes"]
+    _, high = {f.name: f for f in dataclasses.fields(TrainSettings)}["hf_timeout_minutes"].metadata["range"]
+    assert high == HF_JOB_MAX_MINUTES
+    assert high + MINUTES_TO_COLLECT <= job_minutes, "the HF Job may outlive the GitHub job that waits for it"
+    message = _error_for(tmp_path, f"[train]\nhf_timeout_minutes = {high + 1}\n")
+    assert f"stops after {job_minutes} minutes" in message
+
+
+def test_hf_job_timeout_above_the_cap_names_the_line_and_the_reason(tmp_path):
+    assert _error_for(tmp_path, "[train]\nbackend = \"hf-jobs\"\nhf_timeout_minutes = 200\n") == (
+        "project.toml:3 [train]: hf_timeout_minutes is 200; allowed values are from 5 to 90 (the GitHub job that "
+        "waits for the HF Job stops after 120 minutes and needs the rest to collect the results)."
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from conftest import REPO
@@ -101,3 +103,126 @@ def test_read_records_accepts_any_json_objects():
     records = read_records(FIXTURES / "checks" / "probes.jsonl")
     assert [line for line, _ in records] == [1, 2]
     assert records[0][1]["id"] == "gender-teacher"
+
+
+# ---------------------------------------------------------------- several broken records in one run
+
+GOOD = '{"messages": [{"role": "user", "content": "Question %d?"}, {"role": "assistant", "content": "Answer %d."}]}'
+NOT_JSON = "not valid JSON (Expecting ',' delimiter at column %d); each line must be one complete JSON object, with double quotes around keys and text."
+
+
+def write_lines(path, broken: dict[int, str], total: int = 40):
+    """A JSONL file of `total` good records, with line number -> text replaced by `broken`."""
+    lines = [broken.get(number, GOOD % (number, number)) for number in range(1, total + 1)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def error_of(path, loader=load_examples) -> str:
+    with pytest.raises(UserError) as raised:
+        loader(path, display_name=path.name) if loader is load_examples else loader(path, path.name)
+    return str(raised.value)
+
+
+def test_every_broken_line_is_named_in_one_run(tmp_path):
+    cut = {number: (GOOD % (number, number))[:-3] for number in (5, 9, 30)}  # a missing quote and brackets at the end
+    bad_role = '{"messages": [{"role": "bot", "content": "Hi"}, {"role": "assistant", "content": "Hello."}]}'
+    path = write_lines(tmp_path / "train.jsonl", cut | {12: bad_role})
+    assert error_of(path).splitlines() == [
+        "train.jsonl: 4 records cannot be read; fix each line below, then run the command again:",
+        "  train.jsonl:5: " + NOT_JSON % 103,
+        "  train.jsonl:9: " + NOT_JSON % 103,
+        "  train.jsonl:12 field \"messages[0].role\": role 'bot' is not one of system, user, assistant, tool; fix the spelling.",
+        "  train.jsonl:30: " + NOT_JSON % 105,
+    ]
+
+
+def test_read_records_also_names_every_broken_line(tmp_path):
+    path = write_lines(tmp_path / "probes.jsonl", {2: "{", 4: "[1, 2]"}, total=5)
+    assert error_of(path, read_records).splitlines() == [
+        "probes.jsonl: 2 records cannot be read; fix each line below, then run the command again:",
+        "  probes.jsonl:2: not valid JSON (Expecting property name enclosed in double quotes at column 2); "
+        "each line must be one complete JSON object, with double quotes around keys and text.",
+        "  probes.jsonl:4: each record must be a JSON object {...}, not list.",
+    ]
+
+
+def test_a_long_list_of_broken_lines_is_capped(tmp_path):
+    path = write_lines(tmp_path / "train.jsonl", {number: '{"messages": [' for number in range(2, 60, 2)}, total=60)
+    lines = error_of(path).splitlines()
+    assert lines[0] == "train.jsonl: 29 records cannot be read; fix each line below, then run the command again:"
+    assert [line.split(":")[1] for line in lines[1:21]] == [str(number) for number in range(2, 42, 2)]
+    assert lines[21:] == ["  ... and 9 more (fix these and run the command again to see them)"]
+
+
+def test_one_broken_line_is_still_one_sentence(tmp_path):
+    path = write_lines(tmp_path / "train.jsonl", {3: "{oops}"}, total=4)
+    assert error_of(path) == (
+        "train.jsonl:3: not valid JSON (Expecting property name enclosed in double quotes at column 2); "
+        "each line must be one complete JSON object, with double quotes around keys and text."
+    )
+
+
+def test_json_array_reading_goes_on_after_a_broken_record(tmp_path):
+    records = [json.loads(GOOD % (number, number)) for number in range(1, 8)]
+    text = json.dumps(records, indent=2)
+    text = text.replace('"Question 2?"', '"Question 2?')  # an unclosed string
+    text = text.replace('"role": "assistant",\n        "content": "Answer 5."', '"role": "assistant"\n        "content": "Answer 5."')
+    path = tmp_path / "train.json"
+    path.write_text(text, encoding="utf-8")
+    assert error_of(path).splitlines() == [
+        "train.json: 2 records cannot be read; fix each line below, then run the command again:",
+        "  train.json:18: not valid JSON (Invalid control character at column 32); check for a missing comma, quote or bracket near there.",
+        "  train.json:58: not valid JSON (Expecting ',' delimiter at column 9); check for a missing comma, quote or bracket near there.",
+    ]
+
+
+def test_json_array_names_every_missing_comma_between_records(tmp_path):
+    path = tmp_path / "train.json"
+    path.write_text("[" + "\n".join(GOOD % (number, number) for number in range(1, 4)) + "]", encoding="utf-8")
+    assert error_of(path).splitlines()[1:] == [
+        "  train.json:2: expected a comma or ] after the record; add the missing comma.",
+        "  train.json:3: expected a comma or ] after the record; add the missing comma.",
+    ]
+
+
+def test_json_array_that_never_ends(tmp_path):
+    path = tmp_path / "train.json"
+    path.write_text("[" + GOOD % (1, 1) + ",\n", encoding="utf-8")
+    assert error_of(path) == "train.json:1: the array never ends; add ] after the last record."
+
+
+# ---------------------------------------------------------------- records nested too deeply
+
+TOO_DEEP = (
+    'nested more than 100 levels deep ([[[... or {"a": {"a": ...); '
+    "a record is one object of text fields and short lists, so remove the extra brackets."
+)
+
+
+def nested_tags(depth: int) -> str:
+    return GOOD[:-1] % (1, 1) + ', "tags": ' + "[" * depth + "]" * depth + "}"
+
+
+def test_deeply_nested_lines_are_named_not_crashed_on(tmp_path):
+    path = write_lines(
+        tmp_path / "train.jsonl",
+        {2: "[" * 5000 + "]" * 5000, 3: '{"a": ' * 5000 + "1" + "}" * 5000, 4: nested_tags(101)},
+        total=6,
+    )  # 5000 levels overflow json's own recursion; 101 parse, but would overflow pickling in validate
+    assert error_of(path).splitlines()[1:] == [f"  train.jsonl:{line}: {TOO_DEEP}" for line in (2, 3, 4)]
+
+
+def test_nesting_a_real_record_needs_loads(tmp_path):
+    path = write_lines(tmp_path / "train.jsonl", {1: nested_tags(99)}, total=2)
+    assert len(load_examples(path)) == 2
+
+
+def test_deeply_nested_array_element_is_named_and_reading_goes_on(tmp_path):
+    path = tmp_path / "train.json"
+    path.write_text("[\n" + GOOD % (1, 1) + ",\n" + "[" * 5000 + "]" * 5000 + ",\n" + "{oops}\n]", encoding="utf-8")
+    assert error_of(path).splitlines()[1:] == [
+        f"  train.json:3: {TOO_DEEP}",
+        "  train.json:4: not valid JSON (Expecting property name enclosed in double quotes at column 2); "
+        "check for a missing comma, quote or bracket near there.",
+    ]

@@ -196,6 +196,36 @@ def test_unusable_input_exits_2_without_any_output(tmp_path, real_model_dir):
     assert not (tmp_path / "outputs").exists()
 
 
+def test_every_unreadable_line_is_named_in_one_run_with_exit_2_and_no_output(tmp_path, real_model_dir):
+    config = fixture_project(tmp_path, real_model_dir, "clean")
+    train = tmp_path / "datasets" / "train.jsonl"
+    lines = train.read_text(encoding="utf-8").splitlines()
+    lines[1], lines[3] = lines[1][:-2], "[" * 5000 + "]" * 5000  # line 2 is cut short, line 4 nested 5000 deep
+    train.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run_validate(config)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    errors = result.stderr.splitlines()
+    assert errors[0] == "error: datasets/train.jsonl: 2 records cannot be read; fix each line below, then run the command again:"
+    assert errors[1].startswith("  datasets/train.jsonl:2: not valid JSON")
+    assert errors[2] == '  datasets/train.jsonl:4: nested more than 100 levels deep ([[[... or {"a": {"a": ...); ' \
+        "a record is one object of text fields and short lists, so remove the extra brackets."
+    assert len(errors) == 3
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_a_deeply_nested_probe_exits_2_without_any_output(tmp_path, real_model_dir):
+    config = fixture_project(tmp_path, real_model_dir, "clean")
+    probes = tmp_path / "datasets" / "probes.jsonl"
+    line = len(probes.read_text(encoding="utf-8").splitlines()) + 1
+    with probes.open("a", encoding="utf-8") as handle:
+        handle.write('{"a": ' * 3000 + "1" + "}" * 3000 + "\n")
+    result = run_validate(config)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"error: datasets/probes.jsonl:{line}: nested more than 100 levels deep")
+    assert result.stderr.count("\n") == 1
+    assert not (tmp_path / "outputs").exists()
+
+
 def test_clean_data_exits_0_and_writes_the_job_summary(tmp_path, real_model_dir, capsys, monkeypatch):
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
