@@ -215,6 +215,52 @@ def test_the_results_pr_check_would_fail_on_a_filtered_workflow():
     assert required_checks(REPO / "README.md"), "README.md: no `require the status checks ...` sentence"
 
 
+# ---------------------------------------------------------------- only main, after review, publishes
+
+MENTOR_GUIDE = REPO / "docs" / "mentor.md"
+
+
+def secrets_and_variables(path: Path) -> set[str]:
+    return set(re.findall(r"\b(?:secrets|vars)\.(\w+)", path.read_text(encoding="utf-8"))) - {"GITHUB_TOKEN"}
+
+
+def test_only_main_can_publish():
+    jobs = load(REPO / ".github/workflows/publish.yml")["jobs"]
+    for name, job in jobs.items():
+        holds_credentials = job.get("environment") or "id-token" in job["permissions"] or "secrets." in yaml.safe_dump(job)
+        if holds_credentials:
+            assert job.get("environment") == "huggingface", f"publish.yml {name}: credentials outside the huggingface environment"
+            assert job.get("if") == "github.ref == 'refs/heads/main'", f"publish.yml {name}: may run on a branch other than main"
+
+
+def test_training_never_gets_the_publishing_token():
+    train = secrets_and_variables(REPO / ".github/workflows/train.yml")
+    publish = secrets_and_variables(REPO / ".github/workflows/publish.yml")
+    assert "HF_TOKEN" in publish and "HF_TOKEN" not in train, train
+    assert not (train & publish), f"train.yml and publish.yml share {train & publish}"
+
+
+def test_mentors_own_every_file():
+    rules = [line.split() for line in (REPO / ".github/CODEOWNERS").read_text().splitlines() if line.strip() and not line.startswith("#")]
+    assert rules and rules[0][0] == "*" and len(rules[0]) > 1 and all(owner.startswith("@") for owner in rules[0][1:]), rules
+    assert all(rule[0] == "*" for rule in rules), "a later, narrower rule would replace the mentors for those paths"
+
+
+def test_the_mentor_guide_sets_up_what_the_workflows_assume():
+    guide = MENTOR_GUIDE.read_text(encoding="utf-8")
+    setup = guide[guide.index("## Setting up a course repository"):guide.index("## What each workflow does")]
+    for path in WORKFLOWS:
+        for name in secrets_and_variables(path):
+            assert f"`{name}`" in setup, f"{path.name} reads {name}, which the mentor guide's setup list never mentions"
+        for job in load(path)["jobs"].values():
+            if "environment" in job:
+                assert f"`{job['environment']}`" in setup, f"{path.name}: environment {job['environment']} is not in the setup list"
+    words = " ".join(setup.split())  # the same sentence however the lines wrap
+    for rule in ("`main` only", "Dismiss stale pull request approvals", "Require approval of the most recent reviewable push",
+                 "`branch` = `main`", "`workflow` = `publish.yml`", "Required reviewers"):  # fmt: skip
+        assert rule in words, f"the mentor guide's setup list does not say {rule!r}"
+
+
 # ---------------------------------------------------------------- every CLI command parses
 
 
