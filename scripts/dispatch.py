@@ -12,7 +12,7 @@ runner   Nothing to send: training runs on this machine (`python -m scripts trai
          In GitHub Actions the train job then trains on the runner's CPU.
 
 hf-jobs  A Hugging Face Job on a GPU (`huggingface_hub.run_uv_job`; needs HF_TOKEN and
-         credit on your account). A private dataset repo, <you>/<name>-runs, is the
+         credit on your account; in GitHub Actions the HF_JOBS_TOKEN secret). A private dataset repo, <you>/<name>-runs, is the
          mailbox between your machine and the job, one folder per run:
              runs/<run-id>/project/      the files training needs (uploaded here first)
              runs/<run-id>/checkpoints/  the latest checkpoint, uploaded while training runs
@@ -67,8 +67,9 @@ JOB_PYTHON = "3.11"
 TRAINED_BRANCH_PREFIX = "trained/"
 
 TOKEN_HELP = (
-    "no Hugging Face token found: create a token with write access at https://huggingface.co/settings/tokens, "
-    "then `export HF_TOKEN=hf_...` here (or `hf auth login`), or add it as the HF_TOKEN secret in GitHub "
+    "no Hugging Face token found: create a fine-grained token that may start Jobs and write to your repos at "
+    "https://huggingface.co/settings/tokens (not the token that publishes), "
+    "then `export HF_TOKEN=hf_...` here (or `hf auth login`), or add it as the HF_JOBS_TOKEN secret in GitHub "
     "(Settings > Secrets and variables > Actions), and run again."
 )
 

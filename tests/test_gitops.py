@@ -7,9 +7,11 @@ the learner. A small runner below plays GitHub Actions: it reads a job from
 `env:` and `if:` evaluated. What it does not run:
   * `make setup`: this test's virtual environment already has everything;
   * `uses:` actions: checkout is a fresh `git clone`, upload/download-artifact
-    copy folders, setup-python and cache do nothing, and `gh` is a stand-in
-    script that records what it was asked to do (no GitHub here).
-So if a workflow's command is wrong, this test fails.
+    copy folders, setup-python and cache do nothing, create-github-app-token
+    gives a made-up token, and `gh` is a stand-in script that records what it
+    was asked to do, and with which token (no GitHub here).
+So if a workflow's command is wrong, this test fails. Whether GitHub would start
+a workflow for an event is read from its triggers (tests/workflow_helpers.py).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import pytest
 import yaml
 
 from conftest import REPO
+from workflow_helpers import SETUP_DOCS, accepts_dispatch, jobs_named, required_checks, runs_on_pull_request
 
 WORKFLOWS = REPO / ".github" / "workflows"
 # What a learner's repository holds: the template's tracked files under these paths.
@@ -97,15 +100,20 @@ class Runner:
         gh = self.fake_bin / "gh"
         gh.write_text(
             f"#!{sys.executable}\n"
-            "import json, sys\n"
-            f"open({str(self.gh_log)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+            "import json, os, sys\n"
+            f"open({str(self.gh_log)!r}, 'a').write(json.dumps([os.environ.get('GH_TOKEN', '')] + sys.argv[1:]) + '\\n')\n"
             "# no pull request exists yet: `gh pr view` fails, everything else succeeds\n"
             "sys.exit(1 if sys.argv[1:3] == ['pr', 'view'] else 0)\n"
         )
         gh.chmod(0o755)
 
     def gh_calls(self) -> list[list[str]]:
-        return [json.loads(line) for line in self.gh_log.read_text().splitlines()] if self.gh_log.exists() else []
+        return [arguments for _, arguments in self.gh_calls_with_tokens()]
+
+    def gh_calls_with_tokens(self) -> list[tuple[str, list[str]]]:
+        """(the GH_TOKEN gh was given, its arguments) for every call."""
+        lines = self.gh_log.read_text().splitlines() if self.gh_log.exists() else []
+        return [(call[0], call[1:]) for call in map(json.loads, lines)]
 
     def run_job(self, workflow: str, job_name: str, ref: str, needs: dict | None = None) -> "JobResult":
         spec = yaml.safe_load((WORKFLOWS / workflow).read_text(encoding="utf-8"))
@@ -167,6 +175,9 @@ class Runner:
                     copy(source, target / pattern.rstrip("/"))
         elif action == "actions/download-artifact":
             shutil.copytree(self.artifacts / options["name"], work / options.get("path", "."), dirs_exist_ok=True)
+        elif action == "actions/create-github-app-token":
+            assert options["client-id"] and options["private-key"], "the App token step needs its client id and key"
+            result.steps[step["id"]] = {"outputs": {"token": APP_TOKEN}, "outcome": "success"}
         elif action not in ("actions/setup-python", "actions/cache"):
             raise AssertionError(f"this test cannot run {action}")
 
@@ -215,6 +226,9 @@ class JobResult:
 
     def __str__(self) -> str:
         return "\n".join(self.log)
+
+
+APP_TOKEN = "ghs_made-up-app-installation-token"
 
 
 def context(ref: str, **github) -> dict:
@@ -390,3 +404,65 @@ def test_the_colab_backend_stops_the_run_with_a_link(tmp_path, tiny_model_dir, m
     assert job.outputs["stage"] == "waiting"
     assert "https://colab.research.google.com/github/ada-learner/namibia-qa/blob/main/template/colab/train.ipynb" in job.summary
     assert runner.run_job("train.yml", "results-pr", "main", needs={"train": {"outputs": job.outputs}}).skipped
+
+
+# ---------------------------------------------------------------- the required checks on the results pull request
+
+
+def upload_train_results(runner: Runner) -> None:
+    """What the train job uploads for the results-pr job (results/ and the pull-request text), without training."""
+    artifact = runner.artifacts / "results"
+    files = {
+        "results/model/README.md": "# namibia-qa\n",
+        "results/manifest.json": '{"schema": 1, "repos": {}}\n',
+        "outputs/rubric/pr_body.md": "<!-- results-pr -->\n# Results\n",
+    }
+    for name, text in files.items():
+        (artifact / name).parent.mkdir(parents=True, exist_ok=True)
+        (artifact / name).write_text(text, encoding="utf-8")
+
+
+@pytest.mark.parametrize("with_app", [False, True], ids=["without-app", "with-github-app"])
+def test_every_required_check_runs_on_the_results_branch(tmp_path, with_app):
+    """The results-pr job pushes the branch with real git; then, for each check the docs ask mentors to require,
+    the workflow's triggers must start it there: on the pull request the App's token opened, or by the job's
+    `gh workflow run` without an App. What this cannot show: that GitHub counts those runs (see train.yml)."""
+    bare, _ = make_learner_repo(tmp_path, tmp_path / "no-model-needed")  # nothing here trains
+    runner = Runner(tmp_path, bare, context("main"))
+    if with_app:
+        runner.context["vars"]["RESULTS_APP_CLIENT_ID"] = "Iv23-course-app"
+        runner.context["secrets"]["RESULTS_APP_PRIVATE_KEY"] = "-----BEGIN made-up key-----"
+    upload_train_results(runner)
+    opened = runner.run_job("train.yml", "results-pr", "main", needs={"train": {"outputs": {"stage": "train-here"}}})
+    assert not opened.failed and not opened.skipped, opened
+
+    branch = "results/run-4242"
+    changed = git("diff", "--name-only", f"main...{branch}", cwd=bare).splitlines()
+    assert changed and all(name.startswith("results/") for name in changed), changed
+    calls = runner.gh_calls_with_tokens()
+    ((token, create),) = [(token, arguments) for token, arguments in calls if arguments[:2] == ["pr", "create"]]
+    started = [arguments for _, arguments in calls if arguments[:2] == ["workflow", "run"]]
+    body = (opened.work / create[create.index("--body-file") + 1]).read_text()
+
+    checks = required_checks(SETUP_DOCS[0])
+    assert checks == required_checks(SETUP_DOCS[1]) and checks
+    for check in checks:
+        ((path, _, _),) = jobs_named(check)
+        workflow = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if with_app:  # GitHub runs pull_request workflows for a pull request the App opened
+            assert token == APP_TOKEN, "the results pull request was not opened with the App's token"
+            assert runs_on_pull_request(workflow, changed), f"{path.name} ({check}) would not run on the results pull request"
+        else:
+            assert ["workflow", "run", path.name, "--ref", branch] in started, f"{check}: not started on {branch}: {started}"
+            assert accepts_dispatch(workflow), f"{path.name} ({check}) does not accept workflow_dispatch"
+    if with_app:
+        assert started == [] and "Reopen pull request" not in body
+    else:
+        assert "Reopen pull request" in body  # the mentor is told how to make the checks count
+
+    # The Data check, started on the results branch, passes at once: a results branch changes no data.
+    runner.context["ref"] = branch
+    runner.context["github"]["event"] = {"repository": {"default_branch": "main"}}  # a workflow_dispatch event
+    data_check = runner.run_job("validate.yml", "validate", branch)
+    assert not data_check.failed, data_check
+    assert "nothing to check" in data_check.summary, data_check.summary

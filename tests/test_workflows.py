@@ -18,6 +18,15 @@ import yaml
 
 from conftest import REPO
 from scripts.__main__ import STEPS, build_parser
+from workflow_helpers import (
+    SETUP_DOCS,
+    accepts_dispatch,
+    dispatched_on,
+    has_path_filter,
+    jobs_named,
+    required_checks,
+    runs_on_pull_request,
+)
 
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
 BIN = Path(sys.executable).parent
@@ -84,7 +93,7 @@ def test_least_privilege_and_time_limits(path):
         if name != "publish":
             assert "id-token" not in job["permissions"], f"{path.name}: only publish may mint OIDC tokens"
         writes = {scope for scope, level in job["permissions"].items() if level == "write"}
-        allowed = {"results-pr": {"contents", "pull-requests"}, "comment": {"pull-requests"}, "publish": {"id-token"}}
+        allowed = {"results-pr": {"contents", "pull-requests", "actions"}, "comment": {"pull-requests"}, "publish": {"id-token"}}
         assert writes <= allowed.get(name, set()), f"{path.name}: job {name} writes {writes}"
 
 
@@ -147,6 +156,109 @@ def test_the_torch_pin_of_remote_jobs_matches_the_makefile():
     from scripts import dispatch
 
     assert dispatch.TORCH_REQUIREMENT in (REPO / "Makefile").read_text()
+
+
+# ---------------------------------------------------------------- the required checks run on every pull request of the flow
+
+# What the learner's data pull request and the results pull request change (the results PR only results/).
+DATA_PR_FILES = ["datasets/train.jsonl", "project.toml"]
+RESULTS_PR_FILES = ["results/manifest.json", "results/model/README.md", "results/space/index.html"]
+
+
+def documented_required_checks() -> list[str]:
+    names = {path.name: required_checks(path) for path in SETUP_DOCS}
+    assert all(names.values()), f"a setup document names no required checks: {names}"
+    assert len({tuple(found) for found in names.values()}) == 1, f"README and the mentor guide require different checks: {names}"
+    return names["README.md"]
+
+
+def test_required_checks_have_the_same_names_in_the_docs_and_the_jobs():
+    for check in documented_required_checks():
+        jobs = jobs_named(check)
+        assert len(jobs) == 1, f"required check `{check}`: {len(jobs)} jobs have that name; branch protection matches job names"
+        _, job_id, job = jobs[0]
+        assert "if" not in job, f"required check `{check}` ({job_id}) has a job-level if:; decide inside the job instead"
+
+
+def test_every_required_check_runs_on_the_learners_data_pull_request():
+    for check in documented_required_checks():
+        ((path, _, _),) = jobs_named(check)
+        workflow = load(path)
+        assert runs_on_pull_request(workflow, DATA_PR_FILES), f"{path.name} ({check}) does not run on the data pull request"
+        assert not has_path_filter(workflow), f"{path.name} ({check}): a paths filter leaves a required check waiting forever"
+
+
+def test_every_required_check_runs_on_the_results_pull_request():
+    """The results pull request is opened by train.yml. With the course's GitHub App its token opens it, and GitHub
+    runs the pull_request checks; without one the job starts each required check's workflow on the branch."""
+    job = load(REPO / ".github/workflows/train.yml")["jobs"]["results-pr"]
+    app = [step for step in job["steps"] if step.get("uses", "").startswith("actions/create-github-app-token@")]
+    assert len(app) == 1 and "id" in app[0], "results-pr: no GitHub App token step"
+    token = f"steps.{app[0]['id']}.outputs.token"
+    for step in job["steps"]:
+        if re.search(r"\b(git push|gh pr create)\b", step.get("run", "")):
+            assert token in step.get("env", {}).get("GH_TOKEN", ""), f"results-pr: `{step['name']}` does not use the App token"
+    fallback = dispatched_on(job, "RESULTS_BRANCH")
+    assert job["permissions"].get("actions") == "write", "results-pr needs actions: write to start the checks"
+    for check in documented_required_checks():
+        ((path, _, _),) = jobs_named(check)
+        workflow = load(path)
+        assert runs_on_pull_request(workflow, RESULTS_PR_FILES), f"{path.name} ({check}) does not run on the results pull request"
+        assert path.name in fallback, f"results-pr does not start {path.name} ({check}) on the results branch"
+        assert accepts_dispatch(workflow), f"{path.name} ({check}) cannot be started with workflow_dispatch"
+
+
+def test_the_results_pr_check_would_fail_on_a_filtered_workflow():
+    filtered = {"on": {"pull_request": {"paths": ["datasets/**", "project.toml"]}}}
+    assert runs_on_pull_request(filtered, DATA_PR_FILES) and not runs_on_pull_request(filtered, RESULTS_PR_FILES)
+    assert has_path_filter(filtered) and not accepts_dispatch(filtered)
+    assert required_checks(REPO / "README.md"), "README.md: no `require the status checks ...` sentence"
+
+
+# ---------------------------------------------------------------- only main, after review, publishes
+
+MENTOR_GUIDE = REPO / "docs" / "mentor.md"
+
+
+def secrets_and_variables(path: Path) -> set[str]:
+    return set(re.findall(r"\b(?:secrets|vars)\.(\w+)", path.read_text(encoding="utf-8"))) - {"GITHUB_TOKEN"}
+
+
+def test_only_main_can_publish():
+    jobs = load(REPO / ".github/workflows/publish.yml")["jobs"]
+    for name, job in jobs.items():
+        holds_credentials = job.get("environment") or "id-token" in job["permissions"] or "secrets." in yaml.safe_dump(job)
+        if holds_credentials:
+            assert job.get("environment") == "huggingface", f"publish.yml {name}: credentials outside the huggingface environment"
+            assert job.get("if") == "github.ref == 'refs/heads/main'", f"publish.yml {name}: may run on a branch other than main"
+
+
+def test_training_never_gets_the_publishing_token():
+    train = secrets_and_variables(REPO / ".github/workflows/train.yml")
+    publish = secrets_and_variables(REPO / ".github/workflows/publish.yml")
+    assert "HF_TOKEN" in publish and "HF_TOKEN" not in train, train
+    assert not (train & publish), f"train.yml and publish.yml share {train & publish}"
+
+
+def test_mentors_own_every_file():
+    rules = [line.split() for line in (REPO / ".github/CODEOWNERS").read_text().splitlines() if line.strip() and not line.startswith("#")]
+    assert rules and rules[0][0] == "*" and len(rules[0]) > 1 and all(owner.startswith("@") for owner in rules[0][1:]), rules
+    assert all(rule[0] == "*" for rule in rules), "a later, narrower rule would replace the mentors for those paths"
+
+
+def test_the_mentor_guide_sets_up_what_the_workflows_assume():
+    guide = MENTOR_GUIDE.read_text(encoding="utf-8")
+    setup = guide[guide.index("## Setting up a course repository"):guide.index("## What each workflow does")]
+    for path in WORKFLOWS:
+        for name in secrets_and_variables(path):
+            assert f"`{name}`" in setup, f"{path.name} reads {name}, which the mentor guide's setup list never mentions"
+        for job in load(path)["jobs"].values():
+            if "environment" in job:
+                assert f"`{job['environment']}`" in setup, f"{path.name}: environment {job['environment']} is not in the setup list"
+    words = " ".join(setup.split())  # the same sentence however the lines wrap
+    for rule in ("`main` only", "Dismiss stale pull request approvals", "Require approval of the most recent reviewable push",
+                 "`branch` = `main`", "`workflow` = `publish.yml`", "Required reviewers"):  # fmt: skip
+        assert rule in words, f"the mentor guide's setup list does not say {rule!r}"
 
 
 # ---------------------------------------------------------------- every CLI command parses
@@ -257,3 +369,11 @@ def test_an_unreadable_file_comments_the_error_sentence(tmp_path):
     log = "error: datasets/train.jsonl:121: not valid JSON (Expecting ',' delimiter at column 78); ..."
     (call,) = run_comment_script(tmp_path, {"log.txt": log, "pr_number.txt": "7"}, "a" * 40, comments=[])
     assert "a file could not be read" in call[1]["body"] and "train.jsonl:121" in call[1]["body"]
+
+
+def test_a_pull_request_without_data_changes_gets_no_new_comment(tmp_path):
+    files = {"nothing_to_check.txt": "nothing to check", "pr_number.txt": "7"}
+    assert run_comment_script(tmp_path, files, "a" * 40, comments=[]) == []
+    earlier = [{"id": 2, "user": {"type": "Bot"}, "body": "<!-- data-report -->\n# Data check: ❌ Not ready"}]
+    (call,) = run_comment_script(tmp_path, files, "a" * 40, comments=earlier)  # the old verdict is replaced
+    assert call[0] == "update" and "nothing to check" in call[1]["body"] and "Not ready" not in call[1]["body"]
