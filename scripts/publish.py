@@ -5,9 +5,13 @@
     python -m scripts publish --trusted-publishing  # in GitHub Actions, without HF_TOKEN (see below)
 
 In order:
-  1. re-hash every file results/manifest.json lists; a missing or changed file stops
-     everything (exit 1, naming the file) before anything is uploaded, because what
-     is published must be byte-identical to what the results pull request showed;
+  1. check the manifest's structure (only the model and Space repos, each from its own
+     folder under results/, repo ids as project.toml gives them; no absolute path, no
+     "..", no symbolic link, no file in the folder that the manifest does not list: see
+     scripts/manifest.py) and re-hash every file it lists; a problem stops everything
+     (exit 1, naming the entry or file and the fix; a repo id that differs from
+     project.toml: exit 2) before anything is uploaded, because what is published
+     must be byte-identical to what the results pull request showed;
   2. the model repo's derived files (the GGUF file the static Space loads, and the
      Modelfile: too big to commit, so the manifest records only their sha256 and the
      command that makes them from the reviewed results/model): use the copies in
@@ -58,7 +62,7 @@ from pathlib import Path
 from .files import replace_folder
 from .errors import EXIT_CHECKS_FAILED, EXIT_OK, UserError
 from .files import sha256_of, write_atomic
-from .manifest import MANIFEST, read_manifest, repo_folder, repo_ids, verify
+from .manifest import KNOWN_REPOS, MANIFEST, listed_file, read_manifest, repo_folder, repo_ids, verify
 
 HUB = "https://huggingface.co"  # HF_ENDPOINT overrides it, as in huggingface_hub
 
@@ -76,7 +80,7 @@ def main(cfg, args) -> int:
     manifest = read_manifest(cfg)
     problems = verify(cfg, manifest)
     if problems:
-        print(f"Nothing was published: these files differ from {MANIFEST} (what the results pull request showed):")
+        print(f"Nothing was published: {MANIFEST} and the files it lists are not what the results pull request showed:")
         for problem in problems:
             print(f"  {problem}")
         print("Run `python -m scripts card` (and `space`) again and have the new results reviewed, or restore the files.")
@@ -118,9 +122,9 @@ class RepoPlan:
     derived_command: str | None = None
 
     def uploads(self) -> list[tuple[dict, Path, bool]]:
-        """Every file of the repo: (manifest item, local file, derived?)."""
-        committed = [(item, self.folder / item["path"], False) for item in self.files]
-        return committed + [(item, self.derived_folder / item["path"], True) for item in self.derived]
+        """Every file of the repo: (manifest item, local file, derived?); paths checked again, right before use."""
+        committed = [(item, listed_file(self.folder, item["path"]), False) for item in self.files]
+        return committed + [(item, listed_file(self.derived_folder, item["path"]), True) for item in self.derived]
 
     def url(self) -> str | None:
         if not self.repo_id:
@@ -130,11 +134,17 @@ class RepoPlan:
 
 
 def make_plan(cfg, manifest: dict) -> list[RepoPlan]:
-    """One RepoPlan per repo in the manifest, with notes where project.toml disagrees with it."""
+    """One RepoPlan per repo in the manifest (checked by `verify` first), with notes where project.toml disagrees with it.
+
+    The repo type and folder come from KNOWN_REPOS, never from the manifest.
+    """
     configured = repo_ids(cfg)
     commit = manifest.get("project_commit")
     plans = []
     for name, entry in manifest["repos"].items():
+        if name not in KNOWN_REPOS:
+            raise UserError(f"{MANIFEST} repos.{name}: not a repo publish knows; run `python -m scripts card` and `space` again.")
+        known = KNOWN_REPOS[name]
         files = entry.get("files", [])
         derived = entry.get("derived") or {}
         message = f"Publish reviewed {name} files" + (f" from {commit[:12]}" if commit else "")
@@ -148,26 +158,36 @@ def make_plan(cfg, manifest: dict) -> list[RepoPlan]:
         plan = RepoPlan(
             name=name,
             repo_id=entry.get("repo_id"),
-            repo_type=entry.get("repo_type", "model"),
-            space_sdk=entry.get("space_sdk") or (cfg.publish.space_kind if entry.get("repo_type") == "space" else None),
-            folder=repo_folder(cfg, entry),
+            repo_type=known.repo_type,
+            space_sdk=(entry.get("space_sdk") or cfg.publish.space_kind) if known.repo_type == "space" else None,
+            folder=repo_folder(cfg, name),
             files=files,
             commit_message=message,
             commit_description=description,
             derived=derived.get("files", []),
-            derived_folder=cfg.path(derived["folder"]) if derived.get("files") else None,
+            derived_folder=cfg.root / derived["folder"] if derived.get("files") else None,
             derived_command=derived.get("command"),
         )
-        wanted = configured.get(name)
-        if plan.repo_id is None:
-            plan.notes.append("no repo id: set [project] hub_owner in project.toml, then run card and space again")
-        elif wanted and wanted != plan.repo_id:
-            plan.notes.append(f"project.toml now names {wanted}; run card and space again so the reviewed files name it too")
+        note = repo_id_note(name, plan.repo_id, configured.get(name))
+        if note:
+            plan.notes.append(note)
         plans.append(plan)
     if "space" not in manifest["repos"]:
         print("note: the manifest lists no Space (run `python -m scripts space`); only the model repo is planned.")
     check_static_space_has_its_model(plans)
     return plans
+
+
+def repo_id_note(name: str, recorded: str | None, wanted: str | None) -> str | None:
+    """Why the manifest's repo_id is not the one project.toml gives (a publish with a token then refuses), or None."""
+    if recorded == wanted:
+        return None if wanted else "no repo id: set [project] hub_owner in project.toml, then run card and space again"
+    if wanted is None:
+        return (
+            f"repo_id is {recorded!r}, but project.toml names no {name} repo ([project] hub_owner is empty); set hub_owner "
+            f"(or [publish] {name}_repo) to the repo you mean, then run card and space again"
+        )
+    return f"repo_id is {recorded!r}, but project.toml now names {wanted}; run card and space again so the reviewed files name it too"
 
 
 def check_static_space_has_its_model(plans: list[RepoPlan]) -> None:
@@ -298,7 +318,7 @@ def prepare_derived(cfg, manifest: dict) -> list[str]:
         files = derived.get("files", [])
         if not files:
             continue
-        folder = cfg.path(derived["folder"])
+        folder = cfg.root / derived["folder"]
         reasons = [reason for item in files if (reason := mismatch(folder, derived["folder"], item))]
         if not reasons:
             print(f"{name}: {', '.join(item['path'] for item in files)} in {derived['folder']} match {MANIFEST}.")
