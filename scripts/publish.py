@@ -42,9 +42,12 @@ exchanges GitHub Actions' OIDC id token for a short-lived token scoped to one re
 https://huggingface.co/docs/hub/trusted-publishers). This step asks for one token
 per repo. It needs `permissions: id-token: write` on the job, and both repos must
 already exist with this workflow added as a Trusted Publisher in their settings.
+In GitHub Actions each such token is announced with `::add-mask::` as soon as it
+exists, so the log shows *** wherever it would appear.
 
 Exit codes: 0 published (or dry run written); 1 a file does not match the manifest,
-or the Hub failed; 2 something to fix first (the message says what).
+or the Hub failed or could not be reached (one sentence saying what was published
+before, if anything); 2 something to fix first (the message says what).
 """
 
 from __future__ import annotations
@@ -400,28 +403,47 @@ def differences(derived: dict, made: dict) -> str:
 
 def publish(cfg, plans: list[RepoPlan], mode: str) -> int:
     check_ready(plans)
+    import httpx2  # the HTTP library of huggingface_hub 2.4: its connection errors are not HfHubHTTPError
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError
 
     api = HfApi()
     results = {}
     for plan in plans:
-        token = os.environ["HF_TOKEN"].strip() if mode == "token" else trusted_publishing_token(plan)
+        token = None
         try:
+            token = os.environ["HF_TOKEN"].strip() if mode == "token" else trusted_publishing_token(plan)
             results[plan.name] = publish_repo(api, plan, token, private=cfg.publish.private)
-        except HfHubHTTPError as error:
+        except HfHubHTTPError as error:  # the Hub answered, with an error status
             message, yours_to_fix = hub_error_message(error, plan)
             if yours_to_fix:
                 raise UserError(_scrub(message, token)) from None
-            print(f"error: {_scrub(message, token)}")
+            print(f"error: {_scrub(message, token)}{published_so_far(results)}")
             return EXIT_CHECKS_FAILED
-        except (OSError, ValueError) as error:  # network down, or the Hub refused the card's metadata
-            first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-            print(f"error: {plan.repo_id}: {_scrub(first_line, token)}; nothing more was published.")
+        except httpx2.HTTPError as error:  # no answer: connection refused, name not found, timeout, dropped connection
+            print(
+                f"error: the Hub at {_endpoint()} could not be reached for {plan.repo_id} ({type(error).__name__}: "
+                f"{_scrub(_first_line(error), token)}); check the network and https://status.huggingface.co, then run "
+                f"publish again{published_so_far(results)}"
+            )
+            return EXIT_CHECKS_FAILED
+        except (OSError, ValueError) as error:  # a file could not be read, or the Hub refused the card's metadata
+            print(f"error: {plan.repo_id}: {_scrub(_first_line(error), token)}{published_so_far(results)}")
             return EXIT_CHECKS_FAILED
         print(f"{plan.name}: {results[plan.name]['summary']}")
     write_atomic(cfg.step_dir("publish") / "plan.json", json.dumps(plan_as_dict(plans, dry_run=False, results=results), indent=2) + "\n")
     return EXIT_OK
+
+
+def published_so_far(results: dict) -> str:
+    """The end of an error sentence: what is already on the Hub (a commit per repo cannot be undone) and what is not."""
+    if not results:
+        return "; nothing was published."
+    return f"; {', '.join(results)} was published, nothing more (publishing again uploads only what is missing)."
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def check_ready(plans: list[RepoPlan]) -> None:
@@ -457,7 +479,18 @@ def trusted_publishing_token(plan: RepoPlan) -> str:
             os.environ["HF_OIDC_RESOURCE"] = previous
     if not token:
         raise UserError(f"trusted publishing for {resource} gave no token; set HF_TOKEN instead.")
+    mask_in_actions_log(token)
     return token
+
+
+def mask_in_actions_log(secret: str) -> None:
+    """Ask GitHub Actions to show `secret` as *** in the job's log from here on (HF_TOKEN, a secret, is masked already).
+
+    The token exchanged at run time is no stored secret, so Actions does not know it; the `::add-mask::` workflow
+    command tells it. Printed before anything else could print the token.
+    """
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        print(f"::add-mask::{secret}", flush=True)
 
 
 def publish_repo(api, plan: RepoPlan, token: str, private: bool) -> dict:

@@ -17,7 +17,10 @@ What is covered:
     gets one commit with exactly the manifest's files and bytes, that a re-run with
     nothing changed makes no commit, that only a changed file is re-uploaded, the
     401/403/402 messages, the missing-hub_owner error, trusted publishing (one
-    short-lived token per repo) and that the token never appears in the output.
+    short-lived token per repo) and that the token never appears in the output;
+    a closed port and a connection dropped mid-commit (the real httpx2 errors of the
+    real client) give one sentence and exit 1; under GITHUB_ACTIONS=true each
+    exchanged token is printed once, as `::add-mask::<token>`, before anything else.
 
   * derived files (the GGUF file the static Space loads, and the Modelfile): a real export
     of the tiny model from results/model records them in the manifest; the dry run's model
@@ -30,7 +33,7 @@ What is not covered (the real Hub is not reachable here): the Hub's own checks (
 YAML validation, licence list, permissions, quotas), LFS and Xet uploads of large files
 (FakeHub asks for plain "regular" uploads, so the bytes travel inside the commit
 request), and the GitHub Actions side of trusted publishing (the test supplies the
-OIDC id token through HF_OIDC_ID_TOKEN).
+OIDC id token through HF_OIDC_ID_TOKEN, and no runner reads the ::add-mask:: line).
 """
 
 from __future__ import annotations
@@ -192,7 +195,7 @@ class FakeHub:
     def __init__(self):
         self.repos: dict[tuple[str, str], dict] = {}  # (repo type, repo id) -> {"sdk", "private", "files", "commits"}
         self.requests: list[tuple[str, str, str]] = []  # (method, path, token)
-        self.fail: dict[str, tuple[int, str]] = {}  # "create", "create space", "commit", ... -> (status, message)
+        self.fail: dict[str, tuple[int, str] | str] = {}  # "create", "create space", "commit", ... -> (status, message) or "drop"
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -226,6 +229,9 @@ class FakeHub:
                 repo = hub.repos.get((repo_type, repo_id))
                 if repo is None:
                     return self._reply(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
+                if hub.fail.get(action) == "drop":  # the connection breaks before any answer
+                    self.close_connection = True
+                    return None
                 if action in hub.fail:
                     status, message = hub.fail[action]
                     return self._reply(status, {"error": f"{message} (token {token})"})  # a careless server echoes it
@@ -421,6 +427,47 @@ def test_trusted_publishing_uses_one_short_lived_token_per_repo(results_project,
             used[path.split("/")[2]] = token
     assert used == {"models": "hf_oidc_learner_namibia-qa", "spaces": "hf_oidc_spaces_learner_namibia-qa-demo"}
     assert "hf_oidc_" not in result.stdout + result.stderr
+
+
+def test_a_hub_that_cannot_be_reached_gives_one_sentence_and_exit_1(results_project, fake_hub):
+    """A closed port: huggingface_hub's HTTP library (httpx2) raises ConnectError, which is no HfHubHTTPError."""
+    closed = FakeHub()
+    closed.server.shutdown()
+    closed.server.server_close()  # nothing listens there any more
+    result = publish_against(closed, results_project)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "Traceback" not in output and TOKEN not in output
+    assert f"error: the Hub at {closed.url} could not be reached for learner/namibia-qa (ConnectError" in output
+    assert "check the network and https://status.huggingface.co, then run publish again; nothing was published." in output
+    assert output.count("error:") == 1
+    assert not (results_project.parent / "outputs" / "publish").exists()  # no plan.json claiming a result
+
+
+def test_a_connection_dropped_during_the_commit_publishes_nothing(results_project, fake_hub):
+    fake_hub.fail["commit"] = "drop"
+    result = publish_against(fake_hub, results_project)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "Traceback" not in output and TOKEN not in output
+    assert "could not be reached for learner/namibia-qa (RemoteProtocolError" in output and "nothing was published." in output
+    assert fake_hub.commits("model", "learner/namibia-qa") == [] and ("space", "learner/namibia-qa-demo") not in fake_hub.repos
+
+
+def test_the_exchanged_token_is_masked_in_the_github_actions_log(results_project, fake_hub):
+    """Under Actions, each short-lived token is announced with ::add-mask:: before anything could print it."""
+    fake_hub.fail["commit"] = (500, "the Hub broke")  # and FakeHub echoes the token it was sent in its error
+    environment = {"HF_OIDC_ID_TOKEN": "ci-jwt", "GITHUB_ACTIONS": "true"}
+    result = publish_against(fake_hub, results_project, "--trusted-publishing", token=None, env=environment)
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()  # stdout, where the runner reads workflow commands
+    token = "hf_oidc_learner_namibia-qa"
+    assert [line for line in lines if token in line] == [f"::add-mask::{token}"]  # on no other line
+    assert token not in result.stderr
+    error = next(number for number, line in enumerate(lines) if "the Hub answered 500 for learner/namibia-qa" in line)
+    assert lines.index(f"::add-mask::{token}") < error  # masked before the first message that could show it
+    outside_actions = publish_against(fake_hub, results_project, "--trusted-publishing", token=None, env={"HF_OIDC_ID_TOKEN": "ci-jwt"})
+    assert "::add-mask::" not in outside_actions.stdout + outside_actions.stderr
 
 
 # ---------------------------------------------------------------- the manifest cannot point outside what was reviewed
