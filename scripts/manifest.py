@@ -56,12 +56,23 @@ entries as they are, and replaces the manifest atomically (a temporary file,
 then a rename), so a crash never leaves half a manifest behind.
 `record_derived` does the same for a repo's derived files.
 `verify(cfg)` re-hashes every committed file and returns one line per problem.
+
+What verify accepts. The manifest is a file in the repository, so `publish` trusts its
+structure no more than its hashes: only the repos in KNOWN_REPOS, each from its own
+folder (results/model, results/space); derived files only from the export step's folder
+(outputs/export); every path relative and inside its folder ("/", no "..", no "\\", no
+drive letter); no symbolic link anywhere (a link could point at any file on the runner);
+and a repo folder holding exactly the files its entry lists, nothing unlisted.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import stat
 import subprocess
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -71,7 +82,26 @@ from .errors import UserError
 RESULTS_DIR = "results"
 MANIFEST = "results/manifest.json"
 SCHEMA = 1
-REPO_TYPES = ("model", "space")
+
+
+@dataclass(frozen=True)
+class KnownRepo:
+    """A Hub repo that publish may upload to, and the only folder its files may come from."""
+
+    repo_type: str
+    folder: str
+    step: str
+    """The step that writes the folder and records it (the fix for most problems is to run it again)."""
+
+
+# Adding a dataset repo later is one more line here: "dataset": KnownRepo("dataset", "results/dataset", "...").
+KNOWN_REPOS = {
+    "model": KnownRepo("model", f"{RESULTS_DIR}/model", "card"),
+    "space": KnownRepo("space", f"{RESULTS_DIR}/space", "space"),
+}
+REPO_TYPES = tuple(known.repo_type for known in KNOWN_REPOS.values())
+SPACE_SDKS = ("static", "gradio")  # [publish] space_kind
+SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 # ---------------------------------------------------------------- repo ids
@@ -88,16 +118,60 @@ def repo_ids(cfg) -> dict[str, str | None]:
     return {"model": model, "space": space}
 
 
-# ---------------------------------------------------------------- hashing and writing
+# ---------------------------------------------------------------- paths that stay inside their folder
 
+
+def path_problem(path) -> str | None:
+    """Why `path` cannot name a file inside a repo folder, or None when it can."""
+    if not isinstance(path, str) or not path:
+        return "is not a file path"
+    if "\\" in path or re.match(r"[A-Za-z]:", path) or any(ord(char) < 32 for char in path):
+        return 'must use "/" between folders, with no drive letter or control character'
+    if path.startswith("/"):
+        return "is absolute; it must be relative to its folder"
+    if any(part in ("", ".", "..") for part in path.split("/")):
+        return 'must stay inside its folder (no "..", "." or empty part)'
+    return None
+
+
+def first_symlink(root: Path, relative: str) -> str | None:
+    """The first part of `relative` under `root` that is a symbolic link (e.g. "assets" of "assets/app.js"), or None."""
+    parts = relative.split("/")
+    for count in range(1, len(parts) + 1):
+        if (root / "/".join(parts[:count])).is_symlink():
+            return "/".join(parts[:count])
+    return None
+
+
+def tree_of(folder: Path) -> tuple[list[str], list[str]]:
+    """The regular files under `folder` and anything else found there (links, pipes), as sorted relative paths.
+
+    Symbolic links are reported, never followed: a linked folder is not entered.
+    """
+    files, others = [], []
+    for top, folders, names in os.walk(folder):  # followlinks=False
+        for name in folders + names:
+            path = Path(top) / name
+            mode = path.lstat().st_mode
+            if stat.S_ISDIR(mode):
+                continue
+            (files if stat.S_ISREG(mode) else others).append(path.relative_to(folder).as_posix())
+    return sorted(files), sorted(others)
+
+
+# ---------------------------------------------------------------- hashing and writing
 
 
 def list_tree(folder: Path) -> list[dict]:
     """Every file under `folder` (sorted, '/'-separated relative paths) with its size and sha256."""
-    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    files, others = tree_of(folder)
+    if others:
+        raise UserError(
+            f"{folder / others[0]}: a symbolic link (or another special file); the Hub gets only regular files, "
+            "so replace it with the file itself and run this step again."
+        )
     return [
-        {"path": p.relative_to(folder).as_posix(), "size": p.stat().st_size, "sha256": sha256_of(p)}
-        for p in files
+        {"path": path, "size": (folder / path).stat().st_size, "sha256": sha256_of(folder / path)} for path in files
     ]
 
 
@@ -148,8 +222,9 @@ def record_tree(
 
     `base_model` ({"id": ..., "weights": ...}) replaces the manifest's base model when given.
     """
-    if repo_type not in REPO_TYPES:
-        raise ValueError(f"repo_type must be one of {REPO_TYPES}, not {repo_type!r}")
+    known = KNOWN_REPOS.get(name)
+    if known is None or known.repo_type != repo_type or _relative(cfg, folder) != known.folder:
+        raise ValueError(f"{name} ({repo_type}, {folder}) is not one of the repos publish knows: {KNOWN_REPOS}")
     if not folder.is_dir():
         raise UserError(f"{folder}: folder not found; the step that writes it must run before it is recorded.")
     path = manifest_path(cfg)
@@ -204,32 +279,161 @@ def _save(cfg, manifest: dict) -> dict:
     return ordered
 
 
-def repo_folder(cfg, entry: dict) -> Path:
-    """The local folder a manifest entry describes."""
-    return cfg.path(entry["folder"])
+def repo_folder(cfg, name: str) -> Path:
+    """The local folder of the repo called `name`: always the known one, whatever the manifest says."""
+    return cfg.root / KNOWN_REPOS[name].folder
+
+
+def listed_file(folder: Path, path: str) -> Path:
+    """`folder`/`path` for reading a listed file, refusing a path that leaves the folder or passes through a link."""
+    reason = path_problem(path)
+    link = None if reason else first_symlink(folder, path)
+    if reason or link:
+        raise UserError(f"{folder}: the listed file {path!r} {reason or 'is reached through a symbolic link'}; nothing is uploaded.")
+    return folder / path
+
+
+def derived_folder(cfg) -> str:
+    """Where derived files may be: the export step's folder (outputs/export), relative to the project."""
+    return _relative(cfg, cfg.step_dir("export"))
 
 
 def verify(cfg, manifest: dict | None = None) -> list[str]:
-    """Re-hash every listed file; one line per missing or changed file (an empty list means all is well)."""
+    """Check the manifest's structure, then re-hash every listed file; one line per problem (none: all is well).
+
+    Every line names the manifest entry or the file, and what to do.
+    """
     manifest = manifest if manifest is not None else read_manifest(cfg)
     problems = []
     for name, entry in manifest["repos"].items():
-        folder = repo_folder(cfg, entry)
-        for item in entry.get("files", []):
-            file = folder / item["path"]
-            shown = f"{entry['folder']}/{item['path']}"
-            if not file.is_file():
-                problems.append(f"{shown}: missing (listed in {MANIFEST} for the {name} repo)")
-            elif file.stat().st_size != item["size"] or sha256_of(file) != item["sha256"]:
-                problems.append(f"{shown}: changed since {MANIFEST} was written (sha256 differs)")
-        derived = entry.get("derived")
-        stale = stale_inputs(derived, entry.get("files", [])) if derived else []
-        if stale:
-            made = ", ".join(item["path"] for item in derived.get("files", [])) or "the derived files"
+        known = KNOWN_REPOS.get(name)
+        if known is None:
+            steps = " and ".join(f"`python -m scripts {k.step}`" for k in KNOWN_REPOS.values())
             problems.append(
-                f"{MANIFEST}: {made} of the {name} repo were made from another {', '.join(stale)} than "
-                f"{entry['folder']} has now; run `{derived.get('command', 'python -m scripts export')}` again"
+                f'{MANIFEST} repos.{name}: not a repo publish knows (only {", ".join(KNOWN_REPOS)}); remove this entry, '
+                f"or run {steps} again to rewrite the manifest, and have the results reviewed"
             )
+            continue
+        fix = f"run `python -m scripts {known.step}` again to rewrite it, and have the results reviewed"
+        shape = entry_shape_problems(cfg, name, entry, known, fix)
+        problems += shape or file_problems(cfg, name, entry, known) + derived_problems(cfg, name, entry, fix)
+    return problems
+
+
+def entry_shape_problems(cfg, name: str, entry, known: KnownRepo, fix: str) -> list[str]:
+    """What is wrong with the entry itself (type, folder, file list), before any file is looked at."""
+    at = f"{MANIFEST} repos.{name}"
+    if not isinstance(entry, dict):
+        return [f"{at}: not an object with repo_id, folder and files; {fix}"]
+    problems = []
+    if entry.get("repo_type", "model") != known.repo_type:
+        problems.append(f'{at}.repo_type is {entry.get("repo_type")!r}, but the {name} repo is a {known.repo_type} repo; {fix}')
+    sdk = entry.get("space_sdk")
+    if sdk is not None and (known.repo_type != "space" or sdk not in SPACE_SDKS):
+        problems.append(f"{at}.space_sdk is {sdk!r}; only a Space has one, {' or '.join(SPACE_SDKS)}; {fix}")
+    if not (entry.get("repo_id") is None or isinstance(entry.get("repo_id"), str)):
+        problems.append(f"{at}.repo_id is {entry.get('repo_id')!r}, not a repo id; {fix}")
+    if entry.get("folder") != known.folder:
+        problems.append(f"{at}.folder is {entry.get('folder')!r}, but the {name} repo is published only from {known.folder}; {fix}")
+    link = first_symlink(cfg.root, known.folder)
+    if link:
+        problems.append(f"{link}: a symbolic link; {known.folder} must be a real folder in the project: replace the link, then {fix}")
+    problems += file_list_problems(f"{at}.files", entry.get("files", []), fix)
+    derived = entry.get("derived")
+    if derived is not None:
+        problems += derived_shape_problems(cfg, f"{at}.derived", derived, fix)
+    return problems
+
+
+def file_list_problems(at: str, files, fix: str) -> list[str]:
+    """Each item must be {"path": a path inside the folder, "size": bytes, "sha256": 64 hex digits}, each path once."""
+    if not isinstance(files, list):
+        return [f"{at}: not a list of files; {fix}"]
+    problems, seen = [], set()
+    for number, item in enumerate(files):
+        if not isinstance(item, dict):
+            problems.append(f"{at}[{number}]: not a file entry; {fix}")
+            continue
+        path = item.get("path")
+        reason = path_problem(path)
+        if reason:
+            problems.append(f"{at}[{number}].path {path!r} {reason}; {fix}")
+        elif path in seen:
+            problems.append(f"{at}[{number}].path {path!r} is listed twice; {fix}")
+        seen.add(path)
+        size, digest = item.get("size"), item.get("sha256")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0 or not isinstance(digest, str) or not SHA256.fullmatch(digest):
+            problems.append(f"{at}[{number}] ({path!r}): size or sha256 is not valid; {fix}")
+    return problems
+
+
+def derived_shape_problems(cfg, at: str, derived, fix: str) -> list[str]:
+    if not isinstance(derived, dict):
+        return [f"{at}: not an object; {fix}"]
+    export_fix = "run `python -m scripts export` again to rewrite it, and have the results reviewed"
+    folder, expected = derived.get("folder"), derived_folder(cfg)
+    if folder != expected or path_problem(folder):
+        return [f"{at}.folder is {folder!r}; derived files can only come from the export step's folder {expected}; {export_fix}"]
+    problems = file_list_problems(f"{at}.files", derived.get("files", []), export_fix)
+    inputs = derived.get("inputs", {})
+    if not isinstance(inputs, dict) or not all(isinstance(v, str) for v in inputs.values()):
+        problems.append(f"{at}.inputs: not a map from file name to sha256; {export_fix}")
+    link = first_symlink(cfg.root, folder)
+    if link:
+        problems.append(f"{link}: a symbolic link; {folder} must be a real folder in the project: delete the link, then {export_fix}")
+    return problems
+
+
+def file_problems(cfg, name: str, entry: dict, known: KnownRepo) -> list[str]:
+    """Compare the folder on disk with the entry: the same files, none missing, none added, none changed, no links."""
+    folder = repo_folder(cfg, name)
+    step = f"`python -m scripts {known.step}`"
+    if not folder.is_dir():
+        return [f"{known.folder}: folder not found (listed in {MANIFEST} for the {name} repo); run {step} again"]
+    on_disk, others = tree_of(folder)
+    problems = [
+        f"{known.folder}/{path}: a symbolic link or special file; publish uploads only regular files: replace it with "
+        f"the file itself, run {step} again and have the results reviewed"
+        for path in others
+    ]
+    listed = {item["path"] for item in entry.get("files", [])}
+    problems += [
+        f"{known.folder}/{path}: not listed in {MANIFEST} repos.{name}.files (added after the review?); delete it, "
+        f"or run {step} again (it rewrites the folder) and have the results reviewed"
+        for path in on_disk
+        if path not in listed
+    ]
+    for item in entry.get("files", []):
+        file, shown = folder / item["path"], f"{known.folder}/{item['path']}"
+        if first_symlink(folder, item["path"]):
+            continue  # reported above, never read through
+        if not file.is_file():
+            problems.append(f"{shown}: missing (listed in {MANIFEST} for the {name} repo)")
+        elif file.stat().st_size != item["size"] or sha256_of(file) != item["sha256"]:
+            problems.append(f"{shown}: changed since {MANIFEST} was written (sha256 differs)")
+    return problems
+
+
+def derived_problems(cfg, name: str, entry: dict, fix: str) -> list[str]:
+    """Derived files must not be links, and must have been made from the files listed now."""
+    derived = entry.get("derived")
+    if not derived:
+        return []
+    problems = []
+    for item in derived.get("files", []):
+        link = first_symlink(cfg.root / derived["folder"], item["path"])
+        if link:
+            problems.append(
+                f"{derived['folder']}/{link}: a symbolic link; delete it (publish rebuilds the derived files with "
+                f"`{derived.get('command', 'python -m scripts export')}`)"
+            )
+    stale = stale_inputs(derived, entry.get("files", []))
+    if stale:
+        made = ", ".join(item["path"] for item in derived.get("files", [])) or "the derived files"
+        problems.append(
+            f"{MANIFEST}: {made} of the {name} repo were made from another {', '.join(stale)} than "
+            f"{entry['folder']} has now; run `{derived.get('command', 'python -m scripts export')}` again"
+        )
     return problems
 
 

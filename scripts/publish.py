@@ -5,9 +5,13 @@
     python -m scripts publish --trusted-publishing  # in GitHub Actions, without HF_TOKEN (see below)
 
 In order:
-  1. re-hash every file results/manifest.json lists; a missing or changed file stops
-     everything (exit 1, naming the file) before anything is uploaded, because what
-     is published must be byte-identical to what the results pull request showed;
+  1. check the manifest's structure (only the model and Space repos, each from its own
+     folder under results/, repo ids as project.toml gives them; no absolute path, no
+     "..", no symbolic link, no file in the folder that the manifest does not list: see
+     scripts/manifest.py) and re-hash every file it lists; a problem stops everything
+     (exit 1, naming the entry or file and the fix; a repo id that differs from
+     project.toml: exit 2) before anything is uploaded, because what is published
+     must be byte-identical to what the results pull request showed;
   2. the model repo's derived files (the GGUF file the static Space loads, and the
      Modelfile: too big to commit, so the manifest records only their sha256 and the
      command that makes them from the reviewed results/model): use the copies in
@@ -38,9 +42,12 @@ exchanges GitHub Actions' OIDC id token for a short-lived token scoped to one re
 https://huggingface.co/docs/hub/trusted-publishers). This step asks for one token
 per repo. It needs `permissions: id-token: write` on the job, and both repos must
 already exist with this workflow added as a Trusted Publisher in their settings.
+In GitHub Actions each such token is announced with `::add-mask::` as soon as it
+exists, so the log shows *** wherever it would appear.
 
 Exit codes: 0 published (or dry run written); 1 a file does not match the manifest,
-or the Hub failed; 2 something to fix first (the message says what).
+or the Hub failed or could not be reached (one sentence saying what was published
+before, if anything); 2 something to fix first (the message says what).
 """
 
 from __future__ import annotations
@@ -58,7 +65,7 @@ from pathlib import Path
 from .files import replace_folder
 from .errors import EXIT_CHECKS_FAILED, EXIT_OK, UserError
 from .files import sha256_of, write_atomic
-from .manifest import MANIFEST, read_manifest, repo_folder, repo_ids, verify
+from .manifest import KNOWN_REPOS, MANIFEST, listed_file, read_manifest, repo_folder, repo_ids, verify
 
 HUB = "https://huggingface.co"  # HF_ENDPOINT overrides it, as in huggingface_hub
 
@@ -76,7 +83,7 @@ def main(cfg, args) -> int:
     manifest = read_manifest(cfg)
     problems = verify(cfg, manifest)
     if problems:
-        print(f"Nothing was published: these files differ from {MANIFEST} (what the results pull request showed):")
+        print(f"Nothing was published: {MANIFEST} and the files it lists are not what the results pull request showed:")
         for problem in problems:
             print(f"  {problem}")
         print("Run `python -m scripts card` (and `space`) again and have the new results reviewed, or restore the files.")
@@ -118,9 +125,9 @@ class RepoPlan:
     derived_command: str | None = None
 
     def uploads(self) -> list[tuple[dict, Path, bool]]:
-        """Every file of the repo: (manifest item, local file, derived?)."""
-        committed = [(item, self.folder / item["path"], False) for item in self.files]
-        return committed + [(item, self.derived_folder / item["path"], True) for item in self.derived]
+        """Every file of the repo: (manifest item, local file, derived?); paths checked again, right before use."""
+        committed = [(item, listed_file(self.folder, item["path"]), False) for item in self.files]
+        return committed + [(item, listed_file(self.derived_folder, item["path"]), True) for item in self.derived]
 
     def url(self) -> str | None:
         if not self.repo_id:
@@ -130,11 +137,17 @@ class RepoPlan:
 
 
 def make_plan(cfg, manifest: dict) -> list[RepoPlan]:
-    """One RepoPlan per repo in the manifest, with notes where project.toml disagrees with it."""
+    """One RepoPlan per repo in the manifest (checked by `verify` first), with notes where project.toml disagrees with it.
+
+    The repo type and folder come from KNOWN_REPOS, never from the manifest.
+    """
     configured = repo_ids(cfg)
     commit = manifest.get("project_commit")
     plans = []
     for name, entry in manifest["repos"].items():
+        if name not in KNOWN_REPOS:
+            raise UserError(f"{MANIFEST} repos.{name}: not a repo publish knows; run `python -m scripts card` and `space` again.")
+        known = KNOWN_REPOS[name]
         files = entry.get("files", [])
         derived = entry.get("derived") or {}
         message = f"Publish reviewed {name} files" + (f" from {commit[:12]}" if commit else "")
@@ -148,26 +161,36 @@ def make_plan(cfg, manifest: dict) -> list[RepoPlan]:
         plan = RepoPlan(
             name=name,
             repo_id=entry.get("repo_id"),
-            repo_type=entry.get("repo_type", "model"),
-            space_sdk=entry.get("space_sdk") or (cfg.publish.space_kind if entry.get("repo_type") == "space" else None),
-            folder=repo_folder(cfg, entry),
+            repo_type=known.repo_type,
+            space_sdk=(entry.get("space_sdk") or cfg.publish.space_kind) if known.repo_type == "space" else None,
+            folder=repo_folder(cfg, name),
             files=files,
             commit_message=message,
             commit_description=description,
             derived=derived.get("files", []),
-            derived_folder=cfg.path(derived["folder"]) if derived.get("files") else None,
+            derived_folder=cfg.root / derived["folder"] if derived.get("files") else None,
             derived_command=derived.get("command"),
         )
-        wanted = configured.get(name)
-        if plan.repo_id is None:
-            plan.notes.append("no repo id: set [project] hub_owner in project.toml, then run card and space again")
-        elif wanted and wanted != plan.repo_id:
-            plan.notes.append(f"project.toml now names {wanted}; run card and space again so the reviewed files name it too")
+        note = repo_id_note(name, plan.repo_id, configured.get(name))
+        if note:
+            plan.notes.append(note)
         plans.append(plan)
     if "space" not in manifest["repos"]:
         print("note: the manifest lists no Space (run `python -m scripts space`); only the model repo is planned.")
     check_static_space_has_its_model(plans)
     return plans
+
+
+def repo_id_note(name: str, recorded: str | None, wanted: str | None) -> str | None:
+    """Why the manifest's repo_id is not the one project.toml gives (a publish with a token then refuses), or None."""
+    if recorded == wanted:
+        return None if wanted else "no repo id: set [project] hub_owner in project.toml, then run card and space again"
+    if wanted is None:
+        return (
+            f"repo_id is {recorded!r}, but project.toml names no {name} repo ([project] hub_owner is empty); set hub_owner "
+            f"(or [publish] {name}_repo) to the repo you mean, then run card and space again"
+        )
+    return f"repo_id is {recorded!r}, but project.toml now names {wanted}; run card and space again so the reviewed files name it too"
 
 
 def check_static_space_has_its_model(plans: list[RepoPlan]) -> None:
@@ -298,7 +321,7 @@ def prepare_derived(cfg, manifest: dict) -> list[str]:
         files = derived.get("files", [])
         if not files:
             continue
-        folder = cfg.path(derived["folder"])
+        folder = cfg.root / derived["folder"]
         reasons = [reason for item in files if (reason := mismatch(folder, derived["folder"], item))]
         if not reasons:
             print(f"{name}: {', '.join(item['path'] for item in files)} in {derived['folder']} match {MANIFEST}.")
@@ -380,28 +403,47 @@ def differences(derived: dict, made: dict) -> str:
 
 def publish(cfg, plans: list[RepoPlan], mode: str) -> int:
     check_ready(plans)
+    import httpx2  # the HTTP library of huggingface_hub 2.4: its connection errors are not HfHubHTTPError
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError
 
     api = HfApi()
     results = {}
     for plan in plans:
-        token = os.environ["HF_TOKEN"].strip() if mode == "token" else trusted_publishing_token(plan)
+        token = None
         try:
+            token = os.environ["HF_TOKEN"].strip() if mode == "token" else trusted_publishing_token(plan)
             results[plan.name] = publish_repo(api, plan, token, private=cfg.publish.private)
-        except HfHubHTTPError as error:
+        except HfHubHTTPError as error:  # the Hub answered, with an error status
             message, yours_to_fix = hub_error_message(error, plan)
             if yours_to_fix:
                 raise UserError(_scrub(message, token)) from None
-            print(f"error: {_scrub(message, token)}")
+            print(f"error: {_scrub(message, token)}{published_so_far(results)}")
             return EXIT_CHECKS_FAILED
-        except (OSError, ValueError) as error:  # network down, or the Hub refused the card's metadata
-            first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-            print(f"error: {plan.repo_id}: {_scrub(first_line, token)}; nothing more was published.")
+        except httpx2.HTTPError as error:  # no answer: connection refused, name not found, timeout, dropped connection
+            print(
+                f"error: the Hub at {_endpoint()} could not be reached for {plan.repo_id} ({type(error).__name__}: "
+                f"{_scrub(_first_line(error), token)}); check the network and https://status.huggingface.co, then run "
+                f"publish again{published_so_far(results)}"
+            )
+            return EXIT_CHECKS_FAILED
+        except (OSError, ValueError) as error:  # a file could not be read, or the Hub refused the card's metadata
+            print(f"error: {plan.repo_id}: {_scrub(_first_line(error), token)}{published_so_far(results)}")
             return EXIT_CHECKS_FAILED
         print(f"{plan.name}: {results[plan.name]['summary']}")
     write_atomic(cfg.step_dir("publish") / "plan.json", json.dumps(plan_as_dict(plans, dry_run=False, results=results), indent=2) + "\n")
     return EXIT_OK
+
+
+def published_so_far(results: dict) -> str:
+    """The end of an error sentence: what is already on the Hub (a commit per repo cannot be undone) and what is not."""
+    if not results:
+        return "; nothing was published."
+    return f"; {', '.join(results)} was published, nothing more (publishing again uploads only what is missing)."
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def check_ready(plans: list[RepoPlan]) -> None:
@@ -437,7 +479,18 @@ def trusted_publishing_token(plan: RepoPlan) -> str:
             os.environ["HF_OIDC_RESOURCE"] = previous
     if not token:
         raise UserError(f"trusted publishing for {resource} gave no token; set HF_TOKEN instead.")
+    mask_in_actions_log(token)
     return token
+
+
+def mask_in_actions_log(secret: str) -> None:
+    """Ask GitHub Actions to show `secret` as *** in the job's log from here on (HF_TOKEN, a secret, is masked already).
+
+    The token exchanged at run time is no stored secret, so Actions does not know it; the `::add-mask::` workflow
+    command tells it. Printed before anything else could print the token.
+    """
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        print(f"::add-mask::{secret}", flush=True)
 
 
 def publish_repo(api, plan: RepoPlan, token: str, private: bool) -> dict:

@@ -6,6 +6,9 @@ What is covered:
     it is always a dry run;
   * a file changed or deleted after the manifest was written stops publish (exit 1,
     naming the file) before anything is written or uploaded;
+  * a manifest edited to point outside what was reviewed (a "../" path, an absolute
+    path, an outside folder, a symbolic link, an unknown repo, another repo id, an
+    unlisted file) stops publish before its first request to the Hub;
   * the real client path, up to the network boundary: `python -m scripts publish` runs
     in a subprocess with HF_TOKEN set and HF_ENDPOINT pointing at FakeHub, a small
     http.server on 127.0.0.1 that answers the endpoints huggingface_hub 2.4 calls
@@ -14,7 +17,10 @@ What is covered:
     gets one commit with exactly the manifest's files and bytes, that a re-run with
     nothing changed makes no commit, that only a changed file is re-uploaded, the
     401/403/402 messages, the missing-hub_owner error, trusted publishing (one
-    short-lived token per repo) and that the token never appears in the output.
+    short-lived token per repo) and that the token never appears in the output;
+    a closed port and a connection dropped mid-commit (the real httpx2 errors of the
+    real client) give one sentence and exit 1; under GITHUB_ACTIONS=true each
+    exchanged token is printed once, as `::add-mask::<token>`, before anything else.
 
   * derived files (the GGUF file the static Space loads, and the Modelfile): a real export
     of the tiny model from results/model records them in the manifest; the dry run's model
@@ -27,7 +33,7 @@ What is not covered (the real Hub is not reachable here): the Hub's own checks (
 YAML validation, licence list, permissions, quotas), LFS and Xet uploads of large files
 (FakeHub asks for plain "regular" uploads, so the bytes travel inside the commit
 request), and the GitHub Actions side of trusted publishing (the test supplies the
-OIDC id token through HF_OIDC_ID_TOKEN).
+OIDC id token through HF_OIDC_ID_TOKEN, and no runner reads the ::add-mask:: line).
 """
 
 from __future__ import annotations
@@ -189,7 +195,7 @@ class FakeHub:
     def __init__(self):
         self.repos: dict[tuple[str, str], dict] = {}  # (repo type, repo id) -> {"sdk", "private", "files", "commits"}
         self.requests: list[tuple[str, str, str]] = []  # (method, path, token)
-        self.fail: dict[str, tuple[int, str]] = {}  # "create", "create space", "commit", ... -> (status, message)
+        self.fail: dict[str, tuple[int, str] | str] = {}  # "create", "create space", "commit", ... -> (status, message) or "drop"
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -223,6 +229,9 @@ class FakeHub:
                 repo = hub.repos.get((repo_type, repo_id))
                 if repo is None:
                     return self._reply(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
+                if hub.fail.get(action) == "drop":  # the connection breaks before any answer
+                    self.close_connection = True
+                    return None
                 if action in hub.fail:
                     status, message = hub.fail[action]
                     return self._reply(status, {"error": f"{message} (token {token})"})  # a careless server echoes it
@@ -418,6 +427,199 @@ def test_trusted_publishing_uses_one_short_lived_token_per_repo(results_project,
             used[path.split("/")[2]] = token
     assert used == {"models": "hf_oidc_learner_namibia-qa", "spaces": "hf_oidc_spaces_learner_namibia-qa-demo"}
     assert "hf_oidc_" not in result.stdout + result.stderr
+
+
+def test_a_hub_that_cannot_be_reached_gives_one_sentence_and_exit_1(results_project, fake_hub):
+    """A closed port: huggingface_hub's HTTP library (httpx2) raises ConnectError, which is no HfHubHTTPError."""
+    closed = FakeHub()
+    closed.server.shutdown()
+    closed.server.server_close()  # nothing listens there any more
+    result = publish_against(closed, results_project)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "Traceback" not in output and TOKEN not in output
+    assert f"error: the Hub at {closed.url} could not be reached for learner/namibia-qa (ConnectError" in output
+    assert "check the network and https://status.huggingface.co, then run publish again; nothing was published." in output
+    assert output.count("error:") == 1
+    assert not (results_project.parent / "outputs" / "publish").exists()  # no plan.json claiming a result
+
+
+def test_a_connection_dropped_during_the_commit_publishes_nothing(results_project, fake_hub):
+    fake_hub.fail["commit"] = "drop"
+    result = publish_against(fake_hub, results_project)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "Traceback" not in output and TOKEN not in output
+    assert "could not be reached for learner/namibia-qa (RemoteProtocolError" in output and "nothing was published." in output
+    assert fake_hub.commits("model", "learner/namibia-qa") == [] and ("space", "learner/namibia-qa-demo") not in fake_hub.repos
+
+
+def test_the_exchanged_token_is_masked_in_the_github_actions_log(results_project, fake_hub):
+    """Under Actions, each short-lived token is announced with ::add-mask:: before anything could print it."""
+    fake_hub.fail["commit"] = (500, "the Hub broke")  # and FakeHub echoes the token it was sent in its error
+    environment = {"HF_OIDC_ID_TOKEN": "ci-jwt", "GITHUB_ACTIONS": "true"}
+    result = publish_against(fake_hub, results_project, "--trusted-publishing", token=None, env=environment)
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()  # stdout, where the runner reads workflow commands
+    token = "hf_oidc_learner_namibia-qa"
+    assert [line for line in lines if token in line] == [f"::add-mask::{token}"]  # on no other line
+    assert token not in result.stderr
+    error = next(number for number, line in enumerate(lines) if "the Hub answered 500 for learner/namibia-qa" in line)
+    assert lines.index(f"::add-mask::{token}") < error  # masked before the first message that could show it
+    outside_actions = publish_against(fake_hub, results_project, "--trusted-publishing", token=None, env={"HF_OIDC_ID_TOKEN": "ci-jwt"})
+    assert "::add-mask::" not in outside_actions.stdout + outside_actions.stderr
+
+
+# ---------------------------------------------------------------- the manifest cannot point outside what was reviewed
+#
+# Each attack edits results/manifest.json (a file in the repository, so a pull request can change it) the way
+# an attacker would: the hashes are right, only the structure points elsewhere. Publish must refuse before its
+# first request to the Hub (FakeHub records every request), naming the manifest entry and the fix. A refused
+# manifest is a failed check, like a changed file: exit 1; a repo id that differs from project.toml stays what
+# it was before, something the learner fixes in project.toml: exit 2.
+
+
+def tamper(config: Path, change) -> None:
+    """Apply `change` to the manifest's dict and write it back."""
+    manifest_file = config.parent / "results" / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    change(manifest)
+    manifest_file.write_text(json.dumps(manifest, indent=2))
+
+
+def outside_file(config: Path, name: str = "outside.txt") -> tuple[Path, dict]:
+    """A file beside the project folder (not in it), and the manifest item that would upload it."""
+    secret = config.parent.parent / f"{config.parent.name}-{name}"
+    secret.write_text("a file nobody reviewed\n")
+    return secret, {"path": secret.name, "size": secret.stat().st_size, "sha256": sha256(secret.read_bytes())}
+
+
+def refused(hub: FakeHub, config: Path, code: int = 1) -> str:
+    """Publish with a token; it must exit with `code`, no traceback, and no request at all to the Hub."""
+    result = publish_against(hub, config)
+    output = result.stdout + result.stderr
+    assert result.returncode == code, output
+    assert "Traceback" not in output and TOKEN not in output
+    assert hub.requests == [] and hub.repos == {}  # nothing created, nothing committed, not even asked
+    return output
+
+
+def test_a_path_with_dot_dot_is_refused(results_project, fake_hub):
+    _, item = outside_file(results_project)
+    item["path"] = f"../../../{item['path']}"  # results/model/../../../x: beside the project
+    tamper(results_project, lambda m: m["repos"]["model"]["files"].append(item))
+    output = refused(fake_hub, results_project)
+    assert "repos.model.files[" in output and f"{item['path']}' must stay inside its folder" in output
+    assert "run `python -m scripts card` again to rewrite it" in output
+
+
+def test_an_absolute_path_is_refused(results_project, fake_hub):
+    secret, item = outside_file(results_project, "hostname")  # like /etc/hostname, but a file that surely exists
+    item["path"] = str(secret)
+    tamper(results_project, lambda m: m["repos"]["space"]["files"].append(item))
+    output = refused(fake_hub, results_project)
+    assert f"repos.space.files[3].path '{secret}' is absolute" in output
+    assert "run `python -m scripts space` again to rewrite it" in output
+
+
+def test_a_folder_outside_results_is_refused(results_project, fake_hub):
+    secret, item = outside_file(results_project, "etc")  # folder: "/etc" with its hostname, in effect
+    def point_at_outside(manifest):
+        manifest["repos"]["model"].update(folder=str(secret.parent), files=[item])
+    tamper(results_project, point_at_outside)
+    output = refused(fake_hub, results_project)
+    assert f"repos.model.folder is '{secret.parent}', but the model repo is published only from results/model" in output
+
+
+def test_a_derived_folder_or_path_outside_the_export_folder_is_refused(results_project, fake_hub):
+    secret, item = outside_file(results_project, "derived")
+    def derived_from_outside(manifest):
+        manifest["repos"]["model"]["derived"].update(folder=str(secret.parent), files=[item])
+    tamper(results_project, derived_from_outside)
+    output = refused(fake_hub, results_project)
+    assert f"repos.model.derived.folder is '{secret.parent}'; derived files can only come from the export step's folder outputs/export" in output
+    assert "run `python -m scripts export` again" in output
+    tamper(results_project, lambda m: m["repos"]["model"]["derived"].update(folder="outputs/export", files=[{**item, "path": "../../" + item["path"]}]))
+    assert "repos.model.derived.files[0].path" in refused(fake_hub, results_project)
+
+
+@pytest.mark.parametrize("what", ["file", "folder"])
+def test_a_symbolic_link_is_refused(results_project, fake_hub, what):
+    """A link in results/ to a file (or a folder) outside it, and a manifest listing the outside file's sha256."""
+    secret, item = outside_file(results_project)
+    space = results_project.parent / "results" / "space"
+    if what == "file":
+        (space / "assets" / "app.js").unlink()
+        (space / "assets" / "app.js").symlink_to(secret)
+        shown = "results/space/assets/app.js"
+    else:
+        (space / "assets" / "app.js").unlink()
+        (space / "assets").rmdir()
+        (space / "assets").symlink_to(secret.parent, target_is_directory=True)
+        (secret.parent / "app.js").write_text("console.log('not reviewed');\n")
+        item = {"path": "app.js", "size": (secret.parent / "app.js").stat().st_size, "sha256": sha256((secret.parent / "app.js").read_bytes())}
+        shown = "results/space/assets"
+    def list_the_outside_file(manifest):
+        for entry in manifest["repos"]["space"]["files"]:
+            if entry["path"] == "assets/app.js":
+                entry.update(size=item["size"], sha256=item["sha256"])
+    tamper(results_project, list_the_outside_file)
+    output = refused(fake_hub, results_project)
+    assert f"{shown}: a symbolic link or special file; publish uploads only regular files" in output
+    assert "run `python -m scripts space` again" in output
+
+
+def test_an_unknown_repo_key_is_refused(results_project, fake_hub):
+    def add_a_repo(manifest):
+        manifest["repos"]["extra"] = {**manifest["repos"]["model"], "repo_id": "attacker/copy"}
+    tamper(results_project, add_a_repo)
+    output = refused(fake_hub, results_project)
+    assert "results/manifest.json repos.extra: not a repo publish knows (only model, space); remove this entry" in output
+
+
+@pytest.mark.parametrize("hub_owner", ["learner", ""])
+def test_a_repo_id_other_than_project_toml_gives_is_refused(results_project, fake_hub, hub_owner):
+    """Also when [project] hub_owner is empty: then project.toml names no repo and the manifest may name none."""
+    set_values(results_project, "project", hub_owner=hub_owner)
+    tamper(results_project, lambda m: m["repos"]["model"].update(repo_id="attacker/namibia-qa"))
+    output = refused(fake_hub, results_project, code=2)
+    assert "results/manifest.json [model]: repo_id is 'attacker/namibia-qa', but project.toml" in output
+    assert "run card and space again" in output
+
+
+def test_an_unlisted_file_in_a_repo_folder_is_refused(results_project, fake_hub):
+    (results_project.parent / "results" / "space" / "assets" / "extra.js").write_text("fetch('https://example.com');\n")
+    output = refused(fake_hub, results_project)
+    assert "results/space/assets/extra.js: not listed in results/manifest.json repos.space.files" in output
+    assert "delete it, or run `python -m scripts space` again" in output
+
+
+def test_the_upload_path_checks_every_path_again(results_project):
+    """Defence in depth: a plan made without `verify` still refuses to read a file outside its folder."""
+    from scripts.config import load_settings
+    from scripts.errors import UserError
+    from scripts.manifest import read_manifest
+    from scripts.publish import make_plan
+
+    cfg = load_settings(results_project)
+    manifest = read_manifest(cfg)
+    _, item = outside_file(results_project)
+    manifest["repos"]["model"]["files"].append({**item, "path": "../../../" + item["path"]})
+    with pytest.raises(UserError, match="must stay inside its folder .*; nothing is uploaded"):
+        for plan in make_plan(cfg, manifest):
+            plan.uploads()
+
+
+def test_record_tree_refuses_a_symbolic_link(results_project):
+    from scripts.config import load_settings
+    from scripts.errors import UserError
+    from scripts.manifest import record_tree
+
+    secret, _ = outside_file(results_project)
+    space = results_project.parent / "results" / "space"
+    (space / "linked.txt").symlink_to(secret)
+    with pytest.raises(UserError, match="linked.txt: a symbolic link"):
+        record_tree(load_settings(results_project), "space", space, "learner/namibia-qa-demo", repo_type="space", space_sdk="static")
 
 
 # ---------------------------------------------------------------- derived files: checks that need no export
