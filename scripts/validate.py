@@ -38,8 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .data import Example, load_split, read_records
-from .errors import EXIT_CHECKS_FAILED, EXIT_OK
+from .data import Example, load_examples, load_split, read_records
+from .errors import EXIT_CHECKS_FAILED, EXIT_OK, UserError
 from .facts import key_fact, phrasing_distribution, phrasings_by_fact, taught_flags
 from .privacy import describe, find_personal_data
 from .similarity import SimilarityIndex, comparable
@@ -97,6 +97,8 @@ class Datasets:
     eval: list[Example]
     probes: list[tuple[int, dict]]  # (line, probe)
     names: dict[str, str]  # "train" -> "datasets/train.jsonl", as written in project.toml
+    rehearsal: list[Example] = field(default_factory=list)  # trained on too, when [train] rehearsal_weight > 0
+    general: list[Example] = field(default_factory=list)  # the forgetting check's questions
 
     def splits(self) -> dict[str, list[Example]]:
         return {"train": self.train, "eval": self.eval}
@@ -161,6 +163,7 @@ def check_texts(data: Datasets, cfg) -> TextResults:
         check_duplicates(data),
         check_near_duplicates(data, threshold),
         check_leakage(data, threshold),
+        check_rehearsal_overlap(data, threshold),
         check_placeholders(texts),
         check_personal_data(texts),
         check_languages(data.examples(), languages, cfg.project.languages),
@@ -188,7 +191,20 @@ def load_datasets(cfg) -> Datasets:
         read_records(probes_path, cfg.data.probes)
         lines = [number for number, text in enumerate(_lines(probes_path), start=1) if text.strip()]
         probes = list(zip(lines, load_probes(probes_path, cfg.data.probes)))
-    return Datasets(load_split(cfg, "train"), load_split(cfg, "eval"), probes, names)
+    return Datasets(load_split(cfg, "train"), load_split(cfg, "eval"), probes, names, *rehearsal_and_general(cfg))
+
+
+def rehearsal_and_general(cfg) -> tuple[list[Example], list[Example]]:
+    """The rehearsal questions (only when training will use them) and the forgetting check's questions."""
+    def read(relative: str, setting: str) -> list[Example]:
+        if not cfg.path(relative).is_file():
+            raise UserError(f'project.toml: [{setting}] = "{relative}": file not found; fix the path, or set it to "" to switch this off.')
+        return load_examples(cfg.path(relative), "auto", display_name=relative)
+
+    rehearsal_file, general_file = cfg.data.rehearsal.strip(), cfg.evaluate.general_knowledge.strip()
+    rehearsal = read(rehearsal_file, "data] rehearsal") if rehearsal_file and cfg.train.rehearsal_weight > 0 else []
+    general = read(general_file, "evaluate] general_knowledge") if general_file else []
+    return rehearsal, general
 
 
 def _lines(path: Path) -> list[str]:
@@ -740,6 +756,29 @@ def check_leakage(data: Datasets, threshold: float) -> Check:
             train_example, similarity = match
             how = "the same question as" if similarity == 1 else f"{similarity:.0%} similar to the question at"
             check.flag(example, f"{how} {train_example.location}")
+    return check
+
+
+def check_rehearsal_overlap(data: Datasets, threshold: float) -> Check:
+    """Rehearsal questions are trained on, so none may ask an eval or forgetting-check question again."""
+    check = Check(
+        "rehearsal_overlap",
+        "Rehearsal questions are not the questions that measure the model",
+        "Reword or remove the rehearsal question: the model trains on it, so an eval or general-knowledge "
+        "question that repeats it would be scored on something the model was shown.",
+        details="only when [train] rehearsal_weight is above 0; same similarity rule as the leakage check",
+    )
+    if not data.rehearsal:
+        return check
+    index = SimilarityIndex(threshold)
+    for example in data.rehearsal:
+        index.add(comparable(question_text(example)), example)
+    for example in data.eval + data.general:
+        match = index.best_match(comparable(question_text(example)))
+        if match:
+            rehearsal_example, similarity = match
+            how = "the same question as" if similarity == 1 else f"{similarity:.0%} similar to the rehearsal question at"
+            check.flag(example, f"{how} {rehearsal_example.location}")
     return check
 
 

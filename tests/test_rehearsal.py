@@ -111,3 +111,28 @@ def test_rehearsal_can_be_switched_off(quick_rehearsal_project):
     assert metrics["rehearsal"] is None
     history = json.dumps(metrics)
     assert "final_kl" not in history
+
+
+def test_validate_fails_when_a_rehearsal_question_repeats_a_forgetting_check_question(quick_rehearsal_project):
+    datasets = quick_rehearsal_project.parent / "datasets"
+    repeated = (datasets / "general_knowledge.jsonl").read_text().splitlines()[1]  # line 2: "What is 15 minus 6?"
+    with (datasets / "rehearsal.jsonl").open("a") as rehearsal_file:
+        rehearsal_file.write(repeated + "\n")
+    result = run_cli("validate", "--config", str(quick_rehearsal_project))
+    assert result.returncode == 1, result.stderr
+    report = json.loads((quick_rehearsal_project.parent / "outputs" / "validate" / "report.json").read_text())
+    problems = [p for p in report["problems"] if p["check"] == "rehearsal_overlap"]
+    lines = len((datasets / "rehearsal.jsonl").read_text().splitlines())
+    assert [(p["file"], p["line"]) for p in problems] == [("datasets/general_knowledge.jsonl", 2)]
+    assert f"the same question as datasets/rehearsal.jsonl:{lines}" in problems[0]["message"]
+
+    set_values(quick_rehearsal_project, "train", rehearsal_weight=0.0)  # not trained on: nothing to check
+    assert run_cli("validate", "--config", str(quick_rehearsal_project)).returncode == 0
+
+
+def test_validate_names_a_broken_rehearsal_file_before_training(quick_rehearsal_project):
+    (quick_rehearsal_project.parent / "datasets" / "rehearsal.jsonl").write_text('{"messages": [}\n')
+    result = run_cli("validate", "--config", str(quick_rehearsal_project))
+    assert result.returncode == 2
+    assert "datasets/rehearsal.jsonl" in result.stderr and ":1" in result.stderr
+    assert "Traceback" not in result.stderr
