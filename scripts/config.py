@@ -16,6 +16,7 @@ import difflib
 import inspect
 import re
 import tomllib
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,10 +93,11 @@ class LoraSettings:
     """Scaling of the LoRA update (alpha / r); 2 x rank is a common start."""
     dropout: float = field(default=0.0, metadata={"range": (0.0, 0.9)})
     """Dropout on the LoRA input; 0 is fastest on a CPU, 0.05-0.1 can help against memorising a small dataset."""
-    target_modules: list[str] = field(
-        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    target_modules: list[str] | Literal["all-linear"] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        metadata={"not_empty": 'no layer would get an adapter: list layer names like ["q_proj", "v_proj"], or write "all-linear"'},
     )
-    """Which layers get adapters; the attention and MLP projections of Llama-style models."""
+    """Which layers get adapters, by name (validate checks them against the base model), or "all-linear"."""
     use_dora: bool = False
     """DoRA: splits weights into magnitude and direction; sometimes better, slower."""
     use_rslora: bool = False
@@ -279,6 +281,14 @@ def _build_section(section_name: str, cls: type, values: dict, locate: "_KeyLoca
 def _check_value(label: str, value, hint, metadata):
     """Return the value if it fits the field's type and range, else raise a UserError."""
     origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):  # a list of names, or one of a few words ("all-linear")
+        listed, words = typing.get_args(hint)
+        if isinstance(value, str) and value in typing.get_args(words):
+            return value
+        if not isinstance(value, list):
+            choices = " or ".join(f'"{word}"' for word in typing.get_args(words))
+            raise UserError(f'{label} must be a list of strings, like ["a", "b"], or {choices}; got {value!r}.')
+        return _check_value(label, value, listed, metadata)
     if origin is Literal:
         choices = typing.get_args(hint)
         if value not in choices:
@@ -288,6 +298,8 @@ def _check_value(label: str, value, hint, metadata):
     if origin is list:
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise UserError(f'{label} must be a list of strings, like ["a", "b"]; got {value!r}.')
+        if not value and "not_empty" in metadata:
+            raise UserError(f"{label} is empty, so {metadata['not_empty']}.")
         return value
     if hint is bool:
         if not isinstance(value, bool):
@@ -470,14 +482,27 @@ class _KeyLocator:
         self.lines = text.splitlines()
 
     def __call__(self, section: str, key: str | None = None) -> str:
+        number = self.line(section, key)
+        return f"{self.path}:{number} [{section}]" if number else f"{self.path} [{section}]"
+
+    def line(self, section: str, key: str | None = None) -> int | None:
+        """The line of `key` in [section] (of the [section] header when key is None); None when not written."""
         current = None
         for number, line in enumerate(self.lines, start=1):
             stripped = line.strip()
             if _header_of(line) is not None:
                 current = _header_of(line)
                 if key is None and current == section:
-                    return f"{self.path}:{number} [{section}]"
+                    return number
                 continue
             if key is not None and current == section and re.match(rf'^"?{re.escape(key)}"?\s*=', stripped):
-                return f"{self.path}:{number} [{section}]"
-        return f"{self.path} [{section}]"
+                return number
+        return None
+
+
+def setting_locator(cfg: Settings) -> _KeyLocator:
+    """Finds settings in the project.toml `cfg` was loaded from, for checks that run after loading (validate)."""
+    path = cfg.config_path or cfg.root / DEFAULT_CONFIG
+    shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path  # as you would type it
+    text = path.read_text(encoding="utf-8-sig") if path.is_file() else ""
+    return _KeyLocator(shown, text)

@@ -180,6 +180,24 @@ def load_for(cfg):
     return resolved, load_tokenizer(resolved, cfg.model.trust_remote_code)
 
 
+def adaptable_layer_names(resolved: ResolvedModel, trust_remote_code: bool = False) -> list[str]:
+    """The full name of every layer of the base model LoRA can adapt, e.g. "model.layers.0.self_attn.q_proj".
+
+    The model is built on PyTorch's "meta" device from its config.json: shapes only, no weights, so it
+    takes no memory and a fraction of a second even for a large model.
+    """
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers.pytorch_utils import Conv1D
+
+    config = AutoConfig.from_pretrained(resolved.path, trust_remote_code=trust_remote_code)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config, trust_remote_code=trust_remote_code)
+    # The layer types PEFT's LoRA accepts (it names the same list when it refuses another type).
+    kinds = (torch.nn.Linear, torch.nn.Embedding, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d, torch.nn.MultiheadAttention, Conv1D)
+    return [name for name, module in model.named_modules() if isinstance(module, kinds)]
+
+
 # ---------------------------------------------------------------- hardware and loading
 
 

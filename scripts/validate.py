@@ -44,6 +44,7 @@ from .facts import key_fact, phrasing_distribution, phrasings_by_fact, taught_fl
 from .privacy import describe, find_personal_data
 from .similarity import SimilarityIndex, comparable
 from .validate_report import build_report, plural, print_summary, publish_job_summary, staging_folder, write_outputs
+from .validate_settings import SettingWarning, check_settings
 
 SMALL_GROUP = 0.05  # a category or tag on fewer than 5% of examples gets a warning
 MAX_GROUPS_SHOWN = 12  # categories or tags named in the report's table
@@ -77,6 +78,7 @@ class Check:
     details: str = ""
     engine: str = "Python"
     audit: bool = False  # part of the diversity audit (warnings only)
+    in_terminal: bool = False  # its problems are also printed in the terminal's summary (a few, about settings)
     unlisted: int = 0  # found but not listed as problems: some checks name only the first few
 
     def flag(self, example: Example, message: str, field_name: str | None = None, severity: str = "fail") -> None:
@@ -128,12 +130,14 @@ def main(cfg, args) -> int:
     with ProcessPoolExecutor(max_workers=1) as helper:
         facts = helper.submit(fact_columns, data, cfg.data.near_duplicate_threshold)
         text_checks = helper.submit(check_texts, data, cfg)
-        _, tokenizer = load_for(cfg)
+        resolved, tokenizer = load_for(cfg)
         table, template_errors = example_table(data, tokenizer)
+        unusual_settings = check_settings(cfg, resolved, tokenizer, table)  # a setting that cannot work stops here
         table = with_fact_columns(table, facts.result())
         with staging_folder(out) as staging:
             checks = [
                 check_split_sizes(data, cfg.data.min_examples),
+                check_training_settings(cfg, unusual_settings),
                 *run_expectations(table, cfg.model.max_length, staging / "data_docs"),
                 check_role_order(data, template_errors),
                 check_empty_turns(data),
@@ -238,9 +242,9 @@ def example_table(data: Datasets, tokenizer):
     from .facts import normalise  # the same normalising the evaluation's scoring uses
 
     rows = [(split, example) for split, examples in data.splits().items() for example in examples]
-    totals, answer_tokens, template_errors = count_tokens(tokenizer, [example for _, example in rows])
+    totals, answer_tokens, prompt_tokens, template_errors = count_tokens(tokenizer, [example for _, example in rows])
     records = []
-    for (split, example), total, answer_total in zip(rows, totals, answer_tokens):
+    for (split, example), total, answer_total, prompt_total in zip(rows, totals, answer_tokens, prompt_tokens):
         chat = example.text is None
         key_fact = example.meta.get("answer")
         has_key = chat and isinstance(key_fact, str) and bool(key_fact.strip())
@@ -259,7 +263,7 @@ def example_table(data: Datasets, tokenizer):
                 "longest_field": _longest_field(example),
                 "prompt_chars": sum(len(message["content"]) for message in example.prompt_messages),
                 "answer_chars": len(example.answer),
-                "prompt_tokens": total - answer_total,
+                "prompt_tokens": prompt_total,
                 "answer_tokens": answer_total,
                 "tokens": total,
                 "category": _label(example.meta.get("category")),
@@ -303,7 +307,8 @@ def _label(value) -> str | None:
 
 
 def count_tokens(tokenizer, examples: list[Example]):
-    """Tokens per example as training sees them (chat template applied), and tokens in each answer.
+    """Tokens per example as training sees them (chat template applied), tokens in each answer, and tokens
+    before the answer: the prompt as training renders it, up to the assistant's turn (0 for plain text).
 
     One batched call per list keeps this fast; the tokenizer runs in Rust.
     """
@@ -313,33 +318,38 @@ def count_tokens(tokenizer, examples: list[Example]):
     documents = [example.text if example.text is not None else next(rendered_iter) for example in examples]
     totals = [len(ids) for ids in _token_ids(tokenizer, documents)]
     answers = [len(ids) for ids in _token_ids(tokenizer, [example.answer for example in examples])]
+    prompts_rendered, _ = render_chats(tokenizer, [example.prompt_messages for example in examples if example.text is None], True)
+    prompt_iter = iter(_token_ids(tokenizer, prompts_rendered))
+    prompts = [0 if example.text is not None else len(next(prompt_iter)) for example in examples]
     chat_rows = [row for row, example in enumerate(examples) if example.text is None]
     template_errors = {chat_rows[number]: error for number, error in template_errors_by_chat.items()}
-    return totals, answers, template_errors
+    return totals, answers, prompts, template_errors
 
 
 def _token_ids(tokenizer, texts: list[str]) -> list[list[int]]:
     return tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
 
 
-def render_chats(tokenizer, chats: list[list[dict]]) -> tuple[list[str], dict[int, str]]:
+def render_chats(tokenizer, chats: list[list[dict]], add_generation_prompt: bool = False) -> tuple[list[str], dict[int, str]]:
     """Apply the chat template to every conversation; {number: error} for those it refuses.
 
     Some models' templates raise an error, e.g. for two user turns in a row. Then we
     render one at a time to find which, and count those as plain joined text.
+    With `add_generation_prompt`, each ends with the start of an assistant turn, as a prompt does.
     """
     from jinja2 import TemplateError
 
     if not chats:
         return [], {}
+    options = {"add_generation_prompt": True} if add_generation_prompt else {}
     try:
-        return tokenizer.apply_chat_template(chats, tokenize=False), {}
+        return tokenizer.apply_chat_template(chats, tokenize=False, **options), {}
     except TemplateError:
         pass
     rendered, errors = [], {}
     for number, chat in enumerate(chats):
         try:
-            rendered.append(tokenizer.apply_chat_template(chat, tokenize=False))
+            rendered.append(tokenizer.apply_chat_template(chat, tokenize=False, **options))
         except TemplateError as error:
             errors[number] = str(error)
             rendered.append("\n".join(message["content"] for message in chat))
@@ -400,7 +410,7 @@ def row_rules(table, max_length: int) -> list[RowRule]:
             "(longer examples are cut off in training, so the end of the answer is never learned).",
             "ExpectColumnValuesToBeBetween",
             {"column": "tokens", "min_value": 0, "max_value": max_length},
-            lambda row: (row.longest_field, f"{row.tokens} tokens with the chat template; the limit is {max_length}"),
+            lambda row: (row.longest_field, too_long(row, max_length)),
         ),
     ]
     if table["key_fact_found"].notna().any():
@@ -440,6 +450,14 @@ def row_rules(table, max_length: int) -> list[RowRule]:
     if "fact_phrasings" in table:  # the fact columns (with_fact_columns); absent in a bare example table
         rules += fact_rules(table)
     return rules
+
+
+def too_long(row, max_length: int) -> str:
+    """Why a row breaks the max_length rule; training keeps the start, so a prompt that fills it leaves no answer."""
+    message = f"{row.tokens} tokens with the chat template; the limit is {max_length}"
+    if row.answer_tokens and row.prompt_tokens >= max_length:
+        message += f", and the prompt alone is {row.prompt_tokens}, so none of the answer is learned"
+    return message
 
 
 def run_expectations(table, max_length: int, docs_folder: Path) -> list[Check]:
@@ -655,6 +673,22 @@ def check_split_sizes(data: Datasets, min_examples: int) -> Check:
     if 0 < len(data.train) < min_examples:
         message = f"only {len(data.train)} examples; [data] min_examples is {min_examples}"
         check.problems.append(Problem(check.id, "fail", message, data.names["train"]))
+    return check
+
+
+def check_training_settings(cfg, unusual: list[SettingWarning]) -> Check:
+    """The report's row for validate_settings.py's warnings (its errors stopped validate before any report)."""
+    check = Check(
+        "training_settings",
+        "Training settings suit LoRA and the machine that trains",
+        "Each warning says why the value is unusual: change it in project.toml, or keep it if you chose it on purpose.",
+        details=f"[lora] rank {cfg.lora.rank}, alpha {cfg.lora.alpha}; [train] learning_rate {cfg.train.learning_rate:g}, "
+        f"epochs {cfg.train.epochs:g}, precision {cfg.train.precision}, backend {cfg.train.backend}",
+        in_terminal=True,
+    )
+    config_name = cfg.config_path.name if cfg.config_path else "project.toml"
+    for warning in unusual:
+        check.problems.append(Problem(check.id, "warn", warning.message, config_name, warning.line, warning.key))
     return check
 
 

@@ -302,6 +302,10 @@ def print_summary(report: dict, out: Path) -> None:
     for check in report["checks"]:
         if check["status"] != "pass":
             print(f"  {check['status'].upper():4}  {check['title']} ({check['problems']} found)")
+        if check.get("in_terminal"):  # a few problems worth reading here, not only in the report
+            for problem in report["problems"]:
+                if problem["check"] == check["id"]:
+                    print(f"        {where(problem['file'], problem['line'], problem['field'])}: {problem['message']}")
     print(f"Report: {out / 'report.md'} (also report.json, token_lengths.png, data_docs/index.html)")
 
 

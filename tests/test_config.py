@@ -52,7 +52,9 @@ def _error_for(tmp_path, text: str) -> str:
         ('[project]\nname = "a"\n"name" = "b"\n', "project.toml:3 [project]: name is set twice, on lines 2 and 3; keep the value you want and delete the other line."),
         ("[lora]\nrank = 8\n[train]\nepochs = 1\n[lora]\nalpha = 16\n", "project.toml:5: section [lora] appears twice, on lines 1 and 5; move the settings under the second [lora] up under the first, and delete the second header."),
         ("lora.rank = 8\n[lora]\nalpha = 16\n", "project.toml:2: section [lora] appears twice, on lines 1 and 2; move the settings under the second [lora] up under the first, and delete the second header."),
-        ('[lora]\ntarget_modules = "q_proj"\n', "project.toml:2 [lora]: target_modules must be a list of strings, like [\"a\", \"b\"]; got 'q_proj'."),
+        ('[lora]\ntarget_modules = "q_proj"\n', "project.toml:2 [lora]: target_modules must be a list of strings, like [\"a\", \"b\"], or \"all-linear\"; got 'q_proj'."),
+        ('[lora]\ntarget_modules = ["q_proj", 1]\n', "project.toml:2 [lora]: target_modules must be a list of strings, like [\"a\", \"b\"]; got ['q_proj', 1]."),
+        ("[lora]\ntarget_modules = []\n", 'project.toml:2 [lora]: target_modules is empty, so no layer would get an adapter: list layer names like ["q_proj", "v_proj"], or write "all-linear".'),
     ],
 )
 def test_mistakes_name_the_line_the_key_and_the_fix(tmp_path, text, message):
@@ -150,6 +152,22 @@ def test_cli_stops_a_bad_hub_owner_before_validate_writes_anything(tmp_path):
         "and only letters, digits, -, _ and . are allowed."
     ]
     assert not (tmp_path / "outputs").exists()
+
+
+def test_all_linear_is_accepted_and_reaches_peft_unchanged(tmp_path, tiny_model_dir):
+    """PEFT's "all-linear" adapts every linear layer but the output layer; train passes it through as written."""
+    from peft import get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from scripts.train import lora_config
+
+    path = tmp_path / "project.toml"
+    path.write_text('[lora]\ntarget_modules = "all-linear"\n', encoding="utf-8")
+    cfg = load_settings(path)
+    assert cfg.lora.target_modules == "all-linear"
+    adapted = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir), lora_config(cfg))
+    names = {name.split(".lora_A")[0].rsplit(".", 1)[-1] for name, _ in adapted.named_parameters() if ".lora_A" in name}
+    assert names == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
 
 
 def test_defaults_match_the_dataclasses():

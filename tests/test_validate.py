@@ -386,3 +386,175 @@ def test_rare_tags_and_missing_languages_are_audited():
     mix = audit_language_mix(["en", "en", None], ["en", "af", "ng"], LanguageDetector())
     assert [problem.message for problem in mix.problems] == ["[project] languages lists Afrikaans (af), but no example is in it"]
     assert mix.details == "English (en) 2, too short to tell 1; ng cannot be detected automatically"
+
+
+# ---------------------------------------------------------------- settings that would only fail after the merge
+
+
+def settings_project(folder: Path, model_dir: Path, **settings) -> Path:
+    """The clean fixture with some project.toml settings changed (values are TOML literals)."""
+    return fixture_project(folder, model_dir, "clean", min_examples="3", **settings)
+
+
+def line_of(config: Path, key: str) -> int:
+    lines = config.read_text(encoding="utf-8").splitlines()
+    return next(number for number, line in enumerate(lines, start=1) if line.startswith(f"{key} = "))
+
+
+def assert_stops(config: Path, capsys, message: str) -> None:
+    """validate exits 2 with one sentence naming the line of project.toml, and writes nothing."""
+    assert cli(["validate", "--config", str(config)]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"error: {config}:{message}"]
+    assert not (config.parent / "outputs").exists()
+
+
+def test_a_misspelled_target_module_stops_validate(tmp_path, tiny_model_dir, capsys):
+    modules = '["q_projj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "dwn_proj"]'
+    config = settings_project(tmp_path, tiny_model_dir, target_modules=modules)
+    assert_stops(config, capsys, (
+        f'{line_of(config, "target_modules")} [lora]: target_modules names "q_projj" (did you mean "q_proj"?) and '
+        f'"dwn_proj" (did you mean "down_proj"?), which are not layers of {tiny_model_dir} that LoRA can adapt, so training '
+        "would silently leave those layers without an adapter; its layers are embed_tokens, q_proj, k_proj, v_proj, "
+        'o_proj, gate_proj, up_proj, down_proj, lm_head (or write target_modules = "all-linear").'
+    ))  # fmt: skip
+
+
+def test_target_modules_that_match_nothing_stop_validate(tmp_path, tiny_model_dir, capsys):
+    config = settings_project(tmp_path, tiny_model_dir, target_modules='["attention"]')
+    assert_stops(config, capsys, (
+        f'{line_of(config, "target_modules")} [lora]: target_modules names "attention", which is not a layer of '
+        f"{tiny_model_dir} that LoRA can adapt, so no layer would get an adapter and training would stop; its layers are "
+        'embed_tokens, q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, lm_head (or write target_modules = "all-linear").'
+    ))  # fmt: skip
+
+
+@pytest.mark.parametrize("modules", ['["self_attn.q_proj", "layers.1.mlp.up_proj", "lm_head"]', '"all-linear"'])
+def test_target_modules_peft_accepts_pass(tmp_path, tiny_model_dir, modules):
+    """PEFT matches a name to a layer's full name or its dotted end; "all-linear" needs no names."""
+    config = settings_project(tmp_path, tiny_model_dir, target_modules=modules)
+    assert cli(["validate", "--config", str(config)]) == 0
+    assert report_of(config)["verdict"] in ("pass", "warn")
+
+
+def test_adaptable_layer_names_come_from_the_config_alone(tiny_model_dir):
+    from scripts.model import ResolvedModel, adaptable_layer_names
+
+    names = adaptable_layer_names(ResolvedModel(tiny_model_dir, "tiny", "local", ""))
+    assert names[:3] == ["model.embed_tokens", "model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.k_proj"]
+    assert len(names) == 2 + 2 * 7  # embeddings, output layer, 7 projections in each of the 2 layers
+
+
+@pytest.fixture
+def no_gpu(monkeypatch):
+    """This machine as a GitHub runner is: no CUDA GPU, and a CPU without bf16 instructions."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr("scripts.validate_settings.cpu_has_native_bf16", lambda: False)
+
+
+@pytest.mark.parametrize(
+    "settings, key, message",
+    [
+        ({"quantization": '"4bit"'}, "quantization",
+         '[model]: quantization "4bit" (QLoRA) needs a CUDA GPU, and [train] backend = "runner" trains on this machine, '
+         'which has none (a GitHub runner never has one); set quantization = "none", or backend = "colab" or "hf-jobs".'),
+        ({"precision": '"fp16"'}, "precision",
+         '[train]: precision "fp16" needs a CUDA GPU, and [train] backend = "runner" trains on this machine, which has none; '
+         'use precision = "auto" (or "fp32") on a CPU.'),
+        ({"backend": '"hf-jobs"', "precision": '"bf16"'}, "precision",
+         '[train]: precision "bf16" cannot run on hf_flavor "t4-small", an NVIDIA T4, which has no bf16, so the paid job '
+         'would stop; use precision = "auto" (fp16 on a T4) or a newer GPU such as "l4x1".'),
+    ],
+)  # fmt: skip
+def test_hardware_the_training_machine_lacks_stops_validate(tmp_path, tiny_model_dir, no_gpu, capsys, settings, key, message):
+    config = settings_project(tmp_path, tiny_model_dir, **settings)
+    assert_stops(config, capsys, f"{line_of(config, key)} {message}")
+
+
+def test_a_max_length_shorter_than_the_chat_template_stops_validate(tmp_path, tiny_model_dir, capsys):
+    config = settings_project(tmp_path, tiny_model_dir, max_length="20")
+    assert_stops(config, capsys, (
+        f'{line_of(config, "max_length")} [model]: max_length = 20 is no more than the 30 tokens the chat template of '
+        f"{tiny_model_dir} puts before every answer (its system prompt and role markers), so every answer would be cut "
+        "off; raise max_length to at least 53, the longest example with the chat template."
+    ))  # fmt: skip
+
+
+def test_a_max_length_shorter_than_every_prompt_stops_validate(tmp_path, tiny_model_dir, capsys):
+    config = settings_project(tmp_path, tiny_model_dir, max_length="36")  # the clean fixture's prompts have 37-40 tokens
+    assert_stops(config, capsys, (
+        f'{line_of(config, "max_length")} [model]: max_length = 36 is no more than the prompt of every example (the '
+        "shortest is 37 tokens with the chat template), so every answer would be cut off; raise max_length to at least 53, "
+        "the longest example with the chat template."
+    ))  # fmt: skip
+
+
+def test_an_example_whose_prompt_fills_max_length_says_no_answer_is_learned(tmp_path, tiny_model_dir):
+    config = settings_project(tmp_path, tiny_model_dir, max_length="38")
+    assert cli(["validate", "--config", str(config)]) == 1
+    found = {(p["file"], p["line"]): p["message"] for p in report_of(config)["problems"] if p["check"] == "fits_max_length"}
+    assert found[("datasets/train.jsonl", 1)] == "48 tokens with the chat template; the limit is 38"
+    assert found[("datasets/train.jsonl", 2)] == (
+        "51 tokens with the chat template; the limit is 38, and the prompt alone is 38, so none of the answer is learned"
+    )
+
+
+def test_unusual_settings_are_warnings_in_every_output(tmp_path, tiny_model_dir, no_gpu, capsys):
+    config = settings_project(tmp_path, tiny_model_dir, learning_rate="0.05", epochs="30", alpha="4", precision='"bf16"')
+    assert cli(["validate", "--config", str(config)]) == 0  # warnings never fail the check
+    expected = [
+        ("alpha", "the update scale alpha / rank = 4 / 32 = 0.125 is so small that the adapter learns very slowly; "
+                  "alpha = 2 x rank is a common start"),
+        ("epochs", "30 passes over the data make the model memorise the examples word for word and forget more of what "
+                   "it knew (bench/README.md); 2-5 is usual"),
+        ("learning_rate", "0.05 is far above what LoRA tolerates (above 0.01 the loss usually jumps or becomes NaN); "
+                          "try 0.0005-0.003"),
+        ("precision", 'this CPU has no bf16 instructions, so "bf16" runs many times slower than fp32 here; "auto" picks '
+                      "bf16 only where the CPU has it"),
+    ]  # fmt: skip
+    report = report_of(config)
+    found = [(p["file"], p["line"], p["field"], p["severity"], p["message"]) for p in report["problems"] if p["check"] == "training_settings"]
+    assert found == [("project.toml", line_of(config, key), key, "warn", message) for key, message in expected]
+    markdown = (tmp_path / "outputs" / "validate" / "report.md").read_text(encoding="utf-8")
+    assert "| Training settings suit LoRA and the machine that trains | ⚠️ warn | 4 found;" in markdown
+    printed = capsys.readouterr().out
+    assert "WARN  Training settings suit LoRA and the machine that trains (4 found)" in printed
+    for key, message in expected:
+        line = f'project.toml:{line_of(config, key)} field "{key}": {message}'
+        assert f"- `{line.split(': ', 1)[0]}`: {message}" in markdown
+        assert f"        {line}\n" in printed
+
+
+def test_the_shipped_settings_give_no_warning(tmp_path, tiny_model_dir, no_gpu):
+    config = settings_project(tmp_path, tiny_model_dir)
+    assert cli(["validate", "--config", str(config)]) == 0
+    [check] = [check for check in report_of(config)["checks"] if check["id"] == "training_settings"]
+    assert check["status"] == "pass"
+
+
+@pytest.mark.parametrize(
+    "changes, expected",
+    [
+        ({"learning_rate": 5e-7}, [("learning_rate", "5e-07 is so small that the adapter barely moves")]),
+        ({"use_rslora": True}, [("alpha", "the update scale alpha / sqrt(rank) = 64 / sqrt(32) = 11.3 is so large that training may diverge")]),
+        ({"rank": 256, "alpha": 512}, [("rank", "256 makes a large adapter")]),
+        ({"epochs": 30.0, "max_steps": 50}, []),  # max_steps decides, not epochs
+        ({"backend": "colab", "precision": "bf16"}, [("precision", "Colab's free GPU is a T4, which has no bf16")]),
+    ],
+)  # fmt: skip
+def test_each_unusual_value_gives_its_warning(tmp_path, changes, expected, no_gpu):
+    from scripts.config import load_settings
+    from scripts.validate_settings import check_hardware, check_hyperparameters, setting_locator
+
+    config = tmp_path / "project.toml"
+    shutil.copy(REPO / "project.toml", config)
+    cfg = load_settings(config)
+    for key, value in changes.items():
+        section = cfg.lora if hasattr(cfg.lora, key) else cfg.train
+        setattr(section, key, value)
+    locate = setting_locator(cfg)
+    found = check_hyperparameters(cfg, locate) + check_hardware(cfg, locate)
+    assert [(warning.key, warning.message[: len(message)]) for warning, (_, message) in zip(found, expected)] == expected
+    assert len(found) == len(expected)
+    assert all(warning.line == line_of(config, warning.key) for warning in found)

@@ -1,0 +1,178 @@
+"""Settings that would fail, or quietly misbehave, only after the merge: validate checks them before it.
+
+These need the base model, its tokenizer or the machine, so they cannot run when project.toml loads
+(config.py checks everything that needs nothing else). Each one is:
+
+  * an error (UserError: exit 2, nothing written) when training could not work at all: a target
+    module the model does not have, QLoRA or fp16 on a machine without a CUDA GPU, bf16 on a
+    GPU without it, a max_length that cuts off every answer;
+  * a warning, shown in the data report and the terminal, when training would run but the value
+    is far from what LoRA usually needs (learning rate, epochs, rank and alpha), with the reason.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+from .config import setting_locator
+from .errors import UserError
+from .model import ResolvedModel, adaptable_layer_names, cpu_has_native_bf16
+
+# Far outside these, LoRA on a small dataset rarely does what a learner wants (the reasons are in the warnings).
+LEARNING_RATE_RANGE = (1e-6, 1e-2)
+MAX_EPOCHS = 20
+SCALE_RANGE = (0.25, 8.0)  # alpha / rank (alpha / sqrt(rank) with rsLoRA); 1-2 is the usual start
+MAX_RANK = 128
+GPU_FLAVORS_WITHOUT_BF16 = ("t4",)  # Hugging Face Jobs flavors on GPUs older than Ampere (t4-small, t4-medium)
+
+
+@dataclass
+class SettingWarning:
+    """One setting that is allowed but unusual, and why it matters."""
+
+    section: str
+    key: str
+    line: int | None
+    message: str
+
+
+def check_settings(cfg, resolved: ResolvedModel, tokenizer, table) -> list[SettingWarning]:
+    """Raise UserError for a setting that cannot work; return the warnings. `table` is validate's example table."""
+    locate = setting_locator(cfg)
+    check_target_modules(cfg, resolved, locate)
+    warnings = check_hardware(cfg, locate)
+    check_max_length(cfg, tokenizer, table, locate)
+    warnings += check_hyperparameters(cfg, locate)
+    return sorted(warnings, key=lambda warning: warning.line or 0)  # in the order of project.toml
+
+
+# ---------------------------------------------------------------- errors
+
+
+def check_target_modules(cfg, resolved: ResolvedModel, locate) -> None:
+    """Every name in [lora] target_modules must match a layer LoRA can adapt: PEFT skips the others silently."""
+    targets = cfg.lora.target_modules
+    if isinstance(targets, str):  # "all-linear": PEFT finds the layers itself
+        return
+    layers = adaptable_layer_names(resolved, cfg.model.trust_remote_code)
+    short_names = list(dict.fromkeys(layer.rsplit(".", 1)[-1] for layer in layers))
+    # PEFT's rule for a list: a target matches a layer's full name, or its end after a dot.
+    unknown = [target for target in targets if not any(layer == target or layer.endswith("." + target) for layer in layers)]
+    if not unknown:
+        return
+    named = " and ".join(f'"{target}"{_did_you_mean(target, short_names)}' for target in unknown)
+    what = "is not a layer" if len(unknown) == 1 else "are not layers"
+    if len(unknown) == len(targets):
+        outcome = "so no layer would get an adapter and training would stop"
+    else:
+        outcome = "so training would silently leave " + ("that layer" if len(unknown) == 1 else "those layers") + " without an adapter"
+    raise UserError(
+        f"{locate('lora', 'target_modules')}: target_modules names {named}, which {what} of {cfg.model.base} that LoRA "
+        f"can adapt, {outcome}; its layers are {', '.join(short_names)} (or write target_modules = \"all-linear\")."
+    )
+
+
+def _did_you_mean(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f' (did you mean "{close[0]}"?)' if close else ""
+
+
+def check_hardware(cfg, locate) -> list[SettingWarning]:
+    """QLoRA and the precision against the machine that will train: this one for backend = "runner"."""
+    backend, precision, flavor = cfg.train.backend, cfg.train.precision, cfg.train.hf_flavor
+    if backend == "runner":
+        return _check_this_machine(cfg, locate)
+    if backend == "hf-jobs" and precision == "bf16" and flavor.startswith(GPU_FLAVORS_WITHOUT_BF16):
+        raise UserError(
+            f'{locate("train", "precision")}: precision "bf16" cannot run on hf_flavor "{flavor}", an NVIDIA T4, which '
+            'has no bf16, so the paid job would stop; use precision = "auto" (fp16 on a T4) or a newer GPU such as "l4x1".'
+        )
+    if backend == "colab" and precision == "bf16":
+        return [_warning(locate, "train", "precision", 'Colab\'s free GPU is a T4, which has no bf16, so training there stops '
+                         'unless you choose an A100 or L4 runtime; "auto" picks what the GPU has')]  # fmt: skip
+    return []
+
+
+def _check_this_machine(cfg, locate) -> list[SettingWarning]:
+    import torch
+
+    precision = cfg.train.precision
+    if torch.cuda.is_available():
+        if precision == "bf16" and not torch.cuda.is_bf16_supported():
+            raise UserError(
+                f'{locate("train", "precision")}: precision "bf16" cannot run on this GPU '
+                f'({torch.cuda.get_device_name(0)}), which has no bf16; use precision = "auto" (it picks fp16 here).'
+            )
+        return []
+    if cfg.model.quantization == "4bit":
+        raise UserError(
+            f'{locate("model", "quantization")}: quantization "4bit" (QLoRA) needs a CUDA GPU, and [train] backend = '
+            '"runner" trains on this machine, which has none (a GitHub runner never has one); set quantization = "none", '
+            'or backend = "colab" or "hf-jobs".'
+        )
+    if precision == "fp16":
+        raise UserError(
+            f'{locate("train", "precision")}: precision "fp16" needs a CUDA GPU, and [train] backend = "runner" trains on '
+            'this machine, which has none; use precision = "auto" (or "fp32") on a CPU.'
+        )
+    if precision == "bf16" and not cpu_has_native_bf16():
+        return [_warning(locate, "train", "precision", 'this CPU has no bf16 instructions, so "bf16" runs many times slower '
+                         'than fp32 here; "auto" picks bf16 only where the CPU has it')]  # fmt: skip
+    return []
+
+
+def check_max_length(cfg, tokenizer, table, locate) -> None:
+    """Fail when [model] max_length leaves no room for any answer: training keeps the prompt and cuts the rest."""
+    max_length = cfg.model.max_length
+    chats = table[table["roles"].notna() & (table["answer_tokens"] > 0)]
+    longest = int(table["tokens"].max()) if len(table) else 0
+    raise_to = f"raise max_length to at least {longest}, the longest example with the chat template"
+    template = tokenizer.apply_chat_template([{"role": "user", "content": ""}], tokenize=False, add_generation_prompt=True)
+    overhead = len(tokenizer(template, add_special_tokens=False)["input_ids"])
+    if max_length <= overhead:
+        raise UserError(
+            f"{locate('model', 'max_length')}: max_length = {max_length} is no more than the {overhead} tokens the chat "
+            f"template of {cfg.model.base} puts before every answer (its system prompt and role markers), so every "
+            f"answer would be cut off; {raise_to}."
+        )
+    if len(chats) and (chats["prompt_tokens"] >= max_length).all():
+        raise UserError(
+            f"{locate('model', 'max_length')}: max_length = {max_length} is no more than the prompt of every example "
+            f"(the shortest is {int(chats['prompt_tokens'].min())} tokens with the chat template), so every answer would "
+            f"be cut off; {raise_to}."
+        )
+
+
+# ---------------------------------------------------------------- warnings
+
+
+def check_hyperparameters(cfg, locate) -> list[SettingWarning]:
+    """Values allowed by project.toml's ranges but far from what LoRA fine-tuning usually needs."""
+    train, lora = cfg.train, cfg.lora
+    found = []  # (section, key, message)
+    low, high = LEARNING_RATE_RANGE
+    if train.learning_rate > high:
+        found.append(("train", "learning_rate", f"{train.learning_rate:g} is far above what LoRA tolerates (above {high:g} "
+                      "the loss usually jumps or becomes NaN); try 0.0005-0.003"))
+    elif train.learning_rate < low:
+        found.append(("train", "learning_rate", f"{train.learning_rate:g} is so small that the adapter barely moves from "
+                      "where it starts, so training would change almost nothing; try 0.0005-0.003"))
+    if train.max_steps == -1 and train.epochs > MAX_EPOCHS:
+        found.append(("train", "epochs", f"{train.epochs:g} passes over the data make the model memorise the examples word "
+                      "for word and forget more of what it knew (bench/README.md); 2-5 is usual"))
+    if lora.use_rslora:
+        scale, formula = lora.alpha / lora.rank**0.5, f"alpha / sqrt(rank) = {lora.alpha} / sqrt({lora.rank})"
+    else:
+        scale, formula = lora.alpha / lora.rank, f"alpha / rank = {lora.alpha} / {lora.rank}"
+    if not SCALE_RANGE[0] <= scale <= SCALE_RANGE[1]:
+        effect = "so large that training may diverge" if scale > SCALE_RANGE[1] else "so small that the adapter learns very slowly"
+        found.append(("lora", "alpha", f"the update scale {formula} = {scale:.3g} is {effect}; alpha = 2 x rank is a common start"))
+    if lora.rank > MAX_RANK:
+        found.append(("lora", "rank", f"{lora.rank} makes a large adapter that trains slower and memorises more; "
+                      "a few hundred facts need 8-64"))
+    return [_warning(locate, section, key, message) for section, key, message in found]  # fmt: skip
+
+
+def _warning(locate, section: str, key: str, message: str) -> SettingWarning:
+    return SettingWarning(section, key, locate.line(section, key), message)
