@@ -214,9 +214,14 @@ def main() -> None:
     # On a shared (virtual) machine a neighbour can slow any single measurement, so the peak is measured
     # before, between and after the runs and the best is kept: the ceiling is never set too low.
     peaks = {"fp32": [], "bf16": []}
+    # Without native bf16 (an AVX2-only CPU) both runs train in float32, and a bf16 matmul there takes
+    # minutes on PyTorch's slow fallback: its peak is then neither needed nor measured.
+    from scripts.model import detect_hardware
+
+    dtypes = [(torch.float32, "fp32")] + ([(torch.bfloat16, "bf16")] if detect_hardware(options.precision).precision == "bf16" else [])
 
     def measure_peaks():
-        for dtype, name in ((torch.float32, "fp32"), (torch.bfloat16, "bf16")):
+        for dtype, name in dtypes:
             peaks[name].append(matmul_peak_gflops(dtype))
 
     runs = []
@@ -226,7 +231,7 @@ def main() -> None:
             with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
                 runs.append(pool.submit(run_variant, label, options.config, options.steps, options.precision).result())
             measure_peaks()
-    peaks = {name: max(values) for name, values in peaks.items()}
+    peaks = {name: max(values) if values else math.nan for name, values in peaks.items()}
     results = [max((r for r in runs if r["run"] == label), key=lambda r: r["tokens_per_second"]) for label in ("TRL defaults", "this project")]
     if options.repeats > 1:
         print("\nevery run (tokens/s): " + "; ".join(f"{r['run']} {r['tokens_per_second']:.1f}" for r in runs))
