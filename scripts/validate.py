@@ -199,15 +199,20 @@ def load_datasets(cfg) -> Datasets:
 
 
 def rehearsal_and_general(cfg) -> tuple[list[Example], list[Example]]:
-    """The rehearsal questions (only when training will use them) and the forgetting check's questions."""
-    def read(relative: str, setting: str) -> list[Example]:
-        if not cfg.path(relative).is_file():
-            raise UserError(f'project.toml: [{setting}] = "{relative}": file not found; fix the path, or set it to "" to switch this off.')
-        return load_examples(cfg.path(relative), "auto", display_name=relative)
+    """The rehearsal questions and the forgetting check's questions, only when training will rehearse.
 
-    rehearsal_file, general_file = cfg.data.rehearsal.strip(), cfg.evaluate.general_knowledge.strip()
-    rehearsal = read(rehearsal_file, "data] rehearsal") if rehearsal_file and cfg.train.rehearsal_weight > 0 else []
-    general = read(general_file, "evaluate] general_knowledge") if general_file else []
+    Rehearsal questions are trained on, so they are read (and checked against the questions that measure
+    the model) only when [train] rehearsal_weight is above 0; evaluate reports a missing forgetting set itself.
+    """
+    relative = cfg.data.rehearsal.strip()
+    if not relative or cfg.train.rehearsal_weight <= 0:
+        return [], []
+    if not cfg.path(relative).is_file():
+        raise UserError(f'project.toml: [data] rehearsal = "{relative}": file not found; fix the path, or set it to "" to train without rehearsal.')
+    rehearsal = load_examples(cfg.path(relative), "auto", display_name=relative)
+    general_file = cfg.evaluate.general_knowledge.strip()
+    general_path = cfg.path(general_file) if general_file else None
+    general = load_examples(general_path, "auto", display_name=general_file) if general_path and general_path.is_file() else []
     return rehearsal, general
 
 
