@@ -462,14 +462,29 @@ def no_gpu(monkeypatch):
         ({"precision": '"fp16"'}, "precision",
          '[train]: precision "fp16" needs a CUDA GPU, and [train] backend = "runner" trains on this machine, which has none; '
          'use precision = "auto" (or "fp32") on a CPU.'),
-        ({"backend": '"hf-jobs"', "precision": '"bf16"'}, "precision",
-         '[train]: precision "bf16" cannot run on hf_flavor "t4-small", an NVIDIA T4, which has no bf16, so the paid job '
-         'would stop; use precision = "auto" (fp16 on a T4) or a newer GPU such as "l4x1".'),
     ],
 )  # fmt: skip
 def test_hardware_the_training_machine_lacks_stops_validate(tmp_path, tiny_model_dir, no_gpu, capsys, settings, key, message):
     config = settings_project(tmp_path, tiny_model_dir, **settings)
     assert_stops(config, capsys, f"{line_of(config, key)} {message}")
+
+
+def test_hf_jobs_settings_that_would_fail_on_the_paid_job_stop_validate(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    from scripts.model import ResolvedModel
+
+    hub_model = ResolvedModel(tiny_model_dir, "HuggingFaceTB/SmolLM2-135M-Instruct", "hub", "")  # as if downloaded
+    monkeypatch.setattr("scripts.model.resolve_base", lambda *args: hub_model)
+    config = settings_project(tmp_path, tiny_model_dir, backend='"hf-jobs"', precision='"bf16"')
+    assert_stops(config, capsys, (
+        f'{line_of(config, "precision")} [train]: precision "bf16" cannot run on hf_flavor "t4-small", an NVIDIA T4, which '
+        'has no bf16, so the paid job would stop; use precision = "auto" (fp16 on a T4) or a newer GPU such as "l4x1".'
+    ))  # fmt: skip
+    monkeypatch.undo()  # the tiny model as what it is: a local folder
+    config = settings_project(tmp_path / "local", tiny_model_dir, backend='"hf-jobs"')
+    assert_stops(config, capsys, (
+        f'{line_of(config, "base")} [model]: base is the local folder {tiny_model_dir}, which a Hugging Face Job cannot '
+        'read ([train] backend = "hf-jobs"); use a Hub id such as HuggingFaceTB/SmolLM2-135M-Instruct.'
+    ))  # fmt: skip
 
 
 def test_a_max_length_shorter_than_the_chat_template_stops_validate(tmp_path, tiny_model_dir, capsys):
