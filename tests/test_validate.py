@@ -226,6 +226,22 @@ def test_a_deeply_nested_probe_exits_2_without_any_output(tmp_path, real_model_d
     assert not (tmp_path / "outputs").exists()
 
 
+def test_the_deepest_record_the_loader_accepts_goes_through_every_check(tmp_path, tiny_model_dir):
+    """Nesting up to MAX_NESTING reaches the helper process (pickled), Great Expectations and the privacy scan."""
+    from scripts.data import MAX_NESTING
+
+    config = fixture_project(tmp_path, tiny_model_dir, "clean", min_examples="3")
+    train = tmp_path / "datasets" / "train.jsonl"
+    lines = train.read_text(encoding="utf-8").splitlines()
+    record = json.loads(lines[0])
+    depth = MAX_NESTING - 1  # the record itself is the first level
+    record["tags"] = json.loads("[" * depth + '"deep"' + "]" * depth)
+    record["notes"] = json.loads('{"a": ' * depth + '"write to someone@example.org"' + "}" * depth)
+    train.write_text("\n".join([json.dumps(record), *lines[1:]]) + "\n", encoding="utf-8")
+    assert cli(["validate", "--config", str(config)]) == 0
+    assert report_of(config)["counts"]["train"] == len(lines)
+
+
 def test_clean_data_exits_0_and_writes_the_job_summary(tmp_path, real_model_dir, capsys, monkeypatch):
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
