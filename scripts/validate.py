@@ -17,6 +17,10 @@ What is checked, and by what:
     languages, and personal data (see privacy.py; it does not detect names of people).
   * A diversity audit gives warnings, never failures: small categories or tags,
     the language mix, and how often the data talks about men versus women.
+  * validate_settings.py checks the settings that would otherwise fail only after
+    the merge, against the base model and the machine: target modules, QLoRA and
+    precision, max_length against the chat template (errors), and unusual
+    learning rates, epochs, rank and alpha (warnings in the report).
 
 Writes outputs/validate/: report.md (plain language, fit for a pull-request
 comment), report.json (the same, for programs), data_docs/ (Great Expectations
@@ -25,7 +29,7 @@ to a temporary folder first and moved into place at the end, so a crash never
 leaves half a report.
 
 Exit code: 0 when nothing failed (warnings are fine), 1 when a check failed,
-2 when a file cannot be read at all (nothing is written then).
+2 when a file cannot be read at all or a setting cannot work (nothing is written then).
 """
 
 from __future__ import annotations

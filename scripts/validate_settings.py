@@ -5,7 +5,7 @@ These need the base model, its tokenizer or the machine, so they cannot run when
 
   * an error (UserError: exit 2, nothing written) when training could not work at all: a target
     module the model does not have, QLoRA or fp16 on a machine without a CUDA GPU, bf16 on a
-    GPU without it, a max_length that cuts off every answer;
+    GPU without it, a local base model for a remote job, a max_length that cuts off every answer;
   * a warning, shown in the data report and the terminal, when training would run but the value
     is far from what LoRA usually needs (learning rate, epochs, rank and alpha), with the reason.
 """
@@ -41,6 +41,7 @@ def check_settings(cfg, resolved: ResolvedModel, tokenizer, table) -> list[Setti
     """Raise UserError for a setting that cannot work; return the warnings. `table` is validate's example table."""
     locate = setting_locator(cfg)
     check_target_modules(cfg, resolved, locate)
+    check_remote_base(cfg, resolved, locate)
     warnings = check_hardware(cfg, locate)
     check_max_length(cfg, tokenizer, table, locate)
     warnings += check_hyperparameters(cfg, locate)
@@ -76,6 +77,15 @@ def check_target_modules(cfg, resolved: ResolvedModel, locate) -> None:
 def _did_you_mean(word: str, options: list[str]) -> str:
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     return f' (did you mean "{close[0]}"?)' if close else ""
+
+
+def check_remote_base(cfg, resolved: ResolvedModel, locate) -> None:
+    """A Hugging Face Job downloads the base model itself: a folder on this machine is out of its reach."""
+    if cfg.train.backend == "hf-jobs" and resolved.source == "local":
+        raise UserError(
+            f"{locate('model', 'base')}: base is the local folder {cfg.model.base}, which a Hugging Face Job cannot read "
+            '([train] backend = "hf-jobs"); use a Hub id such as HuggingFaceTB/SmolLM2-135M-Instruct.'
+        )
 
 
 def check_hardware(cfg, locate) -> list[SettingWarning]:

@@ -226,6 +226,22 @@ def test_a_deeply_nested_probe_exits_2_without_any_output(tmp_path, real_model_d
     assert not (tmp_path / "outputs").exists()
 
 
+def test_the_deepest_record_the_loader_accepts_goes_through_every_check(tmp_path, tiny_model_dir):
+    """Nesting up to MAX_NESTING reaches the helper process (pickled), Great Expectations and the privacy scan."""
+    from scripts.data import MAX_NESTING
+
+    config = fixture_project(tmp_path, tiny_model_dir, "clean", min_examples="3")
+    train = tmp_path / "datasets" / "train.jsonl"
+    lines = train.read_text(encoding="utf-8").splitlines()
+    record = json.loads(lines[0])
+    depth = MAX_NESTING - 1  # the record itself is the first level
+    record["tags"] = json.loads("[" * depth + '"deep"' + "]" * depth)
+    record["notes"] = json.loads('{"a": ' * depth + '"write to someone@example.org"' + "}" * depth)
+    train.write_text("\n".join([json.dumps(record), *lines[1:]]) + "\n", encoding="utf-8")
+    assert cli(["validate", "--config", str(config)]) == 0
+    assert report_of(config)["counts"]["train"] == len(lines)
+
+
 def test_clean_data_exits_0_and_writes_the_job_summary(tmp_path, real_model_dir, capsys, monkeypatch):
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
@@ -462,14 +478,29 @@ def no_gpu(monkeypatch):
         ({"precision": '"fp16"'}, "precision",
          '[train]: precision "fp16" needs a CUDA GPU, and [train] backend = "runner" trains on this machine, which has none; '
          'use precision = "auto" (or "fp32") on a CPU.'),
-        ({"backend": '"hf-jobs"', "precision": '"bf16"'}, "precision",
-         '[train]: precision "bf16" cannot run on hf_flavor "t4-small", an NVIDIA T4, which has no bf16, so the paid job '
-         'would stop; use precision = "auto" (fp16 on a T4) or a newer GPU such as "l4x1".'),
     ],
 )  # fmt: skip
 def test_hardware_the_training_machine_lacks_stops_validate(tmp_path, tiny_model_dir, no_gpu, capsys, settings, key, message):
     config = settings_project(tmp_path, tiny_model_dir, **settings)
     assert_stops(config, capsys, f"{line_of(config, key)} {message}")
+
+
+def test_hf_jobs_settings_that_would_fail_on_the_paid_job_stop_validate(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    from scripts.model import ResolvedModel
+
+    hub_model = ResolvedModel(tiny_model_dir, "HuggingFaceTB/SmolLM2-135M-Instruct", "hub", "")  # as if downloaded
+    monkeypatch.setattr("scripts.model.resolve_base", lambda *args: hub_model)
+    config = settings_project(tmp_path, tiny_model_dir, backend='"hf-jobs"', precision='"bf16"')
+    assert_stops(config, capsys, (
+        f'{line_of(config, "precision")} [train]: precision "bf16" cannot run on hf_flavor "t4-small", an NVIDIA T4, which '
+        'has no bf16, so the paid job would stop; use precision = "auto" (fp16 on a T4) or a newer GPU such as "l4x1".'
+    ))  # fmt: skip
+    monkeypatch.undo()  # the tiny model as what it is: a local folder
+    config = settings_project(tmp_path / "local", tiny_model_dir, backend='"hf-jobs"')
+    assert_stops(config, capsys, (
+        f'{line_of(config, "base")} [model]: base is the local folder {tiny_model_dir}, which a Hugging Face Job cannot '
+        'read ([train] backend = "hf-jobs"); use a Hub id such as HuggingFaceTB/SmolLM2-135M-Instruct.'
+    ))  # fmt: skip
 
 
 def test_a_max_length_shorter_than_the_chat_template_stops_validate(tmp_path, tiny_model_dir, capsys):
