@@ -23,6 +23,8 @@ Spaces need ZeroGPU or paid hardware):
 
 Files ending in .j2 are Jinja templates, rendered with StrictUndefined (a missing value is an
 error, not an empty gap) and saved without the .j2; every other file is copied byte for byte.
+Every value in a README's YAML header is written with `| tojson` (JSON is valid YAML), so a
+newline in a project.toml value stays inside that value and cannot add a key.
 The template folder is the project's own template/ when it has one (edit it to change the
 page), else the one that ships with these scripts.
 """

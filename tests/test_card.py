@@ -387,6 +387,19 @@ def test_usage_snippet_runs_against_the_tiny_model_and_adapter(card_project, tin
     assert "SNIPPET-OK" in result.stdout
 
 
+def test_a_newline_in_project_toml_cannot_add_front_matter_keys(card_project):
+    """Values are serialised (huggingface_hub's ModelCardData.to_yaml), so `\\nkey: value` stays inside its value."""
+    import yaml
+
+    injected = 'en\nsdk: docker\nevil: "yes"'  # (the licence is checked against the Hub's list, so not there)
+    set_values(card_project, "project", languages=[injected])
+    assert run_card(card_project) == 0
+    text = (card_project.parent / "results" / "model" / "README.md").read_text()
+    header = yaml.safe_load(text.split("---\n", 2)[1])
+    assert not {"sdk", "evil"} & set(header) and header["language"] == [injected]
+    assert front_matter_card(text).data.to_dict()["language"] == [injected]  # huggingface_hub's own parser agrees
+
+
 def test_local_base_model_is_not_named_as_a_hub_model(tmp_path, tiny_model_dir, tiny_adapter_dir):
     config = make_project(tmp_path, tiny_model_dir)
     write_outputs(tmp_path, tiny_adapter_dir, base=str(tiny_model_dir))

@@ -123,6 +123,37 @@ def test_hub_owner_names_the_repos_and_card_text_is_escaped(exported, tmp_path):
     assert manifest["repos"]["space"]["repo_id"] == "learner/namibia-qa-demo"
 
 
+INJECTED = 'x\nsdk: docker\nevil: "yes"'  # a project.toml value with a newline and a YAML key inside
+
+
+@pytest.mark.parametrize("kind", ["static", "gradio"])
+def test_front_matter_values_cannot_add_keys(tmp_path, kind):
+    """Every value in the Space header is serialised (tojson): a newline stays inside its value."""
+    import jinja2.meta
+    from huggingface_hub import SpaceCard
+
+    template = REPO / "template" / f"space-{kind}" / "README.md.j2"
+    names = jinja2.meta.find_undeclared_variables(jinja2.Environment().parse(template.read_text()))
+    context = {name: INJECTED for name in names} | {"versions": {"gradio": INJECTED}}
+    (tmp_path / "template").mkdir()
+    shutil.copyfile(template, tmp_path / "template" / "README.md.j2")
+    space.render_tree(tmp_path / "template", tmp_path / "out", context)
+    text = (tmp_path / "out" / "README.md").read_text()
+    header = front_matter(text)
+    assert "evil" not in header and header["sdk"] == kind
+    assert header["title"] == header["license"] == header["models"][-1] == header["short_description"] == INJECTED
+    assert SpaceCard(text).data.to_dict()["sdk"] == kind  # huggingface_hub's parser agrees
+
+
+def test_a_newline_in_project_toml_stays_inside_the_space_header(exported, tmp_path):
+    config = copy_project(exported, tmp_path / "project")
+    set_values(config, "project", license=INJECTED, hub_owner="learner")
+    result = run_cli("space", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    header = front_matter((config.parent / "results" / "space" / "README.md").read_text())
+    assert "evil" not in header and header["sdk"] == "static" and header["license"] == INJECTED
+
+
 def test_static_space_without_export_is_exit_2(tiny_project):
     result = run_cli("space", "--config", str(tiny_project))
     assert result.returncode == 2
