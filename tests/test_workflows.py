@@ -61,7 +61,8 @@ def test_there_are_the_five_workflows():
 
 def test_zizmor_finds_nothing_at_medium_severity_or_above():
     result = subprocess.run(
-        [str(BIN / "zizmor"), "--offline", "--min-severity", "medium", "--format", "json", *map(str, WORKFLOWS)],
+        [str(BIN / "zizmor"), "--offline", "--min-severity", "medium", "--format", "json", *map(str, WORKFLOWS),
+         str(REPO / ".github" / "dependabot.yml")],  # fmt: skip
         capture_output=True,
         text=True,
         timeout=120,
@@ -259,6 +260,88 @@ def test_the_mentor_guide_sets_up_what_the_workflows_assume():
     for rule in ("`main` only", "Dismiss stale pull request approvals", "Require approval of the most recent reviewable push",
                  "`branch` = `main`", "`workflow` = `publish.yml`", "Required reviewers"):  # fmt: skip
         assert rule in words, f"the mentor guide's setup list does not say {rule!r}"
+
+
+# ---------------------------------------------------------------- the publishing job and the locks
+
+LOCK_LINE = re.compile(r"^([A-Za-z0-9_.-]+)==([^\s;\\]+)")
+
+
+def normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def pins(path: Path) -> dict[str, str]:
+    """name -> version for every `name==version` line of a requirements file (comments and markers aside)."""
+    found = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        match = LOCK_LINE.match(line.strip())
+        if match:
+            found.setdefault(normalized(match.group(1)), set()).add(match.group(2))
+    return found
+
+
+def test_the_publishing_job_runs_as_little_code_as_possible():
+    jobs = load(REPO / ".github/workflows/publish.yml")["jobs"]
+    publishing = [job for job in jobs.values() if job.get("environment")]
+    others = [job for job in jobs.values() if not job.get("environment")]
+    assert len(publishing) == 1 and others, "one job holds the credentials; another one prepares without them"
+    (publishing,) = publishing
+    runs = [step.get("run", "") for step in publishing["steps"]]
+    uses = [step["uses"].split("@")[0] for step in publishing["steps"] if "uses" in step]
+    assert "make setup" not in runs and "make setup-publish" in runs, runs
+    assert "actions/cache" not in uses and all("cache" not in step.get("with", {}) for step in publishing["steps"])
+    assert all("--from-tree" in command for command in runs if "scripts publish" in command), runs
+    assert "actions/download-artifact" in uses
+    for job in others:
+        assert "secrets." not in yaml.safe_dump(job) and "id-token" not in job["permissions"], "the prepare job holds a secret"
+    prepared = {step["with"]["name"] for job in others for step in job["steps"] if step.get("uses", "").startswith("actions/upload-artifact@")}
+    fetched = {step["with"]["name"] for step in publishing["steps"] if step.get("uses", "").startswith("actions/download-artifact@")}
+    assert fetched and fetched <= prepared, (prepared, fetched)
+
+
+def test_make_setup_and_the_publishing_job_install_from_hashed_locks():
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    assert "--require-hashes -r requirements.lock" in makefile
+    assert "--require-hashes --no-deps -r requirements-publish.lock" in makefile
+    for line in makefile.splitlines():
+        if re.search(r"pip install\b", line) and not line.lstrip().startswith("#"):
+            assert "--upgrade" not in line and not re.search(r"\bpip(?!==)\s*$", line), f"Makefile: an unpinned pip: {line}"
+    assert re.search(r"^PIP_PIN := pip==\d+(\.\d+)+$", makefile, re.M), "pip is not pinned in the Makefile"
+    for path in WORKFLOWS:
+        for _, step in steps(load(path)):
+            assert "pip install" not in step.get("run", ""), f"{path.name}: install through the Makefile's pinned targets"
+
+
+@pytest.mark.parametrize("source, lock", [("requirements.txt", "requirements.lock"), ("requirements-publish.txt", "requirements-publish.lock")])
+def test_each_lock_follows_its_pins_and_hashes_everything(source, lock):
+    wanted, locked = pins(REPO / source), pins(REPO / lock)
+    for name, versions in wanted.items():
+        assert locked.get(name) == versions, f"{lock}: {name} is {locked.get(name)}, {source} says {versions}: run `make lock`"
+    entries = re.split(r"\n(?=[A-Za-z0-9])", (REPO / lock).read_text(encoding="utf-8"))
+    for entry in entries:
+        if LOCK_LINE.match(entry):
+            assert "--hash=sha256:" in entry, f"{lock}: no hash for {entry.splitlines()[0]}"
+    assert not any(name == "torch" or name.startswith(("nvidia-", "triton", "cuda-")) for name in locked), f"{lock}: CUDA/torch"
+
+
+def test_the_publish_pins_torch_pins_and_the_lock_settings_agree():
+    assert pins(REPO / "requirements-publish.txt")["huggingface-hub"] == pins(REPO / "requirements.txt")["huggingface-hub"]
+    import tomllib
+
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    torch = re.search(r"^TORCH_PIN := torch==([\w.]+)$", makefile, re.M).group(1)
+    (metadata,) = tomllib.loads((REPO / "uv-lock.toml").read_text())["dependency-metadata"]
+    assert metadata["name"] == "torch" and metadata["version"] == torch, "uv-lock.toml describes another torch than the Makefile pins"
+
+
+def test_dependabot_keeps_actions_and_pip_pins_current():
+    path = REPO / ".github" / "dependabot.yml"
+    result = subprocess.run([str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.dependabot", str(path)],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    ecosystems = {update["package-ecosystem"] for update in yaml.safe_load(path.read_text())["updates"]}
+    assert {"github-actions", "pip"} <= ecosystems
 
 
 # ---------------------------------------------------------------- every CLI command parses
