@@ -411,6 +411,12 @@ def test_the_colab_notebook_runs_and_its_pushed_branch_goes_to_review(tmp_path, 
     assert not opened.failed, opened
     files = git("ls-tree", "-r", "--name-only", "results/run-4242", cwd=bare).splitlines()
     assert "results/manifest.json" in files and not any(name.startswith("outputs/") for name in files)
+    create = next(call for call in runner.gh_calls() if call[:2] == ["pr", "create"])
+    body = (opened.work / create[create.index("--body-file") + 1]).read_text()
+    assert body.startswith("> [!IMPORTANT]\n> **Self-reported results.**") and f"branch `{branch}`" in body
+    pushed = subprocess.run(["git", "show", f"{branch}:outputs/train/adapter/adapter_model.safetensors"], cwd=bare,
+                            capture_output=True, check=True).stdout  # the adapter Colab pushed  # fmt: skip
+    assert f"| `outputs/train/adapter/adapter_model.safetensors` | {len(pushed)} | `{hashlib.sha256(pushed).hexdigest()}` |" in body
 
 
 def test_the_colab_backend_stops_the_run_with_a_link(tmp_path, tiny_model_dir, monkeypatch):

@@ -435,10 +435,24 @@ def test_the_report_comment_is_created_once_then_updated(tmp_path):
     (call,) = run_comment_script(tmp_path, files, "a" * 40, comments=[])
     assert call[0] == "create" and call[1]["issue_number"] == 7
     assert call[1]["body"].startswith("<!-- data-report -->\n# Data check: ✅ Ready to train")
-    earlier = [{"id": 1, "user": {"type": "User"}, "body": "<!-- data-report --> quoted by a person"},
-               {"id": 2, "user": {"type": "Bot"}, "body": "<!-- data-report -->\nold report"}]  # fmt: skip
+    earlier = [{"id": 1, "user": {"type": "User", "login": "ada"}, "body": "<!-- data-report --> quoted by a person"},
+               {"id": 3, "user": {"type": "Bot", "login": "other-app[bot]"}, "body": "<!-- data-report -->\nanother bot"},
+               {"id": 2, "user": {"type": "Bot", "login": "github-actions[bot]"}, "body": "<!-- data-report -->\nold report"}]  # fmt: skip
     (call,) = run_comment_script(tmp_path, files, "a" * 40, comments=earlier)
-    assert call[0] == "update" and call[1]["comment_id"] == 2  # the bot's own comment, not a person's
+    assert call[0] == "update" and call[1]["comment_id"] == 2  # github-actions' own comment, not a person's or another bot's
+
+
+def test_the_posted_report_pings_nobody_and_renders_no_html_or_images(tmp_path):
+    report = ("# Data check\n\n| line | text |\n|---|---|\n"
+              "| 3 | ask @mentors or @your-org/team <img src=https://tracker.example/p.gif> |\n"
+              "| 4 | ![pixel](https://tracker.example/q.png) <!-- hidden --> <details open>x</details> |\n")  # fmt: skip
+    (call,) = run_comment_script(tmp_path, {"report.md": report, "pr_number.txt": "7"}, "a" * 40, comments=[])
+    body = call[1]["body"]
+    assert "| line | text |" in body  # the markdown table is kept
+    assert not re.search(r"@[A-Za-z0-9]", body), "an @mention would ping someone"
+    assert "<img" not in body and "<!-- hidden" not in body and "<details" not in body
+    assert "![pixel](" not in body and "!\\[pixel](" in body  # shown as text, never loaded
+    assert body.startswith("<!-- data-report -->\n") and "<sub>For commit" in body  # our own HTML only
 
 
 def test_the_report_comment_distrusts_the_artifact(tmp_path):
@@ -457,6 +471,14 @@ def test_an_unreadable_file_comments_the_error_sentence(tmp_path):
 def test_a_pull_request_without_data_changes_gets_no_new_comment(tmp_path):
     files = {"nothing_to_check.txt": "nothing to check", "pr_number.txt": "7"}
     assert run_comment_script(tmp_path, files, "a" * 40, comments=[]) == []
-    earlier = [{"id": 2, "user": {"type": "Bot"}, "body": "<!-- data-report -->\n# Data check: ❌ Not ready"}]
+    earlier = [{"id": 2, "user": {"type": "Bot", "login": "github-actions[bot]"}, "body": "<!-- data-report -->\n# Data check: ❌ Not ready"}]
     (call,) = run_comment_script(tmp_path, files, "a" * 40, comments=earlier)  # the old verdict is replaced
     assert call[0] == "update" and "nothing to check" in call[1]["body"] and "Not ready" not in call[1]["body"]
+
+
+def test_the_template_code_has_a_licence_and_the_readme_says_what_copies_inherit():
+    licence = (REPO / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License" in licence and "Version 2.0, January 2004" in licence and "END OF TERMS AND CONDITIONS" in licence
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Licence"):]
+    assert "[LICENSE](LICENSE)" in section and "`[project] license`" in section and "datasets/README.md" in section
