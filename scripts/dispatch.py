@@ -17,7 +17,8 @@ hf-jobs  A Hugging Face Job on a GPU (`huggingface_hub.run_uv_job`; needs HF_TOK
              runs/<run-id>/project/      the files training needs (uploaded here first)
              runs/<run-id>/checkpoints/  the latest checkpoint, uploaded while training runs
              runs/<run-id>/outputs/      outputs/train and outputs/evaluate when it is done
-         The job runs template/hf_jobs/train_job.py: it downloads the project,
+         The job runs template/hf_jobs/train_job.py: it downloads the project at the
+         commit that uploaded it (--project-revision: the mailbox's main can move),
          installs the pinned requirements (+ bitsandbytes for 4-bit QLoRA), runs
          `python -m scripts train` (with `accelerate launch` on multi-GPU flavors) and
          `python -m scripts evaluate`, and uploads the results. This command follows
@@ -34,6 +35,12 @@ colab    A notebook for Google Colab's free GPU, rendered from template/colab/tr
 
 In GitHub Actions this writes `stage=train-here|trained|waiting` to $GITHUB_OUTPUT so the
 workflow knows whether to train on the runner, go straight to the review, or stop.
+
+Self-reported results. When another machine trained (HF Jobs, Colab), its metrics are what
+it reported: nothing here recomputes them (evaluating again on the runner's CPU would take
+as long as the evaluation itself). outputs/dispatch/provenance.md says so, with the sha256
+of every adapter file this run received; the Train workflow puts it at the top of the
+results pull request.
 """
 
 from __future__ import annotations
@@ -50,7 +57,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import EXIT_CHECKS_FAILED, EXIT_OK, UserError
-from .files import write_atomic
+from .files import sha256_of, write_atomic
 
 CODE_ROOT = Path(__file__).resolve().parent.parent  # the template: scripts/, template/, requirements
 TEMPLATE = CODE_ROOT / "template"
@@ -165,8 +172,34 @@ def use_pushed_outputs(cfg, ref: str) -> int:
             f"or push to a branch whose name does not start with {TRAINED_BRANCH_PREFIX}."
         )
     print(f"Branch {ref} carries training outputs from Colab: continuing with the review steps.")
+    write_provenance(cfg, f"a Colab notebook, which pushed branch `{ref}`")
     set_github_output("stage", "trained")
     return EXIT_OK
+
+
+def write_provenance(cfg, where: str) -> Path:
+    """outputs/dispatch/provenance.md: these results were trained and measured elsewhere, and which adapter came back."""
+    adapter = cfg.step_dir("train") / "adapter"
+    rows = [
+        f"| `{path.relative_to(cfg.root).as_posix()}` | {path.stat().st_size} | `{sha256_of(path)}` |"
+        for path in sorted(adapter.rglob("*"))
+        if path.is_file()
+    ]
+    note = "\n".join([
+        "> [!IMPORTANT]",
+        f"> **Self-reported results.** Training and evaluation ran on {where}, not on this repository's runner. "
+        "The metrics below are what that machine reported; the workflow did not measure them again. "
+        "The adapter this run received (results/model holds a float16 copy that `card` made from it):",
+        "",
+        "| file | bytes | sha256 |",
+        "|---|---:|---|",
+        *rows,
+        "",
+    ])  # fmt: skip
+    target = cfg.step_dir("dispatch") / "provenance.md"
+    write_atomic(target, note)
+    add_to_job_summary(note)
+    return target
 
 
 # ---------------------------------------------------------------- Hugging Face Jobs
@@ -282,8 +315,8 @@ def dispatch_hf_job(cfg, args) -> int:
         print("Nothing was sent.")
         return EXIT_OK
 
-    if not plan.resume:
-        upload_project(api, cfg, plan)
+    revision = project_revision(api, plan) if plan.resume else upload_project(api, cfg, plan)
+    plan.script_args += ["--project-revision", revision]
     job = api.run_uv_job(**plan.run_uv_job_arguments(token), namespace=namespace)
     print(f"Started job {job.id}: {getattr(job, 'url', '')}", flush=True)
     add_to_job_summary(f"Training on Hugging Face Jobs ({plan.flavor}): job `{job.id}`, run `{plan.run_id}`.")
@@ -297,6 +330,7 @@ def dispatch_hf_job(cfg, args) -> int:
         )
         return EXIT_CHECKS_FAILED
     bring_back_outputs(cfg, plan, token)
+    write_provenance(cfg, f"Hugging Face Jobs (job `{job.id}`, {plan.flavor}, run `{plan.run_id}` in {plan.runs_repo})")
     set_github_output("stage", "trained")
     return EXIT_OK
 
@@ -365,8 +399,12 @@ def project_files(cfg) -> dict[str, Path]:
     return {name: path for name, path in files.items() if path.is_file()}
 
 
-def upload_project(api, cfg, plan: JobPlan) -> None:
-    """Create the private mailbox repo and put this run's project files in it, in one commit."""
+def upload_project(api, cfg, plan: JobPlan) -> str:
+    """Create the private mailbox repo and put this run's project files in it, in one commit; returns its id.
+
+    The job downloads exactly that commit: the mailbox's main branch can move (every checkpoint is a commit,
+    and anyone with write access to the repo could change the project files after this upload).
+    """
     from huggingface_hub import CommitOperationAdd
 
     api.create_repo(plan.runs_repo, repo_type="dataset", private=True, exist_ok=True)
@@ -375,7 +413,21 @@ def upload_project(api, cfg, plan: JobPlan) -> None:
         CommitOperationAdd(path_in_repo=f"{prefix}/{name}", path_or_fileobj=str(path))
         for name, path in project_files(cfg).items()
     ]
-    api.create_commit(plan.runs_repo, repo_type="dataset", operations=operations, commit_message=f"Project files for run {plan.run_id}")
+    info = api.create_commit(plan.runs_repo, repo_type="dataset", operations=operations, commit_message=project_commit_title(plan.run_id))
+    return info.oid
+
+
+def project_commit_title(run_id: str) -> str:
+    return f"Project files for run {run_id}"
+
+
+def project_revision(api, plan: JobPlan) -> str:
+    """On --resume: the commit that first uploaded this run's project files (a later one could be anyone's)."""
+    title = project_commit_title(plan.run_id)
+    commits = [c.commit_id for c in api.list_repo_commits(plan.runs_repo, repo_type="dataset") if c.title == title]
+    if not commits:
+        raise UserError(f"{plan.runs_repo} has no commit \"{title}\", so run {plan.run_id} cannot be resumed; start a new run without --resume.")
+    return commits[-1]  # newest first: the last one is the upload this run made
 
 
 def follow_job(api, job_id: str, namespace: str) -> str:

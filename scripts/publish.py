@@ -3,6 +3,7 @@
     python -m scripts publish                       # HF_TOKEN set: publish; not set: a dry run
     python -m scripts publish --dry-run             # never touches the network
     python -m scripts publish --trusted-publishing  # in GitHub Actions, without HF_TOKEN (see below)
+    python -m scripts publish --from-tree DIR       # upload the trees a dry run wrote into DIR (see below)
 
 In order:
   1. check the manifest's structure (only the model and Space repos, each from its own
@@ -33,6 +34,15 @@ In order:
      are read into memory and checked once more; derived files (hundreds of MB) are
      checked by streaming them and then given to huggingface_hub as paths, which it
      uploads through Xet (or LFS) storage before the commit that names them.
+
+--from-tree DIR. In GitHub Actions the job that installs everything and rebuilds the
+GGUF file has no secrets: it makes the dry run and hands its trees (DIR/model,
+DIR/space) to the publishing job as an artifact. The publishing job installs only
+huggingface_hub (requirements-publish.lock, with hashes) and runs publish with
+--from-tree: step 1 as above on its own checkout, then every file of DIR must have
+the sha256 results/manifest.json gives, be a plain file (no symlink), and the trees
+must hold nothing else (exit 1, naming the file, before anything is uploaded);
+nothing is rebuilt, so no subprocess ever sees the token. Then steps 3 and 5.
 
 Tokens. The token is read from HF_TOKEN and passed to huggingface_hub; it is never
 printed (error messages are scrubbed of it). Use a token with the Write role.
@@ -77,6 +87,13 @@ def add_arguments(parser) -> None:
         action="store_true",
         help="in GitHub Actions without HF_TOKEN: get a short-lived token per repo from the job's OIDC id token",
     )
+    parser.add_argument(
+        "--from-tree",
+        metavar="DIR",
+        type=Path,
+        help="upload the repo trees a dry run wrote into DIR (DIR/model, DIR/space) once every file matches "
+        "results/manifest.json; nothing is rebuilt (the CI publishing job)",
+    )
 
 
 def main(cfg, args) -> int:
@@ -88,6 +105,8 @@ def main(cfg, args) -> int:
             print(f"  {problem}")
         print("Run `python -m scripts card` (and `space`) again and have the new results reviewed, or restore the files.")
         return EXIT_CHECKS_FAILED
+    if getattr(args, "from_tree", None) is not None:
+        return publish_from_tree(cfg, manifest, args.from_tree, args)
     problems = prepare_derived(cfg, manifest)
     if problems:
         print(f"Nothing was published: these files of the model repo do not match {MANIFEST}:")
@@ -305,6 +324,49 @@ def copy_verified(source: Path, copy: Path, item: dict) -> None:
             writer.write(block)
     if digest.hexdigest() != item["sha256"]:
         raise UserError(f"{source}: changed while publishing; run publish again.")
+
+
+# ---------------------------------------------------------------- --from-tree: the trees another job made
+
+
+def publish_from_tree(cfg, manifest: dict, tree: Path, args) -> int:
+    """Publish the trees a dry run wrote into `tree`, once each holds exactly the manifest's files and bytes."""
+    plans = make_plan(cfg, manifest)
+    for plan in plans:
+        plan.folder = tree / plan.name  # a dry run copies a repo's committed and derived files into one folder
+        plan.derived_folder = tree / plan.name if plan.derived else None
+    problems = tree_problems(tree, plans)
+    if problems:
+        print(f"Nothing was published: the trees in {tree} differ from {MANIFEST} (what the results pull request showed):")
+        for problem in problems:
+            print(f"  {problem}")
+        return EXIT_CHECKS_FAILED
+    mode = publishing_mode(args)
+    if mode == "dry-run":
+        print(plan_as_text(plans), end="")
+        print(f"Dry run: every file in {tree} matches {MANIFEST}; nothing was uploaded.")
+        return EXIT_OK
+    return publish(cfg, plans, mode)
+
+
+def tree_problems(tree: Path, plans: list[RepoPlan]) -> list[str]:
+    """One line per file of the trees that is missing, a symlink, changed, or not in the manifest."""
+    problems = []
+    for plan in plans:
+        root = tree / plan.name
+        listed = {item["path"] for item, _, _ in plan.uploads()}
+        for item, local, _ in plan.uploads():
+            shown = f"{plan.name}/{item['path']}"
+            if local.is_symlink() or not local.resolve().is_relative_to(root.resolve()):
+                problems.append(f"{shown}: a link, or outside {root}")
+            elif not local.is_file():
+                problems.append(f"{shown}: missing")
+            elif local.stat().st_size != item["size"] or sha256_of(local) != item["sha256"]:
+                problems.append(f"{shown}: sha256 differs from {MANIFEST}")
+        found = root.rglob("*") if root.is_dir() else []
+        present = {path.relative_to(root).as_posix() for path in found if path.is_symlink() or not path.is_dir()}
+        problems += [f"{plan.name}/{extra}: not in {MANIFEST}" for extra in sorted(present - listed)]
+    return problems
 
 
 # ---------------------------------------------------------------- derived files (the GGUF file and the Modelfile)

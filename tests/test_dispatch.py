@@ -6,6 +6,7 @@ records every call, so the tests see the exact arguments `run_uv_job` gets.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -22,6 +23,7 @@ from scripts import dispatch
 from scripts.config import load_settings
 
 TOKEN = "hf_FAKE_token_that_must_never_be_printed"
+PROJECT_COMMIT = "0123456789abcdef" * 2 + "01234567"  # what the fake Hub answers for the project upload
 HUB_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 
@@ -63,6 +65,12 @@ class FakeHub:
 
     def create_commit(self, repo_id, **kwargs):
         self.calls.append(("create_commit", {"repo_id": repo_id, **kwargs}))
+        return SimpleNamespace(oid=PROJECT_COMMIT)
+
+    def list_repo_commits(self, repo_id, **kwargs):
+        # Newest first, as the Hub lists them: checkpoints after the project upload, and the upload itself.
+        return [SimpleNamespace(commit_id="c" * 40, title="Checkpoint checkpoint-20"),
+                SimpleNamespace(commit_id=PROJECT_COMMIT, title="Project files for run 20260101-120000")]  # fmt: skip
 
     def run_uv_job(self, **kwargs):
         self.calls.append(("run_uv_job", kwargs))
@@ -149,7 +157,8 @@ def test_the_exact_run_uv_job_arguments_and_no_token_in_output(hub_project, fake
     assert job == {
         "script": str(REPO / "template" / "hf_jobs" / "train_job.py"),
         "script_args": ["--runs-repo", "ada-learner/namibia-qa-runs", "--run-id", "20260101-120000",
-                        "--processes", "1", "--torch", "torch==2.13.0"],  # fmt: skip
+                        "--processes", "1", "--torch", "torch==2.13.0",
+                        "--project-revision", PROJECT_COMMIT],  # the commit made above, not a moving branch  # fmt: skip
         "dependencies": ["huggingface_hub==2.4.0"],
         "python": "3.11",
         "env": {"PYTHONUNBUFFERED": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"},
@@ -174,6 +183,10 @@ def test_the_exact_run_uv_job_arguments_and_no_token_in_output(hub_project, fake
     assert (cfg.step_dir("train") / "adapter" / "adapter_config.json").is_file()  # results brought back
     assert json.loads((cfg.step_dir("evaluate") / "metrics.json").read_text())["tuned"]["accuracy"] == 0.9
     assert github_output.read_text() == "stage=trained\n"
+    note = (cfg.step_dir("dispatch") / "provenance.md").read_text()  # the results pull request opens with it
+    adapter = cfg.step_dir("train") / "adapter" / "adapter_config.json"
+    assert "Self-reported results" in note and "Hugging Face Jobs (job `job-123`" in note
+    assert f"| `outputs/train/adapter/adapter_config.json` | 2 | `{hashlib.sha256(adapter.read_bytes()).hexdigest()}` |" in note
 
 
 def test_a_failed_job_says_how_to_resume_and_resuming_uploads_nothing(hub_project, fake_hub, capsys):
@@ -182,7 +195,31 @@ def test_a_failed_job_says_how_to_resume_and_resuming_uploads_nothing(hub_projec
     assert dispatch.main(cfg, arguments(resume="20260101-120000")) == 1
     assert "--resume 20260101-120000" in capsys.readouterr().err
     assert fake_hub.called("create_commit") == []  # the project files are already in the mailbox
-    assert fake_hub.called("run_uv_job")[0]["script_args"][3] == "20260101-120000"
+    script_args = fake_hub.called("run_uv_job")[0]["script_args"]
+    assert script_args[3] == "20260101-120000"
+    assert script_args[-2:] == ["--project-revision", PROJECT_COMMIT]  # the upload's commit, not the newest one
+
+
+def test_resuming_a_run_whose_project_was_never_uploaded_is_a_clear_error(hub_project, fake_hub):
+    with pytest.raises(dispatch.UserError, match="cannot be resumed; start a new run without --resume"):
+        dispatch.main(load_settings(hub_project), arguments(resume="20251231-000000"))
+    assert fake_hub.called("run_uv_job") == []
+
+
+def test_the_job_downloads_the_project_at_the_given_commit(monkeypatch, tmp_path):
+    job_script = load_job_script()
+    calls = []
+
+    def snapshot(repo_id, **kwargs):
+        calls.append(kwargs)
+        project = Path(kwargs["local_dir"]) / "runs/r1/project"
+        project.mkdir(parents=True)
+        (project / "project.toml").write_text("")
+
+    monkeypatch.setattr(job_script, "snapshot_download", snapshot)
+    monkeypatch.setattr(job_script, "WORKDIR", tmp_path / "project")
+    job_script.download_project("ada/x-runs", "runs/r1", PROJECT_COMMIT)
+    assert calls[0]["revision"] == PROJECT_COMMIT and (tmp_path / "project" / "project.toml").is_file()
 
 
 def test_without_a_token_exit_2_with_how_to_make_one(hub_project, tmp_path):
@@ -207,6 +244,22 @@ def test_runner_backend_trains_here(tiny_project, tmp_path, monkeypatch):
     monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "out"))
     assert dispatch.main(load_settings(tiny_project), arguments(backend="runner")) == 0
     assert (tmp_path / "out").read_text() == "stage=train-here\n"
+
+
+def test_a_colab_branch_goes_to_review_saying_its_results_are_self_reported(tiny_project, tmp_path, monkeypatch):
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "out"))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary"))
+    cfg = load_settings(tiny_project)
+    adapter = cfg.step_dir("train") / "adapter"
+    adapter.mkdir(parents=True)
+    (adapter / "adapter_config.json").write_text("{}")
+    (adapter / "adapter_model.safetensors").write_bytes(b"weights from Colab")
+    (cfg.step_dir("evaluate")).mkdir(parents=True)
+    (cfg.step_dir("evaluate") / "metrics.json").write_text("{}")
+    assert dispatch.main(cfg, arguments(ref="trained/20260101-120000")) == 0
+    note = (cfg.step_dir("dispatch") / "provenance.md").read_text()
+    assert "Self-reported results" in note and "branch `trained/20260101-120000`" in note
+    assert hashlib.sha256(b"weights from Colab").hexdigest() in note and note in (tmp_path / "summary").read_text()
 
 
 def test_a_trained_branch_without_outputs_is_a_clear_error(tiny_project):

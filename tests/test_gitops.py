@@ -5,7 +5,9 @@ the learner. A small runner below plays GitHub Actions: it reads a job from
 .github/workflows/*.yml, checks out the repository fresh, and runs each step's
 `run:` block with bash (`-eo pipefail`, as `shell: bash` does), with the step's
 `env:` and `if:` evaluated. What it does not run:
-  * `make setup`: this test's virtual environment already has everything;
+  * `make setup` and `make setup-publish`: this test's virtual environment already
+    has everything (tests/test_publish_tree.py checks the publishing job needs no
+    more than requirements-publish.lock);
   * `uses:` actions: checkout is a fresh `git clone`, upload/download-artifact
     copy folders, setup-python and cache do nothing, create-github-app-token
     gives a made-up token, and `gh` is a stand-in script that records what it
@@ -35,8 +37,9 @@ from workflow_helpers import SETUP_DOCS, accepts_dispatch, jobs_named, required_
 
 WORKFLOWS = REPO / ".github" / "workflows"
 # What a learner's repository holds: the template's tracked files under these paths.
-TEMPLATE_PATHS = [".github", ".gitignore", "Makefile", "README.md", "datasets", "model_card.j2", "project.toml",
-                  "requirements.txt", "requirements-gpu.txt", "scripts", "template"]  # fmt: skip
+TEMPLATE_PATHS = [".github", ".gitignore", "LICENSE", "Makefile", "README.md", "datasets", "model_card.j2", "project.toml",
+                  "requirements.txt", "requirements.lock", "requirements-gpu.txt", "requirements-publish.txt",
+                  "requirements-publish.lock", "scripts", "template", "uv-lock.toml"]  # fmt: skip
 QUICK_SETTINGS = {
     "project": {"hub_owner": "ada-learner"},
     "train": {"max_steps": 2, "batch_size": 4, "logging_steps": 1, "save_steps": 1000, "precision": "fp32"},
@@ -124,7 +127,8 @@ class Runner:
         files = {name: self.tmp / f"{name}-{self.count}" for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_PATH", "GITHUB_ENV")}
         for path in files.values():
             path.write_text("")
-        scope = {**self.context, "needs": needs or {}, "steps": result.steps}
+        github = {**self.context["github"], "ref": f"refs/heads/{ref}", "ref_name": ref}  # a push to, or a run on, ref
+        scope = {**self.context, "github": github, "needs": needs or {}, "steps": result.steps}
         if "if" in job and not self.evaluate(job["if"], scope, result, is_condition=True):
             result.skipped = True
             return result
@@ -138,7 +142,7 @@ class Runner:
             if "uses" in step:
                 self.use_action(step, work, result, scope)
                 continue
-            if step["run"].strip() == "make setup":
+            if step["run"].strip() in ("make setup", "make setup-publish"):
                 continue  # this test's virtual environment is already set up
             run_env = {**os.environ, **step_env, **{k: str(v) for k, v in files.items()}}
             run_env["PATH"] = f"{self.fake_bin}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
@@ -166,13 +170,18 @@ class Runner:
         if action == "actions/checkout":
             subprocess.run(["git", "clone", "-q", "--branch", self.context["ref"], str(self.bare), str(work)], check=True)
         elif action == "actions/upload-artifact":
+            # As upload-artifact does: paths are kept relative to the least common ancestor of what exists.
+            sources = [work / pattern.rstrip("/") for pattern in options["path"].split() if (work / pattern).exists()]
+            root = Path(os.path.commonpath(sources)) if sources else work
+            root = root.parent if root.is_file() else root
             target = self.artifacts / options["name"]
-            for pattern in options["path"].split():
-                source = work / pattern
-                if source.exists():
-                    (target / pattern).parent.mkdir(parents=True, exist_ok=True)
-                    copy = shutil.copytree if source.is_dir() else shutil.copy2
-                    copy(source, target / pattern.rstrip("/"))
+            for source in sources:
+                copy = target / source.relative_to(root)
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                if source.is_dir():
+                    shutil.copytree(source, copy, dirs_exist_ok=True)
+                else:
+                    shutil.copy2(source, copy)
         elif action == "actions/download-artifact":
             shutil.copytree(self.artifacts / options["name"], work / options.get("path", "."), dirs_exist_ok=True)
         elif action == "actions/create-github-app-token":
@@ -322,25 +331,36 @@ def test_pull_request_train_review_merge_publish(tmp_path, tiny_model_dir, monke
     assert "<!-- results-pr -->" in body and "Rubric pre-score" in body and "| Accuracy" in body
     assert f"https://github.com/ada-learner/namibia-qa/blob/{branch}/results/" in body  # images from the branch
 
-    # 4. The mentor merges the results pull request: the publish job's dry run matches the manifest.
+    # 4. The mentor merges the results pull request: the prepare job (no secrets) writes the exact trees, and the
+    #    publishing job checks the trees it downloads against its own checkout's manifest (a dry run: no token here).
     git("fetch", "-q", "origin", cwd=learner)
     git("merge", "-q", "--no-ff", f"origin/{branch}", "-m", "Merge results pull request", cwd=learner)
     git("push", "-q", "origin", "main", cwd=learner)
-    published = runner.run_job("publish.yml", "publish", "main")
-    assert not published.failed, published
+    prepared = runner.run_job("publish.yml", "prepare", "main")
+    assert not prepared.failed and not prepared.skipped, prepared
+    published = runner.run_job("publish.yml", "publish", "main", needs={"prepare": {"result": "success"}})
+    assert not published.failed and not published.skipped, published
+    assert runner.run_job("publish.yml", "publish", "more-data").skipped  # only main publishes
+    assert "matches results/manifest.json; nothing was uploaded" in str(published)
     manifest = json.loads((published.work / "results" / "manifest.json").read_text())
-    trees = published.work / "outputs" / "publish"
+    trees = published.work / "outputs" / "reviewed-trees"
     for name, repo in manifest["repos"].items():
         derived = (repo.get("derived") or {}).get("files", [])  # e.g. the GGUF file: rebuilt, never committed
         for item in repo["files"] + derived:
             assert sha256(trees / name / item["path"]) == item["sha256"], f"{name}/{item['path']}"
 
-    # 5. Someone edits a reviewed file on main after the merge: publish refuses to upload anything.
+    # 5. The trees handed over are not what was reviewed (a poisoned prepare job): the publishing job refuses.
+    gguf = next(path for path in (runner.artifacts / "publish-trees" / "model").iterdir() if path.suffix == ".gguf")
+    gguf.write_bytes(gguf.read_bytes() + b"extra")
+    refused = runner.run_job("publish.yml", "publish", "main", needs={"prepare": {"result": "success"}})
+    assert refused.failed and f"model/{gguf.name}: sha256 differs" in str(refused), refused
+
+    # 6. Someone edits a reviewed file on main after the merge: the prepare job refuses, before any secret is near.
     card = learner / "results" / "model" / "README.md"
     card.write_text(card.read_text() + "\nA line nobody reviewed.\n")
     git("commit", "-q", "-am", "Edit the card after review", cwd=learner)
     git("push", "-q", "origin", "main", cwd=learner)
-    refused = runner.run_job("publish.yml", "publish", "main")
+    refused = runner.run_job("publish.yml", "prepare", "main")
     assert refused.failed
     assert "results/model/README.md" in str(refused) and "Nothing was published" in str(refused)
 
@@ -391,6 +411,12 @@ def test_the_colab_notebook_runs_and_its_pushed_branch_goes_to_review(tmp_path, 
     assert not opened.failed, opened
     files = git("ls-tree", "-r", "--name-only", "results/run-4242", cwd=bare).splitlines()
     assert "results/manifest.json" in files and not any(name.startswith("outputs/") for name in files)
+    create = next(call for call in runner.gh_calls() if call[:2] == ["pr", "create"])
+    body = (opened.work / create[create.index("--body-file") + 1]).read_text()
+    assert body.startswith("> [!IMPORTANT]\n> **Self-reported results.**") and f"branch `{branch}`" in body
+    pushed = subprocess.run(["git", "show", f"{branch}:outputs/train/adapter/adapter_model.safetensors"], cwd=bare,
+                            capture_output=True, check=True).stdout  # the adapter Colab pushed  # fmt: skip
+    assert f"| `outputs/train/adapter/adapter_model.safetensors` | {len(pushed)} | `{hashlib.sha256(pushed).hexdigest()}` |" in body
 
 
 def test_the_colab_backend_stops_the_run_with_a_link(tmp_path, tiny_model_dir, monkeypatch):

@@ -61,7 +61,8 @@ def test_there_are_the_five_workflows():
 
 def test_zizmor_finds_nothing_at_medium_severity_or_above():
     result = subprocess.run(
-        [str(BIN / "zizmor"), "--offline", "--min-severity", "medium", "--format", "json", *map(str, WORKFLOWS)],
+        [str(BIN / "zizmor"), "--offline", "--min-severity", "medium", "--format", "json", *map(str, WORKFLOWS),
+         str(REPO / ".github" / "dependabot.yml")],  # fmt: skip
         capture_output=True,
         text=True,
         timeout=120,
@@ -261,6 +262,88 @@ def test_the_mentor_guide_sets_up_what_the_workflows_assume():
         assert rule in words, f"the mentor guide's setup list does not say {rule!r}"
 
 
+# ---------------------------------------------------------------- the publishing job and the locks
+
+LOCK_LINE = re.compile(r"^([A-Za-z0-9_.-]+)==([^\s;\\]+)")
+
+
+def normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def pins(path: Path) -> dict[str, str]:
+    """name -> version for every `name==version` line of a requirements file (comments and markers aside)."""
+    found = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        match = LOCK_LINE.match(line.strip())
+        if match:
+            found.setdefault(normalized(match.group(1)), set()).add(match.group(2))
+    return found
+
+
+def test_the_publishing_job_runs_as_little_code_as_possible():
+    jobs = load(REPO / ".github/workflows/publish.yml")["jobs"]
+    publishing = [job for job in jobs.values() if job.get("environment")]
+    others = [job for job in jobs.values() if not job.get("environment")]
+    assert len(publishing) == 1 and others, "one job holds the credentials; another one prepares without them"
+    (publishing,) = publishing
+    runs = [step.get("run", "") for step in publishing["steps"]]
+    uses = [step["uses"].split("@")[0] for step in publishing["steps"] if "uses" in step]
+    assert "make setup" not in runs and "make setup-publish" in runs, runs
+    assert "actions/cache" not in uses and all("cache" not in step.get("with", {}) for step in publishing["steps"])
+    assert all("--from-tree" in command for command in runs if "scripts publish" in command), runs
+    assert "actions/download-artifact" in uses
+    for job in others:
+        assert "secrets." not in yaml.safe_dump(job) and "id-token" not in job["permissions"], "the prepare job holds a secret"
+    prepared = {step["with"]["name"] for job in others for step in job["steps"] if step.get("uses", "").startswith("actions/upload-artifact@")}
+    fetched = {step["with"]["name"] for step in publishing["steps"] if step.get("uses", "").startswith("actions/download-artifact@")}
+    assert fetched and fetched <= prepared, (prepared, fetched)
+
+
+def test_make_setup_and_the_publishing_job_install_from_hashed_locks():
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    assert "--require-hashes -r requirements.lock" in makefile
+    assert "--require-hashes --no-deps -r requirements-publish.lock" in makefile
+    for line in makefile.splitlines():
+        if re.search(r"pip install\b", line) and not line.lstrip().startswith("#"):
+            assert "--upgrade" not in line and not re.search(r"\bpip(?!==)\s*$", line), f"Makefile: an unpinned pip: {line}"
+    assert re.search(r"^PIP_PIN := pip==\d+(\.\d+)+$", makefile, re.M), "pip is not pinned in the Makefile"
+    for path in WORKFLOWS:
+        for _, step in steps(load(path)):
+            assert "pip install" not in step.get("run", ""), f"{path.name}: install through the Makefile's pinned targets"
+
+
+@pytest.mark.parametrize("source, lock", [("requirements.txt", "requirements.lock"), ("requirements-publish.txt", "requirements-publish.lock")])
+def test_each_lock_follows_its_pins_and_hashes_everything(source, lock):
+    wanted, locked = pins(REPO / source), pins(REPO / lock)
+    for name, versions in wanted.items():
+        assert locked.get(name) == versions, f"{lock}: {name} is {locked.get(name)}, {source} says {versions}: run `make lock`"
+    entries = re.split(r"\n(?=[A-Za-z0-9])", (REPO / lock).read_text(encoding="utf-8"))
+    for entry in entries:
+        if LOCK_LINE.match(entry):
+            assert "--hash=sha256:" in entry, f"{lock}: no hash for {entry.splitlines()[0]}"
+    assert not any(name == "torch" or name.startswith(("nvidia-", "triton", "cuda-")) for name in locked), f"{lock}: CUDA/torch"
+
+
+def test_the_publish_pins_torch_pins_and_the_lock_settings_agree():
+    assert pins(REPO / "requirements-publish.txt")["huggingface-hub"] == pins(REPO / "requirements.txt")["huggingface-hub"]
+    import tomllib
+
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    torch = re.search(r"^TORCH_PIN := torch==([\w.]+)$", makefile, re.M).group(1)
+    (metadata,) = tomllib.loads((REPO / "uv-lock.toml").read_text())["dependency-metadata"]
+    assert metadata["name"] == "torch" and metadata["version"] == torch, "uv-lock.toml describes another torch than the Makefile pins"
+
+
+def test_dependabot_keeps_actions_and_pip_pins_current():
+    path = REPO / ".github" / "dependabot.yml"
+    result = subprocess.run([str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.dependabot", str(path)],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    ecosystems = {update["package-ecosystem"] for update in yaml.safe_load(path.read_text())["updates"]}
+    assert {"github-actions", "pip"} <= ecosystems
+
+
 # ---------------------------------------------------------------- every CLI command parses
 
 
@@ -352,10 +435,24 @@ def test_the_report_comment_is_created_once_then_updated(tmp_path):
     (call,) = run_comment_script(tmp_path, files, "a" * 40, comments=[])
     assert call[0] == "create" and call[1]["issue_number"] == 7
     assert call[1]["body"].startswith("<!-- data-report -->\n# Data check: ✅ Ready to train")
-    earlier = [{"id": 1, "user": {"type": "User"}, "body": "<!-- data-report --> quoted by a person"},
-               {"id": 2, "user": {"type": "Bot"}, "body": "<!-- data-report -->\nold report"}]  # fmt: skip
+    earlier = [{"id": 1, "user": {"type": "User", "login": "ada"}, "body": "<!-- data-report --> quoted by a person"},
+               {"id": 3, "user": {"type": "Bot", "login": "other-app[bot]"}, "body": "<!-- data-report -->\nanother bot"},
+               {"id": 2, "user": {"type": "Bot", "login": "github-actions[bot]"}, "body": "<!-- data-report -->\nold report"}]  # fmt: skip
     (call,) = run_comment_script(tmp_path, files, "a" * 40, comments=earlier)
-    assert call[0] == "update" and call[1]["comment_id"] == 2  # the bot's own comment, not a person's
+    assert call[0] == "update" and call[1]["comment_id"] == 2  # github-actions' own comment, not a person's or another bot's
+
+
+def test_the_posted_report_pings_nobody_and_renders_no_html_or_images(tmp_path):
+    report = ("# Data check\n\n| line | text |\n|---|---|\n"
+              "| 3 | ask @mentors or @your-org/team <img src=https://tracker.example/p.gif> |\n"
+              "| 4 | ![pixel](https://tracker.example/q.png) <!-- hidden --> <details open>x</details> |\n")  # fmt: skip
+    (call,) = run_comment_script(tmp_path, {"report.md": report, "pr_number.txt": "7"}, "a" * 40, comments=[])
+    body = call[1]["body"]
+    assert "| line | text |" in body  # the markdown table is kept
+    assert not re.search(r"@[A-Za-z0-9]", body), "an @mention would ping someone"
+    assert "<img" not in body and "<!-- hidden" not in body and "<details" not in body
+    assert "![pixel](" not in body and "!\\[pixel](" in body  # shown as text, never loaded
+    assert body.startswith("<!-- data-report -->\n") and "<sub>For commit" in body  # our own HTML only
 
 
 def test_the_report_comment_distrusts_the_artifact(tmp_path):
@@ -374,6 +471,14 @@ def test_an_unreadable_file_comments_the_error_sentence(tmp_path):
 def test_a_pull_request_without_data_changes_gets_no_new_comment(tmp_path):
     files = {"nothing_to_check.txt": "nothing to check", "pr_number.txt": "7"}
     assert run_comment_script(tmp_path, files, "a" * 40, comments=[]) == []
-    earlier = [{"id": 2, "user": {"type": "Bot"}, "body": "<!-- data-report -->\n# Data check: ❌ Not ready"}]
+    earlier = [{"id": 2, "user": {"type": "Bot", "login": "github-actions[bot]"}, "body": "<!-- data-report -->\n# Data check: ❌ Not ready"}]
     (call,) = run_comment_script(tmp_path, files, "a" * 40, comments=earlier)  # the old verdict is replaced
     assert call[0] == "update" and "nothing to check" in call[1]["body"] and "Not ready" not in call[1]["body"]
+
+
+def test_the_template_code_has_a_licence_and_the_readme_says_what_copies_inherit():
+    licence = (REPO / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License" in licence and "Version 2.0, January 2004" in licence and "END OF TERMS AND CONDITIONS" in licence
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Licence"):]
+    assert "[LICENSE](LICENSE)" in section and "`[project] license`" in section and "datasets/README.md" in section

@@ -7,7 +7,8 @@
 You do not run this file yourself. `dispatch` uploads your project to a private
 dataset repo (the "mailbox", <you>/<name>-runs) and starts this script on a GPU:
 
-  1. download runs/<run-id>/project/ (settings, data, code, pinned requirements);
+  1. download runs/<run-id>/project/ (settings, data, code, pinned requirements) at the
+     commit `dispatch` made (--project-revision), not the mailbox's moving main branch;
   2. install torch (pinned) and requirements.txt + requirements-gpu.txt (bitsandbytes for
      4-bit QLoRA) with uv, the installer this job's image comes with;
   3. if runs/<run-id>/checkpoints/ has a checkpoint (an earlier job timed out), fetch it
@@ -40,7 +41,7 @@ def main() -> int:
     args = parse_arguments()
     api = HfApi()  # reads the HF_TOKEN secret from the environment
     prefix = f"runs/{args.run_id}"
-    download_project(args.runs_repo, prefix)
+    download_project(args.runs_repo, prefix, args.project_revision)
     install_requirements(args.torch)
     resume = download_checkpoints(args.runs_repo, prefix)
 
@@ -62,6 +63,7 @@ def parse_arguments():
     parser.add_argument("--run-id", required=True, help="this run's folder name in the mailbox")
     parser.add_argument("--processes", type=int, default=1, help="GPUs to train on (one process each)")
     parser.add_argument("--torch", default="torch", help="the pinned torch requirement")
+    parser.add_argument("--project-revision", required=True, help="the mailbox commit that holds this run's project files")
     return parser.parse_args()
 
 
@@ -70,9 +72,9 @@ def run(command: list[str]) -> None:
     subprocess.run(command, cwd=WORKDIR, check=True)
 
 
-def download_project(runs_repo: str, prefix: str) -> None:
+def download_project(runs_repo: str, prefix: str, revision: str) -> None:
     with tempfile.TemporaryDirectory() as download:
-        snapshot_download(runs_repo, repo_type="dataset", allow_patterns=[f"{prefix}/project/**"], local_dir=download)
+        snapshot_download(runs_repo, repo_type="dataset", revision=revision, allow_patterns=[f"{prefix}/project/**"], local_dir=download)
         source = Path(download) / prefix / "project"
         if not (source / "project.toml").is_file():
             sys.exit(f"{runs_repo} has no {prefix}/project/project.toml; start the run again with `python -m scripts dispatch`.")
