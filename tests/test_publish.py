@@ -594,6 +594,22 @@ def test_an_unlisted_file_in_a_repo_folder_is_refused(results_project, fake_hub)
     assert "delete it, or run `python -m scripts space` again" in output
 
 
+def test_text_that_would_start_a_line_in_the_log_is_refused(results_project):
+    """A newline in a printed value could forge a GitHub Actions `::command::` line in the publish job's log."""
+    from scripts.config import load_settings
+    from scripts.manifest import verify
+
+    manifest = manifest_of(results_project)
+    manifest["project_commit"] = "abc1234\n::notice::forged"
+    manifest["repos"]["space"]["repo_id"] = "learner/namibia-qa-demo\n::error::forged"
+    manifest["repos"]["model"]["derived"]["command"] = "python -m scripts export\n::warning::forged"
+    problems = "\n".join(verify(load_settings(results_project), manifest))
+    assert "results/manifest.json project_commit is 'abc1234\\n::notice::forged', not a git commit" in problems
+    assert "repos.space.repo_id is 'learner/namibia-qa-demo\\n::error::forged', not a repo id" in problems
+    assert "repos.model.derived.command is 'python -m scripts export\\n::warning::forged', not the export command" in problems
+    assert "\n::" not in problems  # every value is shown with its newline escaped
+
+
 def test_the_upload_path_checks_every_path_again(results_project):
     """Defence in depth: a plan made without `verify` still refuses to read a file outside its folder."""
     from scripts.config import load_settings
