@@ -229,11 +229,12 @@ class FakeHub:
                 repo = hub.repos.get((repo_type, repo_id))
                 if repo is None:
                     return self._reply(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
-                if hub.fail.get(action) == "drop":  # the connection breaks before any answer
+                failure = hub.fail.get(f"{action} {repo_type}") or hub.fail.get(action)  # e.g. "commit space": only Spaces
+                if failure == "drop":  # the connection breaks before any answer
                     self.close_connection = True
                     return None
-                if action in hub.fail:
-                    status, message = hub.fail[action]
+                if failure:
+                    status, message = failure
                     return self._reply(status, {"error": f"{message} (token {token})"})  # a careless server echoes it
                 if action == "paths-info":
                     return self._paths_info(repo, parse_qs(body.decode())["paths"])
@@ -452,6 +453,18 @@ def test_a_connection_dropped_during_the_commit_publishes_nothing(results_projec
     assert "Traceback" not in output and TOKEN not in output
     assert "could not be reached for learner/namibia-qa (RemoteProtocolError" in output and "nothing was published." in output
     assert fake_hub.commits("model", "learner/namibia-qa") == [] and ("space", "learner/namibia-qa-demo") not in fake_hub.repos
+
+
+def test_a_connection_dropped_after_the_model_repo_says_what_was_published(results_project, fake_hub):
+    """A commit per repo cannot be undone: the sentence says the model repo is on the Hub and the Space is not."""
+    fake_hub.fail["commit space"] = "drop"
+    result = publish_against(fake_hub, results_project)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "could not be reached for learner/namibia-qa-demo (RemoteProtocolError" in output
+    assert "model was published, nothing more (publishing again uploads only what is missing)." in output
+    assert len(fake_hub.commits("model", "learner/namibia-qa")) == 1 and fake_hub.commits("space", "learner/namibia-qa-demo") == []
+    assert not (results_project.parent / "outputs" / "publish").exists()  # no plan.json claiming a finished publish
 
 
 def test_the_exchanged_token_is_masked_in_the_github_actions_log(results_project, fake_hub):
