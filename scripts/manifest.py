@@ -134,6 +134,11 @@ def path_problem(path) -> str | None:
     return None
 
 
+def one_line(text) -> bool:
+    """Text printed in a log must not start a new line of its own (GitHub reads `::command::` lines there)."""
+    return isinstance(text, str) and bool(text) and not any(ord(char) < 32 for char in text)
+
+
 def first_symlink(root: Path, relative: str) -> str | None:
     """The first part of `relative` under `root` that is a symbolic link (e.g. "assets" of "assets/app.js"), or None."""
     parts = relative.split("/")
@@ -305,6 +310,9 @@ def verify(cfg, manifest: dict | None = None) -> list[str]:
     """
     manifest = manifest if manifest is not None else read_manifest(cfg)
     problems = []
+    commit = manifest.get("project_commit")
+    if not (commit is None or isinstance(commit, str) and re.fullmatch(r"[0-9a-f]{7,64}", commit)):
+        problems.append(f"{MANIFEST} project_commit is {commit!r}, not a git commit; run `python -m scripts card` again")
     for name, entry in manifest["repos"].items():
         known = KNOWN_REPOS.get(name)
         if known is None:
@@ -316,7 +324,7 @@ def verify(cfg, manifest: dict | None = None) -> list[str]:
             continue
         fix = f"run `python -m scripts {known.step}` again to rewrite it, and have the results reviewed"
         shape = entry_shape_problems(cfg, name, entry, known, fix)
-        problems += shape or file_problems(cfg, name, entry, known) + derived_problems(cfg, name, entry, fix)
+        problems += shape or file_problems(cfg, name, entry, known) + derived_problems(cfg, name, entry)
     return problems
 
 
@@ -331,7 +339,7 @@ def entry_shape_problems(cfg, name: str, entry, known: KnownRepo, fix: str) -> l
     sdk = entry.get("space_sdk")
     if sdk is not None and (known.repo_type != "space" or sdk not in SPACE_SDKS):
         problems.append(f"{at}.space_sdk is {sdk!r}; only a Space has one, {' or '.join(SPACE_SDKS)}; {fix}")
-    if not (entry.get("repo_id") is None or isinstance(entry.get("repo_id"), str)):
+    if not (entry.get("repo_id") is None or one_line(entry.get("repo_id"))):
         problems.append(f"{at}.repo_id is {entry.get('repo_id')!r}, not a repo id; {fix}")
     if entry.get("folder") != known.folder:
         problems.append(f"{at}.folder is {entry.get('folder')!r}, but the {name} repo is published only from {known.folder}; {fix}")
@@ -375,6 +383,8 @@ def derived_shape_problems(cfg, at: str, derived, fix: str) -> list[str]:
     if folder != expected or path_problem(folder):
         return [f"{at}.folder is {folder!r}; derived files can only come from the export step's folder {expected}; {export_fix}"]
     problems = file_list_problems(f"{at}.files", derived.get("files", []), export_fix)
+    if not one_line(derived.get("command")):
+        problems.append(f"{at}.command is {derived.get('command')!r}, not the export command; {export_fix}")
     inputs = derived.get("inputs", {})
     if not isinstance(inputs, dict) or not all(isinstance(v, str) for v in inputs.values()):
         problems.append(f"{at}.inputs: not a map from file name to sha256; {export_fix}")
@@ -414,7 +424,7 @@ def file_problems(cfg, name: str, entry: dict, known: KnownRepo) -> list[str]:
     return problems
 
 
-def derived_problems(cfg, name: str, entry: dict, fix: str) -> list[str]:
+def derived_problems(cfg, name: str, entry: dict) -> list[str]:
     """Derived files must not be links, and must have been made from the files listed now."""
     derived = entry.get("derived")
     if not derived:

@@ -7,12 +7,14 @@ Spaces need ZeroGPU or paid hardware):
 
   static (default)  template/space-static/: a chat page (index.html, app.js, style.css) that
                     runs the tuned model in the visitor's browser with wllama, llama.cpp
-                    compiled to WebAssembly (vendored from npm in vendor/wllama/, so no
-                    third-party CDN is needed). The page downloads the GGUF file made by
-                    `export` from the model repo:
+                    compiled to WebAssembly (vendored from npm in vendor/wllama/, with the
+                    slower compat build Safari needs in vendor/wllama/compat/, so no
+                    third-party CDN is needed; a Content-Security-Policy in index.html lets
+                    the page load only the Space's own files and the model file). The page
+                    downloads the GGUF file made by `export` from the model repo:
                         https://huggingface.co/<model repo>/resolve/main/<name>-f16.gguf
                     The model file lives in the model repo, not in the Space, because the
-                    Space stays small (about 9 MB) and one copy serves the page, Ollama
+                    Space stays small (about 25 MB) and one copy serves the page, Ollama
                     (`ollama run hf.co/<model repo>`), LM Studio and llama.cpp alike.
                     Export records it in results/manifest.json as a derived file of the
                     model repo (too big to commit; publish uploads it): this step warns

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 # ---------------------------------------------------------------- models
@@ -117,6 +118,9 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--window-size=1280,1000",
     "--remote-debugging-port=0",
+    # Chromium's own requests from a fresh profile that reach even a proxied browser context: the
+    # search engine preconnect and the AI-mode eligibility check (www.google.com), autofill (a page with a form).
+    "--disable-features=PreconnectToSearch,AimEnabled,AutofillServerCommunication",
 ]
 
 
@@ -128,10 +132,52 @@ def find_chromium() -> str | None:
     return None
 
 
-class Browser:
-    """One headless Chromium with one tab; use it as a context manager."""
+class OutsideWorld:
+    """The browser's proxy for every host but this computer: it records each request and refuses it (403).
 
-    def __init__(self, executable: str):
+    Chromium sends requests for 127.0.0.1 directly and everything else here, so `requests` lists every
+    attempt to reach another site, whoever made it (the page, a worker, wllama).
+    """
+
+    def __init__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[str] = []
+        world = self
+
+        class Refuse(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _refuse(self):
+                world.requests.append(f"{self.command} {self.path}")
+                self.send_error(403, "this test allows no request outside 127.0.0.1")
+
+            do_CONNECT = do_GET = do_HEAD = do_POST = do_PUT = do_OPTIONS = _refuse
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+        self.proxy = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self):
+        import threading
+
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+        return False
+
+
+class Browser:
+    """One headless Chromium with one tab; use it as a context manager.
+
+    proxy: the tab gets a browser context of its own whose requests to other hosts than 127.0.0.1 go
+    through this proxy (Chromium's own background requests, e.g. to Google, keep the default context).
+    """
+
+    def __init__(self, executable: str, proxy: str | None = None):
         import websocket  # websocket-client
 
         self.profile = Path(tempfile.mkdtemp(prefix="chromium-profile-"))
@@ -141,10 +187,19 @@ class Browser:
             stderr=subprocess.DEVNULL,
         )
         port = self._devtools_port()
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=10) as response:
-            page = next(target for target in json.load(response) if target["type"] == "page")
-        self.socket = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=60, suppress_origin=True)
         self.ids = itertools.count(1)
+        self.browser_socket = None
+        if proxy:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/version", timeout=10) as response:
+                address = json.load(response)["webSocketDebuggerUrl"]
+            self.browser_socket = self.socket = websocket.create_connection(address, timeout=60, suppress_origin=True)
+            context = self.send("Target.createBrowserContext", proxyServer=proxy)["browserContextId"]
+            target = self.send("Target.createTarget", url="about:blank", browserContextId=context)["targetId"]
+            address = f"ws://127.0.0.1:{port}/devtools/page/{target}"  # the browser socket stays open: it owns the context
+        else:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=10) as response:
+                address = next(target for target in json.load(response) if target["type"] == "page")["webSocketDebuggerUrl"]
+        self.socket = websocket.create_connection(address, timeout=60, suppress_origin=True)
         self.console: list[str] = []
         self.send("Runtime.enable")
         self.send("Page.enable")
@@ -213,6 +268,8 @@ class Browser:
     def close(self) -> None:
         try:
             self.socket.close()
+            if self.browser_socket:
+                self.browser_socket.close()
         finally:
             self.process.terminate()
             try:
@@ -288,9 +345,24 @@ def gradio_app_url(request, config: Path, base: Path) -> str:
 # ---------------------------------------------------------------- the static page, asked for real
 
 
-def answers_from_static_page(project: Path, questions: list[str], screenshot: Path, chromium: str) -> list[str]:
+@dataclass
+class PageRun:
+    answers: list[str]
+    outside_requests: list[str]
+    """Every request the browser tried to send anywhere but the page's own server on 127.0.0.1."""
+    console: list[str]
+    fetched: list[str]
+    """The URLs the page itself fetched (its workers' fetches are not listed here)."""
+
+
+def answers_from_static_page(
+    project: Path, questions: list[str], screenshot: Path, chromium: str, *, like_safari: bool = False
+) -> PageRun:
     """Serve results/space and outputs/export of `project` on 127.0.0.1, load the model in headless
-    Chromium, type each question and press Enter; returns the page's answers and saves a screenshot.
+    Chromium, type each question and press Enter; returns the page's answers (and every request that
+    tried to leave 127.0.0.1) and saves a screenshot.
+
+    like_safari: hide WebAssembly JSPI from the page, as Safari lacks it, so wllama runs its compat build.
     """
     import threading
 
@@ -300,7 +372,9 @@ def answers_from_static_page(project: Path, questions: list[str], screenshot: Pa
     server = preview_server(project / "results" / "space", project / "outputs" / "export")
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        with Browser(chromium) as browser:
+        with OutsideWorld() as outside, Browser(chromium, proxy=outside.proxy) as browser:
+            if like_safari:
+                browser.send("Page.addScriptToEvaluateOnNewDocument", source="delete WebAssembly.Suspending;")
             browser.open(f"http://127.0.0.1:{server.server_address[1]}/?model=/model/{gguf}")
             browser.evaluate("document.getElementById('load-button').click()")
             status = "document.getElementById('status')"
@@ -310,10 +384,11 @@ def answers_from_static_page(project: Path, questions: list[str], screenshot: Pa
             assert state == "ready", browser.evaluate(f"{status}.textContent")
             answers = [_ask(browser, question) for question in questions]
             browser.screenshot(screenshot)
+            fetched = browser.evaluate("performance.getEntriesByType('resource').map(entry => entry.name)")
+            return PageRun(answers, list(outside.requests), list(browser.console), fetched)
     finally:
         server.shutdown()
         server.server_close()
-    return answers
 
 
 def _ask(browser: "Browser", question: str) -> str:

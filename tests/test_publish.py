@@ -229,11 +229,12 @@ class FakeHub:
                 repo = hub.repos.get((repo_type, repo_id))
                 if repo is None:
                     return self._reply(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
-                if hub.fail.get(action) == "drop":  # the connection breaks before any answer
+                failure = hub.fail.get(f"{action} {repo_type}") or hub.fail.get(action)  # e.g. "commit space": only Spaces
+                if failure == "drop":  # the connection breaks before any answer
                     self.close_connection = True
                     return None
-                if action in hub.fail:
-                    status, message = hub.fail[action]
+                if failure:
+                    status, message = failure
                     return self._reply(status, {"error": f"{message} (token {token})"})  # a careless server echoes it
                 if action == "paths-info":
                     return self._paths_info(repo, parse_qs(body.decode())["paths"])
@@ -454,6 +455,18 @@ def test_a_connection_dropped_during_the_commit_publishes_nothing(results_projec
     assert fake_hub.commits("model", "learner/namibia-qa") == [] and ("space", "learner/namibia-qa-demo") not in fake_hub.repos
 
 
+def test_a_connection_dropped_after_the_model_repo_says_what_was_published(results_project, fake_hub):
+    """A commit per repo cannot be undone: the sentence says the model repo is on the Hub and the Space is not."""
+    fake_hub.fail["commit space"] = "drop"
+    result = publish_against(fake_hub, results_project)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "could not be reached for learner/namibia-qa-demo (RemoteProtocolError" in output
+    assert "model was published, nothing more (publishing again uploads only what is missing)." in output
+    assert len(fake_hub.commits("model", "learner/namibia-qa")) == 1 and fake_hub.commits("space", "learner/namibia-qa-demo") == []
+    assert not (results_project.parent / "outputs" / "publish").exists()  # no plan.json claiming a finished publish
+
+
 def test_the_exchanged_token_is_masked_in_the_github_actions_log(results_project, fake_hub):
     """Under Actions, each short-lived token is announced with ::add-mask:: before anything could print it."""
     fake_hub.fail["commit"] = (500, "the Hub broke")  # and FakeHub echoes the token it was sent in its error
@@ -592,6 +605,22 @@ def test_an_unlisted_file_in_a_repo_folder_is_refused(results_project, fake_hub)
     output = refused(fake_hub, results_project)
     assert "results/space/assets/extra.js: not listed in results/manifest.json repos.space.files" in output
     assert "delete it, or run `python -m scripts space` again" in output
+
+
+def test_text_that_would_start_a_line_in_the_log_is_refused(results_project):
+    """A newline in a printed value could forge a GitHub Actions `::command::` line in the publish job's log."""
+    from scripts.config import load_settings
+    from scripts.manifest import verify
+
+    manifest = manifest_of(results_project)
+    manifest["project_commit"] = "abc1234\n::notice::forged"
+    manifest["repos"]["space"]["repo_id"] = "learner/namibia-qa-demo\n::error::forged"
+    manifest["repos"]["model"]["derived"]["command"] = "python -m scripts export\n::warning::forged"
+    problems = "\n".join(verify(load_settings(results_project), manifest))
+    assert "results/manifest.json project_commit is 'abc1234\\n::notice::forged', not a git commit" in problems
+    assert "repos.space.repo_id is 'learner/namibia-qa-demo\\n::error::forged', not a repo id" in problems
+    assert "repos.model.derived.command is 'python -m scripts export\\n::warning::forged', not the export command" in problems
+    assert "\n::" not in problems  # every value is shown with its newline escaped
 
 
 def test_the_upload_path_checks_every_path_again(results_project):

@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 import shutil
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -33,6 +34,9 @@ WLLAMA_SHA256 = {
     "wllama.js": "e5506753e41a59c11f61f2c52422045be9fc76e32a7e47f037aaad5df4ec723e",
     "wllama.wasm": "551f13439366eff11e057b1b91fe46a7fdac29d56d67372d4c5f19a549dfe70c",
     "LICENCE": "5866e3bd7e3cbd3f7c8bea6efd8a1e7fa7cc8de68c30f428aff7c6584a0fb720",
+    # `npm pack @wllama/wllama-compat@3.8.1`: the build for browsers without JSPI or Memory64 (Safari)
+    "compat/wllama.js": "2649eeb408988841c372e54805adfa25aed5d02f850c09add78c2f3ac0f3fce1",
+    "compat/wllama.wasm": "2db3f67d0bcc19cdf8f14f129e46cab691bff898954808f8a2dc4c586eb5bb68",
 }
 HUB_COLORS = {"red", "yellow", "green", "blue", "indigo", "purple", "pink", "gray"}
 CHROMIUM = find_chromium()
@@ -72,6 +76,7 @@ def test_static_space_has_the_page_the_runtime_and_a_hub_header(static_space):
     assert files == {
         "README.md", "index.html", "app.js", "style.css",
         "vendor/wllama/wllama.js", "vendor/wllama/wllama.wasm", "vendor/wllama/LICENCE", "vendor/wllama/VERSION.txt",
+        "vendor/wllama/compat/wllama.js", "vendor/wllama/compat/wllama.wasm",
     }
     header = front_matter((folder / "README.md").read_text())
     assert header["sdk"] == "static" and header["app_file"] == "index.html"
@@ -97,7 +102,25 @@ def test_vendored_runtime_is_the_pinned_wllama_release(static_space):
     for folder in (REPO / "template" / "space-static" / "vendor" / "wllama", static_space.parent / "results" / "space" / "vendor" / "wllama"):
         for name, digest in WLLAMA_SHA256.items():
             assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, folder / name
-    assert space.WLLAMA_VERSION in (REPO / "template" / "space-static" / "vendor" / "wllama" / "VERSION.txt").read_text()
+    version = (REPO / "template" / "space-static" / "vendor" / "wllama" / "VERSION.txt").read_text()
+    assert f"@wllama/wllama {space.WLLAMA_VERSION} and @wllama/wllama-compat {space.WLLAMA_VERSION}" in version
+    assert WLLAMA_SHA256["compat/wllama.wasm"] in version and WLLAMA_SHA256["compat/wllama.js"] in version
+
+
+def test_the_page_may_load_only_its_own_files_and_the_model(static_space):
+    """The Content-Security-Policy: the browser itself refuses anything else (a CDN, another site, inline code)."""
+    page = (static_space.parent / "results" / "space" / "index.html").read_text()
+    policy = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', page).group(1)
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+    assert directives["default-src"] == "'self'"
+    assert directives["script-src"] == "'self' 'wasm-unsafe-eval'"  # and WebAssembly
+    assert directives["worker-src"] == "'self' blob:"  # wllama starts its workers from blob: URLs
+    assert directives["connect-src"] == "'self' https://huggingface.co https://*.huggingface.co https://*.hf.co"
+    assert set(directives) == {"default-src", "script-src", "worker-src", "connect-src", "object-src", "base-uri", "form-action"}
+    assert directives["object-src"] == directives["base-uri"] == directives["form-action"] == "'none'"
+    assert page.index("Content-Security-Policy") < page.index("<script")  # in force before any script
+    app = (static_space.parent / "results" / "space" / "app.js").read_text()
+    assert 'setCompat("default")' not in app and "./vendor/wllama/compat/wllama.wasm" in app  # not wllama's CDN copy
 
 
 def test_space_is_recorded_in_the_manifest(static_space):
@@ -163,18 +186,28 @@ def test_static_space_without_export_is_exit_2(tiny_project):
 
 
 @needs_chromium
-def test_static_page_answers_like_pytorch_in_headless_chromium(static_space, tiny_model_dir, tmp_path):
+@pytest.mark.parametrize("like_safari", [False, True], ids=["chromium", "without-jspi-like-safari"])
+def test_static_page_answers_like_pytorch_in_headless_chromium(static_space, tiny_model_dir, tmp_path, like_safari):
+    """The page answers, and no request leaves 127.0.0.1 (the browser's proxy for every other host records them).
+
+    Without WebAssembly JSPI, as in Safari, wllama runs its compat build: vendored, not fetched from a CDN.
+    """
     pytest.importorskip("websocket", reason="websocket-client is not installed: pip install -r requirements.txt")
     project = static_space.parent
     questions = eval_questions(static_space)
     expected = pytorch_answers(tiny_model_dir, project / "outputs" / "train" / "adapter", questions, 48)
 
-    screenshot = tmp_path / "space-static.png"
-    answers = answers_from_static_page(project, questions, screenshot, CHROMIUM)
+    name = "space-static-compat.png" if like_safari else "space-static.png"
+    screenshot = tmp_path / name
+    run = answers_from_static_page(project, questions, screenshot, CHROMIUM, like_safari=like_safari)
     keep = REPO / "outputs" / "test-screenshots"  # outputs/ is git-ignored; a person can look at the page here
     keep.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(screenshot, keep / "space-static.png")
-    assert answers == expected
+    shutil.copyfile(screenshot, keep / name)
+    assert run.answers == expected
+    assert run.outside_requests == []
+    assert not [line for line in run.console if "Content Security Policy" in line]
+    compat = [urlsplit(url).path for url in run.fetched if "/compat/" in url]  # the compat build, from the Space
+    assert compat == (["/vendor/wllama/compat/wllama.js"] if like_safari else [])
 
 
 def test_gradio_space_answers_like_pytorch(exported, tmp_path_factory, tiny_model_dir, request):

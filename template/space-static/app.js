@@ -41,8 +41,12 @@ async function loadModel() {
   progressBar.hidden = false;
   setStatus(`Downloading the model (${config.model_size}, only the first time)…`, "loading");
   wllama = new Wllama({ default: new URL("./vendor/wllama/wllama.wasm", import.meta.url).href });
-  // Safari and older browsers need wllama's slower "compat" build, fetched from its pinned CDN copy.
-  wllama.setCompat("default");
+  // Browsers without WebAssembly JSPI or Memory64 (Safari, older ones) need wllama's slower "compat"
+  // build. It is vendored beside the default one (wllama would otherwise load it from a CDN).
+  wllama.setCompat({
+    worker: new URL("./vendor/wllama/compat/wllama.js", import.meta.url).href,
+    wasm: new URL("./vendor/wllama/compat/wllama.wasm", import.meta.url).href,
+  });
   try {
     await wllama.loadModelFromUrl(modelUrl(), {
       n_ctx: config.context_length,
