@@ -113,7 +113,11 @@ class RuleNameFinder:
 
 def repeat_mentions(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """`spans`, plus every other place in `text` where one of those names, or a word of one, appears again."""
-    names = {text[start:end] for start, end in spans}
+    return also_mentioned(text, {text[start:end] for start, end in spans}, spans)
+
+
+def also_mentioned(text: str, names: set[str], spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """`spans`, plus each place in `text` (outside them) where one of `names`, or a word of one, appears."""
     words = {word for name in names for word in name.split() if len(word) > 2 and not re.fullmatch(PARTICLE, word)}
     found = list(spans)
     for candidate in sorted(names | words, key=len, reverse=True):  # the full name before its words
