@@ -33,7 +33,9 @@ from .errors import UserError
 
 # One word of a name: a capital then lower-case letters; double names ("Nandi-Ndaitwah") and the click
 # letters of Khoekhoe names ("!Naruseb", "//Hoebes", "ǃGaroëb") included.
-NAME_WORD = r"(?:!|ǃ|ǀ|ǁ|ǂ|//|\|\|)?[A-ZÀ-Þ][a-zß-ÿ'’]+(?:-[A-ZÀ-Þ][a-zß-ÿ'’]+)*"
+# An apostrophe only inside a word ("Ma'ruf"), so a possessive "Amutenya's" ends the name before it.
+NAME_PART = r"[A-ZÀ-Þ][a-zß-ÿ]+(?:['’][a-zß-ÿ]{2,})?"
+NAME_WORD = rf"(?:!|ǃ|ǀ|ǁ|ǂ|//|\|\|)?{NAME_PART}(?:-{NAME_PART})*"
 PARTICLE = r"(?:van|von|der|de|du|da|le|la|den|ter)"  # "Hendrik van Wyk"
 FULL_NAME = rf"{NAME_WORD}(?:[ \t]+(?:{PARTICLE}[ \t]+)*{NAME_WORD}){{0,3}}"
 
@@ -59,6 +61,8 @@ NOT_NAME_WORDS = {
     "the", "a", "an", "bank", "ministry", "office", "hospital", "clinic", "school", "university", "police",
     "namibia", "windhoek", "municipality", "council", "company", "ltd", "pty", "trust", "fund", "resorts",
     "agency", "authority", "services", "centre", "center", "department", "team", "support", "sales", "us",
+    "park", "national", "river", "desert", "canyon", "region", "lodge", "hotel", "museum", "church", "airport",
+    "street", "road", "avenue", "drive", "mountain", "dam", "mine", "farm", "village", "town", "city",
     "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "today", "please", "yes", "no",
 }  # fmt: skip
 

@@ -256,7 +256,7 @@ DATE = (
 )
 # The keyword, then at most a few short words ("born on", "DOB:", "date of birth is") before the date.
 DATE_OF_BIRTH = re.compile(
-    rf"(?i)\b(?:born|d\.?o\.?b\.?|date\s+of\s+birth|birth\s*date|birthday)\b[\s:,-]*(?:(?:on|is|was|the|in)\s+)*(?P<date>{DATE})(?!\d)"
+    rf"(?i)\b(?:born|date\s+of\s+birth|birth\s*date|birthday|d\.?o\.?b)\b\.?[\s:,-]*(?:(?:on|is|was|the|in)\s+)*(?P<date>{DATE})(?!\d)"
 )
 
 
@@ -287,7 +287,7 @@ def _addresses(text: str):
 
 # "passport no. N0012345", "Passport number: P1234567": the keyword, a few label words, then the number.
 PASSPORT = re.compile(
-    r"(?i)\bpassport\b(?:\s*(?:no\.?|number|nr\.?|#|num\.?|is|:)\s*)*(?P<number>(?=[a-z]{0,2}\d)[a-z]{0,2}\d{6,9})\b"
+    r"(?i)\bpassport\b[\s,:#]*(?:(?:no\.?|number|nr\.?|num\.?|is)[\s,:#]*)*(?P<number>[a-z]{0,2}\d{6,9})\b"
 )
 # "account number 8765432109", "acc no: 62 2345 6789", "a/c 1234567": 6 to 16 digits, maybe in groups.
 BANK_ACCOUNT = re.compile(
