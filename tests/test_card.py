@@ -257,7 +257,10 @@ def test_card_text_is_complete_and_has_no_template_syntax_left(card_project):
     cfg = load_settings(card_project)
     for name in ("intended_use", "out_of_scope_use", "limitations", "data_sources", "anonymisation", "known_biases"):
         assert getattr(cfg.card, name) in text, name
-    assert "The automatic scan does not detect names of people" in text  # the scan's limit, whatever the learner wrote
+    # Which detectors ran and what they cannot see, whatever the learner wrote; and who may be named.
+    assert "Names of people were looked for by rules: a capitalised name after an honorific" in text
+    assert 'It cannot see names with none of these cues in front of them' in text
+    assert "People the data may name for their public role** (`[data] public_names`, not reported by the scan): " + ", ".join(cfg.data.public_names) in text
     for name in ("learning_rate", "rank", "alpha", "dropout", "batch_size", "warmup_ratio", "seed", "max_length"):
         assert f"] {name}`" in text, name
 
