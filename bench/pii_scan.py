@@ -107,7 +107,8 @@ def main() -> int:
         for what, kind, span, text in new["wrong"]:
             print(f"  {what}: {kind} {span!r} in {text!r}")
     print(
-        f"ratio: recall after/before = {ratio(found_new, found_old) or 0:.2f}x ({found_new} vs {found_old} of {total} items found); "
+        f"ratio: recall after/before = {f'{found_new / found_old:.2f}x' if found_old else 'n/a (none before)'} "
+        f"({found_new} vs {found_old} of {total} items found); "
         f"false positives {false_new} vs {false_old}; every type >= {TARGET_RECALL:.0%}: {'yes' if all_met else 'no'}; "
         f"decoys clean: {'yes' if not new['decoys_flagged'] else 'no'}"
     )

@@ -305,12 +305,13 @@ def _documents_and_accounts(text: str):
 # ---------------------------------------------------------------- all together
 
 # When two findings overlap, the one from the earlier detector wins: a secret or
-# e-mail address may contain digits that look like a phone number, an ID or card
-# number is checked more strictly than a phone number, and a number with its
-# keyword in front (account, passport, born) is surer than a bare phone-like one.
+# e-mail address may contain digits that look like a phone number; a number with
+# its keyword in front ("account number 62011223344") is surer than the same digits
+# read as an ID or card number by their shape; and an ID or card number is checked
+# more strictly than a phone number.
 DETECTORS = (
-    _secrets, _emails, _spelled_emails, _cards, _id_numbers, _ip_addresses,
-    _dates_of_birth, _documents_and_accounts, _addresses, _phones,
+    _secrets, _emails, _spelled_emails, _dates_of_birth, _documents_and_accounts,
+    _cards, _id_numbers, _ip_addresses, _addresses, _phones,
 )  # fmt: skip
 
 

@@ -39,6 +39,7 @@ IN_CONTEXT = [
     ("Scan of passport P0987654 attached.", "PASSPORT", "P0987654"),
     ("Account number 8765432109, FNB Namibia.", "BANK_ACCOUNT", "8765432109"),
     ("Acc no: 62 2345 6789 at Bank Windhoek.", "BANK_ACCOUNT", "62 2345 6789"),
+    ("My account number is 62011223344.", "BANK_ACCOUNT", "62011223344"),  # the keyword beats an ID number's shape
     ("Mail me: k.iyambo (at) yahoo (dot) com.", "EMAIL", "k.iyambo (at) yahoo (dot) com"),
     ("My email is martha at gmail dot com", "EMAIL", "martha at gmail dot com"),
 ]
