@@ -43,7 +43,7 @@ HONORIFICS = r"Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Meme|Tate|Sister|Nurse|Pastor|Rev|Rever
 FIELD_LABELS = (
     r"client|customer|patient|name|full name|surname|first name|learner|student|pupil|contact|contact person|parent|"
     r"guardian|teacher|employee|applicant|member|caller|attn|attention|next of kin|mother|father|beneficiary|"
-    r"account holder|tenant|driver|from|to|cc|signed"
+    r"account holder|tenant|driver|signed"
 )
 CUES = [
     rf"\b(?:{HONORIFICS})\.?[ \t]+",  # Ms. Loide Kambonde, Meme Ndapewa
@@ -63,6 +63,7 @@ NOT_NAME_WORDS = {
     "agency", "authority", "services", "centre", "center", "department", "team", "support", "sales", "us",
     "park", "national", "river", "desert", "canyon", "region", "lodge", "hotel", "museum", "church", "airport",
     "street", "road", "avenue", "drive", "mountain", "dam", "mine", "farm", "village", "town", "city",
+    "sir", "madam", "customer", "colleague", "colleagues", "all", "friends", "parents", "students", "members",
     "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "today", "please", "yes", "no",
 }  # fmt: skip
 
