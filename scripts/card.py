@@ -380,6 +380,10 @@ def data_facts(cfg, report: dict) -> dict:
         "personal_data": (
             f"{personal.get('status', 'not reported')} ({personal.get('details') or 'no details'})" if personal else "not reported"
         ),
+        "scan_finds": get("personal_data_scan", "finds") or "not reported",
+        "names_detector": get("personal_data_scan", "names_detector") or "not reported",
+        "names_cannot_see": get("personal_data_scan", "names_cannot_see") or "not reported",
+        "public_names": ", ".join(cfg.data.public_names) or "none listed",
         "median_tokens": _or_missing(_whole(lengths.get("median"))),
         "max_tokens": _or_missing(lengths.get("max")),
         "categories": ", ".join(f"{name} {count}" for name, count in categories.items()) or "not reported",

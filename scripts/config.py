@@ -83,6 +83,12 @@ class DataSettings:
     """Fewest training examples validate accepts; fewer rarely teach a model anything."""
     near_duplicate_threshold: float = field(default=0.8, metadata={"range": (0.0, 1.0)})
     """Similarity (0-1) above which two examples count as near duplicates."""
+    public_names: list[str] = field(default_factory=list)
+    """People the data may name for their public role (e.g. ["Sam Nujoma"]); the privacy scan does not report them."""
+    names_model: str = ""
+    """A Hugging Face token-classification (NER/PII) model that finds names: a folder or Hub id ("": rules only)."""
+    names_model_revision: str = ""
+    """The commit of names_model on the Hub (40 hex digits), so every run uses the same weights."""
 
 
 @dataclass
@@ -262,6 +268,7 @@ def load_settings(config_path: str | Path = DEFAULT_CONFIG) -> Settings:
         sections[section_name] = _build_section(section_name, SECTIONS[section_name], values, locate)
     settings = Settings(**sections, root=path.resolve().parent, config_path=path.resolve())
     check_repo_ids(settings, locate)
+    check_names_model(settings, locate)
     return settings
 
 
@@ -318,6 +325,19 @@ def _check_value(label: str, value, hint, metadata):
         why = f" ({metadata['why']})" if "why" in metadata else ""
         raise UserError(f"{label} is {value}; allowed values are from {low_high[0]} to {low_high[1]}{why}.")
     return value
+
+
+def check_names_model(settings: Settings, locate: "_KeyLocator") -> None:
+    """A name model from the Hub must be pinned to a commit: a branch like "main" can change under the project."""
+    model = settings.data.names_model.strip()
+    if not model or settings.path(model).is_dir():
+        return
+    if not re.fullmatch(r"[0-9a-f]{40}", settings.data.names_model_revision.strip()):
+        raise UserError(
+            f'{locate("data", "names_model")}: names_model "{model}" is not a folder, so it comes from the Hub and '
+            "needs names_model_revision set to the commit to use (40 hex digits, from the model page's \"Files and "
+            'versions" history), or write names_model = "" to use the rules.'
+        )
 
 
 # ---------------------------------------------------------------- Hub repo ids

@@ -7,7 +7,8 @@ such as <EMAIL> or <PHONE>. Both `validate` (which reports findings) and
 
 What is found, and how:
 
-  EMAIL        name@example.com                        regular expression
+  EMAIL        name@example.com,                       regular expressions; the second form
+               k.iyambo (at) yahoo (dot) com           with (at)/[at] and (dot)/[dot] spelled out
   PHONE        +264 81 234 5678, 081 234 5678,         the `phonenumbers` library (Google's
                264812345678, +44 20 7946 0958          phone-number rules for every country),
                061-123456 (older Namibian landlines)   plus one pattern for Namibian area codes
@@ -17,19 +18,22 @@ What is found, and how:
   SECRET       hf_..., sk-..., AKIA..., ghp_...,       the documented prefixes of each provider,
                github_pat_..., api_key=...             and key=value pairs named like a secret
 
-Why some detectors are our own code: no maintained library covers Namibian
-ID numbers, and e-mail, card, IP and token patterns are short, well documented
-regular expressions (plus a checksum or `ipaddress` check) that a learner can
-read here. Phone numbers are the exception: their rules differ per country and
-change over time, so they come from `phonenumbers`, which only reports numbers
-that are valid somewhere (years, prices and counts such as "14 regions" are
-not). phonenumbers rejects the older six-digit Namibian landlines still printed
-as "061-123456", so one narrow pattern for Namibian area codes adds those.
+and, only where the words around it say what a number is (the context):
 
-What is NOT found: names of people. Telling a private person's name from a
-place, a company or a public figure needs a person reading the text, so the
-data report, the pull-request checklist and the model card all say that the
-scan does not cover names and ask the author to read every example for them.
+  DATE_OF_BIRTH  born on 02/07/1979, DOB: 1979-07-02   a date within a few words after "born",
+                 date of birth 2 July 1979             "DOB", "date of birth" or "birthday"
+  ADDRESS        Erf 1432, 12 Sam Nujoma Drive,        a number before a street word (Street, Road,
+                 Plot 12, P.O. Box 2345                Drive, ...); Namibian erf and plot numbers
+  PASSPORT       passport no. N0012345                 a document number just after "passport"
+  BANK_ACCOUNT   account number 8765432109             6-16 digits just after "account"/"acc no"
+
+A year, an amount or a version number has the same shape as some of these; the
+keyword in front of it is what makes it personal, so without one nothing is found.
+
+Names of people (PERSON) are found by names.py, which this module calls when it
+is given a name finder: a named-entity model where [data] names_model names one,
+otherwise rules a reader can follow. What those rules cannot see is said in the
+data report, the pull-request checklist and the model card.
 
 The placeholders contain no digits, @ signs or key=value pairs, so a redacted
 text has no findings: running `anonymize` twice changes nothing the second time.
@@ -51,6 +55,11 @@ PLACEHOLDERS = {
     "CARD_NUMBER": "<CARD_NUMBER>",
     "IP_ADDRESS": "<IP_ADDRESS>",
     "SECRET": "<SECRET>",
+    "DATE_OF_BIRTH": "<DATE_OF_BIRTH>",
+    "ADDRESS": "<ADDRESS>",
+    "PASSPORT": "<PASSPORT>",
+    "BANK_ACCOUNT": "<BANK_ACCOUNT>",
+    "PERSON": "<PERSON>",  # anonymize numbers them per file: <PERSON_1>, <PERSON_2>, ...
 }
 
 # What each kind is called in reports: (one, several).
@@ -61,14 +70,14 @@ DESCRIPTIONS = {
     "CARD_NUMBER": ("a payment card number", "payment card numbers"),
     "IP_ADDRESS": ("an IP address", "IP addresses"),
     "SECRET": ("a secret key or token", "secret keys or tokens"),
+    "DATE_OF_BIRTH": ("a date of birth", "dates of birth"),
+    "ADDRESS": ("a street or postal address", "street or postal addresses"),
+    "PASSPORT": ("a passport number", "passport numbers"),
+    "BANK_ACCOUNT": ("a bank account number", "bank account numbers"),
+    "PERSON": ("a name of a person", "names of people"),
 }
-
-
-SCAN_COVERS = ", ".join(several for _, several in list(DESCRIPTIONS.values())[:-1]) + " and " + DESCRIPTIONS["SECRET"][1]
-NAMES_NOT_DETECTED = (
-    "The automatic scan does not detect names of people. Read every example yourself and replace the names "
-    "of private people (anyone not named for a public role) with a made-up name or <NAME>."
-)
+PATTERN_KINDS = [kind for kind in DESCRIPTIONS if kind != "PERSON"]  # what find_personal_data always looks for
+SCAN_COVERS = ", ".join(DESCRIPTIONS[kind][1] for kind in PATTERN_KINDS[:-1]) + " and " + DESCRIPTIONS[PATTERN_KINDS[-1]][1]
 
 
 @dataclass(frozen=True)
@@ -213,16 +222,104 @@ def _ip_addresses(text: str):
             yield Finding("IP_ADDRESS", match.start(), match.end())
 
 
+# ---------------------------------------------------------------- e-mail written out
+
+# "k.iyambo (at) yahoo (dot) com", "info [at] nam [dot] na": the brackets say it is an address.
+EMAIL_SPELLED = re.compile(
+    r"(?i)(?<![\w.+-])[a-z0-9][\w.+-]*\s*[(\[{]\s*at\s*[)\]}]\s*[a-z0-9-]+(?:\s*(?:[(\[{]\s*dot\s*[)\]}]|\.)\s*[a-z0-9-]+)+"
+)
+# Without brackets ("martha at gmail dot com") "at" and "dot" are ordinary words, so the
+# domain must end in a real top-level domain, and the name must look like a mailbox
+# (a dot, _ or digit in it) or the provider must be a known mail service.
+EMAIL_WORDS = re.compile(
+    r"(?i)(?<![\w.+-])(?P<user>[a-z0-9][\w.+-]*) at (?P<domain>[a-z0-9-]+)(?: dot [a-z0-9-]+)* dot (?:com|org|net|na|za|edu|gov|info|io|uk|de)\b"
+)
+MAIL_SERVICES = {"gmail", "yahoo", "outlook", "hotmail", "icloud", "iway", "mweb", "live", "proton", "protonmail"}
+
+
+def _spelled_emails(text: str):
+    for match in EMAIL_SPELLED.finditer(text):
+        yield Finding("EMAIL", match.start(), match.end())
+    for match in EMAIL_WORDS.finditer(text):
+        if re.search(r"[._\d]", match["user"]) or match["domain"].lower() in MAIL_SERVICES:
+            yield Finding("EMAIL", match.start(), match.end())
+
+
+# ---------------------------------------------------------------- dates of birth
+
+MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+DATE = (
+    r"(?:\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})"  # 02/07/1979, 2.7.79
+    r"|\d{4}-\d{2}-\d{2}"  # 1979-07-02
+    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{MONTHS},?\s+\d{{4}}"  # 2 July 1979, 2nd of July, 1979
+    rf"|{MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}})"  # July 2, 1979
+)
+# The keyword, then at most a few short words ("born on", "DOB:", "date of birth is") before the date.
+DATE_OF_BIRTH = re.compile(
+    rf"(?i)\b(?:born|date\s+of\s+birth|birth\s*date|birthday|d\.?o\.?b)\b\.?[\s:,-]*(?:(?:on|is|was|the|in)\s+)*(?P<date>{DATE})(?!\d)"
+)
+
+
+def _dates_of_birth(text: str):
+    for match in DATE_OF_BIRTH.finditer(text):
+        yield Finding("DATE_OF_BIRTH", match.start("date"), match.end("date"))
+
+
+# ---------------------------------------------------------------- addresses
+
+STREET_WORDS = r"(?:(?:Street|Road|Avenue|Drive|Lane|Close|Crescent|Way|Boulevard|Strasse|Straße|Weg)\b|(?:St|Rd|Ave|Dr|Str)\b\.?)"
+STREET_NAME = r"(?:[A-Z][\w'’-]*\.?\s+){1,4}" + STREET_WORDS
+# "12 Sam Nujoma Drive", "14B Nelson Mandela Avenue": a house number, then a capitalised street name.
+STREET_ADDRESS = re.compile(rf"(?<![\w,.])\d{{1,5}}[A-Za-z]?,?\s+{STREET_NAME}")
+# Namibian erf and plot numbers ("Erf 1432", "Plot 12"), house numbers and post boxes; with a street after them when there is one.
+LOT_OR_BOX = re.compile(
+    rf"\b(?:Erf|ERF|Plot|PLOT|House\s+(?:No\.?|Number)|P\.?\s?O\.?\s+Box|PO\s+Box|Private\s+Bag)\s*\d{{1,6}}[A-Za-z]?(?:,?\s+{STREET_NAME})?"
+)
+
+
+def _addresses(text: str):
+    for pattern in (LOT_OR_BOX, STREET_ADDRESS):
+        for match in pattern.finditer(text):
+            yield Finding("ADDRESS", match.start(), match.end())
+
+
+# ---------------------------------------------------------------- passport and bank account numbers
+
+# "passport no. N0012345", "Passport number: P1234567": the keyword, a few label words, then the number.
+PASSPORT = re.compile(
+    r"(?i)\bpassport\b[\s,:#]*(?:(?:no\.?|number|nr\.?|num\.?|is)[\s,:#]*)*(?P<number>[a-z]{0,2}\d{6,9})\b"
+)
+# "account number 8765432109", "acc no: 62 2345 6789", "a/c 1234567": 6 to 16 digits, maybe in groups.
+BANK_ACCOUNT = re.compile(
+    r"(?i)\b(?:account|acc|acct|a/c)\b\.?(?:\s*(?:no\.?|number|nr\.?|#|num\.?|is|:))*\s*"
+    r"(?P<number>\d(?:[ -]?\d){5,15})(?![\d%.,]\d|\s*%)"
+)
+
+
+def _documents_and_accounts(text: str):
+    for kind, pattern in (("PASSPORT", PASSPORT), ("BANK_ACCOUNT", BANK_ACCOUNT)):
+        for match in pattern.finditer(text):
+            yield Finding(kind, match.start("number"), match.end("number"))
+
+
 # ---------------------------------------------------------------- all together
 
 # When two findings overlap, the one from the earlier detector wins: a secret or
-# e-mail address may contain digits that look like a phone number, and an ID or
-# card number is checked more strictly than a phone number.
-DETECTORS = (_secrets, _emails, _cards, _id_numbers, _ip_addresses, _phones)
+# e-mail address may contain digits that look like a phone number; a number with
+# its keyword in front ("account number 62011223344") is surer than the same digits
+# read as an ID or card number by their shape; and an ID or card number is checked
+# more strictly than a phone number.
+DETECTORS = (
+    _secrets, _emails, _spelled_emails, _dates_of_birth, _documents_and_accounts,
+    _cards, _id_numbers, _ip_addresses, _addresses, _phones,
+)  # fmt: skip
 
 
-def find_personal_data(text: str) -> list[Finding]:
-    """Every finding in `text`, sorted by position, without overlaps."""
+def find_personal_data(text: str, names=None) -> list[Finding]:
+    """Every finding in `text`, sorted by position, without overlaps.
+
+    `names` is a name finder from names.py (`load_name_finder`); without one, names are not looked for.
+    """
     if not text:
         return []
     kept: list[Finding] = []
@@ -230,12 +327,16 @@ def find_personal_data(text: str) -> list[Finding]:
         for finding in detector(text):
             if not any(finding.start < other.end and other.start < finding.end for other in kept):
                 kept.append(finding)
+    if names is not None:
+        for start, end in names.find(text):
+            if not any(start < other.end and other.start < end for other in kept):
+                kept.append(Finding("PERSON", start, end))
     return sorted(kept, key=lambda finding: finding.start)
 
 
-def redact(text: str) -> tuple[str, list[Finding]]:
+def redact(text: str, names=None) -> tuple[str, list[Finding]]:
     """`text` with every finding replaced by its placeholder, and the findings."""
-    findings = find_personal_data(text)
+    findings = find_personal_data(text, names)
     pieces, position = [], 0
     for finding in findings:
         pieces.append(text[position : finding.start])

@@ -14,7 +14,8 @@ What is checked, and by what:
   * Plain Python checks what needs a whole conversation or several examples at
     once: role order, empty turns, enough examples, exact and near duplicates,
     eval questions leaked from train, unfilled placeholders like {{name}},
-    languages, and personal data (see privacy.py; it does not detect names of people).
+    languages, personal data (privacy.py) and names of people (names.py: rules, or a
+    named-entity model; names are warnings to review, listed public figures are left out).
   * A diversity audit gives warnings, never failures: small categories or tags,
     the language mix, and how often the data talks about men versus women.
   * validate_settings.py checks the settings that would otherwise fail only after
@@ -45,7 +46,8 @@ from typing import Callable
 from .data import Example, load_examples, load_split, read_records
 from .errors import EXIT_CHECKS_FAILED, EXIT_OK, UserError
 from .facts import key_fact, phrasing_distribution, phrasings_by_fact, taught_flags
-from .privacy import describe, find_personal_data
+from .names import load_name_finder
+from .privacy import SCAN_COVERS, Finding, describe, find_personal_data
 from .similarity import SimilarityIndex, comparable
 from .validate_report import build_report, plural, print_summary, publish_job_summary, staging_folder, write_outputs
 from .validate_settings import SettingWarning, check_settings
@@ -174,6 +176,7 @@ def check_texts(data: Datasets, cfg) -> TextResults:
         check_rehearsal_overlap(data, threshold),
         check_placeholders(texts),
         check_personal_data(texts),
+        check_names(texts, load_name_finder(cfg.data, cfg.root)),
         check_languages(data.examples(), languages, cfg.project.languages),
         *audit_groups(data.train, data.names["train"]),
         audit_language_mix(languages, cfg.project.languages, detector),
@@ -866,8 +869,26 @@ def check_personal_data(texts: list[Passage]) -> Check:
         if findings:
             message = f"contains {describe(passage.text, findings)}"
             check.problems.append(Problem(check.id, "fail", message, passage.file, passage.line, passage.field))
-    # Said on every report (and so on the model card): the scan cannot tell a person's name from a place's.
-    check.details = f"{len(texts)} texts scanned; names of people are not detected: check them by hand"
+    check.details = f"{len(texts)} texts scanned for {SCAN_COVERS}"
+    return check
+
+
+def check_names(texts: list[Passage], names) -> Check:
+    """Names of people are warnings: only the author knows whether a name is a private person's."""
+    check = Check(
+        "names",
+        "Names of people reviewed",
+        "If it names a private person, run `python -m scripts anonymize FILE`: it gives each person a placeholder "
+        "(<PERSON_1>, <PERSON_2>, ...) and lists every replacement for you to confirm. If it is a public figure named "
+        "for their public role, add the name to [data] public_names in project.toml.",
+    )
+    for passage in texts:
+        findings = [Finding("PERSON", start, end) for start, end in names.find(passage.text)]
+        if findings:
+            message = f"contains {describe(passage.text, findings)}"
+            check.problems.append(Problem(check.id, "warn", message, passage.file, passage.line, passage.field))
+    # Said on every report (and so on the model card): which detector ran, and what it cannot see.
+    check.details = f"found by {names.detector}; not found: {names.cannot_see}"
     return check
 
 

@@ -17,7 +17,8 @@ from pathlib import Path
 from .errors import where
 from .facts import phrasing_distribution
 from .files import replace_folder
-from .privacy import NAMES_NOT_DETECTED, SCAN_COVERS
+from .names import name_detector_summary
+from .privacy import SCAN_COVERS
 
 MAX_LISTED = 20  # problems listed per check in report.md; report.json has them all
 
@@ -79,9 +80,24 @@ def build_report(data, checks: list, table, diversity: dict, cfg) -> dict:
         ],
         "problems": [asdict(problem) | {"fix": fixes[problem.check]} for problem in problems],
         "facts": fact_summary(table),
-        "personal_data_scan": {"finds": SCAN_COVERS, "does_not_find": "names of people", "what_to_do": NAMES_NOT_DETECTED},
+        "personal_data_scan": personal_data_scan(cfg),
         "token_lengths": lengths,
         "diversity": diversity,
+    }
+
+
+def personal_data_scan(cfg) -> dict:
+    """Which detectors ran, who may be named, and what the author still has to read for (report and card)."""
+    names = name_detector_summary(cfg.data)
+    return {
+        "finds": SCAN_COVERS,
+        "names_detector": names["detector"],
+        "names_cannot_see": names["cannot_see"],
+        "public_names": list(cfg.data.public_names),
+        "what_to_do": (
+            f"The scan cannot see {names['cannot_see']}. Read every example yourself and replace the names of "
+            "private people (anyone not named for a public role) with a made-up name or <PERSON>."
+        ),
     }
 
 
@@ -183,7 +199,10 @@ def _personal_data_section(report: dict) -> list[str]:
     return [
         "## Personal data: what the scan cannot see",
         "",
-        f"The scan looks for {scan['finds']}. ⚠️ {scan['what_to_do']}",
+        f"The scan looks for {scan['finds']}. Names of people are found by {scan['names_detector']}; "
+        f"names in `[data] public_names` are not reported ({', '.join(scan['public_names']) or 'none listed'}).",
+        "",
+        f"⚠️ {scan['what_to_do']}",
         "",
     ]
 

@@ -23,6 +23,8 @@ import pytest
 
 from conftest import REPO, make_project, set_values
 from scripts.__main__ import main as cli
+from scripts.names import RULES_CANNOT_SEE, RULES_DESCRIPTION
+from scripts.privacy import SCAN_COVERS
 
 BASE_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 MODEL_FILES = {"README.md", "adapter_config.json", "adapter_model.safetensors", "loss_curve.png", "chart.png"}
@@ -78,6 +80,9 @@ def data_report() -> dict:
         ],
         "token_lengths": {"limit": 256, "train": {"examples": 120, "median": 64.0, "max": 100}},
         "diversity": {"category": {"geography": 17, "history": 17}},
+        "personal_data_scan": {  # what validate_report.personal_data_scan writes for the rules
+            "finds": SCAN_COVERS, "names_detector": RULES_DESCRIPTION, "names_cannot_see": RULES_CANNOT_SEE,
+        },
     }
 
 
@@ -257,7 +262,10 @@ def test_card_text_is_complete_and_has_no_template_syntax_left(card_project):
     cfg = load_settings(card_project)
     for name in ("intended_use", "out_of_scope_use", "limitations", "data_sources", "anonymisation", "known_biases"):
         assert getattr(cfg.card, name) in text, name
-    assert "The automatic scan does not detect names of people" in text  # the scan's limit, whatever the learner wrote
+    # Which detectors ran and what they cannot see, whatever the learner wrote; and who may be named.
+    assert "Names of people were looked for by rules: a capitalised name after an honorific" in text
+    assert 'It cannot see names with none of these cues in front of them' in text
+    assert "People the data may name for their public role** (`[data] public_names`, left out of the scan): " + ", ".join(cfg.data.public_names) in text
     for name in ("learning_rate", "rank", "alpha", "dropout", "batch_size", "warmup_ratio", "seed", "max_length"):
         assert f"] {name}`" in text, name
 

@@ -161,7 +161,8 @@ def test_report_md_is_readable_and_keeps_personal_data_out(checks_run):
     assert "**What to do:** A model that has seen a fact in one phrasing stores it but rarely retrieves it" in markdown
     assert "- … and 14 more like these (only the first 5 are named, here and in report.json)" in markdown
     assert "## Personal data: what the scan cannot see" in markdown
-    assert "The automatic scan does not detect names of people. Read every example yourself" in markdown
+    assert "Names of people are found by rules: a capitalised name after an honorific" in markdown
+    assert "⚠️ The scan cannot see names with none of these cues in front of them" in markdown
     for secret in ("info@visit-namibia", "290 6000", "081 234 5678"):
         assert secret not in markdown
 
