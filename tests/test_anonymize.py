@@ -187,13 +187,24 @@ def test_output_and_in_place_cannot_be_combined(tmp_path):
     assert raised.value.code == 2
 
 
-def test_long_runs_of_digits_and_symbols_stay_fast():
+def test_long_runs_of_digits_and_symbols_scan_in_linear_time():
+    """A pattern that backtracks takes 4x as long (or worse) when its input doubles; a linear scan about 2x.
+
+    A ratio between two sizes in the same test, not a time limit, so a busy machine cannot fail it.
+    """
     import time
 
-    started = time.perf_counter()
-    for text in ("2" + "3" * 5000 + "-", "1." * 5000, "a" * 20000 + "@", "+264 " * 2000):
-        find_personal_data(text)
-    assert time.perf_counter() - started < 2
+    def fastest_scan_seconds(size: int) -> float:
+        texts = ("2" + "3" * 5000 * size + "-", "1." * 5000 * size, "a" * 20000 * size + "@", "+264 " * 2000 * size)
+        timings = []
+        for _ in range(3):  # the fastest of three: least disturbed by other work on the machine
+            started = time.perf_counter()
+            for text in texts:
+                find_personal_data(text)
+            timings.append(time.perf_counter() - started)
+        return min(timings)
+
+    assert fastest_scan_seconds(2) < 3 * fastest_scan_seconds(1)
 
 
 def test_every_text_says_which_name_detector_ran_and_what_it_cannot_see():
