@@ -12,7 +12,10 @@ What it writes (the results pull request commits results/; keep it small):
       loss_curve.png, chart.png   the pictures the card shows
   results/evaluation/     what a reviewer reads in the pull request: metrics, side-by-side
                           answers, bias probes, the forgetting check, the data report
-  results/manifest.json   size and sha256 of every file in results/model (see manifest.py)
+  results/dataset/        the dataset repo: datasets/README.md as its card, with the figures validate
+                          measured, and the data files (see dataset_repo.py); private unless
+                          [publish] dataset_private = false
+  results/manifest.json   size and sha256 of every file in results/model and results/dataset (see manifest.py)
 
 Why float16: the default adapter is about 20 MB in float32 and 10 MB in float16,
 and every results pull request adds it to the git history. LoRA weights are
@@ -40,6 +43,7 @@ from pathlib import Path
 from .files import replace_folder
 from .config import LoraSettings, TrainSettings, field_docs
 from .errors import UserError
+from .dataset_repo import render_dataset_card, write_dataset_repo
 from .manifest import RESULTS_DIR, record_tree, repo_ids
 from .stats import format_p, taught_phrase, verdict
 
@@ -109,8 +113,17 @@ def main(cfg, args) -> int:
     context = card_context(cfg, inputs, adapter)
     card_text = render_card(cfg, context)
     check_front_matter(card_text)
+    dataset_card, dataset_files = render_dataset_card(cfg, inputs.report)  # before anything is written
     write_results(cfg, inputs, card_text, adapter)
+    write_dataset_repo(cfg, dataset_card, dataset_files)
+    print(f"Dataset repo files: {cfg.path('results/dataset')} ({dataset_visibility(cfg)})")
     return 0
+
+
+def dataset_visibility(cfg) -> str:
+    if cfg.publish.dataset_private:
+        return "private on the Hub; [publish] dataset_private = false makes it public"
+    return "public on the Hub, as [publish] dataset_private = false says"
 
 
 # ---------------------------------------------------------------- checks on project.toml
@@ -718,6 +731,7 @@ def front_matter(cfg, context: dict) -> str:
         pipeline_tag="text-generation",
         tags=["peft", "lora", "sft", "trl", "transformers", cfg.project.name],
         metrics=["accuracy", "perplexity"],
+        datasets=public_dataset(cfg),
         model_name=context["model_repo"].split("/")[-1],
         eval_results=results,
         co2_eq_emissions={
@@ -728,6 +742,12 @@ def front_matter(cfg, context: dict) -> str:
         },
     )
     return data.to_yaml().strip()
+
+
+def public_dataset(cfg) -> list[str] | None:
+    """The model card links the dataset repo only when it is public: a private repo is a dead link to visitors."""
+    dataset = repo_ids(cfg)["dataset"]
+    return [dataset] if dataset and not cfg.publish.dataset_private else None
 
 
 def check_front_matter(card_text: str) -> None:

@@ -71,12 +71,12 @@ def data_report() -> dict:
     return {
         "verdict": "pass",
         "headline": "✅ Ready to train: every check passed",
-        "counts": {"train": 120, "eval": 40, "probes": 22, "checks_failed": 0},
+        "counts": {"train": 280, "eval": 40, "probes": 22, "checks_failed": 0},
         "checks": [
-            {"id": "enough_examples", "status": "pass", "details": "120 train, 40 eval"},
+            {"id": "enough_examples", "status": "pass", "details": "280 train, 40 eval"},
             {"id": "personal_data", "status": "pass", "details": "364 texts scanned"},
         ],
-        "token_lengths": {"limit": 256, "train": {"examples": 120, "median": 64.0, "max": 100}},
+        "token_lengths": {"limit": 256, "train": {"examples": 280, "median": 64.0, "max": 100}},
         "diversity": {"category": {"geography": 17, "history": 17}},
     }
 
@@ -367,7 +367,7 @@ def test_card_keeps_the_space_entry_of_the_manifest(card_project):
     record_tree(cfg, "space", space, "learner/namibia-qa-demo", repo_type="space", space_sdk="static")
     assert run_card(card_project) == 0
     repos = json.loads((card_project.parent / "results" / "manifest.json").read_text())["repos"]
-    assert set(repos) == {"space", "model"} and repos["space"]["files"][0]["path"] == "index.html"
+    assert set(repos) == {"space", "model", "dataset"} and repos["space"]["files"][0]["path"] == "index.html"
 
 
 def test_usage_snippet_runs_against_the_tiny_model_and_adapter(card_project, tiny_model_dir):
