@@ -330,7 +330,7 @@ def verify(cfg, manifest: dict | None = None) -> list[str]:
     for name, entry in manifest["repos"].items():
         known = KNOWN_REPOS.get(name)
         if known is None:
-            steps = " and ".join(f"`python -m scripts {k.step}`" for k in KNOWN_REPOS.values())
+            steps = " and ".join(dict.fromkeys(f"`python -m scripts {k.step}`" for k in KNOWN_REPOS.values()))
             problems.append(
                 f'{MANIFEST} repos.{name}: not a repo publish knows (only {", ".join(KNOWN_REPOS)}); remove this entry, '
                 f"or run {steps} again to rewrite the manifest, and have the results reviewed"

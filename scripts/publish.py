@@ -522,7 +522,9 @@ def published_so_far(results: dict) -> str:
     """The end of an error sentence: what is already on the Hub (a commit per repo cannot be undone) and what is not."""
     if not results:
         return "; nothing was published."
-    return f"; {', '.join(results)} was published, nothing more (publishing again uploads only what is missing)."
+    names = list(results)
+    done = names[0] + " was" if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]} were"
+    return f"; {done} published, nothing more (publishing again uploads only what is missing)."
 
 
 def _first_line(error: BaseException) -> str:

@@ -356,6 +356,35 @@ def test_rendering_twice_gives_identical_bytes(card_project):
     assert json.loads(manifest.read_text())["repos"]["model"]["files"] == first
 
 
+def test_the_dataset_card_is_linked_from_the_model_card_only_when_public(card_project):
+    assert run_card(card_project) == 0
+    model_card = card_project.parent / "results" / "model" / "README.md"
+    assert "datasets" not in front_matter_card(model_card.read_text()).data.to_dict()  # private: no dead link
+    set_values(card_project, "publish", dataset_private=False)
+    assert run_card(card_project) == 0
+    assert front_matter_card(model_card.read_text()).data.to_dict()["datasets"] == ["learner/namibia-qa-data"]
+
+
+@pytest.mark.parametrize("problem", ["no front matter", "no license", "stale report"])
+def test_a_datasheet_or_report_the_dataset_card_cannot_use_stops_before_anything_is_written(card_project, problem, capsys):
+    datasheet = card_project.parent / "datasets" / "README.md"
+    text = datasheet.read_text()
+    if problem == "no front matter":
+        datasheet.write_text(text.split("---\n", 2)[2])
+        expected = f"{datasheet}:1: no front matter; start the file with three lines: ---, `license: cc-by-4.0`"
+    elif problem == "no license":
+        datasheet.write_text(text.replace("license: cc-by-4.0\n", ""))
+        expected = f"{datasheet}:1: the front matter has no license; add a line `license: cc-by-4.0`"
+    else:
+        report = card_project.parent / "outputs" / "validate" / "report.json"
+        report.write_text(report.read_text().replace('"train": 280', '"train": 279'))
+        expected = "train.jsonl: 280 records, but validate counted 279; run `python -m scripts validate` again"
+    assert run_card(card_project) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err and err.count("\n") == 1, err
+    assert not (card_project.parent / "results").exists()  # no partial output
+
+
 def test_card_keeps_the_space_entry_of_the_manifest(card_project):
     from scripts.config import load_settings
     from scripts.manifest import record_tree
