@@ -1,7 +1,8 @@
 """Load `project.toml` into typed settings, with errors a beginner can act on.
 
 Each `[section]` of project.toml becomes one dataclass below. Every field has a
-one-line docstring (shown by `python -m scripts config --explain`), a type, and
+one-line docstring (the description your editor shows from project.schema.json,
+which `python -m scripts.schema` generates from these classes), a type, and
 where it matters an allowed range (`metadata={"range": (low, high)}`) or a fixed
 set of choices (`Literal[...]`). Unknown keys are errors that suggest the
 nearest valid key, because a typo that is silently ignored is the worst kind of
