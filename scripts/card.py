@@ -328,10 +328,42 @@ def card_context(cfg, inputs: Inputs, adapter: Adapter) -> dict:
         "bias": bias_facts(inputs.probes, evaluation),
         "environment": environment_facts(train, evaluation),
         "usage": usage_facts(cfg, inputs),
+        "framework_versions": framework_versions(),
+        "citation": citation_facts(cfg, ids["model"], name),
     }
     context["front_matter"] = front_matter(cfg, context)
     context["project_file"] = project_file_link(context["project_url"])
     return context
+
+
+# The libraries whose versions decide what training and loading do, as the Hub's PEFT cards list them.
+FRAMEWORKS = {"PEFT": "peft", "TRL": "trl", "Transformers": "transformers", "PyTorch": "torch", "Datasets": "datasets", "Tokenizers": "tokenizers"}
+
+
+def framework_versions() -> list[tuple[str, str]]:
+    """(library, version) installed where the card step runs: the training environment on the runner."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for shown, package in FRAMEWORKS.items():
+        try:
+            found.append((shown, version(package)))
+        except PackageNotFoundError:
+            found.append((shown, "not installed"))
+    return found
+
+
+def citation_facts(cfg, model_repo: str | None, name: str) -> dict:
+    """A BibTeX entry for the adapter, and where to reach its author."""
+    author = cfg.project.hub_owner.strip() or "the author of this project"
+    year = datetime.now(timezone.utc).year
+    url = f"https://huggingface.co/{model_repo}" if model_repo else "(the model repo, once published)"
+    key = re.sub(r"\W", "_", f"{author}_{name}_{year}")
+    bibtex = "\n".join([
+        f"@misc{{{key},", f"  author = {{{author}}},", f"  title = {{{name}: {cfg.project.description.strip() or 'a LoRA adapter'}}},",
+        f"  year = {{{year}}},", "  publisher = {Hugging Face},", f"  howpublished = {{\\url{{{url}}}}}", "}",
+    ])  # fmt: skip
+    return {"bibtex": bibtex, "author": author, "url": url}
 
 
 def project_file_link(url: str | None):
@@ -714,13 +746,13 @@ def front_matter(cfg, context: dict) -> str:
         "dataset_name": f"{cfg.data.eval} ({evaluation['count']} held-out questions)",
         "dataset_split": "eval",
     }
-    base, tuned = evaluation["base"], evaluation["tuned"]
+    # Only this model's results: the Hub shows every model-index entry as this model's score, so the base
+    # model's figures stay in the card's prose and comparison table.
+    tuned = evaluation["tuned"]
     results = [
-        EvalResult(**dataset, metric_type="accuracy", metric_name="Accuracy (tuned)", metric_value=tuned["accuracy_value"]),
-        EvalResult(**dataset, metric_type="perplexity", metric_name="Perplexity (tuned)", metric_value=tuned["perplexity_value"]),
-        EvalResult(**dataset, metric_type="accuracy", metric_name="Accuracy (base model, before tuning)", metric_value=base["accuracy_value"]),
-        EvalResult(**dataset, metric_type="perplexity", metric_name="Perplexity (base model, before tuning)", metric_value=base["perplexity_value"]),
-    ]  # fmt: skip
+        EvalResult(**dataset, metric_type="accuracy", metric_name="Accuracy", metric_value=tuned["accuracy_value"]),
+        EvalResult(**dataset, metric_type="perplexity", metric_name="Perplexity", metric_value=tuned["perplexity_value"]),
+    ]
     environment = context["environment"]
     data = ModelCardData(
         license=cfg.project.license,
