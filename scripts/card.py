@@ -12,7 +12,10 @@ What it writes (the results pull request commits results/; keep it small):
       loss_curve.png, chart.png   the pictures the card shows
   results/evaluation/     what a reviewer reads in the pull request: metrics, side-by-side
                           answers, bias probes, the forgetting check, the data report
-  results/manifest.json   size and sha256 of every file in results/model (see manifest.py)
+  results/dataset/        the dataset repo: datasets/README.md as its card, with the figures validate
+                          measured, and the data files (see dataset_repo.py); private unless
+                          [publish] dataset_private = false
+  results/manifest.json   size and sha256 of every file in results/model and results/dataset (see manifest.py)
 
 Why float16: the default adapter is about 20 MB in float32 and 10 MB in float16,
 and every results pull request adds it to the git history. LoRA weights are
@@ -40,6 +43,7 @@ from pathlib import Path
 from .files import replace_folder
 from .config import LoraSettings, TrainSettings, field_docs
 from .errors import UserError
+from .dataset_repo import render_dataset_card, write_dataset_repo
 from .manifest import RESULTS_DIR, record_tree, repo_ids
 from .stats import format_p, taught_phrase, verdict
 
@@ -109,8 +113,17 @@ def main(cfg, args) -> int:
     context = card_context(cfg, inputs, adapter)
     card_text = render_card(cfg, context)
     check_front_matter(card_text)
+    dataset_card, dataset_files = render_dataset_card(cfg, inputs.report)  # before anything is written
     write_results(cfg, inputs, card_text, adapter)
+    write_dataset_repo(cfg, dataset_card, dataset_files)
+    print(f"Dataset repo files: {cfg.path('results/dataset')} ({dataset_visibility(cfg)})")
     return 0
+
+
+def dataset_visibility(cfg) -> str:
+    if cfg.publish.dataset_private:
+        return "private on the Hub; [publish] dataset_private = false makes it public"
+    return "public on the Hub, as [publish] dataset_private = false says"
 
 
 # ---------------------------------------------------------------- checks on project.toml
@@ -315,10 +328,42 @@ def card_context(cfg, inputs: Inputs, adapter: Adapter) -> dict:
         "bias": bias_facts(inputs.probes, evaluation),
         "environment": environment_facts(train, evaluation),
         "usage": usage_facts(cfg, inputs),
+        "framework_versions": framework_versions(),
+        "citation": citation_facts(cfg, ids["model"], name),
     }
     context["front_matter"] = front_matter(cfg, context)
     context["project_file"] = project_file_link(context["project_url"])
     return context
+
+
+# The libraries whose versions decide what training and loading do, as the Hub's PEFT cards list them.
+FRAMEWORKS = {"PEFT": "peft", "TRL": "trl", "Transformers": "transformers", "PyTorch": "torch", "Datasets": "datasets", "Tokenizers": "tokenizers"}
+
+
+def framework_versions() -> list[tuple[str, str]]:
+    """(library, version) installed where the card step runs: the training environment on the runner."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for shown, package in FRAMEWORKS.items():
+        try:
+            found.append((shown, version(package)))
+        except PackageNotFoundError:
+            found.append((shown, "not installed"))
+    return found
+
+
+def citation_facts(cfg, model_repo: str | None, name: str) -> dict:
+    """A BibTeX entry for the adapter, and where to reach its author."""
+    author = cfg.project.hub_owner.strip() or "the author of this project"
+    year = datetime.now(timezone.utc).year
+    url = f"https://huggingface.co/{model_repo}" if model_repo else "(the model repo, once published)"
+    key = re.sub(r"\W", "_", f"{author}_{name}_{year}")
+    bibtex = "\n".join([
+        f"@misc{{{key},", f"  author = {{{author}}},", f"  title = {{{name}: {cfg.project.description.strip() or 'a LoRA adapter'}}},",
+        f"  year = {{{year}}},", "  publisher = {Hugging Face},", f"  howpublished = {{\\url{{{url}}}}}", "}",
+    ])  # fmt: skip
+    return {"bibtex": bibtex, "author": author, "url": url}
 
 
 def project_file_link(url: str | None):
@@ -705,13 +750,13 @@ def front_matter(cfg, context: dict) -> str:
         "dataset_name": f"{cfg.data.eval} ({evaluation['count']} held-out questions)",
         "dataset_split": "eval",
     }
-    base, tuned = evaluation["base"], evaluation["tuned"]
+    # Only this model's results: the Hub shows every model-index entry as this model's score, so the base
+    # model's figures stay in the card's prose and comparison table.
+    tuned = evaluation["tuned"]
     results = [
-        EvalResult(**dataset, metric_type="accuracy", metric_name="Accuracy (tuned)", metric_value=tuned["accuracy_value"]),
-        EvalResult(**dataset, metric_type="perplexity", metric_name="Perplexity (tuned)", metric_value=tuned["perplexity_value"]),
-        EvalResult(**dataset, metric_type="accuracy", metric_name="Accuracy (base model, before tuning)", metric_value=base["accuracy_value"]),
-        EvalResult(**dataset, metric_type="perplexity", metric_name="Perplexity (base model, before tuning)", metric_value=base["perplexity_value"]),
-    ]  # fmt: skip
+        EvalResult(**dataset, metric_type="accuracy", metric_name="Accuracy", metric_value=tuned["accuracy_value"]),
+        EvalResult(**dataset, metric_type="perplexity", metric_name="Perplexity", metric_value=tuned["perplexity_value"]),
+    ]
     environment = context["environment"]
     data = ModelCardData(
         license=cfg.project.license,
@@ -722,6 +767,7 @@ def front_matter(cfg, context: dict) -> str:
         pipeline_tag="text-generation",
         tags=["peft", "lora", "sft", "trl", "transformers", cfg.project.name],
         metrics=["accuracy", "perplexity"],
+        datasets=public_dataset(cfg),
         model_name=context["model_repo"].split("/")[-1],
         eval_results=results,
         co2_eq_emissions={
@@ -732,6 +778,12 @@ def front_matter(cfg, context: dict) -> str:
         },
     )
     return data.to_yaml().strip()
+
+
+def public_dataset(cfg) -> list[str] | None:
+    """The model card links the dataset repo only when it is public: a private repo is a dead link to visitors."""
+    dataset = repo_ids(cfg)["dataset"]
+    return [dataset] if dataset and not cfg.publish.dataset_private else None
 
 
 def check_front_matter(card_text: str) -> None:

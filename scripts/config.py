@@ -1,7 +1,8 @@
 """Load `project.toml` into typed settings, with errors a beginner can act on.
 
 Each `[section]` of project.toml becomes one dataclass below. Every field has a
-one-line docstring (shown by `python -m scripts config --explain`), a type, and
+one-line docstring (the description your editor shows from project.schema.json,
+which `python -m scripts.schema` generates from these classes), a type, and
 where it matters an allowed range (`metadata={"range": (low, high)}`) or a fixed
 set of choices (`Literal[...]`). Unknown keys are errors that suggest the
 nearest valid key, because a typo that is silently ignored is the worst kind of
@@ -199,7 +200,11 @@ class PublishSettings:
     space_kind: Literal["static", "gradio"] = "static"
     """"static" runs in the visitor's browser (free for everyone); "gradio" needs ZeroGPU or paid hardware."""
     private: bool = False
-    """Create the repos as private."""
+    """Create the model repo and the Space as private."""
+    dataset_repo: str = ""
+    """Hub dataset repo for your checked data (empty: hub_owner/name-data)."""
+    dataset_private: bool = True
+    """Create the dataset repo as private: consent to train on data is not consent to share it."""
 
 
 @dataclass
@@ -342,9 +347,9 @@ def check_names_model(settings: Settings, locate: "_KeyLocator") -> None:
 
 # ---------------------------------------------------------------- Hub repo ids
 
-# Repos named after [project] name besides the model repo: the Space (manifest.repo_ids) and the private
+# Repos named after [project] name besides the model repo: the Space and the dataset (manifest.repo_ids), and the private
 # dataset an HF Job sends its results through (dispatch.py). A new one gets a line here, so its name is checked too.
-DERIVED_REPOS = {"-demo": "the demo Space", "-runs": "the hf-jobs runs dataset"}
+DERIVED_REPOS = {"-demo": "the demo Space", "-data": "the dataset repo", "-runs": "the hf-jobs runs dataset"}
 HUB_NAME_LIMIT = 96  # characters in the owner and in the name, each (huggingface_hub's validate_repo_id)
 
 
@@ -356,11 +361,11 @@ def check_repo_ids(settings: Settings, locate: "_KeyLocator") -> None:
         _require_hub_id(owner, f'{locate("project", "hub_owner")}: hub_owner "{owner}" cannot be a Hub username')
     _require_hub_id(name, f'{locate("project", "name")}: name "{name}" cannot name a Hub repo')
     for suffix, what in DERIVED_REPOS.items():
-        if suffix == "-demo" and publish.space_repo.strip():
-            continue  # the Space has its own id, checked below
+        if suffix == "-demo" and publish.space_repo.strip() or suffix == "-data" and publish.dataset_repo.strip():
+            continue  # the repo has its own id, checked below
         problem = f'{locate("project", "name")}: name "{name}" gives {what} the name "{name}{suffix}", which the Hub refuses'
         _require_hub_id(name + suffix, problem, fix="shorten name")
-    for key in ("model_repo", "space_repo"):
+    for key in ("model_repo", "space_repo", "dataset_repo"):
         value = getattr(publish, key).strip()
         if value:
             _require_hub_id(value, f'{locate("publish", key)}: {key} "{value}" is not a Hub repo id')

@@ -14,9 +14,14 @@ that wrote it. Its shape:
         "model": {"repo_id": "you/namibia-qa", "repo_type": "model", "space_sdk": null,
                   "folder": "results/model",
                   "files": [{"path": "README.md", "size": 1234, "sha256": "ab12..."}, ...]},
+        "dataset": {"repo_id": "you/namibia-qa-data", "repo_type": "dataset", "space_sdk": null,
+                    "private": true, "folder": "results/dataset", "files": [...]},
         "space": {"repo_id": "you/namibia-qa-demo", "repo_type": "space", "space_sdk": "static",
                   "folder": "results/space", "files": [...]}
       }
+
+Every entry also says `"private"`: whether publish creates the repo private ([publish] dataset_private
+for the dataset, true unless the learner sets false; [publish] private for the others).
     }
 
 `repo_id` is null while `[project] hub_owner` is empty (a dry run still works).
@@ -45,7 +50,7 @@ re-run after editing model_card.j2) and drops it when the adapter changed.
 `publish` uses the files in `folder` when their sha256 match, else runs the command
 again, and refuses to upload a rebuilt file whose sha256 differs from the manifest.
 
-How a step adds its folder (the card step does "model", the space step "space"):
+How a step adds its folder (the card step does "model" and "dataset", the space step "space"):
 
     from .manifest import record_tree, repo_ids
     record_tree(cfg, "space", cfg.path("results/space"), repo_ids(cfg)["space"],
@@ -59,7 +64,7 @@ then a rename), so a crash never leaves half a manifest behind.
 
 What verify accepts. The manifest is a file in the repository, so `publish` trusts its
 structure no more than its hashes: only the repos in KNOWN_REPOS, each from its own
-folder (results/model, results/space); derived files only from the export step's folder
+folder (results/model, results/dataset, results/space); derived files only from the export step's folder
 (outputs/export); every path relative and inside its folder ("/", no "..", no "\\", no
 drive letter); no symbolic link anywhere (a link could point at any file on the runner);
 and a repo folder holding exactly the files its entry lists, nothing unlisted.
@@ -94,9 +99,10 @@ class KnownRepo:
     """The step that writes the folder and records it (the fix for most problems is to run it again)."""
 
 
-# Adding a dataset repo later is one more line here: "dataset": KnownRepo("dataset", "results/dataset", "...").
+# The card step writes the dataset repo too: it reads the same validate report the model card quotes.
 KNOWN_REPOS = {
     "model": KnownRepo("model", f"{RESULTS_DIR}/model", "card"),
+    "dataset": KnownRepo("dataset", f"{RESULTS_DIR}/dataset", "card"),
     "space": KnownRepo("space", f"{RESULTS_DIR}/space", "space"),
 }
 REPO_TYPES = tuple(known.repo_type for known in KNOWN_REPOS.values())
@@ -108,14 +114,21 @@ SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def repo_ids(cfg) -> dict[str, str | None]:
-    """The Hub repos to publish to: [publish] model_repo/space_repo, else hub_owner/name and hub_owner/name-demo.
+    """The Hub repos to publish to: [publish] model_repo/space_repo/dataset_repo, else hub_owner/name,
+    hub_owner/name-demo and hub_owner/name-data.
 
     A value is None when neither the repo nor [project] hub_owner is set.
     """
     owner, name = cfg.project.hub_owner.strip(), cfg.project.name.strip()
     model = cfg.publish.model_repo.strip() or (f"{owner}/{name}" if owner else None)
     space = cfg.publish.space_repo.strip() or (f"{owner}/{name}-demo" if owner else None)
-    return {"model": model, "space": space}
+    dataset = cfg.publish.dataset_repo.strip() or (f"{owner}/{name}-data" if owner else None)
+    return {"model": model, "space": space, "dataset": dataset}
+
+
+def private_repos(cfg) -> dict[str, bool]:
+    """Which repos are created private: the dataset unless [publish] dataset_private = false, the others as [publish] private."""
+    return {"model": cfg.publish.private, "space": cfg.publish.private, "dataset": cfg.publish.dataset_private}
 
 
 # ---------------------------------------------------------------- paths that stay inside their folder
@@ -238,6 +251,7 @@ def record_tree(
         "repo_id": repo_id,
         "repo_type": repo_type,
         "space_sdk": space_sdk,
+        "private": private_repos(cfg)[name],  # shown to the reviewer; publish refuses when project.toml changed it since
         "folder": _relative(cfg, folder),
         "files": list_tree(folder),
     }
@@ -316,7 +330,7 @@ def verify(cfg, manifest: dict | None = None) -> list[str]:
     for name, entry in manifest["repos"].items():
         known = KNOWN_REPOS.get(name)
         if known is None:
-            steps = " and ".join(f"`python -m scripts {k.step}`" for k in KNOWN_REPOS.values())
+            steps = " and ".join(dict.fromkeys(f"`python -m scripts {k.step}`" for k in KNOWN_REPOS.values()))
             problems.append(
                 f'{MANIFEST} repos.{name}: not a repo publish knows (only {", ".join(KNOWN_REPOS)}); remove this entry, '
                 f"or run {steps} again to rewrite the manifest, and have the results reviewed"
@@ -339,6 +353,8 @@ def entry_shape_problems(cfg, name: str, entry, known: KnownRepo, fix: str) -> l
     sdk = entry.get("space_sdk")
     if sdk is not None and (known.repo_type != "space" or sdk not in SPACE_SDKS):
         problems.append(f"{at}.space_sdk is {sdk!r}; only a Space has one, {' or '.join(SPACE_SDKS)}; {fix}")
+    if not isinstance(entry.get("private", False), bool):
+        problems.append(f"{at}.private is {entry.get('private')!r}, not true or false; {fix}")
     if not (entry.get("repo_id") is None or one_line(entry.get("repo_id"))):
         problems.append(f"{at}.repo_id is {entry.get('repo_id')!r}, not a repo id; {fix}")
     if entry.get("folder") != known.folder:

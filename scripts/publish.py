@@ -1,4 +1,4 @@
-"""Publish the reviewed model repo and Space to the Hugging Face Hub: exactly the files in results/manifest.json.
+"""Publish the reviewed model repo, dataset repo and Space to the Hugging Face Hub: exactly the files in results/manifest.json.
 
     python -m scripts publish                       # HF_TOKEN set: publish; not set: a dry run
     python -m scripts publish --dry-run             # never touches the network
@@ -6,8 +6,8 @@
     python -m scripts publish --from-tree DIR       # upload the trees a dry run wrote into DIR (see below)
 
 In order:
-  1. check the manifest's structure (only the model and Space repos, each from its own
-     folder under results/, repo ids as project.toml gives them; no absolute path, no
+  1. check the manifest's structure (only the model, dataset and Space repos, each from its own
+     folder under results/, repo ids and privacy as project.toml gives them; no absolute path, no
      "..", no symbolic link, no file in the folder that the manifest does not list: see
      scripts/manifest.py) and re-hash every file it lists; a problem stops everything
      (exit 1, naming the entry or file and the fix; a repo id that differs from
@@ -20,13 +20,14 @@ In order:
      deterministic; a minute or two for the default model) and check the new files.
      A rebuilt file whose sha256 differs stops everything (exit 1, naming the file):
      the base model's weights or the converter then differ from the ones used for review;
-  3. plan one commit per repo (model, and the Space when the space step recorded one);
+  3. plan one commit per repo (model, dataset, and the Space when the space step recorded one);
      a static Space whose model repo would have no GGUF file is refused;
-  4. dry run: copy the exact trees to outputs/publish/model/ and outputs/publish/space/
+  4. dry run: copy the exact trees to outputs/publish/model/, dataset/ and space/
      (derived files included), and write the plan (repo ids, commit message, sha256 of
      every file) to outputs/publish/plan.json and plan.txt;
   5. for real: `create_repo(..., exist_ok=True)` for each repo (a Space with the
-     sdk from [publish] space_kind), compare the Hub's copies with the manifest
+     sdk from [publish] space_kind; the dataset private unless [publish] dataset_private
+     = false, the others private when [publish] private = true), compare the Hub's copies with the manifest
      (`get_paths_info`: LFS files by sha256, small files by git blob id), and make
      one atomic `create_commit` with only the files that differ, derived files
      included. When nothing differs there is no commit at all. Files on the Hub that
@@ -37,7 +38,7 @@ In order:
 
 --from-tree DIR. In GitHub Actions the job that installs everything and rebuilds the
 GGUF file has no secrets: it makes the dry run and hands its trees (DIR/model,
-DIR/space) to the publishing job as an artifact. The publishing job installs only
+DIR/dataset, DIR/space) to the publishing job as an artifact. The publishing job installs only
 huggingface_hub (requirements-publish.lock, with hashes) and runs publish with
 --from-tree: step 1 as above on its own checkout, then every file of DIR must have
 the sha256 results/manifest.json gives, be a plain file (no symlink), and the trees
@@ -75,7 +76,7 @@ from pathlib import Path
 from .files import replace_folder
 from .errors import EXIT_CHECKS_FAILED, EXIT_OK, UserError
 from .files import sha256_of, write_atomic
-from .manifest import KNOWN_REPOS, MANIFEST, listed_file, read_manifest, repo_folder, repo_ids, verify
+from .manifest import KNOWN_REPOS, MANIFEST, listed_file, private_repos, read_manifest, repo_folder, repo_ids, verify
 
 HUB = "https://huggingface.co"  # HF_ENDPOINT overrides it, as in huggingface_hub
 
@@ -91,7 +92,7 @@ def add_arguments(parser) -> None:
         "--from-tree",
         metavar="DIR",
         type=Path,
-        help="upload the repo trees a dry run wrote into DIR (DIR/model, DIR/space) once every file matches "
+        help="upload the repo trees a dry run wrote into DIR (DIR/model, DIR/dataset, DIR/space) once every file matches "
         "results/manifest.json; nothing is rebuilt (the CI publishing job)",
     )
 
@@ -132,6 +133,8 @@ class RepoPlan:
     repo_id: str | None
     repo_type: str
     space_sdk: str | None
+    private: bool
+    """Created private (create_repo does not change the visibility of a repo that exists already)."""
     folder: Path
     files: list[dict]
     """The committed files (under `folder`), as the manifest lists them."""
@@ -151,7 +154,7 @@ class RepoPlan:
     def url(self) -> str | None:
         if not self.repo_id:
             return None
-        prefix = "spaces/" if self.repo_type == "space" else ""
+        prefix = {"space": "spaces/", "dataset": "datasets/"}.get(self.repo_type, "")
         return f"{_endpoint()}/{prefix}{self.repo_id}"
 
 
@@ -160,7 +163,7 @@ def make_plan(cfg, manifest: dict) -> list[RepoPlan]:
 
     The repo type and folder come from KNOWN_REPOS, never from the manifest.
     """
-    configured = repo_ids(cfg)
+    configured, private = repo_ids(cfg), private_repos(cfg)
     commit = manifest.get("project_commit")
     plans = []
     for name, entry in manifest["repos"].items():
@@ -182,6 +185,7 @@ def make_plan(cfg, manifest: dict) -> list[RepoPlan]:
             repo_id=entry.get("repo_id"),
             repo_type=known.repo_type,
             space_sdk=(entry.get("space_sdk") or cfg.publish.space_kind) if known.repo_type == "space" else None,
+            private=private[name],
             folder=repo_folder(cfg, name),
             files=files,
             commit_message=message,
@@ -190,12 +194,12 @@ def make_plan(cfg, manifest: dict) -> list[RepoPlan]:
             derived_folder=cfg.root / derived["folder"] if derived.get("files") else None,
             derived_command=derived.get("command"),
         )
-        note = repo_id_note(name, plan.repo_id, configured.get(name))
-        if note:
-            plan.notes.append(note)
+        notes = [repo_id_note(name, plan.repo_id, configured.get(name)), privacy_note(name, entry.get("private"), plan.private)]
+        plan.notes += [note for note in notes if note]
         plans.append(plan)
-    if "space" not in manifest["repos"]:
-        print("note: the manifest lists no Space (run `python -m scripts space`); only the model repo is planned.")
+    for name in KNOWN_REPOS:
+        if name not in manifest["repos"]:
+            print(f"note: the manifest lists no {name} repo (run `python -m scripts {KNOWN_REPOS[name].step}`); it is not planned.")
     check_static_space_has_its_model(plans)
     return plans
 
@@ -210,6 +214,21 @@ def repo_id_note(name: str, recorded: str | None, wanted: str | None) -> str | N
             f"(or [publish] {name}_repo) to the repo you mean, then run card and space again"
         )
     return f"repo_id is {recorded!r}, but project.toml now names {wanted}; run card and space again so the reviewed files name it too"
+
+
+def privacy_note(name: str, recorded, wanted: bool) -> str | None:
+    """Why the reviewed privacy differs from project.toml's now (a publish with a token then refuses), or None.
+
+    An older manifest says nothing about the model and the Space; the dataset's privacy is always reviewed.
+    """
+    if recorded == wanted or recorded is None and name != "dataset":
+        return None
+    shown = {True: "private", False: "public", None: "not recorded"}
+    key = "dataset_private" if name == "dataset" else "private"
+    return (
+        f"the reviewed {name} repo is {shown.get(recorded, repr(recorded))}, but project.toml ([publish] {key}) now makes it "
+        f"{shown[wanted]}; run card and space again so the results pull request shows it"
+    )
 
 
 def check_static_space_has_its_model(plans: list[RepoPlan]) -> None:
@@ -234,6 +253,7 @@ def plan_as_dict(plans: list[RepoPlan], dry_run: bool, results: dict | None = No
                 "repo_id": plan.repo_id,
                 "repo_type": plan.repo_type,
                 "space_sdk": plan.space_sdk,
+                "private": plan.private,
                 "url": plan.url(),
                 "commit_message": plan.commit_message,
                 "files": plan.files,
@@ -251,6 +271,7 @@ def plan_as_text(plans: list[RepoPlan]) -> str:
     lines = []
     for plan in plans:
         kind = f"space, sdk {plan.space_sdk}" if plan.repo_type == "space" else plan.repo_type
+        kind += ", private" if plan.private else ", public"
         lines.append(f"{plan.name}: {plan.repo_id or '(no repo id yet)'} ({kind})")
         lines.append(f"  commit message: {plan.commit_message}")
         for item, _, derived in plan.uploads():
@@ -475,7 +496,7 @@ def publish(cfg, plans: list[RepoPlan], mode: str) -> int:
         token = None
         try:
             token = os.environ["HF_TOKEN"].strip() if mode == "token" else trusted_publishing_token(plan)
-            results[plan.name] = publish_repo(api, plan, token, private=cfg.publish.private)
+            results[plan.name] = publish_repo(api, plan, token)
         except HfHubHTTPError as error:  # the Hub answered, with an error status
             message, yours_to_fix = hub_error_message(error, plan)
             if yours_to_fix:
@@ -501,7 +522,9 @@ def published_so_far(results: dict) -> str:
     """The end of an error sentence: what is already on the Hub (a commit per repo cannot be undone) and what is not."""
     if not results:
         return "; nothing was published."
-    return f"; {', '.join(results)} was published, nothing more (publishing again uploads only what is missing)."
+    names = list(results)
+    done = names[0] + " was" if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]} were"
+    return f"; {done} published, nothing more (publishing again uploads only what is missing)."
 
 
 def _first_line(error: BaseException) -> str:
@@ -524,7 +547,8 @@ def trusted_publishing_token(plan: RepoPlan) -> str:
     from huggingface_hub import get_token
     from huggingface_hub.errors import HfHubHTTPError, OIDCError
 
-    resource = f"spaces/{plan.repo_id}" if plan.repo_type == "space" else plan.repo_id
+    prefix = {"space": "spaces/", "dataset": "datasets/"}.get(plan.repo_type, "")
+    resource = f"{prefix}{plan.repo_id}"
     previous = os.environ.get("HF_OIDC_RESOURCE")
     os.environ["HF_OIDC_RESOURCE"] = resource
     try:
@@ -555,7 +579,7 @@ def mask_in_actions_log(secret: str) -> None:
         print(f"::add-mask::{secret}", flush=True)
 
 
-def publish_repo(api, plan: RepoPlan, token: str, private: bool) -> dict:
+def publish_repo(api, plan: RepoPlan, token: str) -> dict:
     """Create the repo if needed, then one commit with the files whose content differs on the Hub."""
     from huggingface_hub import CommitOperationAdd
 
@@ -564,7 +588,7 @@ def publish_repo(api, plan: RepoPlan, token: str, private: bool) -> dict:
         repo_type=plan.repo_type,
         space_sdk=plan.space_sdk if plan.repo_type == "space" else None,
         exist_ok=True,
-        private=private,
+        private=plan.private,
         token=token,
     )
     changed = files_to_upload(api, plan, token)

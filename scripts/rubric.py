@@ -333,9 +333,13 @@ def publish_point(evidence: Evidence) -> Point:
             "Hub repos named, ready to publish",
             3,
             0.0,
-            "missing: set [project] hub_owner (or [publish] model_repo and space_repo) in project.toml",
+            "missing: set [project] hub_owner (or [publish] model_repo, space_repo and dataset_repo) in project.toml",
         )
-    return Point("Hub repos named, ready to publish", 3, 3.0, f"model {ids['model']}, Space {ids['space']}")
+    visibility = "private" if evidence.cfg.publish.dataset_private else "public"
+    return Point(
+        "Hub repos named, ready to publish", 3, 3.0,
+        f"model {ids['model']}, Space {ids['space']}, dataset {ids['dataset']} ({visibility})",
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------- reports

@@ -73,12 +73,12 @@ def data_report() -> dict:
     return {
         "verdict": "pass",
         "headline": "✅ Ready to train: every check passed",
-        "counts": {"train": 120, "eval": 40, "probes": 22, "checks_failed": 0},
+        "counts": {"train": 280, "eval": 40, "probes": 22, "checks_failed": 0},
         "checks": [
-            {"id": "enough_examples", "status": "pass", "details": "120 train, 40 eval"},
+            {"id": "enough_examples", "status": "pass", "details": "280 train, 40 eval"},
             {"id": "personal_data", "status": "pass", "details": "364 texts scanned"},
         ],
-        "token_lengths": {"limit": 256, "train": {"examples": 120, "median": 64.0, "max": 100}},
+        "token_lengths": {"limit": 256, "train": {"examples": 280, "median": 64.0, "max": 100}},
         "diversity": {"category": {"geography": 17, "history": 17}},
         "personal_data_scan": {  # what validate_report.personal_data_scan writes for the rules
             "finds": SCAN_COVERS, "names_detector": RULES_DESCRIPTION, "names_cannot_see": RULES_CANNOT_SEE,
@@ -321,12 +321,20 @@ def test_front_matter_is_what_the_hub_accepts(card_project):
     assert {"lora", "sft", "trl", "namibia-qa"} <= set(data["tags"])
     assert "datasets" not in data  # the data is not a public Hub dataset
     assert data["co2_eq_emissions"]["training_type"] == "fine-tuning"
+    # Only the tuned model's results: the Hub shows each model-index entry as this model's score.
     results = {result.metric_name: result for result in card.data.eval_results}
-    assert results["Accuracy (tuned)"].metric_value == 0.15 and results["Accuracy (tuned)"].metric_type == "accuracy"
-    assert results["Accuracy (base model, before tuning)"].metric_value == 0.05
-    assert results["Perplexity (tuned)"].metric_value == 3.543 and results["Perplexity (tuned)"].metric_type == "perplexity"
-    assert results["Perplexity (base model, before tuning)"].metric_value == 8.764
+    assert set(results) == {"Accuracy", "Perplexity"}
+    assert results["Accuracy"].metric_value == 0.15 and results["Accuracy"].metric_type == "accuracy"
+    assert results["Perplexity"].metric_value == 3.543 and results["Perplexity"].metric_type == "perplexity"
     assert card.data.model_name == "namibia-qa"
+    # The base model's figures stay in the comparison table; framework versions, citation and contact follow.
+    table = next(line for line in card.text.splitlines() if line.startswith("| Accuracy |"))
+    assert "(2 of 40;" in table and "(6 of 40;" in table  # base, then tuned
+    import peft
+
+    assert f"- PEFT {peft.__version__}" in card.text
+    assert "@misc{learner_namibia_qa_" in card.text and "\\url{https://huggingface.co/learner/namibia-qa}" in card.text
+    assert "## Contact" in card.text
 
 
 def test_adapter_is_float16_close_to_the_trained_weights_and_points_at_the_hub_id(card_project, tiny_adapter_dir):
@@ -364,6 +372,35 @@ def test_rendering_twice_gives_identical_bytes(card_project):
     assert json.loads(manifest.read_text())["repos"]["model"]["files"] == first
 
 
+def test_the_dataset_card_is_linked_from_the_model_card_only_when_public(card_project):
+    assert run_card(card_project) == 0
+    model_card = card_project.parent / "results" / "model" / "README.md"
+    assert "datasets" not in front_matter_card(model_card.read_text()).data.to_dict()  # private: no dead link
+    set_values(card_project, "publish", dataset_private=False)
+    assert run_card(card_project) == 0
+    assert front_matter_card(model_card.read_text()).data.to_dict()["datasets"] == ["learner/namibia-qa-data"]
+
+
+@pytest.mark.parametrize("problem", ["no front matter", "no license", "stale report"])
+def test_a_datasheet_or_report_the_dataset_card_cannot_use_stops_before_anything_is_written(card_project, problem, capsys):
+    datasheet = card_project.parent / "datasets" / "README.md"
+    text = datasheet.read_text()
+    if problem == "no front matter":
+        datasheet.write_text(text.split("---\n", 2)[2])
+        expected = f"{datasheet}:1: no front matter; start the file with three lines: ---, `license: cc-by-4.0`"
+    elif problem == "no license":
+        datasheet.write_text(text.replace("license: cc-by-4.0\n", ""))
+        expected = f"{datasheet}:1: the front matter has no license; add a line `license: cc-by-4.0`"
+    else:
+        report = card_project.parent / "outputs" / "validate" / "report.json"
+        report.write_text(report.read_text().replace('"train": 280', '"train": 279'))
+        expected = "train.jsonl: 280 records, but validate counted 279; run `python -m scripts validate` again"
+    assert run_card(card_project) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err and err.count("\n") == 1, err
+    assert not (card_project.parent / "results").exists()  # no partial output
+
+
 def test_card_keeps_the_space_entry_of_the_manifest(card_project):
     from scripts.config import load_settings
     from scripts.manifest import record_tree
@@ -375,7 +412,7 @@ def test_card_keeps_the_space_entry_of_the_manifest(card_project):
     record_tree(cfg, "space", space, "learner/namibia-qa-demo", repo_type="space", space_sdk="static")
     assert run_card(card_project) == 0
     repos = json.loads((card_project.parent / "results" / "manifest.json").read_text())["repos"]
-    assert set(repos) == {"space", "model"} and repos["space"]["files"][0]["path"] == "index.html"
+    assert set(repos) == {"space", "model", "dataset"} and repos["space"]["files"][0]["path"] == "index.html"
 
 
 def test_usage_snippet_runs_against_the_tiny_model_and_adapter(card_project, tiny_model_dir):

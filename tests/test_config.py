@@ -99,7 +99,7 @@ def test_cli_names_a_key_set_twice_with_exit_2_and_no_output(tmp_path):
     assert not (tmp_path / "outputs").exists()
 
 
-LONG_NAME = "n" * 92  # fits the Hub's 96 characters, but name-demo and name-runs (97) do not
+LONG_NAME = "n" * 92  # fits the Hub's 96 characters, but name-demo, name-data and name-runs (97) do not
 
 
 @pytest.mark.parametrize(
@@ -120,6 +120,9 @@ LONG_NAME = "n" * 92  # fits the Hub's 96 characters, but name-demo and name-run
          f'project.toml:2 [project]: name "{LONG_NAME}" gives the demo Space the name "{LONG_NAME}-demo", which the Hub refuses: '
          "it is 97 characters, 1 more than the Hub allows; shorten name."),
         (f'[project]\nname = "{LONG_NAME}"\n[publish]\nspace_repo = "ada/demo"\n',
+         f'project.toml:2 [project]: name "{LONG_NAME}" gives the dataset repo the name "{LONG_NAME}-data", which the Hub refuses: '
+         "it is 97 characters, 1 more than the Hub allows; shorten name."),
+        (f'[project]\nname = "{LONG_NAME}"\n[publish]\nspace_repo = "ada/demo"\ndataset_repo = "ada/data"\n',
          f'project.toml:2 [project]: name "{LONG_NAME}" gives the hf-jobs runs dataset the name "{LONG_NAME}-runs", which the Hub refuses: '
          "it is 97 characters, 1 more than the Hub allows; shorten name."),
         ('[publish]\nmodel_repo = "ada/namibia/qa"\n',
@@ -199,3 +202,42 @@ def test_hf_job_timeout_above_the_cap_names_the_line_and_the_reason(tmp_path):
         "project.toml:3 [train]: hf_timeout_minutes is 200; allowed values are from 5 to 90 (the GitHub job that "
         "waits for the HF Job stops after 120 minutes and needs the rest to collect the results)."
     )
+
+
+# ---------------------------------------------------------------- project.schema.json
+
+
+def test_the_committed_schema_is_the_one_the_dataclasses_give():
+    """Add, rename or re-range a setting without `python -m scripts.schema` and this fails."""
+    from scripts.schema import SCHEMA_FILE, schema_text
+
+    assert SCHEMA_FILE.read_text(encoding="utf-8") == schema_text(), "run `python -m scripts.schema` and commit project.schema.json"
+    assert (REPO / "project.toml").read_text(encoding="utf-8").startswith(f"#:schema ./{SCHEMA_FILE.name}\n")
+
+
+def test_the_schema_accepts_project_toml_and_catches_what_load_settings_refuses():
+    import json
+    import tomllib
+
+    import jsonschema
+
+    schema = json.loads((REPO / "project.schema.json").read_text(encoding="utf-8"))
+    jsonschema.Draft7Validator.check_schema(schema)
+    settings = tomllib.loads((REPO / "project.toml").read_text(encoding="utf-8"))
+    jsonschema.validate(settings, schema)
+    lora = schema["properties"]["lora"]["properties"]
+    assert lora["rank"]["description"] == field_docs(SECTIONS["lora"])["rank"] and lora["rank"]["maximum"] == 1024
+    for broken in ({"lora": {"rnak": 8}}, {"lora": {"rank": 0}}, {"train": {"backend": "gpu"}}, {"publish": {"dataset_private": "no"}}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(broken, schema)
+
+
+def test_the_schema_script_reports_a_stale_schema(tmp_path, monkeypatch, capsys):
+    import scripts.schema as schema
+
+    stale = tmp_path / "project.schema.json"
+    stale.write_text("{}\n")
+    monkeypatch.setattr(schema, "SCHEMA_FILE", stale)
+    assert schema.main(["--check"]) == 1
+    assert "differs from the settings in scripts/config.py; run `python -m scripts.schema`" in capsys.readouterr().out
+    assert schema.main([]) == 0 and schema.main(["--check"]) == 0

@@ -123,12 +123,15 @@ def sha256(data: bytes) -> str:
 # ---------------------------------------------------------------- the manifest
 
 
-def test_manifest_lists_both_repos_and_verifies_clean(results_project):
+def test_manifest_lists_the_three_repos_and_verifies_clean(results_project):
     from scripts.config import load_settings
     from scripts.manifest import verify
 
     manifest = manifest_of(results_project)
-    assert set(manifest["repos"]) == {"model", "space"}
+    assert set(manifest["repos"]) == {"model", "dataset", "space"}
+    dataset = manifest["repos"]["dataset"]
+    assert dataset["repo_type"] == "dataset" and dataset["repo_id"] == "learner/namibia-qa-data" and dataset["private"] is True
+    assert [item["path"] for item in dataset["files"]] == ["README.md", "eval.jsonl", "probes.jsonl", "train.jsonl"]
     space = manifest["repos"]["space"]
     assert space["repo_type"] == "space" and space["space_sdk"] == "static" and space["repo_id"] == "learner/namibia-qa-demo"
     assert [item["path"] for item in space["files"]] == ["README.md", "assets/app.js", "index.html"]
@@ -160,7 +163,8 @@ def test_dry_run_trees_and_plan_match_the_manifest(results_project, monkeypatch,
             assert sha256((out / repo["name"] / item["path"]).read_bytes()) == item["sha256"]
             assert item["sha256"] in printed
     assert {item["path"] for item in plan["repos"][0]["derived"]} == {GGUF, "Modelfile"}
-    assert {repo["repo_id"] for repo in plan["repos"]} == {"learner/namibia-qa", "learner/namibia-qa-demo"}
+    assert {repo["repo_id"] for repo in plan["repos"]} == {"learner/namibia-qa", "learner/namibia-qa-data", "learner/namibia-qa-demo"}
+    assert {repo["name"]: repo["private"] for repo in plan["repos"]} == {"model": False, "dataset": True, "space": False}
     assert (out / "plan.txt").read_text() in printed
 
 
@@ -332,15 +336,20 @@ def publish_against(hub: FakeHub, config: Path, *extra: str, token: str | None =
     )  # fmt: skip
 
 
-def test_publish_creates_both_repos_with_one_commit_each_of_exactly_the_manifest(results_project, fake_hub):
+def test_publish_creates_the_three_repos_with_one_commit_each_of_exactly_the_manifest(results_project, fake_hub):
     result = publish_against(fake_hub, results_project)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert TOKEN not in output
     manifest = manifest_of(results_project)
     model, space = ("model", "learner/namibia-qa"), ("space", "learner/namibia-qa-demo")
+    dataset = ("dataset", "learner/namibia-qa-data")
     assert fake_hub.repos[space]["sdk"] == "static" and fake_hub.repos[model]["private"] is False
-    for (repo_type, repo_id), name in ((model, "model"), (space, "space")):
+    # The dataset repo is created private (create_repo's visibility field); the Hub then hiding it from others,
+    # and a repo that already exists as public staying public (create_repo changes no visibility), are the
+    # Hub's side of the network boundary and are not tested here.
+    assert fake_hub.repos[dataset]["private"] is True
+    for (repo_type, repo_id), name in ((model, "model"), (dataset, "dataset"), (space, "space")):
         commits = fake_hub.commits(repo_type, repo_id)
         assert len(commits) == 1, f"{repo_id}: one atomic commit"
         entry = manifest["repos"][name]
@@ -426,7 +435,11 @@ def test_trusted_publishing_uses_one_short_lived_token_per_repo(results_project,
     for method, path, token in fake_hub.requests:
         if "/commit/" in path:
             used[path.split("/")[2]] = token
-    assert used == {"models": "hf_oidc_learner_namibia-qa", "spaces": "hf_oidc_spaces_learner_namibia-qa-demo"}
+    assert used == {
+        "models": "hf_oidc_learner_namibia-qa",
+        "datasets": "hf_oidc_datasets_learner_namibia-qa-data",
+        "spaces": "hf_oidc_spaces_learner_namibia-qa-demo",
+    }
     assert "hf_oidc_" not in result.stdout + result.stderr
 
 
@@ -456,13 +469,13 @@ def test_a_connection_dropped_during_the_commit_publishes_nothing(results_projec
 
 
 def test_a_connection_dropped_after_the_model_repo_says_what_was_published(results_project, fake_hub):
-    """A commit per repo cannot be undone: the sentence says the model repo is on the Hub and the Space is not."""
+    """A commit per repo cannot be undone: the sentence says the model and dataset repos are on the Hub and the Space is not."""
     fake_hub.fail["commit space"] = "drop"
     result = publish_against(fake_hub, results_project)
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
     assert "could not be reached for learner/namibia-qa-demo (RemoteProtocolError" in output
-    assert "model was published, nothing more (publishing again uploads only what is missing)." in output
+    assert "model and dataset were published, nothing more (publishing again uploads only what is missing)." in output
     assert len(fake_hub.commits("model", "learner/namibia-qa")) == 1 and fake_hub.commits("space", "learner/namibia-qa-demo") == []
     assert not (results_project.parent / "outputs" / "publish").exists()  # no plan.json claiming a finished publish
 
@@ -587,7 +600,7 @@ def test_an_unknown_repo_key_is_refused(results_project, fake_hub):
         manifest["repos"]["extra"] = {**manifest["repos"]["model"], "repo_id": "attacker/copy"}
     tamper(results_project, add_a_repo)
     output = refused(fake_hub, results_project)
-    assert "results/manifest.json repos.extra: not a repo publish knows (only model, space); remove this entry" in output
+    assert "results/manifest.json repos.extra: not a repo publish knows (only model, dataset, space); remove this entry" in output
 
 
 @pytest.mark.parametrize("hub_owner", ["learner", ""])
@@ -774,3 +787,59 @@ def test_the_real_client_uploads_the_gguf_in_the_same_commit(exported_copy, fake
     again = publish_against(fake_hub, exported_copy)
     assert again.returncode == 0 and "already has every file" in again.stdout  # an unchanged GGUF is not sent again
     assert len(fake_hub.commits("model", "learner/namibia-qa")) == 1
+
+
+# ---------------------------------------------------------------- the dataset repo
+
+
+def test_the_dry_run_dataset_tree_loads_with_the_datasets_library(results_project, monkeypatch, tmp_path):
+    """The library's own loader reads the card's `configs` (offline): the right splits with the right row counts."""
+    import datasets
+    from huggingface_hub import DatasetCard
+
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
+    assert cli(["publish", "--dry-run", "--config", str(results_project)]) == 0
+    tree = results_project.parent / "outputs" / "publish" / "dataset"
+    lines = {name: len((REPO / "datasets" / name).read_text().splitlines()) for name in ("train.jsonl", "eval.jsonl", "probes.jsonl")}
+    default = datasets.load_dataset(str(tree))
+    assert {split: len(rows) for split, rows in default.items()} == {"train": lines["train.jsonl"], "eval": lines["eval.jsonl"]}
+    probes = datasets.load_dataset(str(tree), "probes")
+    assert {split: len(rows) for split, rows in probes.items()} == {"test": lines["probes.jsonl"]}
+
+    card = DatasetCard((tree / "README.md").read_text())
+    data = card.data.to_dict()
+    assert data["license"] == "cc-by-4.0" and data["language"] == ["en"] and data["size_categories"] == ["n<1K"]
+    assert data["pretty_name"] == "Namibia Q&A example dataset" and "question-answering" in data["task_categories"]
+    assert f"| train (default) | `train.jsonl` | {lines['train.jsonl']} |" in card.text  # validate's figures, rendered
+    assert "## 7. Consent and personal data" in card.text  # the datasheet follows
+
+
+def test_a_dataset_made_public_since_the_review_is_refused(results_project, fake_hub):
+    """The reviewer saw "private"; project.toml saying public now must not publish the data."""
+    set_values(results_project, "publish", dataset_private=False)
+    output = refused(fake_hub, results_project, code=2)
+    assert "results/manifest.json [dataset]: the reviewed dataset repo is private, but project.toml ([publish] dataset_private)" in output
+
+
+def test_a_dataset_privacy_that_is_not_true_or_false_is_refused(results_project, fake_hub):
+    tamper(results_project, lambda m: m["repos"]["dataset"].update(private="no"))
+    output = refused(fake_hub, results_project)
+    assert "results/manifest.json repos.dataset.private is 'no', not true or false" in output
+
+
+def test_a_dataset_file_changed_after_the_review_is_refused(results_project, fake_hub):
+    train = results_project.parent / "results" / "dataset" / "train.jsonl"
+    train.write_text(train.read_text() + '{"messages": [{"role": "user", "content": "unreviewed"}]}\n')
+    output = refused(fake_hub, results_project)
+    assert "results/dataset/train.jsonl: changed since results/manifest.json was written (sha256 differs)" in output
+
+
+def test_a_public_dataset_is_created_public(results_project, fake_hub):
+    """With dataset_private = false before the card step, the reviewed and the created repo are public."""
+    set_values(results_project, "publish", dataset_private=False)
+    assert cli(["card", "--config", str(results_project)]) == 0
+    assert manifest_of(results_project)["repos"]["dataset"]["private"] is False
+    result = publish_against(fake_hub, results_project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert fake_hub.repos[("dataset", "learner/namibia-qa-data")]["private"] is False

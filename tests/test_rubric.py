@@ -113,7 +113,9 @@ def test_full_evidence_scores_each_point_with_its_evidence(project):
     probes = found["Bias probes measured; few pairs flagged"]
     assert probes.score == pytest.approx(8.8) and "gender-01" in probes.evidence
     assert found["The results bundle verifies (sha256 of every file)"].score == 5
-    assert found["Hub repos named, ready to publish"].evidence == "model ada-learner/namibia-qa, Space ada-learner/namibia-qa-demo"
+    assert found["Hub repos named, ready to publish"].evidence == (
+        "model ada-learner/namibia-qa, Space ada-learner/namibia-qa-demo, dataset ada-learner/namibia-qa-data (private)"
+    )
     assert [round(c.score, 1) for c in criteria] == [40, 28.8, 15, pytest.approx(15, abs=0.5)]
 
 

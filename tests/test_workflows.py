@@ -482,3 +482,43 @@ def test_the_template_code_has_a_licence_and_the_readme_says_what_copies_inherit
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("## Licence"):]
     assert "[LICENSE](LICENSE)" in section and "`[project] license`" in section and "datasets/README.md" in section
+
+
+# ---------------------------------------------------------------- dev container and issue forms
+
+
+def test_the_dev_container_parses_and_runs_make_setup():
+    config = json.loads((REPO / ".devcontainer" / "devcontainer.json").read_text(encoding="utf-8"))
+    assert config["postCreateCommand"] == "make setup"
+    assert "3.11" in config["image"]  # the Python the project pins
+    assert "tamasfe.even-better-toml" in config["customizations"]["vscode"]["extensions"]  # reads #:schema in project.toml
+
+
+def test_issue_forms_have_the_fields_github_requires():
+    """GitHub's issue-form syntax: name, description and body; each input has an id, a label, and options for a dropdown."""
+    folder = REPO / ".github" / "ISSUE_TEMPLATE"
+    assert yaml.safe_load((folder / "config.yml").read_text(encoding="utf-8")) == {"blank_issues_enabled": False}
+    forms = {path.name: yaml.safe_load(path.read_text(encoding="utf-8")) for path in folder.glob("*.yml") if path.name != "config.yml"}
+    assert {form["name"] for form in forms.values()} == {"I'm stuck", "Question about my data or consent"}
+    for name, form in forms.items():
+        assert form["description"] and isinstance(form["body"], list), name
+        ids = [item["id"] for item in form["body"] if item["type"] != "markdown"]
+        assert len(ids) == len(set(ids)), f"{name}: ids must be unique"
+        for item in form["body"]:
+            assert item["type"] in {"markdown", "input", "textarea", "dropdown", "checkboxes"}, name
+            if item["type"] == "markdown":
+                assert item["attributes"]["value"].strip()
+            else:
+                assert item["attributes"]["label"].strip(), f"{name}: {item['id']} needs a label"
+            if item["type"] == "dropdown":
+                assert item["attributes"]["options"], f"{name}: {item['id']} needs options"
+    stuck = {item.get("id") for item in forms["stuck.yml"]["body"]}
+    assert {"step", "exit_code", "report"} <= stuck
+
+
+def test_the_readme_first_screen_has_the_start_links_and_badges():
+    first_screen = "\n".join((REPO / "README.md").read_text(encoding="utf-8").splitlines()[:15])
+    for link in ("[Use this template]", "[Open in Codespaces]", "[Open in Colab]"):
+        assert link in first_screen
+    for workflow in ("ci", "validate", "train", "publish"):
+        assert f"../../actions/workflows/{workflow}.yml/badge.svg" in first_screen

@@ -1,0 +1,189 @@
+"""The dataset repo on the Hub: the checked data files and datasets/README.md as its dataset card.
+
+The card step calls `write_dataset_repo` (it reads the same validate report the model card
+quotes). It writes results/dataset/ and records it in results/manifest.json:
+
+    README.md       datasets/README.md with its front matter completed from what validate measured
+                    (language, size_categories, configs) and an "At a glance" section of its figures
+    train.jsonl     [data] train, byte for byte (the name keeps the file's own .jsonl or .json)
+    eval.jsonl      [data] eval: the "eval" split
+    probes.jsonl    [data] probes, as its own config "probes": its records are pairs of prompts, not
+                    question/answer pairs, so a config of their own keeps the train/eval columns apart
+
+The learner writes license, pretty_name and task_categories in the front matter of
+datasets/README.md; the rest is measured. The rehearsal and general-knowledge files are
+the template's, not the learner's data, so they stay out.
+
+The repo is private unless [publish] dataset_private = false (see scripts/manifest.py).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from .data import read_records
+from .errors import UserError
+from .files import replace_folder
+from .manifest import KNOWN_REPOS, record_tree, repo_ids
+
+# The Hub's size buckets for size_categories (https://huggingface.co/docs/hub/datasets-cards).
+SIZE_CATEGORIES = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")]
+FRONT_MATTER_EXAMPLE = "license: cc-by-4.0"
+
+
+def datasheet_path(cfg) -> Path:
+    """datasets/README.md: the README next to the training file (as the model card finds it)."""
+    return cfg.path(cfg.data.train).parent / "README.md"
+
+
+def dataset_files(cfg) -> dict[str, tuple[str, Path]]:
+    """Name in the repo -> (split or config, local file); probes only when the project has that file."""
+    files = {}
+    for split, setting in (("train", cfg.data.train), ("eval", cfg.data.eval), ("probes", cfg.data.probes)):
+        local = cfg.path(setting) if setting else None
+        if split == "probes" and (local is None or not local.is_file()):
+            continue
+        files[f"{split}{local.suffix or '.jsonl'}"] = (split, local)
+    return files
+
+
+def read_datasheet(path: Path) -> tuple[dict, str]:
+    """The datasheet's front matter (as a dict) and its text; a UserError naming the fix when either is unusable."""
+    from huggingface_hub import DatasetCard
+
+    if not path.is_file():
+        raise UserError(f"{path}: not found; the dataset repo's card is this datasheet: write it (see the bundled example).")
+    text = path.read_text(encoding="utf-8")
+    if not text.startswith("---\n"):
+        raise UserError(
+            f"{path}:1: no front matter; start the file with three lines: ---, `{FRONT_MATTER_EXAMPLE}` "
+            "(your data's licence) and --- again."
+        )
+    try:
+        card = DatasetCard(text)
+    except ValueError as error:
+        raise UserError(f"{path}:1: the front matter between the --- lines is not valid YAML ({error}).") from None
+    declared = card.data.to_dict()
+    if not isinstance(declared.get("license"), str) or not declared["license"].strip():
+        raise UserError(f"{path}:1: the front matter has no license; add a line `{FRONT_MATTER_EXAMPLE}` (your data's licence).")
+    return declared, card.text
+
+
+def row_counts(cfg, files: dict[str, tuple[str, Path]], report: dict) -> dict[str, int]:
+    """Records per split or config, which must be the ones validate counted (else the report is stale).
+
+    A report without counts (an older validate) is not refused: the card step warns about it already.
+    """
+    counted = report.get("counts") or {}
+    rows = {}
+    for name, (split, local) in files.items():
+        rows[split] = len(read_records(local, display_name=str(local)))
+        if counted.get(split) is not None and counted[split] != rows[split]:
+            raise UserError(
+                f"{local}: {rows[split]} records, but validate counted {counted.get(split)}; run "
+                "`python -m scripts validate` again so the dataset card shows what was checked."
+            )
+    return rows
+
+
+def size_category(count: int) -> str:
+    return next((label for limit, label in SIZE_CATEGORIES if count < limit), "n>1M")
+
+
+def measured_languages(cfg, report: dict) -> list[str]:
+    """The languages validate detected (most frequent first), else the ones project.toml declares."""
+    detected = (report.get("diversity") or {}).get("languages") or {}
+    return [code for code in detected if code != "unsure"] or list(cfg.project.languages)
+
+
+def front_matter(cfg, declared: dict, report: dict, files: dict, rows: dict) -> str:
+    """The card's YAML: the learner's fields, plus what validate measured and the configs of the files."""
+    from huggingface_hub import DatasetCardData
+
+    splits = [{"split": split, "path": name} for name, (split, _) in files.items() if split != "probes"]
+    configs = [{"config_name": "default", "data_files": splits, "default": True}]
+    configs += [{"config_name": "probes", "data_files": [{"split": "test", "path": name}]} for name, (split, _) in files.items() if split == "probes"]
+    fields = {
+        **declared,
+        "pretty_name": declared.get("pretty_name") or cfg.project.name,
+        "task_categories": declared.get("task_categories") or ["text-generation"],
+        "language": measured_languages(cfg, report),
+        "size_categories": [size_category(rows["train"] + rows["eval"])],
+        "configs": configs,
+    }
+    return DatasetCardData(**fields).to_yaml().strip()
+
+
+def split_label(split: str) -> str:
+    return "test (probes)" if split == "probes" else f"{split} (default)"
+
+
+def at_a_glance(report: dict, files: dict, rows: dict) -> str:
+    """Markdown with the figures validate measured: records, categories, languages, checks and findings."""
+    checks = [check for check in report.get("checks") or [] if isinstance(check, dict)]
+    passed = sum(1 for check in checks if check.get("status") == "pass")
+    categories = (report.get("diversity") or {}).get("category") or {}
+    languages = (report.get("diversity") or {}).get("languages") or {}
+    lines = [
+        "## At a glance",
+        "",
+        f"Measured by `python -m scripts validate` on the files in this repo: {report.get('headline', 'no headline reported')}.",
+        "",
+        "| Split (config) | File | Records |",
+        "|---|---|---:|",
+        *(f"| {split_label(split)} | `{name}` | {rows[split]} |" for name, (split, _) in files.items()),
+        "",
+        f"- Categories (train): {', '.join(f'{name} {count}' for name, count in categories.items()) or 'not recorded'}",
+        f"- Languages detected (texts): {', '.join(f'{code} {count}' for code, count in languages.items()) or 'not recorded'}",
+        f"- Checks passed: {passed} of {len(checks)}",
+    ]
+    findings = [f"{check.get('title', check.get('id'))}: {check.get('status')} ({check.get('details', '')})"
+                for check in checks if check.get("status") != "pass"]  # fmt: skip
+    lines += [f"- Finding: {finding}" for finding in findings] or ["- Findings: none; every check passed"]
+    return "\n".join(lines) + "\n"
+
+
+def render_dataset_card(cfg, report: dict) -> tuple[str, dict]:
+    """The dataset card's text (checked), and the files that go with it."""
+    declared, body = read_datasheet(datasheet_path(cfg))
+    files = dataset_files(cfg)
+    rows = row_counts(cfg, files, report)
+    glance = at_a_glance(report, files, rows)
+    body = body.strip("\n")
+    title, _, rest = body.partition("\n") if body.startswith("# ") else ("", "", body)
+    parts = [part for part in (title, glance.strip("\n"), rest.strip("\n")) if part]  # the title stays on top
+    text = f"---\n{front_matter(cfg, declared, report, files, rows)}\n---\n\n" + "\n\n".join(parts) + "\n"
+    check_dataset_card(text)
+    return text, files
+
+
+def check_dataset_card(text: str) -> None:
+    """The front matter parses as the Hub's DatasetCard does (locally; the Hub's own validation needs the network)."""
+    from huggingface_hub import DatasetCard
+
+    data = DatasetCard(text).data.to_dict()
+    absent = [key for key in ("license", "language", "task_categories", "size_categories", "pretty_name", "configs") if not data.get(key)]
+    if absent:
+        raise UserError(f"datasets/README.md: the dataset card's front matter lacks {', '.join(absent)}; fill them in.")
+
+
+def write_dataset_repo(cfg, text: str, files: dict) -> Path:
+    """Write results/dataset (the card and the data files) in a temporary folder, swap it in, and record it in the manifest.
+
+    `text` and `files` come from render_dataset_card, called before anything is written.
+    """
+    target = cfg.root / KNOWN_REPOS["dataset"].folder
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=".dataset.partial-", dir=target.parent))
+    partial.chmod(0o755)
+    try:
+        (partial / "README.md").write_text(text, encoding="utf-8")
+        for name, (_, local) in files.items():
+            shutil.copyfile(local, partial / name)
+        replace_folder(partial, target)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    record_tree(cfg, "dataset", target, repo_ids(cfg)["dataset"], repo_type="dataset")
+    return target
