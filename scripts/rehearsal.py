@@ -2,18 +2,23 @@
 
 Trained only on one topic, a small model's adapter changes its answers everywhere: the bundled
 example's model, tuned on Namibian facts alone, said "Windhoek is the capital of France".
-Rehearsal shows the model everyday questions during training as well (`[train] rehearsal`, a
-JSONL file like datasets/rehearsal.jsonl) and, on their answers, adds to the loss how far the
-tuned model's next-token probabilities have moved from the base model's (the KL divergence).
-The adapter stays free to change what it says about your topic, and is pulled back wherever it
-changes anything else. This is "learning without forgetting" (Li & Hoiem, 2016) applied to
-replayed text: a penalty on drifting from the base model, measured on questions outside the topic.
+Rehearsal shows the model everyday questions during training as well (`[data] rehearsal`, a
+JSONL file like datasets/rehearsal.jsonl) and adds to the loss how far the tuned model's
+next-token probabilities have moved from the base model's on the base model's own replies to
+them (the KL divergence). The adapter stays free to change what it says about your topic, and
+is pulled back wherever it changes anything else. This is "learning without forgetting" (Li &
+Hoiem, 2016), with the base model's own replies as the text it is measured on (self-distillation).
 
-The base model's probabilities are computed once, at the first training step, with the adapter
-switched off. Only the 32 likeliest tokens of each answer position are kept, plus one bucket for
-all the other tokens together; the divergence is measured over those 33 outcomes, so it is exactly
-zero while the adapter changes nothing. Each step then adds one small batch of rehearsal questions, in an order set
-by the seed and the step, so a resumed run sees the same batches as an uninterrupted one.
+Why its own replies and not the answers written in the file: the goal is that nothing outside
+your topic changes, so the penalty holds the very words the base model would say, in its own
+style, right or wrong. On the bundled example this kept more everyday answers than holding the
+written answers did, at the same accuracy (bench/README.md).
+
+At the first training step the base model (adapter switched off) answers every rehearsal question
+greedily, and its probabilities on those replies are kept: the 32 likeliest tokens of each
+position plus one bucket for all the other tokens together, so the divergence is exactly zero
+while the adapter changes nothing. Each step then adds one small batch of rehearsal questions, in
+an order set by the seed and the step, so a resumed run sees the same batches as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -22,26 +27,27 @@ from dataclasses import dataclass
 
 import torch
 
-from .generation import tokenize_answers
+from .generation import generate_answers, tokenize_answers
 
 TOP_K = 32  # base-model tokens kept per answer position
+REPLY_TOKENS = 48  # the longest base-model reply rehearsed; everyday answers are short
 
 
 @dataclass
 class RehearsalTargets:
-    """Everyday questions with the base model's next-token probabilities on their answers."""
+    """Everyday questions, the base model's replies, and its next-token probabilities on them."""
 
+    replies: list[str]
     input_ids: list[list[int]]
     answer_starts: list[int]  # index of each answer's first token
     top_ids: list[torch.Tensor]  # per example: (answer tokens, TOP_K) token ids
     log_probs: list[torch.Tensor]  # per example: (answer tokens, TOP_K + 1): those tokens', then all the others together
 
 
-def encode(tokenizer, examples, max_length: int) -> tuple[list[list[int]], list[int]]:
-    """Token ids of each rehearsal question + answer (chat template) and where the answer starts."""
-    encoded = [tokenize_answers(tokenizer, e.prompt_messages, e.messages[-1]["content"], max_length) for e in examples]
-    kept = [(ids, start) for ids, start in encoded if start < len(ids)]  # an answer cut off entirely teaches nothing
-    return [ids for ids, _ in kept], [start for _, start in kept]
+def encode(tokenizer, prompts: list[list[dict]], replies: list[str], max_length: int) -> tuple[list[list[int]], list[int]]:
+    """Token ids of each rehearsal question + reply (chat template) and where the reply starts."""
+    encoded = [tokenize_answers(tokenizer, prompt, reply, max_length) for prompt, reply in zip(prompts, replies)]
+    return [ids for ids, _ in encoded], [start for _, start in encoded]
 
 
 def padded_batch(input_ids: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -71,14 +77,16 @@ def answer_logits(model, output_layer, input_ids, attention_mask, starts: list[i
 
 
 @torch.no_grad()
-def base_targets(peft_model, model, tokenizer, input_ids: list[list[int]], starts: list[int], batch_size: int) -> RehearsalTargets:
-    """The base model's (adapter off) likeliest next tokens on every rehearsal answer."""
+def base_targets(peft_model, model, tokenizer, prompts: list[list[dict]], batch_size: int, max_length: int) -> RehearsalTargets:
+    """The base model's (adapter off) greedy replies to the rehearsal questions, and its likeliest next tokens on them."""
     output_layer = peft_model.get_output_embeddings()
     top_ids, top_log_probs = [], []
     was_training = peft_model.training
     peft_model.eval()  # no dropout in the reference
     try:
         with peft_model.disable_adapter():
+            replies = generate_answers(peft_model, tokenizer, prompts, batch_size, REPLY_TOKENS)
+            input_ids, starts = encode(tokenizer, prompts, replies, max_length)
             for first in range(0, len(input_ids), batch_size):
                 chunk = input_ids[first : first + batch_size]
                 ids, mask = padded_batch(chunk, tokenizer.pad_token_id, peft_model.device)
@@ -89,7 +97,7 @@ def base_targets(peft_model, model, tokenizer, input_ids: list[list[int]], start
                     top_log_probs.append(with_rest_bucket(values).cpu())
     finally:
         peft_model.train(was_training)
-    return RehearsalTargets(input_ids, starts, top_ids, top_log_probs)
+    return RehearsalTargets(replies, input_ids, starts, top_ids, top_log_probs)
 
 
 def with_rest_bucket(top_log_probs: torch.Tensor) -> torch.Tensor:

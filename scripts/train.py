@@ -40,7 +40,7 @@ from .files import replace_folder, save_figure, write_atomic
 from .data import Example, load_examples, load_split
 from .errors import EXIT_CHECKS_FAILED, UserError
 from .model import Hardware, detect_hardware, load_causal_lm, load_for
-from .rehearsal import RehearsalTargets, base_targets, batch_indices, drift_loss, encode
+from .rehearsal import RehearsalTargets, base_targets, batch_indices, drift_loss
 
 
 class TrainingDiverged(Exception):
@@ -66,7 +66,7 @@ def run_training(cfg, resume: bool = False, extra_callbacks: list | None = None)
     out.mkdir(parents=True, exist_ok=True)
     train_rows, eval_rows = prompt_completion_rows(cfg)
     resolved, tokenizer = load_for(cfg)
-    rehearsal = load_rehearsal(cfg, tokenizer)
+    rehearsal = load_rehearsal(cfg)
     hardware = detect_hardware(cfg.train.precision)
     _use_all_cores(hardware)
     print(f"Training a LoRA adapter on {resolved.model_id} ({resolved.source}) with {hardware.precision} on {hardware.name}")
@@ -252,7 +252,7 @@ def build_trainer(cfg, model, tokenizer, train_rows, eval_rows, hardware: Hardwa
     )
 
 
-def load_rehearsal(cfg, tokenizer) -> Rehearsal | None:
+def load_rehearsal(cfg) -> Rehearsal | None:
     """The everyday questions that hold the model near its base (scripts/rehearsal.py); None when switched off."""
     relative = cfg.data.rehearsal.strip()
     if not relative or cfg.train.rehearsal_weight == 0:
@@ -260,20 +260,20 @@ def load_rehearsal(cfg, tokenizer) -> Rehearsal | None:
     path = cfg.path(relative)
     if not path.is_file():
         raise UserError(f'{relative}: file not found; fix [data] rehearsal in project.toml, or set it to "" to train without rehearsal.')
-    examples = [e for e in load_examples(path, "auto", display_name=relative) if e.messages and e.messages[-1]["role"] == "assistant"]
-    input_ids, starts = encode(tokenizer, examples, cfg.model.max_length)
-    if not input_ids:
-        raise UserError(f"{relative}: no question with an answer to rehearse; add some, or set [data] rehearsal = \"\".")
+    examples = load_examples(path, "auto", display_name=relative)
+    prompts = [e.prompt_messages for e in examples if e.messages and e.messages[-1]["role"] == "assistant"]
+    if not prompts:
+        raise UserError(f"{relative}: no question to rehearse; add some, or set [data] rehearsal = \"\".")
     batch_size = max(1, cfg.train.batch_size // 2)
-    return Rehearsal(input_ids, starts, cfg.train.rehearsal_weight, batch_size)
+    return Rehearsal(prompts, cfg.model.max_length, cfg.train.rehearsal_weight, batch_size)
 
 
 @dataclass
 class Rehearsal:
-    """Rehearsal questions, tokenized; the base model's targets are added at the first training step."""
+    """Rehearsal questions; the base model's replies and targets are added at the first training step."""
 
-    input_ids: list[list[int]]
-    answer_starts: list[int]
+    prompts: list[list[dict]]
+    max_length: int
     weight: float
     batch_size: int
     targets: RehearsalTargets | None = None
@@ -351,9 +351,9 @@ class FastSFTTrainer(SFTTrainer):
         rehearsal = self.rehearsal
         if rehearsal.targets is None:
             rehearsal.targets = base_targets(
-                self.model, model, self.processing_class, rehearsal.input_ids, rehearsal.answer_starts, self.args.per_device_eval_batch_size
+                self.model, model, self.processing_class, rehearsal.prompts, self.args.per_device_eval_batch_size, rehearsal.max_length
             )
-        indices = batch_indices(self._micro_step_index(), rehearsal.batch_size, len(rehearsal.input_ids), self.args.seed)
+        indices = batch_indices(self._micro_step_index(), rehearsal.batch_size, len(rehearsal.prompts), self.args.seed)
         drift = drift_loss(self.model, model, rehearsal.targets, indices, self.processing_class.pad_token_id)
         self._metrics["train"]["rehearsal_kl"].append(drift.item())
         # The answer loss is already a share of the whole accumulated batch; this term must be too.
@@ -557,7 +557,7 @@ def rehearsal_metrics(cfg, rehearsal: Rehearsal | None, drift: list[tuple[int, f
         return None
     return {
         "file": cfg.data.rehearsal,
-        "examples": len(rehearsal.input_ids),
+        "examples": len(rehearsal.prompts),
         "weight": rehearsal.weight,
         "batch_size": rehearsal.batch_size,
         "first_kl": round(drift[0][1], 4) if drift else None,

@@ -9,6 +9,7 @@ import torch
 
 from conftest import run_cli, set_values
 from scripts import rehearsal, train
+from scripts.generation import generate_answers
 from scripts.config import load_settings
 from scripts.model import detect_hardware, load_causal_lm, load_for
 
@@ -28,14 +29,14 @@ def rehearsal_trainer(project, examples: int = 4):
     resolved, tokenizer = load_for(cfg)
     hardware = detect_hardware("fp32")
     model = load_causal_lm(resolved, hardware)
-    held = train.load_rehearsal(cfg, tokenizer)
+    held = train.load_rehearsal(cfg)
     trainer = train.build_trainer(cfg, model, tokenizer, train_rows[:examples], eval_rows[:2], hardware, project.parent / "ckpt", held)
     return trainer, tokenizer
 
 
 def drift_of(trainer, tokenizer, indices):
     held = trainer.rehearsal
-    held.targets = held.targets or rehearsal.base_targets(trainer.model, trainer.model, tokenizer, held.input_ids, held.answer_starts, 8)
+    held.targets = held.targets or rehearsal.base_targets(trainer.model, trainer.model, tokenizer, held.prompts, 8, held.max_length)
     return rehearsal.drift_loss(trainer.model, trainer.model, held.targets, indices, tokenizer.pad_token_id)
 
 
@@ -57,6 +58,25 @@ def test_drift_is_zero_for_an_untrained_adapter_and_grows_when_the_adapter_chang
     trained = {name: p.grad for name, p in trainer.model.named_parameters() if p.requires_grad}
     assert all("lora_" in name for name in trained)  # only the adapter can be pulled back
     assert any(gradient is not None and gradient.abs().sum() > 0 for gradient in trained.values())
+
+
+def test_the_rehearsed_replies_are_the_base_models_own(quick_rehearsal_project):
+    """Targets come from the base model with the adapter switched off, whatever the adapter has learned."""
+    trainer, tokenizer = rehearsal_trainer(quick_rehearsal_project)
+    held = trainer.rehearsal
+    prompts = held.prompts[:6]
+    with torch.no_grad():
+        for name, parameter in trainer.model.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(0, 0.5)  # a trained adapter would answer differently
+        targets = rehearsal.base_targets(trainer.model, trainer.model, tokenizer, prompts, 4, held.max_length)
+        with trainer.model.disable_adapter():
+            base_replies = generate_answers(trainer.model, tokenizer, prompts, 4, rehearsal.REPLY_TOKENS)
+        tuned_replies = generate_answers(trainer.model, tokenizer, prompts, 4, rehearsal.REPLY_TOKENS)
+    assert targets.replies == base_replies
+    assert targets.replies != tuned_replies
+    for ids, start, reply in zip(targets.input_ids, targets.answer_starts, targets.replies):
+        assert tokenizer.decode(ids[start:], skip_special_tokens=True).strip() == reply  # each reply is what is held
 
 
 @pytest.fixture
@@ -86,12 +106,12 @@ def test_rehearsal_holds_the_model_nearer_its_base_than_training_without_it(quic
             trainer.rehearsal.weight = weight
         trainer.train()
         set_values(quick_rehearsal_project, "train", rehearsal_weight=1.0)
-        held = train.load_rehearsal(load_settings(quick_rehearsal_project), tokenizer)
+        held = train.load_rehearsal(load_settings(quick_rehearsal_project))
         trainer.rehearsal = held
         with torch.no_grad():
             held.targets = None  # measured against the base, from scratch, on every rehearsal example
-            held.targets = rehearsal.base_targets(trainer.model, trainer.model, tokenizer, held.input_ids, held.answer_starts, 8)
-            return drift_of(trainer, tokenizer, list(range(len(held.input_ids)))).item()
+            held.targets = rehearsal.base_targets(trainer.model, trainer.model, tokenizer, held.prompts, 8, held.max_length)
+            return drift_of(trainer, tokenizer, list(range(len(held.prompts)))).item()
 
     without, with_rehearsal = drift_after_training(0.0), drift_after_training(3000.0)
     assert with_rehearsal < 0.8 * without, (with_rehearsal, without)
