@@ -103,10 +103,14 @@ async function answer(question) {
       abortSignal: stopper.signal,
     });
     let text = "";
+    let tokens = 0; // one streamed chunk per generated token; bench/space_browser.py reads the speed
+    const started = performance.now();
     for await (const chunk of stream) {
       text += chunk.choices[0]?.delta?.content ?? "";
+      tokens += 1;
       reply.textContent = text;
     }
+    reply.dataset.tokensPerSecond = (tokens / ((performance.now() - started) / 1000)).toFixed(1);
     reply.textContent = text.trim();
     reply.dataset.state = stopper.signal.aborted ? "stopped" : "done";
   } catch (error) {
