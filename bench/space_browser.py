@@ -105,7 +105,7 @@ def main() -> int:
         if not args.no_q8:
             q8 = q8_copy(export_dir, scratch)
             rows.append(("Q8_0, with the Space's headers", q8, run_page(space_dir, q8, questions, True, args.cores)))
-        print(f"| page | file size | threads | load | tokens/s | greedy answers = PyTorch's |\n|---|---:|---:|---:|---:|---:|")
+        print("| page | file size | threads | load | tokens/s | greedy answers = PyTorch's |\n|---|---:|---:|---:|---:|---:|")
         for name, gguf, run in rows:
             same = sum(a == b for a, b in zip(run["answers"], reference))
             print(
