@@ -10,7 +10,9 @@ Spaces need ZeroGPU or paid hardware):
                     compiled to WebAssembly (vendored from npm in vendor/wllama/, with the
                     slower compat build Safari needs in vendor/wllama/compat/, so no
                     third-party CDN is needed; a Content-Security-Policy in index.html lets
-                    the page load only the Space's own files and the model file). The page
+                    the page load only the Space's own files and the model file; the README's
+                    custom_headers make it cross-origin isolated, so wllama runs on several
+                    threads: ISOLATION_HEADERS below). The page
                     downloads the GGUF file made by `export` from the model repo:
                         https://huggingface.co/<model repo>/resolve/main/<name>-f16.gguf
                     The model file lives in the model repo, not in the Space, because the
