@@ -23,10 +23,11 @@ import datetime
 import json
 import operator
 import re
+import sys
 import time
 from pathlib import Path
 
-from openai import OpenAI
+from openai import APIConnectionError, OpenAI
 
 DEMO_QUESTIONS = [
     "Which city is the seat of Namibia's central government?",
@@ -137,6 +138,10 @@ def save_transcript(path: Path, base_url: str, model: str, turns: list[dict]) ->
 
 if __name__ == "__main__":
     args = parse_arguments()
-    tuned = TunedModel(args.base_url, args.model, args.max_tokens)
+    try:
+        tuned = TunedModel(args.base_url, args.model, args.max_tokens)
+    except APIConnectionError:
+        print(f"error: no model server answers at {args.base_url}; start one with `make serve` (after export), then try again.", file=sys.stderr)
+        sys.exit(2)
     turns = answer_all(args.questions or DEMO_QUESTIONS, tuned)
     save_transcript(Path(args.transcript), args.base_url, tuned.model, turns)
