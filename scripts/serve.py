@@ -21,6 +21,7 @@ for it: pip compiles llama.cpp, which took 37 minutes on a 2-core machine.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -41,8 +42,12 @@ def main(cfg, args) -> int:
     command = server_command(model, args.host, args.port)
     print(f"OpenAI-compatible endpoint: http://{args.host}:{args.port}/v1   model: {model}")
     print("Ask it: python examples/agent_with_tools.py   (stop the server with Ctrl+C)", flush=True)
+    # cwd is the project folder, so the model's name is the short relative path printed above.
+    if os.name == "posix":
+        # The server replaces this process, so Ctrl+C or a kill reaches it directly (no orphan left running).
+        os.chdir(cfg.root)
+        os.execv(command[0], command)
     try:
-        # cwd is the project folder, so the model's name is the short relative path printed above.
         return subprocess.run(command, cwd=cfg.root).returncode
     except KeyboardInterrupt:
         return 0
@@ -61,6 +66,8 @@ def served_model(cfg) -> str:
 
 def server_command(model: str, host: str, port: int) -> list[str]:
     """`transformers serve`, from the same environment as this Python, with the model loaded once at start."""
-    executable = shutil.which("transformers", path=str(Path(sys.executable).parent)) or "transformers"
+    executable = shutil.which("transformers", path=str(Path(sys.executable).parent)) or shutil.which("transformers")
+    if executable is None:
+        raise UserError("the `transformers` command is not installed; run `make setup` (or pip install -r requirements.txt).")
     # --device cpu: the same numbers as the evaluation on this computer; float32 like the export's checks.
     return [executable, "serve", model, "--host", host, "--port", str(port), "--device", "cpu", "--dtype", "float32"]
