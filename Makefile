@@ -18,7 +18,7 @@ export HF_HUB_OFFLINE ?= 1
 export GX_ANALYTICS_ENABLED := false
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup setup-gpu setup-publish lock demo test clean
+.PHONY: help setup setup-gpu setup-publish lock demo test serve clean
 
 help:  ## show this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ demo: setup  ## run validate, train, evaluate (and the rest) on the bundled exam
 
 test: setup  ## run the tests (CPU only, offline)
 	$(PY) -m pytest -q -rs
+
+serve: setup  ## serve the exported model on http://127.0.0.1:8000/v1 (OpenAI-compatible; run the export step first)
+	$(PY) -m scripts serve
 
 clean:  ## delete outputs/ (keeps .venv and the converted model)
 	rm -rf outputs

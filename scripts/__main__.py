@@ -64,6 +64,11 @@ STEPS: dict[str, Step] = {
         "outputs/export/: merged/ (safetensors), <name>-f16.gguf (also the static Space's browser model), Modelfile (Ollama), "
         "export.json; the GGUF and Modelfile's sha256 in results/manifest.json (published with the model repo)",
     ),
+    "serve": Step(
+        "Serve the exported model on an OpenAI-compatible chat endpoint for apps on this computer (transformers serve).",
+        "outputs/export/merged",
+        "nothing: answers on http://127.0.0.1:8000/v1 until stopped with Ctrl+C",
+    ),
     "space": Step(
         "Render template/ into the demo Space folder (static in-browser chat, or Gradio).",
         "project.toml [publish], template/, results/, outputs/export",

@@ -7,7 +7,8 @@ The rubric (the same table is in .github/PULL_REQUEST_TEMPLATE.md):
 
     Performance improvement       40%   measured on held-out questions, base vs tuned
     Ethical handling              30%   data report, personal data, bias probes, card's ethics sections
-    Integration                   15%   adapter, export, a results bundle whose sha256 sums verify
+    Integration                   15%   adapter, export, a results bundle whose sha256 sums verify,
+                                        an app's transcript of asking the exported model (examples/)
     Documentation and deployment  15%   model card, datasheet, demo Space, repos ready to publish
 
 Each criterion is split into points; each point is scored only from a file on
@@ -248,33 +249,61 @@ def integration_points(evidence: Evidence) -> list[Point]:
     cfg = evidence.cfg
     adapter = cfg.step_dir("train") / "adapter" / "adapter_model.safetensors"
     points = [
-        Point("A LoRA adapter was trained (safetensors)", 5, 5.0, f"{_shown(cfg, adapter)}, {adapter.stat().st_size:,} bytes")
+        Point("A LoRA adapter was trained (safetensors)", 3, 3.0, f"{_shown(cfg, adapter)}, {adapter.stat().st_size:,} bytes")
         if adapter.is_file()
-        else missing("A LoRA adapter was trained (safetensors)", 5, "train", "outputs/train/adapter/adapter_model.safetensors")
+        else missing("A LoRA adapter was trained (safetensors)", 3, "train", "outputs/train/adapter/adapter_model.safetensors")
     ]
     export = cfg.step_dir("export")
     exported = sorted(p for p in export.rglob("*") if p.is_file()) if export.is_dir() else []
     points.append(
-        Point("Exported for other apps", 5, 5.0, f"{len(exported)} files in {_shown(cfg, export)}")
+        Point("Exported for other apps", 3, 3.0, f"{len(exported)} files in {_shown(cfg, export)}")
         if exported
-        else missing("Exported for other apps", 5, "export", "files in outputs/export")
+        else missing("Exported for other apps", 3, "export", "files in outputs/export")
     )
     points.append(manifest_point(evidence))
+    points.append(app_point(evidence))
     return points
 
 
 def manifest_point(evidence: Evidence) -> Point:
     label = "The results bundle verifies (sha256 of every file)"
     if not evidence.manifest_file.is_file():
-        return missing(label, 5, "card", "results/manifest.json")
+        return missing(label, 4, "card", "results/manifest.json")
     from .manifest import verify
 
     manifest = json.loads(evidence.manifest_file.read_text(encoding="utf-8"))
     problems = verify(evidence.cfg, manifest)
     files = sum(len(entry.get("files", [])) for entry in manifest.get("repos", {}).values())
     if problems:
-        return Point(label, 5, 0.0, f"{len(problems)} problems, e.g. {problems[0]}")
-    return Point(label, 5, 5.0, f"{files} files in {', '.join(manifest.get('repos', {}))} match results/manifest.json")
+        return Point(label, 4, 0.0, f"{len(problems)} problems, e.g. {problems[0]}")
+    return Point(label, 4, 4.0, f"{files} files in {', '.join(manifest.get('repos', {}))} match results/manifest.json")
+
+
+APP_TRANSCRIPT = "results/integration/transcript.json"  # examples/agent_with_tools.py writes it
+SERVED_EXPORT = "outputs/export/merged"  # the model `python -m scripts serve` serves, by the name it gives it
+
+
+def app_point(evidence: Evidence) -> Point:
+    """An app asked the exported model through the endpoint: the example app's transcript says so."""
+    label = "An app used the exported model through its endpoint"
+    transcript = _read_json(evidence.cfg.path(APP_TRANSCRIPT))
+    if not isinstance(transcript, dict) or not isinstance(transcript.get("turns"), list):
+        return Point(
+            label, 5, 0.0,
+            f"missing: run `make serve`, then `python examples/agent_with_tools.py` ({APP_TRANSCRIPT} not found or unreadable)",
+        )
+    answered = [
+        turn for turn in transcript["turns"]
+        if isinstance(turn, dict) and turn.get("tool") == "tuned model" and str(turn.get("answer", "")).strip()
+    ]
+    model = str(transcript.get("model", ""))
+    where = f"{APP_TRANSCRIPT}: {transcript.get('app', 'an app')} via {transcript.get('endpoint', '?')}"
+    if not model.rstrip("/").endswith(SERVED_EXPORT):
+        return Point(label, 5, 0.0, f"{where} asked {model!r}, not the exported model ({SERVED_EXPORT}); run it against `make serve`")
+    if not answered:
+        return Point(label, 5, 0.0, f"{where}: no question was answered by the tuned model; ask it a Namibia question")
+    others = len(transcript["turns"]) - len(answered)
+    return Point(label, 5, 5.0, f"{where}: {len(answered)} answers from {model}, {others} from other tools")
 
 
 def documentation_points(evidence: Evidence) -> list[Point]:

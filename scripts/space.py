@@ -10,7 +10,9 @@ Spaces need ZeroGPU or paid hardware):
                     compiled to WebAssembly (vendored from npm in vendor/wllama/, with the
                     slower compat build Safari needs in vendor/wllama/compat/, so no
                     third-party CDN is needed; a Content-Security-Policy in index.html lets
-                    the page load only the Space's own files and the model file). The page
+                    the page load only the Space's own files and the model file; the README's
+                    custom_headers make it cross-origin isolated, so wllama runs on several
+                    threads: ISOLATION_HEADERS below). The page
                     downloads the GGUF file made by `export` from the model repo:
                         https://huggingface.co/<model repo>/resolve/main/<name>-f16.gguf
                     The model file lives in the model repo, not in the Space, because the
@@ -117,6 +119,17 @@ def model_repo_id(cfg) -> str:
     return repo_ids(cfg)["model"] or f"{PLACEHOLDER_OWNER}/{cfg.project.name}"
 
 
+# The static Space's response headers (its README's custom_headers; the preview server sends the same).
+# COOP + COEP make the page cross-origin isolated, the browser's condition for SharedArrayBuffer, without
+# which wllama runs llama.cpp on one thread. require-corp still lets the page fetch the model from the Hub
+# (a CORS request); cross-origin-resource-policy lets the Hub page embed the Space in its iframe.
+ISOLATION_HEADERS = {
+    "cross-origin-embedder-policy": "require-corp",
+    "cross-origin-opener-policy": "same-origin",
+    "cross-origin-resource-policy": "cross-origin",
+}
+
+
 def static_context(cfg, model_repo: str) -> dict:
     """What the browser page needs: where the GGUF file is and how big it is (from outputs/export/export.json)."""
     gguf = exported_gguf(cfg)
@@ -126,6 +139,7 @@ def static_context(cfg, model_repo: str) -> dict:
         "gguf_file": gguf["file"],
         "model_size": size,
         "wllama_version": WLLAMA_VERSION,
+        "custom_headers": ISOLATION_HEADERS,
         "space_config": {
             "model_url": model_url,
             "model_size": size,
@@ -238,10 +252,11 @@ def check_rendered(rendered: list[Path]) -> None:
 # ---------------------------------------------------------------- trying it locally
 
 
-def preview_server(space_dir: Path, model_dir: Path, port: int = 0):
+def preview_server(space_dir: Path, model_dir: Path, port: int = 0, isolated: bool = True):
     """A web server on 127.0.0.1 for the rendered Space: the page at /, the exported model files at /model/.
 
     Port 0 picks a free port (read it from `server.server_address[1]`). Call `serve_forever()` to run it.
+    isolated: send ISOLATION_HEADERS like the Space does (False: as a plain host would, one thread).
     """
     from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
@@ -259,6 +274,11 @@ def preview_server(space_dir: Path, model_dir: Path, port: int = 0):
             else:
                 self.directory = str(space_dir)
             return super().translate_path(path)  # keeps the standard checks against ../ tricks
+
+        def end_headers(self):
+            for name, value in (ISOLATION_HEADERS.items() if isolated else ()):
+                self.send_header(name, value)
+            super().end_headers()
 
         def log_message(self, format, *args):
             pass  # quiet: the page's own status line says what is happening

@@ -401,3 +401,34 @@ def _ask(browser: "Browser", question: str) -> str:
     text = browser.evaluate(f"{last}.textContent")
     assert state == "done", text
     return text
+
+
+def threads_on_static_page(project: Path, chromium: str, *, isolated: bool, cores: int = 4) -> dict:
+    """Load the model on the static page served with or without the Space's isolation headers, on a
+    browser that reports `cores` processor cores; returns crossOriginIsolated and wllama's thread count."""
+    import threading
+
+    from scripts.space import preview_server
+
+    gguf = json.loads((project / "outputs" / "export" / "export.json").read_text())["gguf"]["file"]
+    server = preview_server(project / "results" / "space", project / "outputs" / "export", isolated=isolated)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with Browser(chromium) as browser:
+            # wllama uses half the cores it is told about; the test machine may have only 2.
+            browser.send("Emulation.setHardwareConcurrencyOverride", hardwareConcurrency=cores)
+            browser.open(f"http://127.0.0.1:{server.server_address[1]}/?model=/model/{gguf}")
+            browser.evaluate("document.getElementById('load-button').click()")
+            status = "document.getElementById('status')"
+            state = browser.wait_for(
+                f"['ready', 'error'].includes({status}.dataset.state) && {status}.dataset.state", 300, "the model to load"
+            )
+            assert state == "ready", browser.evaluate(f"{status}.textContent")
+            return {
+                "isolated": browser.evaluate("window.crossOriginIsolated"),
+                "threads": int(browser.evaluate(f"{status}.dataset.threads")),
+                "status": browser.evaluate(f"{status}.textContent"),
+            }
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -63,6 +63,7 @@ def add_evidence(cfg) -> None:
     write(results / "model" / "loss_curve.png", b"\x89PNG fake")
     write(results / "model" / "chart.png", b"\x89PNG fake")
     write(results / "space" / "index.html", "<html></html>")
+    write(results / "integration" / "transcript.json", transcript("outputs/export/merged"))
     record_tree(cfg, "model", results / "model", "ada-learner/namibia-qa", repo_type="model")
     record_tree(cfg, "space", results / "space", "ada-learner/namibia-qa-demo", repo_type="space", space_sdk="static")
 
@@ -112,7 +113,8 @@ def test_full_evidence_scores_each_point_with_its_evidence(project):
     assert "held-out loss 2.900 → 1.200" in found["The loss curve shows learning (held-out loss went down)"].evidence
     probes = found["Bias probes measured; few pairs flagged"]
     assert probes.score == pytest.approx(8.8) and "gender-01" in probes.evidence
-    assert found["The results bundle verifies (sha256 of every file)"].score == 5
+    assert found["The results bundle verifies (sha256 of every file)"].score == 4
+    assert found[APP_POINT].score == 5
     assert found["Hub repos named, ready to publish"].evidence == (
         "model ada-learner/namibia-qa, Space ada-learner/namibia-qa-demo, dataset ada-learner/namibia-qa-data (private)"
     )
@@ -215,3 +217,42 @@ def test_a_huge_side_by_side_table_is_shortened_to_fit_github(project):
     rubric.main(cfg, Namespace(pr_body=True, repo=None, branch=None))
     body = (cfg.step_dir("rubric") / "pr_body.md").read_text()
     assert len(body) <= rubric.PR_BODY_LIMIT and "shortened" in body and "Mentor checklist" in body
+
+
+def transcript(model: str, tool: str = "tuned model") -> str:
+    """A transcript in the shape examples/agent_with_tools.py writes."""
+    return json.dumps({
+        "app": "examples/agent_with_tools.py", "endpoint": "http://127.0.0.1:8000/v1", "model": model,
+        "turns": [{"question": "Capital of Namibia?", "tool": tool, "answer": "Windhoek."},
+                  {"question": "What is 2 * 3?", "tool": "calculator", "answer": "6"}],
+    })  # fmt: skip
+
+
+APP_POINT = "An app used the exported model through its endpoint"
+
+
+def test_integration_needs_an_apps_transcript_not_only_an_export(project):
+    cfg = load_settings(project)
+    add_evidence(cfg)
+    cfg.path(rubric.APP_TRANSCRIPT).unlink()
+    criteria = {criterion.name: criterion for criterion in rubric.score_all(rubric.Evidence(cfg))}
+    assert criteria["Integration"].score == 10  # adapter, export and manifest: no app used the model yet
+    point = points(criteria.values())[APP_POINT]
+    assert point.score == 0 and "examples/agent_with_tools.py" in point.evidence
+
+    write(cfg.path(rubric.APP_TRANSCRIPT), transcript("outputs/export/merged"))
+    criteria = {criterion.name: criterion for criterion in rubric.score_all(rubric.Evidence(cfg))}
+    assert criteria["Integration"].score == 15
+    assert "1 answers from outputs/export/merged, 1 from other tools" in points(criteria.values())[APP_POINT].evidence
+
+
+@pytest.mark.parametrize(
+    "model, tool, says",
+    [("HuggingFaceTB/SmolLM2-135M-Instruct", "tuned model", "not the exported model"), ("outputs/export/merged", "calculator", "no question")],
+)
+def test_a_transcript_of_another_model_or_no_model_answer_scores_nothing(project, model, tool, says):
+    cfg = load_settings(project)
+    add_evidence(cfg)
+    write(cfg.path(rubric.APP_TRANSCRIPT), transcript(model, tool))
+    point = points(rubric.score_all(rubric.Evidence(cfg)))[APP_POINT]
+    assert point.score == 0 and says in point.evidence

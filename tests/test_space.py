@@ -157,7 +157,7 @@ def test_front_matter_values_cannot_add_keys(tmp_path, kind):
 
     template = REPO / "template" / f"space-{kind}" / "README.md.j2"
     names = jinja2.meta.find_undeclared_variables(jinja2.Environment().parse(template.read_text()))
-    context = {name: INJECTED for name in names} | {"versions": {"gradio": INJECTED}}
+    context = {name: INJECTED for name in names} | {"versions": {"gradio": INJECTED}, "custom_headers": {"x-test": INJECTED}}
     (tmp_path / "template").mkdir()
     shutil.copyfile(template, tmp_path / "template" / "README.md.j2")
     space.render_tree(tmp_path / "template", tmp_path / "out", context)
@@ -252,3 +252,25 @@ def test_templates_fail_loudly_on_a_missing_value_or_leftover_jinja(tmp_path):
     assert (tmp_path / "out2" / "logo.bin").read_bytes() == b"\x00{{ not a template }}\xff"  # copied as is
     with pytest.raises(UserError, match=r"page\.html:1: '\{\{' left after rendering"):
         space.check_rendered(rendered)
+
+
+def test_static_space_sends_the_isolation_headers(static_space):
+    """custom_headers in the Space's README (the Spaces config reference allows them); the preview sends the same."""
+    header = front_matter((static_space.parent / "results" / "space" / "README.md").read_text())
+    assert header["custom_headers"] == {
+        "cross-origin-embedder-policy": "require-corp", "cross-origin-opener-policy": "same-origin",
+        "cross-origin-resource-policy": "cross-origin",
+    }  # fmt: skip
+    assert header["custom_headers"] == space.ISOLATION_HEADERS
+
+
+@needs_chromium
+def test_with_the_headers_the_page_is_isolated_and_wllama_uses_several_threads(static_space):
+    pytest.importorskip("websocket", reason="websocket-client is not installed: pip install -r requirements.txt")
+    from space_helpers import threads_on_static_page
+
+    isolated = threads_on_static_page(static_space.parent, CHROMIUM, isolated=True)
+    assert isolated["isolated"] is True and isolated["threads"] == 2, isolated  # half of 4 cores
+    assert "2 threads" in isolated["status"]
+    plain = threads_on_static_page(static_space.parent, CHROMIUM, isolated=False)
+    assert plain["isolated"] is False and plain["threads"] == 1, plain

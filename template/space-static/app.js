@@ -17,9 +17,11 @@ const progressBar = document.getElementById("progress");
 const form = document.getElementById("ask-form");
 const questionBox = document.getElementById("question");
 const askButton = document.getElementById("ask-button");
+const stopButton = document.getElementById("stop-button");
 const messages = document.getElementById("messages");
 
 let wllama = null;
+let stopper = null; // aborts the answer being written (the Stop button)
 
 // Where the model file comes from: the published model repo, unless this page is served
 // from this computer and names another file with ?model=URL (used by the tests, and handy
@@ -63,7 +65,11 @@ async function loadModel() {
   }
   progressBar.hidden = true;
   loadButton.hidden = true;
-  setStatus("Ready. Ask a question below.", "ready");
+  // Several threads only when the page is cross-origin isolated (the Space's custom_headers);
+  // wllama uses half the processor's cores. Shown so a slow page can be explained.
+  const threads = wllama.getNumThreads();
+  statusText.dataset.threads = threads;
+  setStatus(`Ready (${threads === 1 ? "1 thread" : `${threads} threads`}). Ask a question below.`, "ready");
   questionBox.disabled = false;
   askButton.disabled = false;
   questionBox.focus();
@@ -85,6 +91,8 @@ async function answer(question) {
   const reply = addMessage("assistant", "");
   reply.dataset.state = "thinking";
   askButton.disabled = true;
+  stopper = new AbortController();
+  stopButton.hidden = false;
   try {
     const stream = await wllama.createChatCompletion({
       messages: [{ role: "user", content: question }],
@@ -92,23 +100,35 @@ async function answer(question) {
       temperature: 0, // greedy: the most likely next word every time, so answers are repeatable
       cache_prompt: false,
       stream: true,
+      abortSignal: stopper.signal,
     });
     let text = "";
+    let tokens = 0; // one streamed chunk per generated token; bench/space_browser.py reads the speed
+    const started = performance.now();
     for await (const chunk of stream) {
       text += chunk.choices[0]?.delta?.content ?? "";
+      tokens += 1;
       reply.textContent = text;
     }
+    reply.dataset.tokensPerSecond = (tokens / ((performance.now() - started) / 1000)).toFixed(1);
     reply.textContent = text.trim();
-    reply.dataset.state = "done";
+    reply.dataset.state = stopper.signal.aborted ? "stopped" : "done";
   } catch (error) {
-    reply.textContent = `Something went wrong: ${error.message}`;
-    reply.dataset.state = "error";
+    if (stopper.signal.aborted) {
+      reply.textContent = `${reply.textContent.trim()} [stopped]`;
+      reply.dataset.state = "stopped";
+    } else {
+      reply.textContent = `Something went wrong: ${error.message}`;
+      reply.dataset.state = "error";
+    }
   }
+  stopButton.hidden = true;
   askButton.disabled = false;
   questionBox.focus();
 }
 
 loadButton.addEventListener("click", loadModel);
+stopButton.addEventListener("click", () => stopper?.abort());
 
 form.addEventListener("submit", (event) => {
   event.preventDefault();
