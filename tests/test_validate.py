@@ -51,9 +51,14 @@ def setting(text: str, key: str, value: str) -> str:
 
 
 def fixture_project(folder: Path, model_dir: Path, source: str, **settings) -> Path:
-    """A project whose datasets/ is a copy of tests/fixtures/<source>; returns its project.toml."""
+    """A project whose datasets/ is a copy of tests/fixtures/<source>; returns its project.toml.
+
+    The fixture folders hold no rehearsal file, so rehearsal is off unless a test sets it
+    (tests/test_rehearsal.py checks validate with the real one).
+    """
     shutil.copytree(FIXTURES / source, folder / "datasets")
     text = setting((REPO / "project.toml").read_text(encoding="utf-8"), "base", f'"{model_dir}"')
+    settings.setdefault("rehearsal_weight", "0.0")
     for key, value in settings.items():
         text = setting(text, key, value)
     config = folder / "project.toml"
