@@ -101,19 +101,16 @@ def main(cfg, args) -> int:
     manifest = read_manifest(cfg)
     problems = verify(cfg, manifest)
     if problems:
-        print(f"Nothing was published: {MANIFEST} and the files it lists are not what the results pull request showed:")
-        for problem in problems:
-            print(f"  {problem}")
-        print("Run `python -m scripts card` (and `space`) again and have the new results reviewed, or restore the files.")
-        return EXIT_CHECKS_FAILED
+        return refused(
+            f"Nothing was published: {MANIFEST} and the files it lists are not what the results pull request showed:",
+            problems,
+            "Run `python -m scripts card` (and `space`) again and have the new results reviewed, or restore the files.",
+        )
     if getattr(args, "from_tree", None) is not None:
         return publish_from_tree(cfg, manifest, args.from_tree, args)
     problems = prepare_derived(cfg, manifest)
     if problems:
-        print(f"Nothing was published: these files of the model repo do not match {MANIFEST}:")
-        for problem in problems:
-            print(f"  {problem}")
-        return EXIT_CHECKS_FAILED
+        return refused(f"Nothing was published: these files of the model repo do not match {MANIFEST}:", problems)
     plan = make_plan(cfg, manifest)
     mode = publishing_mode(args)
     if mode == "dry-run":
@@ -329,6 +326,16 @@ def verified_bytes(path: Path, item: dict) -> bytes:
     return data
 
 
+def refused(heading: str, problems: list[str], fix: str = "") -> int:
+    """Say why nothing was published, one problem a line (and the fix); the exit code for failed checks."""
+    print(heading)
+    for problem in problems:
+        print(f"  {problem}")
+    if fix:
+        print(fix)
+    return EXIT_CHECKS_FAILED
+
+
 def verified_path(path: Path, item: dict) -> Path:
     """Like verified_bytes for a large file: hashed while streaming, never held in memory whole."""
     if sha256_of(path) != item["sha256"]:
@@ -358,10 +365,7 @@ def publish_from_tree(cfg, manifest: dict, tree: Path, args) -> int:
         plan.derived_folder = tree / plan.name if plan.derived else None
     problems = tree_problems(tree, plans)
     if problems:
-        print(f"Nothing was published: the trees in {tree} differ from {MANIFEST} (what the results pull request showed):")
-        for problem in problems:
-            print(f"  {problem}")
-        return EXIT_CHECKS_FAILED
+        return refused(f"Nothing was published: the trees in {tree} differ from {MANIFEST} (what the results pull request showed):", problems)
     mode = publishing_mode(args)
     if mode == "dry-run":
         print(plan_as_text(plans), end="")

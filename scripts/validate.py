@@ -793,15 +793,20 @@ def check_leakage(data: Datasets, threshold: float) -> Check:
         "the model has not seen word for word, or its score is too good to be true.",
         details=f"two questions count as the same when they share {threshold:.0%} or more of their 3-letter pieces",
     )
+    return flag_questions_asked_before(check, data.train, data.eval, threshold, "the question")
+
+
+def flag_questions_asked_before(check: Check, shown: list[Example], asked: list[Example], threshold: float, shown_as: str) -> Check:
+    """Flag each `asked` question that repeats (or nearly repeats) one of the `shown` questions, naming where."""
     index = SimilarityIndex(threshold)
-    for example in data.train:
+    for example in shown:
         index.add(comparable(question_text(example)), example)
-    for example in data.eval:
+    for example in asked:
         match = index.best_match(comparable(question_text(example)))
         if match:
-            train_example, similarity = match
-            how = "the same question as" if similarity == 1 else f"{similarity:.0%} similar to the question at"
-            check.flag(example, f"{how} {train_example.location}")
+            shown_example, similarity = match
+            how = "the same question as" if similarity == 1 else f"{similarity:.0%} similar to {shown_as} at"
+            check.flag(example, f"{how} {shown_example.location}")
     return check
 
 
@@ -814,18 +819,7 @@ def check_rehearsal_overlap(data: Datasets, threshold: float) -> Check:
         "question that repeats it would be scored on something the model was shown.",
         details="only when [train] rehearsal_weight is above 0; same similarity rule as the leakage check",
     )
-    if not data.rehearsal:
-        return check
-    index = SimilarityIndex(threshold)
-    for example in data.rehearsal:
-        index.add(comparable(question_text(example)), example)
-    for example in data.eval + data.general:
-        match = index.best_match(comparable(question_text(example)))
-        if match:
-            rehearsal_example, similarity = match
-            how = "the same question as" if similarity == 1 else f"{similarity:.0%} similar to the rehearsal question at"
-            check.flag(example, f"{how} {rehearsal_example.location}")
-    return check
+    return flag_questions_asked_before(check, data.rehearsal, data.eval + data.general, threshold, "the rehearsal question")
 
 
 PLACEHOLDER_PATTERNS = [
