@@ -375,13 +375,7 @@ def answers_from_static_page(
         with OutsideWorld() as outside, Browser(chromium, proxy=outside.proxy) as browser:
             if like_safari:
                 browser.send("Page.addScriptToEvaluateOnNewDocument", source="delete WebAssembly.Suspending;")
-            browser.open(f"http://127.0.0.1:{server.server_address[1]}/?model=/model/{gguf}")
-            browser.evaluate("document.getElementById('load-button').click()")
-            status = "document.getElementById('status')"
-            state = browser.wait_for(
-                f"['ready', 'error'].includes({status}.dataset.state) && {status}.dataset.state", 300, "the model to load"
-            )
-            assert state == "ready", browser.evaluate(f"{status}.textContent")
+            _load_model(browser, server, gguf)
             answers = [_ask(browser, question) for question in questions]
             browser.screenshot(screenshot)
             fetched = browser.evaluate("performance.getEntriesByType('resource').map(entry => entry.name)")
@@ -389,6 +383,16 @@ def answers_from_static_page(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _load_model(browser: "Browser", server, gguf: str) -> str:
+    """Open the static page served by `server`, press Load and wait until the model is ready; the status element."""
+    browser.open(f"http://127.0.0.1:{server.server_address[1]}/?model=/model/{gguf}")
+    browser.evaluate("document.getElementById('load-button').click()")
+    status = "document.getElementById('status')"
+    state = browser.wait_for(f"['ready', 'error'].includes({status}.dataset.state) && {status}.dataset.state", 300, "the model to load")
+    assert state == "ready", browser.evaluate(f"{status}.textContent")
+    return status
 
 
 def _ask(browser: "Browser", question: str) -> str:
@@ -417,13 +421,7 @@ def threads_on_static_page(project: Path, chromium: str, *, isolated: bool, core
         with Browser(chromium) as browser:
             # wllama uses half the cores it is told about; the test machine may have only 2.
             browser.send("Emulation.setHardwareConcurrencyOverride", hardwareConcurrency=cores)
-            browser.open(f"http://127.0.0.1:{server.server_address[1]}/?model=/model/{gguf}")
-            browser.evaluate("document.getElementById('load-button').click()")
-            status = "document.getElementById('status')"
-            state = browser.wait_for(
-                f"['ready', 'error'].includes({status}.dataset.state) && {status}.dataset.state", 300, "the model to load"
-            )
-            assert state == "ready", browser.evaluate(f"{status}.textContent")
+            status = _load_model(browser, server, gguf)
             return {
                 "isolated": browser.evaluate("window.crossOriginIsolated"),
                 "threads": int(browser.evaluate(f"{status}.dataset.threads")),
