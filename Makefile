@@ -18,7 +18,7 @@ export HF_HUB_OFFLINE ?= 1
 export GX_ANALYTICS_ENABLED := false
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup setup-gpu setup-publish lock demo test serve clean
+.PHONY: help setup setup-gpu setup-publish lock demo test check serve clean
 
 help:  ## show this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -59,8 +59,11 @@ lock:  ## rewrite requirements.lock and requirements-publish.lock (hashed) from 
 demo: setup  ## run validate, train, evaluate (and the rest) on the bundled example, offline
 	$(PY) -m scripts run
 
-test: setup  ## run the tests (CPU only, offline)
+test: setup  ## run the template's tests on its bundled example (CPU only, offline)
 	$(PY) -m pytest -q -rs
+
+check: setup  ## check YOUR project: every step on a tiny model with your settings and data, and the workflows
+	$(PY) -m pytest -q -rs tests/test_your_project.py tests/test_workflows.py
 
 serve: setup  ## serve the exported model on http://127.0.0.1:8000/v1 (OpenAI-compatible; run the export step first)
 	$(PY) -m scripts serve

@@ -69,21 +69,34 @@ def tiny_project(tmp_path, tiny_model_dir) -> Path:
     return make_project(tmp_path, tiny_model_dir)
 
 
-def set_values(config: Path, section: str, **values) -> None:
-    """Change `key = value` lines inside [section] of a project.toml copy (values written as TOML)."""
+def set_values(config: Path, section: str, add_missing: bool = False, **values) -> None:
+    """Change `key = value` lines inside [section] of a project.toml copy (values written as TOML).
+
+    With add_missing, keys (or the whole section) the file leaves out are added: a learner's
+    project.toml may rely on defaults.
+    """
     import re
 
     lines = config.read_text(encoding="utf-8").splitlines()
     current = None
+    header_line = None
     remaining = dict(values)
     for number, line in enumerate(lines):
         header = re.match(r"^\[([^\]]+)\]", line.strip())
         if header:
             current = header.group(1)
+            header_line = number if current == section else header_line
             continue
         key = line.split("=", 1)[0].strip()
         if current == section and key in remaining:
             lines[number] = f"{key} = {_toml(remaining.pop(key))}"
+    if remaining and add_missing:
+        added = [f"{key} = {_toml(value)}" for key, value in remaining.items()]
+        if header_line is None:
+            lines += ["", f"[{section}]", *added]
+        else:
+            lines[header_line + 1 : header_line + 1] = added
+        remaining = {}
     assert not remaining, f"keys not found in [{section}]: {remaining}"
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
 

@@ -522,3 +522,17 @@ def test_the_readme_first_screen_has_the_start_links_and_badges():
         assert link in first_screen
     for workflow in ("ci", "validate", "train", "publish"):
         assert f"../../actions/workflows/{workflow}.yml/badge.svg" in first_screen
+
+
+def test_the_template_runs_its_whole_suite_and_a_copy_checks_its_own_project():
+    """`make test` asserts the bundled example's counts and accuracy; a learner's copy replaces that
+    example, so its Tests check runs `make check` (every step on a tiny model with its own data).
+    What this cannot cover: GitHub setting `is_template` in the event payload (the template's
+    repository must be marked as a template in its settings)."""
+    ((_, _, job),) = jobs_named("Tests")
+    (step,) = [step for step in job["steps"] if step.get("name") == "Test"]
+    assert step["env"]["SUITE"] == "${{ github.event.repository.is_template && 'test' || 'check' }}"
+    assert step["run"] == 'make "$SUITE"'
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    check_recipe = makefile.split("\ncheck:", 1)[1].split("\n\n", 1)[0]
+    assert "tests/test_your_project.py" in check_recipe and "tests/test_workflows.py" in check_recipe
