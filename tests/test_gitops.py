@@ -38,7 +38,7 @@ from workflow_helpers import SETUP_DOCS, accepts_dispatch, jobs_named, required_
 WORKFLOWS = REPO / ".github" / "workflows"
 # What a learner's repository holds: the template's tracked files under these paths.
 TEMPLATE_PATHS = [".github", ".gitignore", "LICENSE", "Makefile", "README.md", "datasets", "model_card.j2", "project.toml",
-                  "requirements.txt", "requirements.lock", "requirements-gpu.txt", "requirements-publish.txt",
+                  "requirements.txt", "requirements-dev.txt", "requirements.lock", "requirements-gpu.txt", "requirements-publish.txt",
                   "requirements-publish.lock", "scripts", "template", "uv-lock.toml"]  # fmt: skip
 QUICK_SETTINGS = {
     "project": {"hub_owner": "ada-learner"},

@@ -313,7 +313,10 @@ def test_make_setup_and_the_publishing_job_install_from_hashed_locks():
             assert "pip install" not in step.get("run", ""), f"{path.name}: install through the Makefile's pinned targets"
 
 
-@pytest.mark.parametrize("source, lock", [("requirements.txt", "requirements.lock"), ("requirements-publish.txt", "requirements-publish.lock")])
+@pytest.mark.parametrize(
+    "source, lock",
+    [("requirements.txt", "requirements.lock"), ("requirements-dev.txt", "requirements.lock"), ("requirements-publish.txt", "requirements-publish.lock")],
+)
 def test_each_lock_follows_its_pins_and_hashes_everything(source, lock):
     wanted, locked = pins(REPO / source), pins(REPO / lock)
     for name, versions in wanted.items():
@@ -536,3 +539,13 @@ def test_the_template_runs_its_whole_suite_and_a_copy_checks_its_own_project():
     makefile = (REPO / "Makefile").read_text(encoding="utf-8")
     check_recipe = makefile.split("\ncheck:", 1)[1].split("\n\n", 1)[0]
     assert "tests/test_your_project.py" in check_recipe and "tests/test_workflows.py" in check_recipe
+
+
+def test_the_steps_requirements_leave_the_test_tools_to_the_dev_file():
+    """Colab and HF Jobs install requirements.txt only: no test or audit tool there; make setup installs both."""
+    runtime, dev = pins(REPO / "requirements.txt"), pins(REPO / "requirements-dev.txt")
+    assert not {"pytest", "zizmor", "check-jsonschema", "nbclient", "ipykernel", "websocket-client"} & set(runtime), runtime
+    assert "-r requirements.txt" in (REPO / "requirements-dev.txt").read_text(encoding="utf-8").splitlines()
+    assert not set(runtime) & set(dev), "a package pinned in both files"
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    assert "requirements-dev.txt - -o requirements.lock" in makefile, "the lock is compiled from the dev file (it includes the runtime one)"
