@@ -591,6 +591,9 @@ def general_facts(general: dict) -> dict:
         "kept": general["kept"],
         "missed": general["questions"] - general["base_correct"],
         "lost": [f"“{_one_line(question)}”" for question in general["lost"]],
+        # The control (scripts/evaluate.py random_update): what random changes of the same size lost.
+        "chance_lost": general.get("chance_lost", []),
+        "beyond_chance": general.get("beyond_chance", len(general["lost"])),
     }
 
 

@@ -16,7 +16,9 @@ memory is spent once.
     (scripts/facts.py taught_flags): tuning should help the first, and cannot the second;
   * forgetting: a small general-knowledge set (`[evaluate] general_knowledge`, questions
     the base model answers right) is asked of both; a question the tuned model now gets
-    wrong is something tuning destroyed;
+    wrong is something tuning destroyed. As a control, the same questions are asked with the
+    adapter's update turned in random directions of the same size: a small model answers some
+    of them right by a thin margin, and what any change this big loses is chance, not forgetting;
   * side-by-side answers (question, reference, base, tuned) for the pull request;
   * bias probes: for each counterfactual pair of prompts (same question, another
     group), both answers, and how much likelier each answer's content is for its own
@@ -48,6 +50,8 @@ from .stats import accuracy, accuracy_headline, format_p, paired_test
 # model names the answer within its first 14 tokens on every question, so 24 leaves a margin for a tuned model
 # that words it differently, at half the cost of the held-out questions' 48 (see docs/general_knowledge.md).
 GENERAL_MAX_NEW_TOKENS = 24
+# The forgetting check's control: this many random changes of the tuned update's size (3 x 21 short answers).
+CHANCE_DRAWS = 3
 
 
 def main(cfg, args) -> int:
@@ -89,7 +93,8 @@ def run_evaluation(cfg) -> dict:
         }
 
     general_rows = answer_rows(general, general_answers)
-    comparison = compare(results, taught, cfg.evaluate.general_knowledge.strip(), general_rows)
+    chance = losses_by_chance(model, tokenizer, general, general_rows, cfg.evaluate.batch_size)
+    comparison = compare(results, taught, cfg.evaluate.general_knowledge.strip(), general_rows, chance)
     probe_changes = compare_models(results["base"]["probes"], results["tuned"]["probes"], cfg.evaluate.probe_threshold)
     metrics = summarise(cfg, examples, resolved, hardware, time.perf_counter() - started, comparison, probe_changes)
     shown = cfg.evaluate.side_by_side
@@ -215,6 +220,62 @@ def answer_general_questions(model, tokenizer, general: list[Example], batch_siz
     return generate_answers(model, tokenizer, prompts, batch_size, GENERAL_MAX_NEW_TOKENS)
 
 
+class random_update:
+    """`with random_update(model, seed):` turns every LoRA update in a random direction of the same size.
+
+    Each layer's update B·A keeps its Frobenius norm; only its direction is random. The trained
+    weights come back on exit. A change this big that learned nothing shows what losing general
+    questions costs by chance.
+    """
+
+    def __init__(self, model, seed: int):
+        self.model, self.seed, self.saved = model, seed, []
+
+    def __enter__(self):
+        import torch
+        from peft.tuners.lora import LoraLayer
+
+        generator = torch.Generator().manual_seed(self.seed)
+        with torch.no_grad():
+            for layer in (m for m in self.model.modules() if isinstance(m, LoraLayer)):
+                for name in layer.active_adapters:
+                    if name not in layer.lora_A:
+                        continue
+                    a, b = layer.lora_A[name].weight, layer.lora_B[name].weight
+                    self.saved.append((a, b, a.detach().clone(), b.detach().clone()))
+                    size = (b.float() @ a.float()).norm()
+                    random_a = torch.randn(a.shape, generator=generator)
+                    random_b = torch.randn(b.shape, generator=generator)
+                    random_b *= size / (random_b @ random_a).norm().clamp_min(1e-12)
+                    a.copy_(random_a.to(a.dtype))
+                    b.copy_(random_b.to(b.dtype))
+        return self
+
+    def __exit__(self, *exc):
+        import torch
+
+        with torch.no_grad():
+            for a, b, trained_a, trained_b in self.saved:
+                a.copy_(trained_a)
+                b.copy_(trained_b)
+        return False
+
+
+def losses_by_chance(model, tokenizer, general: list[Example], rows: list[dict], batch_size: int) -> list[list[str]]:
+    """For each of CHANCE_DRAWS random updates of the tuned size: the general questions the base model knew that it loses."""
+    known = [index for index, row in enumerate(rows) if row["base_correct"]]
+    if not known:
+        return []
+    print(f"Forgetting control: {CHANCE_DRAWS} random changes of the same size, asked the {len(known)} general questions ...", flush=True)
+    asked = [general[index] for index in known]
+    draws = []
+    for seed in range(CHANCE_DRAWS):
+        with random_update(model, seed):
+            replies = answer_general_questions(model, tokenizer, asked, batch_size)
+        draws.append([rows[index]["question"] for index, reply in zip(known, replies) if not is_correct(reply, rows[index]["expected"])])
+    return draws
+
+
 def score_probes(model, tokenizer, probes: list[dict], cfg) -> list[PairScore]:
     """Answer both prompts of each pair and score each answer for both groups (see scripts/probes.py)."""
     batch_size = cfg.evaluate.batch_size
@@ -243,6 +304,12 @@ class GeneralKnowledge:
     """Questions the base model got right and the tuned model gets wrong: what tuning destroyed."""
     gained: list[str] = field(default_factory=list)
     """Questions only the tuned model gets right."""
+    chance_lost: list[int] = field(default_factory=list)
+    """The control: how many of the known questions each random change of the tuned update's size lost."""
+    lost_by_chance_too: list[str] = field(default_factory=list)
+    """Lost questions that a random change of the same size lost as well: right by a thin margin."""
+    beyond_chance: int = 0
+    """Lost questions beyond the random changes' average: the part of the loss to blame on training."""
     summary: str = ""
     """One sentence for the terminal, the card and the pull request."""
 
@@ -267,17 +334,21 @@ def answer_rows(examples: list[Example], answers: dict) -> list[dict]:
     return rows
 
 
-def general_knowledge_summary(file: str, rows: list[dict]) -> GeneralKnowledge:
-    """Count what the tuned model kept and lost of what the base model knew."""
+def general_knowledge_summary(file: str, rows: list[dict], chance: list[list[str]] = ()) -> GeneralKnowledge:
+    """Count what the tuned model kept and lost of what the base model knew, beside what random changes lost."""
     if not file:
         return GeneralKnowledge(file="", summary="general-knowledge check skipped ([evaluate] general_knowledge is empty)")
     known = [row for row in rows if row["base_correct"]]
     lost = [row["question"] for row in known if not row["tuned_correct"]]
     gained = [row["question"] for row in rows if row["tuned_correct"] and not row["base_correct"]]
+    chance_lost = [len(draw) for draw in chance]
+    beyond = max(0, len(lost) - round(sum(chance_lost) / len(chance_lost))) if chance_lost else len(lost)
     summary = f"{len(known) - len(lost)} of {len(known)} general questions still answered right"
     if len(known) < len(rows):
         summary += f" (the base model already missed {len(rows) - len(known)} of the {len(rows)})"
     summary += f"; lost: {'; '.join(lost)}" if lost else "; none lost"
+    if chance_lost:
+        summary += f"; {_chance_sentence(chance_lost, len(lost), beyond)}"
     return GeneralKnowledge(
         file=file,
         questions=len(rows),
@@ -286,8 +357,21 @@ def general_knowledge_summary(file: str, rows: list[dict]) -> GeneralKnowledge:
         kept=len(known) - len(lost),
         lost=lost,
         gained=gained,
+        chance_lost=chance_lost,
+        lost_by_chance_too=[question for question in lost if any(question in draw for draw in chance)],
+        beyond_chance=beyond,
         summary=summary,
     )
+
+
+def _chance_sentence(chance_lost: list[int], lost: int, beyond: int) -> str:
+    counts = ", ".join(map(str, chance_lost[:-1])) + f" and {chance_lost[-1]}" if len(chance_lost) > 1 else str(chance_lost[0])
+    sentence = f"random changes of the same size lost {counts} (answers right by a thin margin flip under any change)"
+    if not lost:
+        return sentence
+    if beyond == 0:
+        return sentence + ", so this loss is no more than chance"
+    return sentence + f", so {beyond} of the {lost} lost {'is' if beyond == 1 else 'are'} more than chance"
 
 
 def accuracy_by_taught(taught: list[bool | None], results: dict) -> dict:
@@ -305,7 +389,7 @@ def accuracy_by_taught(taught: list[bool | None], results: dict) -> dict:
     return groups
 
 
-def compare(results: dict, taught: list[bool | None], general_file: str, general_rows: list[dict]) -> dict:
+def compare(results: dict, taught: list[bool | None], general_file: str, general_rows: list[dict], chance: list[list[str]] = ()) -> dict:
     """Accuracy with 95% intervals, the paired test, the taught/untaught split and forgetting, for metrics.json."""
     models = {}
     for label in ("base", "tuned"):
@@ -327,7 +411,7 @@ def compare(results: dict, taught: list[bool | None], general_file: str, general
             "test": "exact McNemar: two-sided binomial test on the questions only one model got right",
         },
         "by_taught": accuracy_by_taught(taught, results),
-        "general_knowledge": asdict(general_knowledge_summary(general_file, general_rows)),
+        "general_knowledge": asdict(general_knowledge_summary(general_file, general_rows, chance)),
     }
 
 

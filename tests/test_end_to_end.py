@@ -12,10 +12,11 @@ cannot fail them by a question or two:
     (measured +25 to +27);
   * the paired test (exact McNemar) below p = 0.001 (measured about 1e-7);
   * perplexity of the reference answers at most 60% of the base model's (measured 25%);
-  * the forgetting check runs: the base model knows the 21 general-knowledge questions it was
-    chosen on. What tuning loses is reported, not held to a margin here: the demo recipe keeps
-    only 8 of the 21 (it answers "Windhoek is the capital of France"), which issue 12's target
-    (at most one lost) does not accept; bench/README.md records what was tried;
+  * the forgetting check runs, with its control: the base model knows at least 20 of the 21
+    general-knowledge questions it was chosen on, and three random changes of the tuned update's
+    size are asked them too. What tuning loses is reported, not held to a margin here: with
+    rehearsal the demo keeps 14-17 of them, and random changes of the same size lose about 3
+    (bench/README.md), so issue 12's target (at most one lost) is not met on this set;
   * "What is the capital of Namibia?" answered with Windhoek (the base model says Cape Town).
 """
 
@@ -54,6 +55,7 @@ def test_forgetting_check_reports_what_tuning_lost(demo_project):
     assert forgetting["questions"] == 21 and forgetting["base_correct"] >= 20, forgetting
     assert len(forgetting["lost"]) == forgetting["base_correct"] - forgetting["kept"], forgetting
     assert f"{forgetting['kept']} of {forgetting['base_correct']} general questions still answered right" in forgetting["summary"]
+    assert len(forgetting["chance_lost"]) == 3 and "random changes of the same size lost" in forgetting["summary"]
 
 
 def test_tuned_model_knows_the_capital_and_the_base_model_does_not(demo_project):

@@ -199,6 +199,51 @@ def test_nothing_lost_and_questions_the_base_missed_do_not_count():
     assert found.summary == "2 of 2 general questions still answered right (the base model already missed 2 of the 4); none lost"
 
 
+def test_losses_no_more_than_random_changes_of_the_same_size_are_called_chance():
+    rows = general_rows((True, True), (True, False), (True, True), (True, False))
+    lost = ["What is the capital of France?", "Reply with only the word yes."]
+    found = evaluate.general_knowledge_summary("datasets/general_knowledge.jsonl", rows, [[lost[0]], [lost[0], "x"], ["y", "z"]])
+    assert found.chance_lost == [1, 2, 2] and found.beyond_chance == 0 and found.lost_by_chance_too == [lost[0]]
+    assert found.summary.endswith("random changes of the same size lost 1, 2 and 2 (answers right by a thin margin "
+                                  "flip under any change), so this loss is no more than chance")
+
+
+def test_losses_beyond_random_changes_of_the_same_size_are_counted():
+    rows = general_rows((True, False), (True, False), (True, False), (True, True))
+    found = evaluate.general_knowledge_summary("datasets/general_knowledge.jsonl", rows, [[], ["What is the capital of France?"], []])
+    assert found.chance_lost == [0, 1, 0] and found.beyond_chance == 3
+    assert found.summary.endswith("so 3 of the 3 lost are more than chance")
+
+
+def test_a_random_update_keeps_each_layers_size_and_gives_the_trained_weights_back(tiny_project):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from scripts.config import load_settings
+
+    cfg = load_settings(tiny_project)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(cfg.model.base), LoraConfig(r=4, target_modules=["q_proj", "v_proj"]))
+    torch.manual_seed(1)
+    for name, weight in model.named_parameters():
+        if "lora_B" in name:
+            torch.nn.init.normal_(weight)  # a "trained" update: B starts at zero
+    layers = [m for m in model.modules() if hasattr(m, "lora_A") and "default" in m.lora_A]
+    update = lambda layer: layer.lora_B["default"].weight @ layer.lora_A["default"].weight  # noqa: E731
+    trained = [update(layer).detach().clone() for layer in layers]
+
+    with evaluate.random_update(model, seed=0):
+        turned = [update(layer).detach().clone() for layer in layers]
+    with evaluate.random_update(model, seed=0):
+        again = [update(layer).detach().clone() for layer in layers]
+
+    for before, during, repeat, layer in zip(trained, turned, again, layers):
+        assert torch.allclose(during.norm(), before.norm(), rtol=1e-4)  # the same size
+        assert torch.nn.functional.cosine_similarity(during.flatten(), before.flatten(), dim=0).abs() < 0.2  # another direction
+        assert torch.equal(during, repeat)  # the same seed, the same change
+        assert torch.equal(update(layer), before)  # the trained update is back
+
+
 def test_an_empty_setting_skips_the_check_and_says_so(tiny_project, capsys):
     set_values(tiny_project, "evaluate", general_knowledge="")
     cfg = load_settings(tiny_project)
