@@ -165,9 +165,7 @@ def build_export(cfg, adapter: Path, questions: list[str], out: Path, converter:
         return report, failure
 
     progress(f"Saving the merged model to {out.name}/merged (safetensors) ...")
-    merged.save_pretrained(out / "merged")
-    tokenizer.save_pretrained(out / "merged")
-    keep_sentencepiece_file(resolved.path, out / "merged")
+    save_merged(merged, tokenizer, resolved.path, out / "merged")
     if converter is None:
         return report, None
 
@@ -395,11 +393,19 @@ def converter_failure(merged: Path, stderr: str) -> str:
     )
 
 
-def keep_sentencepiece_file(base: Path, merged: Path) -> None:
-    """Copy the base model's SentencePiece file: the converter reads it for Gemma 2 and Phi-3, and transformers
-    saves only tokenizer.json."""
-    if (base / "tokenizer.model").is_file() and not (merged / "tokenizer.model").is_file():
-        shutil.copyfile(base / "tokenizer.model", merged / "tokenizer.model")
+# The tokenizer's own files. Training does not change the tokenizer, but transformers rewrites them when it
+# saves one (e.g. tokenizer_class "GPT2Tokenizer", which the converter reads for Phi-4, and it writes no
+# SentencePiece tokenizer.model, which the converter needs for Gemma 2 and Phi-3), so the base model's are kept.
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "special_tokens_map.json", "vocab.json", "merges.txt")
+
+
+def save_merged(merged_model, tokenizer, base: Path, folder: Path) -> None:
+    """The merged model as safetensors, with the base model's own tokenizer files."""
+    merged_model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    for name in TOKENIZER_FILES:
+        if (base / name).is_file():
+            shutil.copyfile(base / name, folder / name)
 
 
 def answers_from_gguf(gguf: Path, tokenizer, questions: list[str], max_new_tokens: int) -> tuple[list[str], str]:

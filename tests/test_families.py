@@ -4,7 +4,8 @@ Phi-3/4 and Mistral, each with its own published chat template (tests/families.p
 For each family: validate counts tokens with its template; training masks everything but the answer and
 its end-of-turn marker; the CPU speed-ups give PEFT's and TRL's loss and gradients; a two-step training
 run writes an adapter that evaluation's generation uses; the export converts to GGUF with llama.cpp's
-converter, and the Modelfile's prompt is the family's own; the static Space renders.
+converter (or says in one sentence why it cannot), and the Modelfile's prompt is the family's own; the
+static Space renders. About 4 minutes on a busy 2-core machine, most of it the GGUF conversions.
 
 Not covered here: loading each GGUF back to compare answers (30-40 s per model with transformers' GGUF
 reader; tests/test_export.py does it for the Llama model), and the browser page (tests/test_space.py).
@@ -82,30 +83,25 @@ def test_validate_counts_tokens_with_the_familys_template(family_project):
     assert totals[0] > prompts[0] + answers[0] - 1  # the template's markers come on top of the words
 
 
-def test_loss_mask_covers_the_answer_and_its_end_of_turn_marker(family_project):
+def test_training_masks_all_but_the_answer_and_the_speed_layers_change_nothing(family_project, monkeypatch):
+    """The loss mask on this family's template, then one step with the CPU speed-ups (OneStepLoraLinear and the
+    answer-only loss) on and off: the same loss and LoRA gradients. One trainer for both keeps this quick."""
     name, config = family_project
-    trainer = small_trainer(config, examples=2)
+    trainer = small_trainer(config)
+    trainer.rehearsal = None
     tokenizer = trainer.processing_class
     row = train.prompt_completion_rows(load_settings(config))[0][0]
-    batch = trainer.data_collator([trainer.train_dataset[0]])
-    input_ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
+    first = trainer.data_collator([trainer.train_dataset[0]])
+    input_ids, labels = first["input_ids"][0].tolist(), first["labels"][0].tolist()
     trained = [token for token, label in zip(input_ids, labels) if label != -100]
-
     full = tokenizer.apply_chat_template(row["prompt"] + row["completion"], tokenize=True, return_dict=True)["input_ids"]
     prompt = tokenizer.apply_chat_template(row["prompt"], add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"]
     assert full[: len(prompt)] == prompt
-    assert trained == full[len(prompt) :]  # nothing of the question, all of the answer
-    assert labels.index(trained[0]) == len(prompt) if trained else False
+    assert trained == full[len(prompt) :] and labels[len(prompt) - 1] == -100  # all of the answer, none of the question
     stop = matching_format(tokenizer).format.stop
     assert tokenizer.convert_tokens_to_ids(stop) in trained  # the model learns to end its turn
     assert row["completion"][0]["content"] in tokenizer.decode(trained)
 
-
-def test_cpu_speed_layers_train_what_peft_and_trl_train(family_project, monkeypatch):
-    """OneStepLoraLinear and the answer-only loss, on and off, for one step: the same loss and LoRA gradients."""
-    name, config = family_project
-    trainer = small_trainer(config)
-    trainer.rehearsal = None
     layers = [m for m in trainer.model.modules() if isinstance(m, train.OneStepLoraLinear)]
     assert layers, f"{name}: the CPU speed layer should be on for this architecture"
     torch.manual_seed(0)
@@ -170,6 +166,8 @@ def test_train_evaluate_export_and_space(family_project, tmp_path, capsys):
     from scripts.generation import generate_answers, stop_token_ids
 
     name, config = family_project
+    if name == "llama":
+        pytest.skip("the Llama model with ChatML runs these steps in test_train.py, test_export.py and test_space.py")
     cfg = load_settings(config)
     metrics = train.run_training(cfg)
     assert metrics["steps"] == 2 and (cfg.step_dir("train") / "adapter" / "adapter_model.safetensors").is_file()
@@ -181,8 +179,7 @@ def test_train_evaluate_export_and_space(family_project, tmp_path, capsys):
     assert tokenizer.convert_tokens_to_ids(matching_format(tokenizer).format.stop) in stop_token_ids(model, tokenizer)
 
     merged = tmp_path / "merged"
-    export.merge_adapter(model).save_pretrained(merged)
-    tokenizer.save_pretrained(merged)
+    export.save_merged(export.merge_adapter(model), tokenizer, resolved.path, merged)
     target = tmp_path / "model.gguf"
     if name in CONVERSION_LIMITS:
         with pytest.raises(export.UserError, match=r"^llama\.cpp's GGUF converter .*, so .* cannot become a GGUF file; run"):
