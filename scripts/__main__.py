@@ -26,6 +26,11 @@ class Step:
 
 
 STEPS: dict[str, Step] = {
+    "models": Step(
+        "Compare candidate base models: size, licence, languages, memory, estimated CPU and T4 training time for your data.",
+        "docs/base_models.toml, project.toml [project] languages [train] epochs, outputs/validate/report.json (token count)",
+        "nothing: prints the table",
+    ),
     "validate": Step(
         "Check the datasets and write a plain-language report.",
         "project.toml, datasets/",

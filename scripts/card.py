@@ -319,6 +319,7 @@ def card_context(cfg, inputs: Inputs, adapter: Adapter) -> dict:
             "revision": cfg.model.revision,
             "weights": train.get("base_weights") or "not recorded",
             "rationale": cfg.model.rationale.strip() or "No reason was given ([model] rationale in project.toml is empty).",
+            "licence": base_licence(cfg.model.base),
         },
         "card": {field.name: getattr(cfg.card, field.name).strip() for field in fields(cfg.card)},
         "data": data_facts(cfg, inputs.report),
@@ -397,6 +398,27 @@ def project_url(root: Path) -> str | None:
     return f"https://{match.group(1)}/{match.group(2)}" if match else None
 
 
+def base_licence(model_id: str) -> str:
+    """The base model's licence and its terms, from docs/base_models.toml; else where to read them."""
+    from .base_models import find
+
+    listed = find(model_id)
+    if listed is None:
+        return f"not in docs/base_models.toml: see the licence on {model_id}'s model card"
+    return f"{listed.licence}: {listed.licence_terms}"
+
+
+def tokens_per_word_text(figures: dict | None) -> str:
+    """e.g. "en 1.31, ng 2.11 (English reference 1.31); more than English means the model saw less of it"."""
+    if not figures:
+        return "not reported"
+    shown = ", ".join(f"{code} {row['tokens_per_word']}" for code, row in figures["languages"].items() if row["tokens_per_word"])
+    return (
+        f"{shown or 'no example attributed to a declared language'} (English reference {figures['english_reference']}); "
+        "more tokens per word than English means the base model saw less of that language, and answers in it are weaker"
+    )
+
+
 def data_facts(cfg, report: dict) -> dict:
     """Numbers from the data report and a summary of the datasheet; missing report keys say "not reported"."""
     missing: list[str] = []
@@ -433,6 +455,7 @@ def data_facts(cfg, report: dict) -> dict:
         "max_tokens": _or_missing(lengths.get("max")),
         "categories": ", ".join(f"{name} {count}" for name, count in categories.items()) or "not reported",
         "datasheet": datasheet_summary(cfg.path(cfg.data.train).parent / "README.md"),
+        "tokens_per_word": tokens_per_word_text(report.get("tokens_per_word")),
     }
     if missing:
         print(

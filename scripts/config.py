@@ -101,10 +101,10 @@ class LoraSettings:
     dropout: float = field(default=0.0, metadata={"range": (0.0, 0.9)})
     """Dropout on the LoRA input; 0 is fastest on a CPU, 0.05-0.1 can help against memorising a small dataset."""
     target_modules: list[str] | Literal["all-linear"] = field(
-        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        default="all-linear",
         metadata={"not_empty": 'no layer would get an adapter: list layer names like ["q_proj", "v_proj"], or write "all-linear"'},
     )
-    """Which layers get adapters, by name (validate checks them against the base model), or "all-linear"."""
+    """Which layers get adapters: "all-linear" (every linear layer but the output layer, in any model family), or names (validate checks them against the base model)."""
     use_dora: bool = False
     """DoRA: splits weights into magnitude and direction; sometimes better, slower."""
     use_rslora: bool = False

@@ -74,6 +74,7 @@ import time
 from pathlib import Path
 
 from .files import replace_folder, sha256_of
+from .prompt_formats import matching_format
 from .errors import EXIT_CHECKS_FAILED, EXIT_OK, UserError
 
 # The PyPI source distribution that carries llama.cpp's converter, pinned by version and sha256.
@@ -164,8 +165,7 @@ def build_export(cfg, adapter: Path, questions: list[str], out: Path, converter:
         return report, failure
 
     progress(f"Saving the merged model to {out.name}/merged (safetensors) ...")
-    merged.save_pretrained(out / "merged")
-    tokenizer.save_pretrained(out / "merged")
+    save_merged(merged, tokenizer, resolved.path, out / "merged")
     if converter is None:
         return report, None
 
@@ -368,11 +368,44 @@ def convert_to_gguf(converter: Path, merged: Path, gguf: Path, gguf_type: str, n
     # The converter imports its own copy of the gguf package (gguf-py/ beside it), which matches it exactly.
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0 or not gguf.is_file():
-        last_lines = "\n".join(result.stderr.strip().splitlines()[-5:])
-        raise UserError(
-            f"llama.cpp's converter could not convert {merged} to GGUF:\n{last_lines}\n"
-            "If your base model's architecture is too new for it, run `python -m scripts export --no-gguf`."
-        )
+        raise UserError(converter_failure(merged, result.stderr))
+
+
+# Converter errors whose cause we know: (text in its error output, the cause in plain words).
+KNOWN_CONVERTER_FAILURES = (
+    ("BPE pre-tokenizer was not recognized", "does not recognise how this model's tokenizer splits text (its pre-tokenizer "
+     "is not in the converter's list of known tokenizers)"),
+    ("tokenizer.model", "needs this model's tokenizer as a SentencePiece file (tokenizer.model), and the base model "
+     "folder has none"),
+)
+
+
+def converter_failure(merged: Path, stderr: str) -> str:
+    """One sentence saying why llama.cpp's converter failed and what to do; the converter's own last lines otherwise."""
+    advice = "run `python -m scripts export --no-gguf` to export the merged model only (no GGUF file, no static Space)."
+    for marker, cause in KNOWN_CONVERTER_FAILURES:
+        if marker in stderr:
+            return f"llama.cpp's GGUF converter {cause}, so {merged} cannot become a GGUF file; {advice}"
+    last_lines = "\n".join(stderr.strip().splitlines()[-5:])
+    return (
+        f"llama.cpp's converter could not convert {merged} to GGUF:\n{last_lines}\n"
+        f"If your base model's architecture is too new for it, {advice}"
+    )
+
+
+# The tokenizer's own files. Training does not change the tokenizer, but transformers rewrites them when it
+# saves one (e.g. tokenizer_class "GPT2Tokenizer", which the converter reads for Phi-4, and it writes no
+# SentencePiece tokenizer.model, which the converter needs for Gemma 2 and Phi-3), so the base model's are kept.
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "special_tokens_map.json", "vocab.json", "merges.txt")
+
+
+def save_merged(merged_model, tokenizer, base: Path, folder: Path) -> None:
+    """The merged model as safetensors, with the base model's own tokenizer files."""
+    merged_model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    for name in TOKENIZER_FILES:
+        if (base / name).is_file():
+            shutil.copyfile(base / name, folder / name)
 
 
 def answers_from_gguf(gguf: Path, tokenizer, questions: list[str], max_new_tokens: int) -> tuple[list[str], str]:
@@ -422,42 +455,32 @@ def ollama_modelfile(tokenizer, gguf_name: str) -> Modelfile:
     """An Ollama Modelfile: the GGUF, the chat template in Ollama's Go syntax, the stop token, greedy decoding.
 
     The Hugging Face chat template is Jinja; Ollama's is Go text/template, and no converter covers every
-    template. We write the ChatML form (<|im_start|>role ... <|im_end|>, used by SmolLM2, Qwen and many
-    others) after checking that it reproduces the tokenizer's own prompt exactly; for any other template
-    the Modelfile leaves TEMPLATE out and Ollama reads the template stored in the GGUF file.
+    template. scripts/prompt_formats.py holds the formats of the common families (ChatML for SmolLM2 and Qwen,
+    Gemma, Phi-3, Mistral's [INST]); the one that reproduces the tokenizer's own prompts exactly is written
+    out. For any other template the Modelfile leaves TEMPLATE out and Ollama reads the template stored in
+    the GGUF file.
     """
     header = (
         "# Ollama: `ollama create NAME -f Modelfile`, then `ollama run NAME` (run both in this folder).\n"
         "# Written by `python -m scripts export`; LM Studio and llama.cpp can open the .gguf file directly.\n"
         f"FROM ./{gguf_name}\n"
     )
-    stop = tokenizer.eos_token
+    matched = matching_format(tokenizer)
+    stop = matched.format.stop if matched else tokenizer.eos_token
     greedy = (
         "# temperature 0: always the most likely next word, the same answers as the evaluation.\n"
         "PARAMETER temperature 0\n"
         f"PARAMETER stop {json.dumps(stop)}\n"
     )
-    system = chatml_default_system(tokenizer)
-    if system is None:
-        note = "not ChatML: Ollama uses the chat template stored in the GGUF file"
+    if matched is None:
+        note = "not a format export knows (scripts/prompt_formats.py): Ollama uses the chat template stored in the GGUF file"
         return Modelfile(header + greedy, note)
-    template = (
-        'TEMPLATE """{{- if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}'
-        "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}"
-        '<|im_start|>assistant\n"""\n'
-    )
-    system_line = f'SYSTEM """{system}"""\n' if system else ""
-    return Modelfile(header + template + system_line + greedy, "ChatML, checked against the tokenizer's chat template")
-
-
-def chatml_default_system(tokenizer) -> str | None:
-    """For a ChatML template: its default system prompt ("" when none). None when the template is not ChatML."""
-    question = "QUESTION"
-    prompt = tokenizer.apply_chat_template([{"role": "user", "content": question}], add_generation_prompt=True, tokenize=False)
-    match = re.fullmatch(r"(?:<\|im_start\|>system\n(.*?)<\|im_end\|>\n)?<\|im_start\|>user\nQUESTION<\|im_end\|>\n<\|im_start\|>assistant\n", prompt, re.S)
-    if not match or tokenizer.eos_token != "<|im_end|>":
-        return None
-    return match.group(1) or ""
+    template = f'TEMPLATE """{matched.format.go_template()}"""\n'
+    system_line = f'SYSTEM """{matched.default_system}"""\n' if matched.default_system else ""
+    note = f"{matched.format.name}, checked against the tokenizer's chat template"
+    if matched.starts_with_bos:
+        note += " (its BOS token is added by llama.cpp, as tokenizer.ggml.add_bos_token in the GGUF file says)"
+    return Modelfile(header + template + system_line + greedy, note)
 
 
 # ---------------------------------------------------------------- results/manifest.json

@@ -39,7 +39,7 @@ def generate_answers(
                     **batch,
                     max_new_tokens=max_new_tokens,
                     pad_token_id=tokenizer.pad_token_id,
-                    eos_token_id=tokenizer.eos_token_id,
+                    eos_token_id=stop_token_ids(model, tokenizer),
                     **sampling,
                 )
             new_tokens = output[:, batch["input_ids"].shape[1] :]  # rows come grouped by prompt
@@ -49,6 +49,17 @@ def generate_answers(
     finally:
         tokenizer.padding_side = previous_side
     return replies
+
+
+def stop_token_ids(model, tokenizer) -> list[int]:
+    """The tokens that end a reply: the tokenizer's end-of-sequence token and the model's own stop tokens.
+
+    Some families end an answer with a token of their own (Gemma's <end_of_turn>, Phi-3's <|end|>) that their
+    generation_config.json lists beside the tokenizer's EOS; a tuned model learns to write that one.
+    """
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    configured = configured if isinstance(configured, list) else [configured]
+    return list(dict.fromkeys(token for token in [tokenizer.eos_token_id, *configured] if token is not None))
 
 
 def tokenize_answers(tokenizer, prompt_messages: list[dict], answer: str, max_length: int) -> tuple[list[int], int]:

@@ -141,8 +141,8 @@ def count_truncated(tokenized_dataset, max_length: int) -> int:
 # ---------------------------------------------------------------- trainer
 
 
-def lora_config(cfg, hardware: Hardware | None = None):
-    """PEFT's LoRA settings from project.toml; on a CPU, with the one-step LoRA layer below."""
+def lora_config(cfg, hardware: Hardware | None = None, model_config=None):
+    """PEFT's LoRA settings from project.toml; on a CPU, with the one-step LoRA layer below where it is proven."""
     from peft import LoraConfig
 
     config = LoraConfig(
@@ -154,10 +154,26 @@ def lora_config(cfg, hardware: Hardware | None = None):
         use_rslora=cfg.lora.use_rslora,
         task_type="CAUSAL_LM",
     )
-    if hardware is not None and hardware.device == "cpu":
+    if hardware is not None and hardware.device == "cpu" and speed_layer_proven(model_config):
         # PEFT's (experimental) hook for custom LoRA layers. GPUs, where this was not measured, keep PEFT's own.
         config._register_custom_module({torch.nn.Linear: OneStepLoraLinear})
     return config
+
+
+# The model classes on which tests/test_families.py shows that the CPU speed-ups (OneStepLoraLinear and the
+# answer-only loss below) give the same loss and gradients as PEFT's and TRL's own code. Any other model
+# trains with PEFT's and TRL's code, a little slower.
+SPEED_LAYER_ARCHITECTURES = (
+    "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM",
+    "Gemma2ForCausalLM", "Gemma3ForCausalLM", "Phi3ForCausalLM",
+)
+
+
+def speed_layer_proven(model_config) -> bool:
+    """True when the model's class is one the CPU speed-ups were checked on (None: a caller without a model)."""
+    if model_config is None:
+        return True
+    return any(name in SPEED_LAYER_ARCHITECTURES for name in getattr(model_config, "architectures", None) or [])
 
 
 class OneStepLoraLinear(LoraLinear):
@@ -246,7 +262,7 @@ def build_trainer(cfg, model, tokenizer, train_rows, eval_rows, hardware: Hardwa
         train_dataset=Dataset.from_list(train_rows),
         eval_dataset=Dataset.from_list(eval_rows),
         processing_class=tokenizer,
-        peft_config=lora_config(cfg, hardware),
+        peft_config=lora_config(cfg, hardware, model.config),
         callbacks=[StopOnNonFiniteLoss()],
         rehearsal=rehearsal,
     )
@@ -312,7 +328,7 @@ class FastSFTTrainer(SFTTrainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if return_outputs:  # evaluation asks for the outputs too: TRL's own loss, no rehearsal
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        if self.args.device.type != "cpu" or self._changes_logits():
+        if self.args.device.type != "cpu" or self._changes_logits() or not speed_layer_proven(self.model.config):
             loss = super().compute_loss(model, inputs, False, num_items_in_batch)
         else:
             loss = self._answer_only_loss(model, inputs, num_items_in_batch)

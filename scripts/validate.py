@@ -151,6 +151,7 @@ def main(cfg, args) -> int:
             text_results = text_checks.result()
             checks += text_results.checks
             report = build_report(data, checks, table, diversity_summary(data, text_results.languages), cfg)
+            report["tokens_per_word"] = tokens_per_word(tokenizer, data.examples(), text_results.languages, cfg.project.languages)
             markdown = write_outputs(staging, report, table, cfg.model.max_length)
     publish_job_summary(markdown)
     print_summary(report, out)
@@ -1027,6 +1028,45 @@ def audit_gendered_words(train: list[Example], train_name: str) -> Check:
         message = f"the training data mentions {more} {max(male, female)} times and {fewer} {min(male, female)} times"
         check.problems.append(Problem(check.id, "warn", message, train_name))
     return check
+
+
+# Plain English, to compare the tokenizer's cost per word on your languages with English.
+ENGLISH_REFERENCE = (
+    "The river rises in the highlands and flows south to the sea. Most families in the valley grow maize and "
+    "keep a few goats. When the rains come late, the children walk further to fetch water, and the market "
+    "prices go up. Ask at the clinic if you need help."
+)
+
+
+def example_language(example: Example, detected: str | None, declared: list[str]) -> str | None:
+    """The record's "language" field; else the language detected (when declared); else the only declared one."""
+    written = example.meta.get("language")
+    if isinstance(written, str) and written.strip():
+        return written.strip()
+    if detected in declared:
+        return detected
+    return declared[0] if len(declared) == 1 else None
+
+
+def tokens_per_word(tokenizer, examples: list[Example], detected: list[str | None], declared: list[str]) -> dict:
+    """Tokens per word of each declared language in the data (text only, no chat template) and of English.
+
+    Many more tokens per word than English means the tokenizer, and so the base model, saw little of the
+    language: the same context holds fewer words, training is slower and answers are weaker.
+    """
+    texts: dict[str, list[str]] = {code: [] for code in declared}
+    for example, language in zip(examples, detected):
+        code = example_language(example, language, declared)
+        if code in texts:
+            texts[code].append(example.all_text())
+    per_language = {code: _tokens_per_word(tokenizer, chunk) | {"examples": len(chunk)} for code, chunk in texts.items()}
+    return {"english_reference": _tokens_per_word(tokenizer, [ENGLISH_REFERENCE])["tokens_per_word"], "languages": per_language}
+
+
+def _tokens_per_word(tokenizer, texts: list[str]) -> dict:
+    words = sum(len(text.split()) for text in texts)
+    tokens = sum(len(ids) for ids in _token_ids(tokenizer, texts))
+    return {"tokens_per_word": round(tokens / words, 2) if words else None, "words": words}
 
 
 def diversity_summary(data: Datasets, languages: list[str | None]) -> dict:

@@ -152,6 +152,7 @@ def render_markdown(report: dict) -> str:
     lines += _personal_data_section(report)
     lines += _diversity_section(report)
     lines += _token_section(report["token_lengths"])
+    lines += tokens_per_word_section(report.get("tokens_per_word"))
     lines += [
         "## Great Expectations",
         "",
@@ -205,6 +206,38 @@ def _personal_data_section(report: dict) -> list[str]:
         f"⚠️ {scan['what_to_do']}",
         "",
     ]
+
+
+HIGH_TOKENS_PER_WORD = 1.5  # times the English figure: above this, the report says what it means
+
+
+def tokens_per_word_section(figures: dict | None) -> list[str]:
+    """Tokens per word of each declared language beside English, and what a high figure means."""
+    if not figures:
+        return []
+    english = figures["english_reference"]
+    lines = [
+        "## Tokens per word, by language",
+        "",
+        f"With the chosen model's tokenizer; English (a reference paragraph) takes {english} tokens per word.",
+        "",
+        "| language | tokens per word | examples |",
+        "|---|---|---|",
+    ]
+    high = []
+    for code, row in figures["languages"].items():
+        value = row["tokens_per_word"]
+        lines.append(f"| {code} | {value if value is not None else 'no example found'} | {row['examples']} |")
+        if value is not None and value > HIGH_TOKENS_PER_WORD * english:
+            high.append(f"{code} ({value / english:.1f}x English)")
+    if high:
+        lines += ["", f"**{', '.join(high)}: many more tokens per word than English.** The base model has seen little of "
+                  "this language, so its answers in it will be weaker, each example fills more of max_length, and "
+                  "training takes longer. Consider a base model trained on the language (`python -m scripts models`)."]  # fmt: skip
+    if any(row["examples"] == 0 for row in figures["languages"].values()):
+        lines += ["", "A language with no example found: the language check cannot recognise it; add "
+                  '`"language": "<code>"` to its records.']  # fmt: skip
+    return lines + [""]
 
 
 def _diversity_section(report: dict) -> list[str]:

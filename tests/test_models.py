@@ -1,0 +1,87 @@
+"""Week 1's model list (docs/base_models.toml, `python -m scripts models`, the README table) and the
+tokens-per-word figures of the data report and the card."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from conftest import REPO, make_project, run_cli, set_values
+from scripts.base_models import find, load_catalogue, readme_table
+from scripts.card import HUB_LICENSES, base_licence, tokens_per_word_text
+from scripts.config import load_settings
+from scripts.data import Example
+from scripts.validate import tokens_per_word
+from scripts.validate_report import tokens_per_word_section
+
+
+def test_readme_table_is_the_catalogue():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    table = re.search(r"<!-- base-models:start -->\n(.*?)\n<!-- base-models:end -->", readme, re.S).group(1)
+    assert table == readme_table(load_catalogue())
+
+
+def test_catalogue_fits_the_settings():
+    """The default base model is listed with the licence project.toml gives the adapter; every licence is a Hub id;
+    every family the tests build (tests/families.py) has a candidate."""
+    from families import FAMILIES
+
+    cfg = load_settings(REPO / "project.toml")
+    models = load_catalogue()
+    assert find(cfg.model.base).licence == cfg.project.license
+    assert all(model.licence in HUB_LICENSES for model in models)
+    assert {model.family for model in models} == {"Llama", "Qwen", "Gemma", "Phi", "Mistral"}
+    assert len(FAMILIES) >= 5
+    assert len({model.id for model in models}) == len(models)
+
+
+def test_models_step_estimates_times_from_the_data_report(tmp_path, tiny_model_dir):
+    config = make_project(tmp_path, "HuggingFaceTB/SmolLM2-135M-Instruct")
+    set_values(config, "project", languages=["en", "ng"])
+    report = tmp_path / "outputs" / "validate" / "report.json"
+    report.parent.mkdir(parents=True)
+    report.write_text(json.dumps({"token_lengths": {"train": {"examples": 100, "mean": 50.0}}}))
+    result = run_cli("models", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "times for your data: 5,000 training tokens x 3 epochs" in result.stdout
+    row = next(line for line in result.stdout.splitlines() if "SmolLM2-135M" in line)
+    # 15,000 tokens at the measured 268 tokens/s: 56 s on the CPU; the base model is marked.
+    assert row.startswith("| *`HuggingFaceTB/SmolLM2-135M-Instruct`") and "| ~56 s |" in row
+    assert "en yes, ng no" in row and "apache-2.0" in row
+
+
+def test_models_step_without_a_report_says_how_to_get_one(tmp_path):
+    config = make_project(tmp_path, "HuggingFaceTB/SmolLM2-135M-Instruct")
+    result = run_cli("models", "--config", str(config))
+    assert result.returncode == 0
+    assert "run `python -m scripts validate` for yours" in result.stdout
+
+
+def test_card_quotes_the_base_models_licence_terms():
+    assert base_licence("google/gemma-2-2b-it").startswith("gemma: Gemma Terms of Use")
+    assert "see the licence on my/model's model card" in base_licence("my/model")
+
+
+def example(text: str, **meta) -> Example:
+    return Example([{"role": "user", "content": text}, {"role": "assistant", "content": text}], "datasets/train.jsonl", 1, 0, meta=meta)
+
+
+def test_tokens_per_word_by_declared_language(tiny_model_dir):
+    """Synthetic strings for the mechanics: a made-up word the tokenizer splits into many pieces counts as costly."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    english = example("the house is by the river")
+    costly = example("qxzvkpt wqzzvyx", language="ng")  # no real language: a stand-in the tokenizer cannot know
+    figures = tokens_per_word(tokenizer, [english, costly], ["en", None], ["en", "ng", "hz"])
+    languages = figures["languages"]
+    assert languages["en"]["examples"] == 1 and languages["ng"]["examples"] == 1 and languages["hz"]["examples"] == 0
+    assert languages["en"]["tokens_per_word"] < 1.5 < languages["ng"]["tokens_per_word"]
+    assert 1 < figures["english_reference"] < 1.6
+
+    markdown = "\n".join(tokens_per_word_section(figures))
+    assert "| ng |" in markdown and "**ng (" in markdown and "The base model has seen little of this language" in markdown
+    assert "**en (" not in markdown  # English is not flagged
+    assert 'add `"language": "<code>"` to its records' in markdown  # hz: nothing attributed
+    card = tokens_per_word_text(figures)
+    assert card.startswith(f"en {languages['en']['tokens_per_word']}, ng {languages['ng']['tokens_per_word']} (English reference")
