@@ -60,11 +60,15 @@ lock:  ## rewrite requirements.lock and requirements-publish.lock (hashed) from 
 demo: setup  ## run validate, train, evaluate (and the rest) on the bundled example, offline
 	$(PY) -m scripts run
 
+# -n auto: one test process per core (pytest-xdist); --dist loadfile keeps each file's tests, and the
+# fixtures they share, in one process. tests/conftest.py starts the slowest files first.
+PYTEST := $(PY) -m pytest -q -rs -n auto --dist loadfile
+
 test: setup  ## run the template's tests on its bundled example (CPU only, offline)
-	$(PY) -m pytest -q -rs
+	$(PYTEST)
 
 check: setup  ## check YOUR project: every step on a tiny model with your settings and data, and the workflows
-	$(PY) -m pytest -q -rs tests/test_your_project.py tests/test_workflows.py
+	$(PYTEST) tests/test_your_project.py tests/test_workflows.py
 
 serve: setup  ## serve the exported model on http://127.0.0.1:8000/v1 (OpenAI-compatible; run the export step first)
 	$(PY) -m scripts serve

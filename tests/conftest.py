@@ -19,6 +19,16 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(REPO))
 
 
+# The slowest tests start first, so that with `pytest -n auto` (make test) one worker trains the real model
+# while the others run everything else; fixtures are shared within a file (`--dist loadfile`).
+SLOWEST_FIRST = ("test_end_to_end.py", "test_families.py", "test_your_project.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: position for position, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
+
+
 @pytest.fixture(scope="session")
 def real_model_dir() -> Path:
     """The default base model (SmolLM2-135M-Instruct), converted once from the bundled GGUF."""
