@@ -11,7 +11,10 @@ OpenAI-compatible server (llama.cpp's llama-server, Ollama's /v1, LM Studio) to 
 
 The transcript (every question, the tool chosen and its answer) goes to
 results/integration/transcript.json: commit it with your results; the rubric's Integration
-criterion reads it as evidence that an app used your exported model.
+criterion reads it as evidence that an app used your exported model. It also records what the
+model was made from (the adapter's sha256, from outputs/export/export.json beside the served
+folder: run this from the project folder), so the rubric counts it only while that is still the
+current export; after you train and export again, run this again.
 Needs: pip install openai
 """
 
@@ -123,11 +126,22 @@ def answer_all(questions: list[str], model: TunedModel) -> list[dict]:
     return turns
 
 
+def served_export(model: str) -> dict:
+    """What export recorded about the served folder (outputs/export/export.json beside outputs/export/merged)."""
+    record = Path(model).parent / "export.json"
+    if not record.is_file():
+        print(f"note: no {record} here, so the transcript cannot say which export answered; run this from the project folder.")
+        return {}
+    export = json.loads(record.read_text(encoding="utf-8"))
+    return {"adapter_sha256": export.get("adapter_sha256"), "gguf_sha256": (export.get("gguf") or {}).get("sha256")}
+
+
 def save_transcript(path: Path, base_url: str, model: str, turns: list[dict]) -> None:
     transcript = {
         "app": "examples/agent_with_tools.py",
         "endpoint": base_url,
         "model": model,
+        **served_export(model),  # the rubric counts the transcript only while this is the current export
         "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "turns": turns,
     }

@@ -113,7 +113,7 @@ def main(cfg, args) -> int:
     context = card_context(cfg, inputs, adapter)
     card_text = render_card(cfg, context)
     check_front_matter(card_text)
-    dataset_card, dataset_files = render_dataset_card(cfg, inputs.report)  # before anything is written
+    dataset_card, dataset_files = render_dataset_card(cfg, inputs.report, project_url(cfg.root))  # before anything is written
     write_results(cfg, inputs, card_text, adapter)
     write_dataset_repo(cfg, dataset_card, dataset_files)
     print(f"Dataset repo files: {cfg.path('results/dataset')} ({dataset_visibility(cfg)})")

@@ -11,7 +11,10 @@ quotes). It writes results/dataset/ and records it in results/manifest.json:
                     question/answer pairs, so a config of their own keeps the train/eval columns apart
 
 The learner writes license, pretty_name and task_categories in the front matter of
-datasets/README.md; the rest is measured. The rehearsal and general-knowledge files are
+datasets/README.md; the rest is measured. The Hub shows the card at huggingface.co/datasets/<repo>,
+where a relative link such as `../docs/x.md` leads nowhere, so each relative link is made absolute:
+to the file in this dataset repo when it is published there, else to the project's GitHub page
+when that is known, else the link becomes plain text. The rehearsal and general-knowledge files are
 the template's, not the learner's data, so they stay out.
 
 The repo is private unless [publish] dataset_private = false (see scripts/manifest.py).
@@ -19,9 +22,11 @@ The repo is private unless [publish] dataset_private = false (see scripts/manife
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 from .data import read_records
 from .errors import UserError
@@ -31,6 +36,16 @@ from .manifest import KNOWN_REPOS, record_tree, repo_ids
 # The Hub's size buckets for size_categories (https://huggingface.co/docs/hub/datasets-cards).
 SIZE_CATEGORIES = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")]
 FRONT_MATTER_EXAMPLE = "license: cc-by-4.0"
+HUB_FILE_URL = "https://huggingface.co/datasets/{repo}/blob/main/{name}"
+
+# An inline link or image, [text](target) or ![alt](target "title"), whose text may hold `code`; or a
+# code span or fenced block, matched too so that a link written inside code is left as it is.
+LINK_OR_CODE = re.compile(
+    r"(?P<code>`+).*?(?P=code)"
+    r'|(?P<image>!?)\[(?P<text>(?:[^\[\]`\n]|`[^`\n]*`)*)\]\((?P<target>[^()\s]+)(?P<title>\s+"[^"\n]*")?\)',
+    re.DOTALL,
+)
+ABSOLUTE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*:|//|#)")  # https:, mailto:, //host/..., #a-heading
 
 
 def datasheet_path(cfg) -> Path:
@@ -145,18 +160,60 @@ def at_a_glance(report: dict, files: dict, rows: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_dataset_card(cfg, report: dict) -> tuple[str, dict]:
-    """The dataset card's text (checked), and the files that go with it."""
+def render_dataset_card(cfg, report: dict, project_url: str | None = None) -> tuple[str, dict]:
+    """The dataset card's text (checked), and the files that go with it.
+
+    project_url: the project's GitHub page (None when unknown), for links to files not in the dataset repo.
+    """
     declared, body = read_datasheet(datasheet_path(cfg))
     files = dataset_files(cfg)
     rows = row_counts(cfg, files, report)
     glance = at_a_glance(report, files, rows)
-    body = body.strip("\n")
+    body = links_for_the_hub(body, cfg, files, project_url).strip("\n")
     title, _, rest = body.partition("\n") if body.startswith("# ") else ("", "", body)
     parts = [part for part in (title, glance.strip("\n"), rest.strip("\n")) if part]  # the title stays on top
     text = f"---\n{front_matter(cfg, declared, report, files, rows)}\n---\n\n" + "\n\n".join(parts) + "\n"
     check_dataset_card(text)
     return text, files
+
+
+def links_for_the_hub(body: str, cfg, files: dict, project_url: str | None) -> str:
+    """The datasheet's relative links made absolute (see the module docstring); other links stay as they are."""
+    folder = datasheet_path(cfg).parent
+    published = {local.resolve(): name for name, (_, local) in files.items()}
+
+    def rewrite(match: re.Match) -> str:
+        if match.group("code") or ABSOLUTE.match(match.group("target")):
+            return match.group(0)
+        path, anchor, fragment = match.group("target").partition("#")
+        local = (folder / unquote(path)).resolve()
+        url = absolute_url(cfg, local, published, project_url)
+        image, text, title = match.group("image"), match.group("text"), match.group("title") or ""
+        if url:
+            return f"{image}[{text}]({url}{anchor}{fragment}{title})"
+        shown = project_path(cfg, local) or unquote(path)
+        return text if image or shown in text else f"{text} (`{shown}` in the project's files)"
+
+    return LINK_OR_CODE.sub(rewrite, body)
+
+
+def absolute_url(cfg, local: Path, published: dict[Path, str], project_url: str | None) -> str | None:
+    """The file in the dataset repo when published there, else on the project's GitHub page; None when neither."""
+    dataset_repo = repo_ids(cfg)["dataset"]
+    if local in published and dataset_repo:
+        return HUB_FILE_URL.format(repo=dataset_repo, name=quote(published[local]))
+    path = project_path(cfg, local)
+    if path and project_url and local.exists():
+        return f"{project_url}/blob/main/{quote(path)}"
+    return None
+
+
+def project_path(cfg, local: Path) -> str | None:
+    """`local` relative to the project folder (as GitHub names it), or None when it lies outside."""
+    try:
+        return local.relative_to(cfg.root.resolve()).as_posix()
+    except ValueError:
+        return None
 
 
 def check_dataset_card(text: str) -> None:

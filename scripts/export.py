@@ -16,7 +16,8 @@ Writes outputs/export/ (built in a temporary folder, then renamed into place):
                           static Space, whose page runs it in the visitor's browser with wllama
                           (llama.cpp compiled to WebAssembly)
   Modelfile               for Ollama: `ollama create <name> -f Modelfile`, then `ollama run <name>`
-  export.json             what was exported (files, sizes, sha256) and the answers each check compared
+  export.json             what was exported (files, sizes, sha256, the adapter's sha256) and the answers each
+                          check compared
 
 The GGUF file and the Modelfile belong in the model repo (the static Space downloads the GGUF from
 there), but at about 270 MB the GGUF cannot go into a git repository. So when the adapter is
@@ -149,6 +150,8 @@ def build_export(cfg, adapter: Path, questions: list[str], out: Path, converter:
         "base_weights": resolved.weights_note,
         "base_source": resolved.source,
         "adapter": _shown(cfg, adapter),
+        # what the merged model is made from: an app's transcript records it, and the rubric compares (rubric.py)
+        "adapter_sha256": sha256_of(adapter / "adapter_model.safetensors"),
         "merged": "merged",
         "questions": questions,
     }

@@ -8,7 +8,7 @@ The rubric (the same table is in .github/PULL_REQUEST_TEMPLATE.md):
     Performance improvement       40%   measured on held-out questions, base vs tuned
     Ethical handling              30%   data report, personal data, bias probes, card's ethics sections
     Integration                   15%   adapter, export, a results bundle whose sha256 sums verify,
-                                        an app's transcript of asking the exported model (examples/)
+                                        an app's transcript of asking the current export (examples/)
     Documentation and deployment  15%   model card, datasheet, demo Space, repos ready to publish
 
 Each criterion is split into points; each point is scored only from a file on
@@ -284,7 +284,7 @@ SERVED_EXPORT = "outputs/export/merged"  # the model `python -m scripts serve` s
 
 
 def app_point(evidence: Evidence) -> Point:
-    """An app asked the exported model through the endpoint: the example app's transcript says so."""
+    """An app asked the current export through the endpoint: the example app's transcript says so."""
     label = "An app used the exported model through its endpoint"
     transcript = _read_json(evidence.cfg.path(APP_TRANSCRIPT))
     if not isinstance(transcript, dict) or not isinstance(transcript.get("turns"), list):
@@ -300,10 +300,32 @@ def app_point(evidence: Evidence) -> Point:
     where = f"{APP_TRANSCRIPT}: {transcript.get('app', 'an app')} via {transcript.get('endpoint', '?')}"
     if not model.rstrip("/").endswith(SERVED_EXPORT):
         return Point(label, 5, 0.0, f"{where} asked {model!r}, not the exported model ({SERVED_EXPORT}); run it against `make serve`")
+    stale = stale_transcript(evidence, transcript)
+    if stale:
+        return Point(label, 5, 0.0, f"{where}: {stale}")
     if not answered:
         return Point(label, 5, 0.0, f"{where}: no question was answered by the tuned model; ask it a Namibia question")
     others = len(transcript["turns"]) - len(answered)
-    return Point(label, 5, 5.0, f"{where}: {len(answered)} answers from {model}, {others} from other tools")
+    return Point(
+        label, 5, 5.0,
+        f"{where}: {len(answered)} answers from {model}, {others} from other tools; "
+        f"asked the current export (adapter {transcript['adapter_sha256'][:12]})",
+    )  # fmt: skip
+
+
+def stale_transcript(evidence: Evidence, transcript: dict) -> str | None:
+    """Why the transcript is not evidence about the current export (None when it is): an app's answers from an
+    older export say nothing about the model under review, so the adapter it was made from must match."""
+    current = (_read_json(evidence.cfg.step_dir("export") / "export.json") or {}).get("adapter_sha256")
+    asked = transcript.get("adapter_sha256")
+    again = "run `make serve` and `python examples/agent_with_tools.py` again, from the project folder"
+    if not current:
+        return f"no current export to compare with (outputs/export/export.json without adapter_sha256); run `python -m scripts export`, then {again}"
+    if not asked:
+        return f"it does not say which export answered (no adapter_sha256: an older app?); {again}"
+    if asked != current:
+        return f"stale: it asked an export of adapter {str(asked)[:12]}, but the current export is of adapter {str(current)[:12]}; {again}"
+    return None
 
 
 def documentation_points(evidence: Evidence) -> list[Point]:

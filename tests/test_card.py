@@ -381,6 +381,58 @@ def test_the_dataset_card_is_linked_from_the_model_card_only_when_public(card_pr
     assert front_matter_card(model_card.read_text()).data.to_dict()["datasets"] == ["learner/namibia-qa-data"]
 
 
+def link_targets(markdown: str) -> list[str]:
+    """Every link and image address in rendered markdown, found by markdown-it (CommonMark), not by card.py's pattern."""
+    from markdown_it import MarkdownIt
+
+    targets = []
+    for block in MarkdownIt("commonmark").enable("table").parse(markdown):
+        for token in block.children or []:
+            if token.type in ("link_open", "image"):
+                targets.append(token.attrs["href"] if token.type == "link_open" else token.attrs["src"])
+    return targets
+
+
+HUB_DATASET = "https://huggingface.co/datasets/learner/namibia-qa-data/blob/main/"
+LINKS_IN_THE_DATASHEET = (
+    "\nSee [the training file](train.jsonl#L2), [the probes](./probes.jsonl), [the mentor guide](../docs/mentor.md), "
+    "[the rubric](#8-licence), [SmolLM2](https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct), "
+    "[gone](../docs/missing.md) and `[in code](../docs/mentor.md)`.\n"
+)
+
+
+@pytest.mark.parametrize("remote", ["known", "unknown"])
+def test_the_dataset_cards_relative_links_work_on_the_hub(card_project, monkeypatch, remote):
+    """On the Hub the card is at huggingface.co/datasets/<repo>, where `../docs/x.md` would be a dead link."""
+    project = card_project.parent
+    shutil.copytree(REPO / "docs", project / "docs")  # the files the bundled datasheet links to
+    datasheet = project / "datasets" / "README.md"
+    datasheet.write_text(datasheet.read_text() + LINKS_IN_THE_DATASHEET)
+    monkeypatch.delenv("GITHUB_SERVER_URL", raising=False)  # set when the tests run in GitHub Actions
+    monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
+    if remote == "known":
+        monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.com")
+        monkeypatch.setenv("GITHUB_REPOSITORY", "ada/namibia-qa")
+    assert run_card(card_project) == 0
+    card = (project / "results" / "dataset" / "README.md").read_text()
+
+    targets = link_targets(card)
+    assert all(re.match(r"^(https://|#)", target) for target in targets), targets  # nothing relative is left
+    # Files the dataset repo holds are linked there, whatever the remote.
+    assert HUB_DATASET + "train.jsonl#L2" in targets and HUB_DATASET + "probes.jsonl" in targets
+    # Others lead to the project on GitHub when its address is known, else they become plain text.
+    github = "https://github.com/ada/namibia-qa/blob/main/"
+    if remote == "known":
+        assert github + "docs/general_knowledge.md" in targets and github + "docs/mentor.md" in targets
+    else:
+        assert not [target for target in targets if "github.com" in target]
+        assert "[docs/general_knowledge.md]" not in card and "(docs/general_knowledge.md)" in card
+        assert "the mentor guide (`docs/mentor.md` in the project's files)" in card
+    # Absolute links, anchors, code and a file the project lacks are not made into links to nowhere.
+    assert "#8-licence" in targets and "https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct" in targets
+    assert "gone (`docs/missing.md` in the project's files)" in card and "`[in code](../docs/mentor.md)`" in card
+
+
 @pytest.mark.parametrize("problem", ["no front matter", "no license", "stale report"])
 def test_a_datasheet_or_report_the_dataset_card_cannot_use_stops_before_anything_is_written(card_project, problem, capsys):
     datasheet = card_project.parent / "datasets" / "README.md"

@@ -53,6 +53,7 @@ def add_evidence(cfg) -> None:
     write(out / "train" / "loss_curve.csv", "step,split,loss\n5,train,3.1\n15,eval,2.9\n30,eval,1.4\n45,eval,1.2\n")
     write(out / "train" / "adapter" / "adapter_model.safetensors", b"\0" * 64)
     write(out / "export" / "Modelfile", "FROM ./model.gguf\n")
+    write(out / "export" / "export.json", json.dumps({"adapter": "results/model", "adapter_sha256": ADAPTER_SHA256}))
     write(out / "validate" / "report.json", json.dumps({
         "verdict": "pass", "headline": "✅ Ready to train: every check passed",
         "counts": {"train": 120, "eval": 40, "probes": 22, "checks_failed": 0, "checks_warned": 0},
@@ -219,10 +220,14 @@ def test_a_huge_side_by_side_table_is_shortened_to_fit_github(project):
     assert len(body) <= rubric.PR_BODY_LIMIT and "shortened" in body and "Mentor checklist" in body
 
 
-def transcript(model: str, tool: str = "tuned model") -> str:
+ADAPTER_SHA256 = "a1" * 32  # what outputs/export/export.json says the current export was made from
+
+
+def transcript(model: str, tool: str = "tuned model", adapter_sha256: str | None = ADAPTER_SHA256) -> str:
     """A transcript in the shape examples/agent_with_tools.py writes."""
     return json.dumps({
         "app": "examples/agent_with_tools.py", "endpoint": "http://127.0.0.1:8000/v1", "model": model,
+        **({"adapter_sha256": adapter_sha256} if adapter_sha256 else {}),
         "turns": [{"question": "Capital of Namibia?", "tool": tool, "answer": "Windhoek."},
                   {"question": "What is 2 * 3?", "tool": "calculator", "answer": "6"}],
     })  # fmt: skip
@@ -243,7 +248,27 @@ def test_integration_needs_an_apps_transcript_not_only_an_export(project):
     write(cfg.path(rubric.APP_TRANSCRIPT), transcript("outputs/export/merged"))
     criteria = {criterion.name: criterion for criterion in rubric.score_all(rubric.Evidence(cfg))}
     assert criteria["Integration"].score == 15
-    assert "1 answers from outputs/export/merged, 1 from other tools" in points(criteria.values())[APP_POINT].evidence
+    evidence = points(criteria.values())[APP_POINT].evidence
+    assert "1 answers from outputs/export/merged, 1 from other tools" in evidence and "current export (adapter a1a1a1" in evidence
+
+
+@pytest.mark.parametrize(
+    "case, says",
+    [("made against an older export", "stale: it asked an export of adapter b2b2b2b2b2b2, but the current export is of adapter a1a1a1"),
+     ("made by an app that records no export", "it does not say which export answered"),
+     ("no export to compare with", "no current export to compare with")],
+)
+def test_a_transcript_of_another_export_than_the_current_one_scores_nothing(project, case, says):
+    cfg = load_settings(project)
+    add_evidence(cfg)
+    if case == "made against an older export":
+        write(cfg.path(rubric.APP_TRANSCRIPT), transcript("outputs/export/merged", adapter_sha256="b2" * 32))
+    elif case == "made by an app that records no export":
+        write(cfg.path(rubric.APP_TRANSCRIPT), transcript("outputs/export/merged", adapter_sha256=None))
+    else:
+        (cfg.step_dir("export") / "export.json").unlink()
+    point = points(rubric.score_all(rubric.Evidence(cfg)))[APP_POINT]
+    assert point.score == 0 and says in point.evidence, point.evidence
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,10 @@ example can point at (llama.cpp's llama-server, Ollama), and the real 135M model
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -104,7 +106,7 @@ def test_agent_example_routes_questions_and_its_transcript_earns_the_integration
     result = subprocess.run(
         [sys.executable, str(REPO / "examples" / "agent_with_tools.py"), "--base-url", server,
          "--transcript", str(transcript_file), namibia, "What is 365 * 24?"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=300, cwd=exported.parent,  # run from the project folder, as the README says
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     transcript = json.loads(transcript_file.read_text())
@@ -113,12 +115,22 @@ def test_agent_example_routes_questions_and_its_transcript_earns_the_integration
         ("tuned model", reference_answers(exported, tiny_model_dir, [namibia])[0]),
         ("calculator", "8760"),
     ]
+    # It records what the served model was made from: the adapter that export merged.
+    adapter = exported.parent / "outputs" / "train" / "adapter" / "adapter_model.safetensors"
+    assert transcript["adapter_sha256"] == hashlib.sha256(adapter.read_bytes()).hexdigest()
 
-    # The rubric reads this transcript, in a project of its own, as evidence that an app used the model.
+    # The rubric reads this transcript, in a project of its own with the same export record, as evidence
+    # that an app used the current export; after an export of another adapter it is stale and scores nothing.
     config = make_project(tmp_path, tiny_model_dir)
     cfg = load_settings(config)
+    record = cfg.step_dir("export") / "export.json"
+    record.parent.mkdir(parents=True)
+    shutil.copyfile(exported.parent / "outputs" / "export" / "export.json", record)
     point = rubric.app_point(rubric.Evidence(cfg))
     assert point.score == 5 and "1 answers from outputs/export/merged, 1 from other tools" in point.evidence
+    record.write_text(json.dumps(json.loads(record.read_text()) | {"adapter_sha256": "0" * 64}))
+    point = rubric.app_point(rubric.Evidence(cfg))
+    assert point.score == 0 and "stale" in point.evidence
 
 
 def test_serve_before_export_is_one_clear_sentence(tmp_path, tiny_model_dir):

@@ -549,3 +549,24 @@ def test_the_steps_requirements_leave_the_test_tools_to_the_dev_file():
     assert not set(runtime) & set(dev), "a package pinned in both files"
     makefile = (REPO / "Makefile").read_text(encoding="utf-8")
     assert "requirements-dev.txt - -o requirements.lock" in makefile, "the lock is compiled from the dev file (it includes the runtime one)"
+
+
+def test_the_readme_start_links_work_in_every_copy_without_its_name():
+    """A template's README cannot know the name of a copy made from it, so no link may need one filled in:
+    GitHub routes relative to the copy (../../generate), or pages where the learner picks the copy."""
+    from urllib.parse import urlparse
+
+    first_screen = "\n".join((REPO / "README.md").read_text(encoding="utf-8").splitlines()[:15])
+    links = re.findall(r"\]\(([^)\s]+)\)", first_screen)
+    assert len(links) >= 11  # four badges (image and link each), three start links
+    for link in links:
+        url = urlparse(link)
+        if url.scheme:
+            assert url.scheme == "https" and url.netloc in {"github.com", "colab.research.google.com"}, link
+            assert not re.search(r"\b[A-Z]{2,}(?:[-_][A-Z]+)*\b", url.path), f"{link}: a placeholder to replace"
+        else:  # ../../ leaves blob/main/README.md: a route of the copy's own GitHub page
+            route = link.removeprefix("../../")
+            workflow = re.fullmatch(r"actions/workflows/([\w-]+\.yml)(?:/badge\.svg)?", route)
+            assert route == "generate" or (workflow and (REPO / ".github" / "workflows" / workflow.group(1)).is_file()), link
+    for path in re.findall(r"`([\w./-]+\.\w+)`", first_screen):  # files the instructions name
+        assert (REPO / path).is_file(), path
