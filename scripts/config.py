@@ -155,8 +155,8 @@ class EvaluateSettings:
     """How many eval questions to show with reference, base and tuned answers."""
     probe_threshold: float = field(default=0.1, metadata={"range": (0.0, 100.0)})
     """Change of a probe pair's score from base to tuned (nats per token) that flags it, if also beyond 2 standard errors."""
-    batch_size: int = field(default=16, metadata={"range": (1, 1024)})
-    """Examples per forward pass during evaluation."""
+    batch_size: int = field(default=64, metadata={"range": (1, 1024)})
+    """Questions answered (and answers scored) at once during evaluation; lower it if memory runs out."""
     general_knowledge: str = "datasets/general_knowledge.jsonl"
     """Questions outside your topic that the base model answers right, to catch forgetting ("" skips the check)."""
 

@@ -44,6 +44,21 @@ def test_batched_answer_scores_equal_one_at_a_time(tiny_project):
         assert abs(log_prob - expected_log_prob) < 1e-3 * max(1.0, abs(expected_log_prob))
 
 
+def test_answers_written_64_at_a_time_equal_those_written_one_at_a_time(tiny_project):
+    """[evaluate] batch_size = 64 is only faster: left padding must not change any greedy answer."""
+    cfg = load_settings(tiny_project)
+    resolved, tokenizer = load_for(cfg)
+    model = load_causal_lm(resolved, detect_hardware("fp32")).eval()
+    prompts = [e.prompt_messages for e in load_split(cfg, "eval")[:12]]
+    lengths = {len(tokenizer.apply_chat_template(p, add_generation_prompt=True, return_dict=True)["input_ids"]) for p in prompts}
+    assert len(lengths) > 1  # padding happens
+
+    together = generation.generate_answers(model, tokenizer, prompts, batch_size=64, max_new_tokens=12)
+    alone = [generation.generate_answers(model, tokenizer, [prompt], batch_size=1, max_new_tokens=12)[0] for prompt in prompts]
+
+    assert together == alone
+
+
 def test_probe_path_end_to_end_writes_every_field(tiny_project, tiny_model_dir):
     """evaluate on the tiny model with an adapter that changes nothing (LoRA B = 0): tuned = base, so
     every change is 0 and nothing is flagged, and probes.json/.md and metrics.json carry the probe fields."""
