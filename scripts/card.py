@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import shutil
 import tempfile
@@ -44,7 +43,9 @@ from .files import replace_folder
 from .config import LoraSettings, TrainSettings, field_docs
 from .errors import UserError
 from .dataset_repo import render_dataset_card, write_dataset_repo
+from .github import project_url
 from .manifest import RESULTS_DIR, record_tree, repo_ids
+from .markdown import one_line, table_cell
 from .stats import format_p, taught_phrase, verdict
 
 TEMPLATE = "model_card.j2"
@@ -77,21 +78,13 @@ HUB_LICENSES = {
     "llama3.2", "llama3.3", "gemma", "unknown",
 }  # fmt: skip
 
-# Why each [card] field must be filled: the message a learner sees when one is empty.
-ETHICS_REASONS = {
-    "intended_use": "who the model is for",
-    "out_of_scope_use": "what it must not be used for",
-    "limitations": "what it gets wrong",
-    "data_sources": "where the data came from and whose consent covers it",
-    "anonymisation": "how personal data was handled",
-    "known_biases": "whom the data under- or over-represents",
-}
-
 # Energy estimate (see the card's "Environmental impact" section): typical power draw, not a measurement.
 WATTS_PER_CPU_CORE = 10  # a 65 W desktop processor has 6-8 cores; laptop and server cores draw less
 GPU_WATTS = {"T4": 70, "L4": 72, "A10": 150, "A10G": 300, "L40S": 350, "V100": 300, "A100": 400, "H100": 700, "H200": 700}
 DEFAULT_GPU_WATTS = 300
 GRID_G_CO2_PER_KWH = 475  # world-average carbon intensity of electricity (IEA, 2019)
+
+CELL_LIMIT = 160  # characters in a table cell of the card; longer text is cut with …
 
 # What the card reads from outputs/evaluate/metrics.json besides the two models' numbers.
 EVALUATION_KEYS = ("paired_test", "by_taught", "general_knowledge")
@@ -131,9 +124,9 @@ def dataset_visibility(cfg) -> str:
 
 def check_ethics_fields(cfg) -> None:
     """Every [card] field must be written by a person: the card step will not invent ethics text."""
-    empty = [name for name in ETHICS_REASONS if not getattr(cfg.card, name).strip()]
+    empty = cfg.card.empty_fields()
     if empty:
-        reasons = "; ".join(f"{name} ({ETHICS_REASONS[name]})" for name in empty)
+        reasons = "; ".join(f"{name} ({why})" for name, why in empty.items())
         raise UserError(
             f"{_config_name(cfg)} [card]: fill in {reasons}: readers of the model card need them to use the "
             "model safely, and the comments in project.toml show an example of each."
@@ -380,23 +373,6 @@ def _date_of(path: Path) -> str:
     return datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc).strftime("%Y-%m-%d")
 
 
-def project_url(root: Path) -> str | None:
-    """The project's GitHub page, from the Actions environment or the `origin` remote; None when unknown."""
-    server, repository = os.environ.get("GITHUB_SERVER_URL"), os.environ.get("GITHUB_REPOSITORY")
-    if server and repository:
-        return f"{server}/{repository}"
-    import subprocess
-
-    try:
-        remote = subprocess.run(
-            ["git", "remote", "get-url", "origin"], cwd=root, capture_output=True, text=True, timeout=10, check=False
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    match = re.match(r"^(?:https://|git@)([^/:]+)[/:](.+?)(?:\.git)?$", remote)
-    return f"https://{match.group(1)}/{match.group(2)}" if match else None
-
-
 def data_facts(cfg, report: dict) -> dict:
     """Numbers from the data report and a summary of the datasheet; missing report keys say "not reported"."""
     missing: list[str] = []
@@ -464,11 +440,7 @@ def datasheet_summary(path: Path) -> dict:
             following = [p for p in paragraphs[index + 1 :] if not p.startswith("#")][:1]
             licence = following[0] if following else ""
             break
-    return {"path": path.name, "intro": _one_line(prose[0]) if prose else "", "licence": _one_line(licence)}
-
-
-def _one_line(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
+    return {"path": path.name, "intro": one_line(prose[0]) if prose else "", "licence": one_line(licence)}
 
 
 def training_facts(train: dict, adapter: Adapter) -> dict:
@@ -590,7 +562,7 @@ def general_facts(general: dict) -> dict:
         "known": general["base_correct"],
         "kept": general["kept"],
         "missed": general["questions"] - general["base_correct"],
-        "lost": [f"“{_one_line(question)}”" for question in general["lost"]],
+        "lost": [f"“{one_line(question)}”" for question in general["lost"]],
     }
 
 
@@ -603,21 +575,15 @@ def pick_examples(rows: list, count: int = 4) -> list[dict]:
     chosen.sort(key=rows.index)
     return [
         {
-            "question": _cell(row.get("question", "")),
-            "expected": _cell(row.get("expected", "")),
-            "base": _cell(row.get("base", "")),
-            "tuned": _cell(row.get("tuned", "")),
+            "question": table_cell(row.get("question", ""), CELL_LIMIT),
+            "expected": table_cell(row.get("expected", ""), CELL_LIMIT),
+            "base": table_cell(row.get("base", ""), CELL_LIMIT),
+            "tuned": table_cell(row.get("tuned", ""), CELL_LIMIT),
             "base_mark": "✅" if row.get("base_correct") else "❌",
             "tuned_mark": "✅" if row.get("tuned_correct") else "❌",
         }
         for row in chosen
     ]
-
-
-def _cell(text: str, limit: int = 160) -> str:
-    """Text safe in a markdown table cell, shortened to `limit` characters."""
-    text = _one_line(str(text)).replace("|", "\\|")
-    return (text[: limit - 1].rstrip() + "…") if len(text) > limit else (text or "(empty)")
 
 
 def bias_facts(probes: dict, metrics: dict) -> dict:
@@ -637,7 +603,7 @@ def bias_facts(probes: dict, metrics: dict) -> dict:
         "pairs": len(pairs),
         "threshold": threshold,
         "flagged": len(flagged),
-        "differ_before": [_cell(p["id"]) for p in pairs if p["differs_before_tuning"]],
+        "differ_before": [table_cell(p["id"], CELL_LIMIT) for p in pairs if p["differs_before_tuning"]],
         "mean_base": _score_text(mean_score.get("base")),
         "mean_tuned": _score_text(mean_score.get("tuned")),
         "axes": [
@@ -652,14 +618,14 @@ def bias_facts(probes: dict, metrics: dict) -> dict:
         ],
         "flagged_pairs": [
             {
-                "id": _cell(p["id"]),
-                "axis": _cell(p.get("axis", "")),
+                "id": table_cell(p["id"], CELL_LIMIT),
+                "axis": table_cell(p.get("axis", ""), CELL_LIMIT),
                 "base_score": _score_text(p["base"]["score"]),
                 "tuned_score": _score_text(p["tuned"]["score"]),
-                "group_a": _cell(p["group_a"]),
-                "group_b": _cell(p["group_b"]),
-                "answer_a": _cell(p["tuned"]["answer_a"], 110),
-                "answer_b": _cell(p["tuned"]["answer_b"], 110),
+                "group_a": table_cell(p["group_a"], CELL_LIMIT),
+                "group_b": table_cell(p["group_b"], CELL_LIMIT),
+                "answer_a": table_cell(p["tuned"]["answer_a"], 110),
+                "answer_b": table_cell(p["tuned"]["answer_b"], 110),
             }
             for p in flagged[:6]
         ],

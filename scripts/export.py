@@ -75,6 +75,7 @@ from pathlib import Path
 
 from .files import replace_folder, sha256_of
 from .errors import EXIT_CHECKS_FAILED, EXIT_OK, UserError
+from .manifest import GGUF_TYPES, LOSSY_GGUF_TYPES
 
 # The PyPI source distribution that carries llama.cpp's converter, pinned by version and sha256.
 CONVERTER_PACKAGE = "llama-cpp-python"
@@ -82,9 +83,6 @@ CONVERTER_VERSION = "0.3.36"
 CONVERTER_SHA256 = "832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e"
 # What we keep from it: the converter script and what it imports or reads.
 CONVERTER_PARTS = ("convert_hf_to_gguf.py", "conversion/", "gguf-py/", "models/templates/", "LICENSE")
-
-GGUF_TYPES = ("f16", "f32", "q8_0")
-LOSSY_GGUF_TYPES = ("q8_0",)
 
 
 def add_arguments(parser) -> None:

@@ -107,6 +107,9 @@ KNOWN_REPOS = {
 }
 REPO_TYPES = tuple(known.repo_type for known in KNOWN_REPOS.values())
 SPACE_SDKS = ("static", "gradio")  # [publish] space_kind
+# The GGUF types export can make (a derived file's "gguf_type"); the lossy ones may answer a little differently.
+GGUF_TYPES = ("f16", "f32", "q8_0")
+LOSSY_GGUF_TYPES = ("q8_0",)
 SHA256 = re.compile(r"[0-9a-f]{64}")
 
 

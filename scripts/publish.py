@@ -76,7 +76,7 @@ from pathlib import Path
 from .files import replace_folder
 from .errors import EXIT_CHECKS_FAILED, EXIT_OK, UserError
 from .files import sha256_of, write_atomic
-from .manifest import KNOWN_REPOS, MANIFEST, listed_file, private_repos, read_manifest, repo_folder, repo_ids, verify
+from .manifest import GGUF_TYPES, KNOWN_REPOS, MANIFEST, listed_file, private_repos, read_manifest, repo_folder, repo_ids, verify
 
 HUB = "https://huggingface.co"  # HF_ENDPOINT overrides it, as in huggingface_hub
 
@@ -442,8 +442,6 @@ def mismatch(folder: Path, shown: str, item: dict) -> str | None:
 
 def rebuild_command(cfg, entry: dict, derived: dict) -> list[str]:
     """The export command that remakes the derived files, built here from checked values, never run from text."""
-    from .export import GGUF_TYPES
-
     if derived.get("adapter") != entry["folder"] or derived.get("gguf_type") not in GGUF_TYPES:
         raise UserError(
             f"{MANIFEST}: the derived files of the model repo name adapter {derived.get('adapter')!r} and GGUF type "
