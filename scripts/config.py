@@ -139,6 +139,8 @@ class TrainSettings:
     """"auto": bf16 on GPUs and CPUs that have it natively, fp16 on older GPUs, else fp32."""
     rehearsal_weight: float = field(default=0.0, metadata={"range": (0.0, 100.0)})
     """How strongly answers to the [data] rehearsal questions are held to the base model's (0: not at all)."""
+    speed_layer: bool = True
+    """Train faster on a CPU with scripts/fast_training.py; false: TRL's and PEFT's own code, the same training."""
     hf_flavor: str = "t4-small"
     """Hugging Face Jobs hardware for backend = "hf-jobs" (e.g. t4-small, a10g-small)."""
     hf_timeout_minutes: int = field(
