@@ -78,7 +78,7 @@ def main(cfg, args) -> int:
     check_ethics_fields(cfg)
     check_license(cfg)
     inputs = read_inputs(cfg)
-    adapter = prepare_adapter(inputs.adapter_dir / "adapter_model.safetensors", getattr(args, "full_precision", False))
+    adapter = prepare_adapter(inputs.adapter_dir / "adapter_model.safetensors", args.full_precision)
     context = card_context(cfg, inputs, adapter)
     card_text = render_card(cfg, context)
     check_front_matter(card_text)

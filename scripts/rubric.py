@@ -56,8 +56,8 @@ def main(cfg, args) -> int:
     write_atomic(out / "rubric.json", json.dumps(rubric_json(criteria), indent=2, ensure_ascii=False) + "\n")
     write_atomic(out / "rubric.md", rubric_markdown(criteria))
     print(f"Rubric pre-score: {total(criteria):.0f} / 100 (the mentor has the final word). Details: {out / 'rubric.md'}")
-    if getattr(args, "pr_body", False):
-        links = ImageLinks(cfg, getattr(args, "repo", None), getattr(args, "branch", None))
+    if args.pr_body:
+        links = ImageLinks(cfg, args.repo, args.branch)
         write_atomic(out / "pr_body.md", pr_body(evidence, criteria, links))
         print(f"Pull-request text: {out / 'pr_body.md'}")
     return EXIT_OK

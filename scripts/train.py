@@ -45,7 +45,7 @@ def main(cfg, args) -> int:
     from .trainer import TrainingDiverged
 
     try:
-        run_training(cfg, resume=getattr(args, "resume", False))
+        run_training(cfg, resume=args.resume)
     except TrainingDiverged as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_CHECKS_FAILED
