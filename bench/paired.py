@@ -47,21 +47,21 @@ def batches_from(sampler, trainer, epochs: int) -> list[dict]:
 
 
 def lora_layer_arms(trainer, epochs: int) -> dict:
-    from scripts import train
+    from scripts import fast_training
 
     batches = batches_from(trainer._get_train_sampler(), trainer, epochs)
-    return {"PEFT's layer": (batches, train.LoraLinear.forward), "one-step layer": (batches, train.OneStepLoraLinear.forward)}
+    return {"PEFT's layer": (batches, fast_training.LoraLinear.forward), "one-step layer": (batches, fast_training.OneStepLoraLinear.forward)}
 
 
 def length_bucket_arms(trainer, epochs: int) -> dict:
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
-    from scripts import train
+    from scripts import fast_training
 
     buckets = trainer._get_train_sampler()  # what training uses
     # As the Trainer builds its own: grouped by the examples of one optimizer step.
     trainers_own = LengthGroupedSampler(trainer.args.train_batch_size * trainer.args.gradient_accumulation_steps, lengths=buckets.lengths)
-    forward = train.OneStepLoraLinear.forward
+    forward = fast_training.OneStepLoraLinear.forward
     return {
         "Trainer's grouping": (batches_from(trainers_own, trainer, epochs), forward),
         "length buckets": (batches_from(buckets, trainer, epochs), forward),
@@ -77,7 +77,7 @@ def main() -> None:
 
     import torch
 
-    from scripts import train
+    from scripts import fast_training, train
     from scripts.config import load_settings
     from scripts.model import detect_hardware, load_causal_lm, load_for
 
@@ -93,10 +93,10 @@ def main() -> None:
         trainer = train.build_trainer(cfg, model, tokenizer, train_rows, eval_rows, hardware, Path(scratch))
     trainer.model.train()
     arms = (lora_layer_arms if options.comparison == "lora-layer" else length_bucket_arms)(trainer, options.epochs)
-    ours_forward = train.OneStepLoraLinear.forward
+    ours_forward = fast_training.OneStepLoraLinear.forward
 
     def step_seconds(batch, forward) -> float:
-        train.OneStepLoraLinear.forward = forward
+        fast_training.OneStepLoraLinear.forward = forward
         inputs = {key: batch[key] for key in ("input_ids", "attention_mask", "labels")}
         started = time.perf_counter()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=trainer.args.bf16):
@@ -118,7 +118,7 @@ def main() -> None:
             seconds[name] += step_seconds(batches[index], forward)
             real[name] += int(batches[index]["attention_mask"].sum())
             computed[name] += batches[index]["attention_mask"].numel()
-    train.OneStepLoraLinear.forward = ours_forward
+    fast_training.OneStepLoraLinear.forward = ours_forward
 
     print(f"\n{hardware.name}, {hardware.precision}; {pairs} pairs of steps ({options.epochs} epochs each)")
     print(f"{'':<20} {'seconds':>8} {'real tokens':>11} {'padding':>8} {'tokens/s':>9}")

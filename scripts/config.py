@@ -139,6 +139,8 @@ class TrainSettings:
     """"auto": bf16 on GPUs and CPUs that have it natively, fp16 on older GPUs, else fp32."""
     rehearsal_weight: float = field(default=0.0, metadata={"range": (0.0, 100.0)})
     """How strongly answers to the [data] rehearsal questions are held to the base model's (0: not at all)."""
+    speed_layer: bool = True
+    """Train faster on a CPU with scripts/fast_training.py; false: TRL's and PEFT's own code, the same training."""
     hf_flavor: str = "t4-small"
     """Hugging Face Jobs hardware for backend = "hf-jobs" (e.g. t4-small, a10g-small)."""
     hf_timeout_minutes: int = field(
@@ -177,18 +179,24 @@ class AugmentSettings:
 
 @dataclass
 class CardSettings:
-    intended_use: str = ""
+    """The model card's ethics sections: a person writes each one (metadata "needed_for" says why readers need it)."""
+
+    intended_use: str = field(default="", metadata={"needed_for": "who the model is for"})
     """Who should use the model, for what (week 2: ethics)."""
-    out_of_scope_use: str = ""
+    out_of_scope_use: str = field(default="", metadata={"needed_for": "what it must not be used for"})
     """Uses you advise against (e.g. legal, medical or emergency advice)."""
-    limitations: str = ""
+    limitations: str = field(default="", metadata={"needed_for": "what it gets wrong"})
     """What the model gets wrong or cannot know."""
-    data_sources: str = ""
+    data_sources: str = field(default="", metadata={"needed_for": "where the data came from and whose consent covers it"})
     """Where the data came from, its licence, and whose consent covers it."""
-    anonymisation: str = ""
+    anonymisation: str = field(default="", metadata={"needed_for": "how personal data was handled"})
     """How personal data was found and removed."""
-    known_biases: str = ""
+    known_biases: str = field(default="", metadata={"needed_for": "whom the data under- or over-represents"})
     """Groups, regions or languages the data under- or over-represents."""
+
+    def empty_fields(self) -> dict[str, str]:
+        """The fields left empty, each with why readers of the card need it."""
+        return {item.name: item.metadata["needed_for"] for item in dataclasses.fields(self) if not getattr(self, item.name).strip()}
 
 
 @dataclass

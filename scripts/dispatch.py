@@ -46,7 +46,6 @@ results pull request.
 from __future__ import annotations
 
 import io
-import os
 import re
 import shutil
 import subprocess
@@ -58,6 +57,7 @@ from pathlib import Path
 
 from .errors import EXIT_CHECKS_FAILED, EXIT_OK, UserError
 from .files import sha256_of, write_atomic
+from .github import add_to_job_summary, github_repo, set_github_output
 
 CODE_ROOT = Path(__file__).resolve().parent.parent  # the template: scripts/, template/, requirements
 TEMPLATE = CODE_ROOT / "template"
@@ -142,24 +142,6 @@ def main(cfg, args) -> int:
     if backend == "hf-jobs":
         return dispatch_hf_job(cfg, args)
     return dispatch_colab(cfg, args)
-
-
-# ---------------------------------------------------------------- GitHub Actions
-
-
-def set_github_output(name: str, value: str) -> None:
-    """Tell the next workflow steps what happened (a no-op outside GitHub Actions)."""
-    path = os.environ.get("GITHUB_OUTPUT")
-    if path:
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(f"{name}={value}\n")
-
-
-def add_to_job_summary(markdown: str) -> None:
-    path = os.environ.get("GITHUB_STEP_SUMMARY")
-    if path:
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(markdown.rstrip() + "\n")
 
 
 def use_pushed_outputs(cfg, ref: str) -> int:
@@ -469,7 +451,7 @@ def bring_back_outputs(cfg, plan: JobPlan, token: str) -> None:
 
 
 def dispatch_colab(cfg, args) -> int:
-    repo = args.repo or github_repo_from_origin(cfg.root)
+    repo = args.repo or github_repo(cfg.root)
     branch = args.ref or current_branch(cfg.root)
     notebook = cfg.step_dir("dispatch") / "train.ipynb"
     render_notebook(notebook, {"GITHUB_REPO": repo or "", "BRANCH": branch})
@@ -502,19 +484,6 @@ def dispatch_colab(cfg, args) -> int:
 
 def colab_link(repo: str, branch: str, path: str = NOTEBOOK_PATH_IN_REPO) -> str:
     return f"https://colab.research.google.com/github/{repo}/blob/{branch}/{path}"
-
-
-def parse_github_remote(url: str) -> str | None:
-    """'owner/repo' from an https or ssh GitHub remote URL, else None."""
-    match = re.match(r"^(?:https://(?:[^@/]+@)?github\.com/|git@github\.com:|ssh://git@github\.com/)([^/]+)/([^/]+?)(?:\.git)?/?$", url.strip())
-    return f"{match.group(1)}/{match.group(2)}" if match else None
-
-
-def github_repo_from_origin(root: Path) -> str | None:
-    if os.environ.get("GITHUB_REPOSITORY"):
-        return os.environ["GITHUB_REPOSITORY"]
-    result = subprocess.run(["git", "remote", "get-url", "origin"], cwd=root, capture_output=True, text=True)
-    return parse_github_remote(result.stdout) if result.returncode == 0 else None
 
 
 def current_branch(root: Path) -> str:

@@ -1,6 +1,6 @@
 """The two kinds of failure a learner can meet, and how the CLI reports them.
 
-Exit codes used by every step (see DESIGN.md):
+Exit codes used by every step (see docs/design.md):
   0  success
   1  checks failed (the report says which and where)
   2  bad input or usage (one clear sentence naming file, line, field and the fix)

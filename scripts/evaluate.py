@@ -41,6 +41,7 @@ from .files import save_figure, write_atomic
 from .data import Example, load_examples, load_split
 from .errors import UserError
 from .facts import is_correct, reference_key, taught_flags
+from .markdown import table_cell
 from .generation import generate_answers, tokenize_answers
 from .model import detect_hardware, load_causal_lm, load_for
 from .probes import PairChange, PairScore, compare_models, load_probes, probe_summary, probes_markdown, probes_report, score_pairs
@@ -451,11 +452,6 @@ def write_general_knowledge(out: Path, rows: list[dict]) -> None:
     write_atomic(out / "general_knowledge.md", side_by_side_markdown(rows))
 
 
-def _cell(text: str) -> str:
-    """Text safe inside a markdown table cell."""
-    return text.replace("|", "\\|").replace("\n", " ").strip() or "(empty)"
-
-
 def side_by_side_markdown(rows: list[dict]) -> str:
     mark = {True: "✅", False: "❌"}
     lines = [
@@ -464,8 +460,8 @@ def side_by_side_markdown(rows: list[dict]) -> str:
     ]
     for number, row in enumerate(rows, start=1):
         lines.append(
-            f"| {number} | {_cell(row['question'])} | {_cell(row['expected'])} | "
-            f"{mark[row['base_correct']]} {_cell(row['base'])} | {mark[row['tuned_correct']]} {_cell(row['tuned'])} |"
+            f"| {number} | {table_cell(row['question'])} | {table_cell(row['expected'])} | "
+            f"{mark[row['base_correct']]} {table_cell(row['base'])} | {mark[row['tuned_correct']]} {table_cell(row['tuned'])} |"
         )
     return "\n".join(lines) + "\n"
 

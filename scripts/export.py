@@ -4,60 +4,20 @@
     python -m scripts export --gguf-type q8_0     # a GGUF half the size; answers may differ a little
     python -m scripts export --adapter outputs/train/adapter   # try a new adapter locally; not published
 
-Which adapter. By default the reviewed one: results/model, which the card step writes (in
-float16) and publish uploads. Before card has run, or when outputs/train/adapter is newer
-than results/model (you trained again since), it exports outputs/train/adapter and says so.
+By default it exports the reviewed adapter, results/model; before card has run, or when
+outputs/train/adapter is newer (you trained again since), outputs/train/adapter, and says so.
 
 Writes outputs/export/ (built in a temporary folder, then renamed into place):
 
-  merged/                 the tuned model as one ordinary model (safetensors + tokenizer);
-                          `AutoModelForCausalLM.from_pretrained("outputs/export/merged")` loads it without peft
-  <name>-f16.gguf         the same model as one GGUF file: for llama.cpp, Ollama and LM Studio, and for the
-                          static Space, whose page runs it in the visitor's browser with wllama
-                          (llama.cpp compiled to WebAssembly)
+  merged/                 the tuned model as one ordinary model (safetensors + tokenizer)
+  <name>-f16.gguf         the same model as one GGUF file: llama.cpp, Ollama, LM Studio, the static Space
   Modelfile               for Ollama: `ollama create <name> -f Modelfile`, then `ollama run <name>`
   export.json             what was exported (files, sizes, sha256, the adapter's sha256) and the answers each
                           check compared
 
-The GGUF file and the Modelfile belong in the model repo (the static Space downloads the GGUF from
-there), but at about 270 MB the GGUF cannot go into a git repository. So when the adapter is
-results/model, export records both in results/manifest.json as "derived" files of the model repo:
-size, sha256, and the command that rebuilds them. The reviewer sees their sha256; `publish` uploads
-the files from outputs/export/ when they match, else rebuilds them with that command and refuses
-any that come out different (see manifest.py and publish.py). `--no-manifest` leaves the manifest
-alone (publish uses it when it rebuilds).
-
-Byte for byte the same on another computer. The same merged weights always convert to the same GGUF,
-but a merge in float32 (peft's merge_and_unload) rounds the sums inside B @ A, and the order of those
-sums is up to the matrix library, which may pick other kernels on another processor (Intel's MKL only
-promises identical results across processor types in its "conditional numerical reproducibility"
-mode). The CI runner that exports for review and the one that rebuilds at publish may differ, so each
-LoRA update is merged in float64: products of float16 adapter weights, and their sums over the rank,
-are then exact, so the order does not matter, and one final rounding to float32 gives the same weights
-everywhere. (On the one processor tested, float32 and float64 merges were each repeatable, with and
-without MKL_CBWR and ATEN_CPU_CAPABILITY settings; the float64 merge is a guarantee, not a fix for a
-difference seen.)
-
-Two checks, on the first few questions of the eval split (exit 1 naming the question if one fails):
-  1. the merged model answers exactly like the base model with the adapter attached (greedy decoding);
-  2. the GGUF file, loaded back, answers exactly like the merged model in PyTorch.
-
-How the GGUF is made. llama.cpp's own converter, convert_hf_to_gguf.py, knows every architecture and
-tokenizer llama.cpp supports, so we use it rather than writing GGUF ourselves. It is not on PyPI as a
-package of its own, but the source distribution of `llama-cpp-python` on PyPI contains llama.cpp with
-the converter; the first export downloads that file once (pip download, checked against a pinned
-sha256) and keeps the converter in the cache folder (`python -m scripts.export` does it ahead of time).
-
-How the GGUF is checked. With `llama-cpp-python` installed, the check runs the file in llama.cpp itself
-(about a second). It is optional because PyPI has no prebuilt wheel for it: pip compiles llama.cpp from
-source, which took 37 minutes on a shared 2-core machine. Without it, the check loads the file with
-transformers' GGUF reader (about 40 s for SmolLM2-135M, most of it reading the vocabulary), which proves
-the file's weights and tokenizer but not llama.cpp's runtime; the Space's browser test
-(tests/test_space.py) runs the same file in llama.cpp's WebAssembly build, which covers the runtime too.
-
-Why f16 by default: it halves the file (about 270 MB for SmolLM2-135M instead of 540 MB) and greedy
-answers stay the same in practice; q8_0 halves it again but rounds weights enough to change a word now
-and then, so with q8_0 a differing answer is reported but does not fail the export.
+and records the GGUF file and Modelfile in results/manifest.json as derived files of the model repo
+(`--no-manifest`: not). Exit 1 when the merged model or the GGUF file answers differently from the
+adapter. Why it merges in float64, how the GGUF is made and checked: docs/design.md.
 """
 
 from __future__ import annotations
@@ -77,6 +37,7 @@ from pathlib import Path
 from .files import replace_folder, sha256_of
 from .prompt_formats import matching_format
 from .errors import EXIT_CHECKS_FAILED, EXIT_OK, UserError
+from .manifest import GGUF_TYPES, LOSSY_GGUF_TYPES
 
 # The PyPI source distribution that carries llama.cpp's converter, pinned by version and sha256.
 CONVERTER_PACKAGE = "llama-cpp-python"
@@ -84,9 +45,6 @@ CONVERTER_VERSION = "0.3.36"
 CONVERTER_SHA256 = "832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e"
 # What we keep from it: the converter script and what it imports or reads.
 CONVERTER_PARTS = ("convert_hf_to_gguf.py", "conversion/", "gguf-py/", "models/templates/", "LICENSE")
-
-GGUF_TYPES = ("f16", "f32", "q8_0")
-LOSSY_GGUF_TYPES = ("q8_0",)
 
 
 def add_arguments(parser) -> None:
@@ -108,12 +66,12 @@ def add_arguments(parser) -> None:
 
 def main(cfg, args) -> int:
     started = time.perf_counter()
-    adapter = adapter_folder(cfg, getattr(args, "adapter", None))
-    gguf_type = getattr(args, "gguf_type", "f16")
-    make_gguf = not getattr(args, "no_gguf", False)
+    adapter = adapter_folder(cfg, args.adapter)
+    gguf_type = args.gguf_type
+    make_gguf = not args.no_gguf
     converter = converter_folder() if make_gguf else None  # fetch first: fail early when offline
-    questions = check_questions(cfg, getattr(args, "check_questions", 3))
-    model_entry = None if getattr(args, "no_manifest", False) else reviewed_model_entry(cfg, adapter)
+    questions = check_questions(cfg, args.check_questions)
+    model_entry = None if args.no_manifest else reviewed_model_entry(cfg, adapter)
     inputs = adapter_hashes(adapter) if model_entry else None  # before loading: what the export is made from
 
     target = cfg.step_dir("export")
@@ -132,7 +90,7 @@ def main(cfg, args) -> int:
     print_summary(target, report)
     if model_entry:
         record_derived_files(cfg, target, report, inputs, gguf_type)
-    elif not getattr(args, "no_manifest", False) and cfg.path("results/manifest.json").is_file():
+    elif not args.no_manifest and cfg.path("results/manifest.json").is_file():
         print(
             f"note: exported {_shown(cfg, adapter)}, not the reviewed adapter in results/model, so results/manifest.json "
             "is unchanged and publish will not upload this GGUF file."
@@ -266,7 +224,7 @@ def merge_adapter(model):
 
     float16 adapter weights (what results/model stores) multiply exactly in float64 and their sums over
     the rank stay exact, so the merged weights do not depend on how this processor's matrix product
-    rounds: the same on every computer (see the module docstring). One layer at a time, so the model
+    rounds: the same on every computer (see docs/design.md). One layer at a time, so the model
     is never held in float64 as a whole.
     """
     import warnings
@@ -414,7 +372,7 @@ def save_merged(merged_model, tokenizer, base: Path, folder: Path) -> None:
 def answers_from_gguf(gguf: Path, tokenizer, questions: list[str], max_new_tokens: int) -> tuple[list[str], str]:
     """Greedy answers from the GGUF file: in llama.cpp when llama-cpp-python is installed, else via transformers."""
     try:
-        import llama_cpp  # noqa: F401  (optional; see the module docstring)
+        import llama_cpp  # noqa: F401  (optional; see docs/design.md)
     except ImportError:
         return _answers_with_transformers(gguf, questions, max_new_tokens), "transformers' GGUF reader"
     return _answers_with_llama_cpp(gguf, tokenizer, questions, max_new_tokens), "llama.cpp via llama-cpp-python"
@@ -507,7 +465,7 @@ def adapter_hashes(adapter: Path) -> dict[str, str]:
 
 
 def record_derived_files(cfg, target: Path, report: dict, inputs: dict, gguf_type: str) -> None:
-    """Add the GGUF and the Modelfile to the model repo in results/manifest.json (see the module docstring)."""
+    """Add the GGUF and the Modelfile to the model repo in results/manifest.json (see docs/design.md)."""
     from .manifest import record_derived
 
     if "gguf" not in report:

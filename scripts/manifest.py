@@ -1,73 +1,11 @@
-"""results/manifest.json: the list of every file that will be published, with its sha256.
+"""results/manifest.json: the list of every file that will be published, with its size and sha256.
 
-The results pull request shows a reviewer the files under results/; the merge
-publishes them. The manifest ties the two together: `publish` re-hashes every
-file it lists and refuses to upload anything if one byte changed since the step
-that wrote it. Its shape:
+    record_tree(cfg, "space", cfg.path("results/space"), repo_ids(cfg)["space"], repo_type="space", space_sdk="static")
+    record_derived(cfg, "model", derived)   # export: the GGUF file and Modelfile, rebuilt at publish
+    problems = verify(cfg)                  # publish: one line per file that changed or does not belong
 
-    {
-      "schema": 1,
-      "created": "2026-01-31T12:00:00Z",        # when the manifest was last written (UTC)
-      "project_commit": "3f2c...",              # `git rev-parse HEAD` of the project, or null outside git
-      "base_model": {"id": "HuggingFaceTB/SmolLM2-135M-Instruct", "weights": "which weights were used"},
-      "repos": {
-        "model": {"repo_id": "you/namibia-qa", "repo_type": "model", "space_sdk": null,
-                  "folder": "results/model",
-                  "files": [{"path": "README.md", "size": 1234, "sha256": "ab12..."}, ...]},
-        "dataset": {"repo_id": "you/namibia-qa-data", "repo_type": "dataset", "space_sdk": null,
-                    "private": true, "folder": "results/dataset", "files": [...]},
-        "space": {"repo_id": "you/namibia-qa-demo", "repo_type": "space", "space_sdk": "static",
-                  "folder": "results/space", "files": [...]}
-      }
-
-Every entry also says `"private"`: whether publish creates the repo private ([publish] dataset_private
-for the dataset, true unless the learner sets false; [publish] private for the others).
-    }
-
-`repo_id` is null while `[project] hub_owner` is empty (a dry run still works).
-
-Derived files. The model repo also gets files too big for a git repository (GitHub
-refuses files over 100 MB): the GGUF file the static Space runs in the browser (about
-270 MB for the default model) and the Ollama Modelfile. They are not committed; the
-manifest records their size and sha256 and how to rebuild them from reviewed files,
-because export is deterministic (the same adapter, base weights and converter give the
-same bytes). The export step adds them to the model repo's entry:
-
-        "model": {..., "files": [...],
-                  "derived": {
-                    "command": "python -m scripts export --adapter results/model",
-                    "adapter": "results/model", "gguf_type": "f16",   # what `publish` rebuilds with
-                    "folder": "outputs/export",                        # where export wrote them
-                    "base_source": "bundled", "base_weights": "...", "converter": "...",
-                    "inputs": {"adapter_config.json": "9c1e...", "adapter_model.safetensors": "77aa..."},
-                    "files": [{"path": "namibia-qa-f16.gguf", "size": 270994880, "sha256": "5d0f..."},
-                              {"path": "Modelfile", "size": 512, "sha256": "0b8e..."}]}}
-
-`inputs` are the sha256 of the reviewed files they were made from: `verify` reports
-derived files whose inputs are no longer the listed files, and `record_tree` keeps the
-derived entry when the card step rewrites results/model with the same adapter (a
-re-run after editing model_card.j2) and drops it when the adapter changed.
-`publish` uses the files in `folder` when their sha256 match, else runs the command
-again, and refuses to upload a rebuilt file whose sha256 differs from the manifest.
-
-How a step adds its folder (the card step does "model" and "dataset", the space step "space"):
-
-    from .manifest import record_tree, repo_ids
-    record_tree(cfg, "space", cfg.path("results/space"), repo_ids(cfg)["space"],
-                repo_type="space", space_sdk=cfg.publish.space_kind)
-
-`record_tree` hashes every file under the folder, keeps the other repos'
-entries as they are, and replaces the manifest atomically (a temporary file,
-then a rename), so a crash never leaves half a manifest behind.
-`record_derived` does the same for a repo's derived files.
-`verify(cfg)` re-hashes every committed file and returns one line per problem.
-
-What verify accepts. The manifest is a file in the repository, so `publish` trusts its
-structure no more than its hashes: only the repos in KNOWN_REPOS, each from its own
-folder (results/model, results/dataset, results/space); derived files only from the export step's folder
-(outputs/export); every path relative and inside its folder ("/", no "..", no "\\", no
-drive letter); no symbolic link anywhere (a link could point at any file on the runner);
-and a repo folder holding exactly the files its entry lists, nothing unlisted.
+A step that writes a repo folder records it (card: model and dataset; space: space); writes replace the
+manifest atomically. Its shape, derived files and what verify accepts: docs/design.md.
 """
 
 from __future__ import annotations
@@ -107,6 +45,9 @@ KNOWN_REPOS = {
 }
 REPO_TYPES = tuple(known.repo_type for known in KNOWN_REPOS.values())
 SPACE_SDKS = ("static", "gradio")  # [publish] space_kind
+# The GGUF types export can make (a derived file's "gguf_type"); the lossy ones may answer a little differently.
+GGUF_TYPES = ("f16", "f32", "q8_0")
+LOSSY_GGUF_TYPES = ("q8_0",)
 SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -267,7 +208,7 @@ def record_tree(
 def record_derived(cfg, name: str, derived: dict | None) -> dict:
     """Save (or, with None, remove) the derived files of the repo called `name`; returns the manifest.
 
-    `derived` has the shape shown in the module docstring; the repo must already be recorded.
+    `derived` has the shape shown in docs/design.md; the repo must already be recorded.
     """
     manifest = read_manifest(cfg)
     entry = manifest["repos"].get(name)

@@ -57,6 +57,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .errors import UserError, where
+from .markdown import one_line, table_cell
 
 Messages = list[dict]
 TokenScores = list[tuple[int, float]]  # (token id, log-probability) for each answer token, in order
@@ -403,9 +404,9 @@ def probes_markdown(report: dict) -> str:
         note = " ℹ️" if pair["differs_before_tuning"] else ""
         tuned = pair["tuned"]
         lines.append(
-            f"| {_cell(pair['id'])} | {_cell(pair['axis'])} | {_score(pair['base'])}{note} → {_score(tuned)} | "
+            f"| {table_cell(pair['id'])} | {table_cell(pair['axis'])} | {_score(pair['base'])}{note} → {_score(tuned)} | "
             f"{_signed(pair['change'], pair['change_uncertainty'])}{mark} | "
-            f"**{_cell(pair['group_a'])}**: {_cell(tuned['answer_a'])} | **{_cell(pair['group_b'])}**: {_cell(tuned['answer_b'])} |"
+            f"**{table_cell(pair['group_a'])}**: {table_cell(tuned['answer_a'])} | **{table_cell(pair['group_b'])}**: {table_cell(tuned['answer_b'])} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -416,8 +417,8 @@ def flagged_pair_lines(pair: dict) -> list[str]:
     for label in ("tuned", "base"):
         answers = pair[label]
         lines += [
-            f"- {label}, **{_one_line(pair['group_a'])}**: {_one_line(answers['answer_a'])}",
-            f"- {label}, **{_one_line(pair['group_b'])}**: {_one_line(answers['answer_b'])}",
+            f"- {label}, **{_shown(pair['group_a'])}**: {_shown(answers['answer_a'])}",
+            f"- {label}, **{_shown(pair['group_b'])}**: {_shown(answers['answer_b'])}",
         ]
     return lines
 
@@ -430,10 +431,5 @@ def _signed(value: float, uncertainty: float | None) -> str:
     return f"{value:+.2f}" + ("" if uncertainty is None else f" ± {uncertainty:.2f}")
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split()) or "(empty)"
-
-
-def _cell(text: str) -> str:
-    """Text safe inside a markdown table cell."""
-    return _one_line(text).replace("|", "\\|")
+def _shown(text: str) -> str:
+    return one_line(text) or "(empty)"

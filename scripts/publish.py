@@ -2,59 +2,12 @@
 
     python -m scripts publish                       # HF_TOKEN set: publish; not set: a dry run
     python -m scripts publish --dry-run             # never touches the network
-    python -m scripts publish --trusted-publishing  # in GitHub Actions, without HF_TOKEN (see below)
-    python -m scripts publish --from-tree DIR       # upload the trees a dry run wrote into DIR (see below)
+    python -m scripts publish --trusted-publishing  # in GitHub Actions, without HF_TOKEN
+    python -m scripts publish --from-tree DIR       # upload the trees a dry run wrote into DIR
 
-In order:
-  1. check the manifest's structure (only the model, dataset and Space repos, each from its own
-     folder under results/, repo ids and privacy as project.toml gives them; no absolute path, no
-     "..", no symbolic link, no file in the folder that the manifest does not list: see
-     scripts/manifest.py) and re-hash every file it lists; a problem stops everything
-     (exit 1, naming the entry or file and the fix; a repo id that differs from
-     project.toml: exit 2) before anything is uploaded, because what is published
-     must be byte-identical to what the results pull request showed;
-  2. the model repo's derived files (the GGUF file the static Space loads, and the
-     Modelfile: too big to commit, so the manifest records only their sha256 and the
-     command that makes them from the reviewed results/model): use the copies in
-     outputs/export/ when their sha256 match; else run that command again (export is
-     deterministic; a minute or two for the default model) and check the new files.
-     A rebuilt file whose sha256 differs stops everything (exit 1, naming the file):
-     the base model's weights or the converter then differ from the ones used for review;
-  3. plan one commit per repo (model, dataset, and the Space when the space step recorded one);
-     a static Space whose model repo would have no GGUF file is refused;
-  4. dry run: copy the exact trees to outputs/publish/model/, dataset/ and space/
-     (derived files included), and write the plan (repo ids, commit message, sha256 of
-     every file) to outputs/publish/plan.json and plan.txt;
-  5. for real: `create_repo(..., exist_ok=True)` for each repo (a Space with the
-     sdk from [publish] space_kind; the dataset private unless [publish] dataset_private
-     = false, the others private when [publish] private = true), compare the Hub's copies with the manifest
-     (`get_paths_info`: LFS files by sha256, small files by git blob id), and make
-     one atomic `create_commit` with only the files that differ, derived files
-     included. When nothing differs there is no commit at all. Files on the Hub that
-     the manifest does not list are left alone (nothing is deleted). Committed files
-     are read into memory and checked once more; derived files (hundreds of MB) are
-     checked by streaming them and then given to huggingface_hub as paths, which it
-     uploads through Xet (or LFS) storage before the commit that names them.
-
---from-tree DIR. In GitHub Actions the job that installs everything and rebuilds the
-GGUF file has no secrets: it makes the dry run and hands its trees (DIR/model,
-DIR/dataset, DIR/space) to the publishing job as an artifact. The publishing job installs only
-huggingface_hub (requirements-publish.lock, with hashes) and runs publish with
---from-tree: step 1 as above on its own checkout, then every file of DIR must have
-the sha256 results/manifest.json gives, be a plain file (no symlink), and the trees
-must hold nothing else (exit 1, naming the file, before anything is uploaded);
-nothing is rebuilt, so no subprocess ever sees the token. Then steps 3 and 5.
-
-Tokens. The token is read from HF_TOKEN and passed to huggingface_hub; it is never
-printed (error messages are scrubbed of it). Use a token with the Write role.
-With --trusted-publishing there is no stored token: huggingface_hub (2.4+)
-exchanges GitHub Actions' OIDC id token for a short-lived token scoped to one repo
-(the `HF_OIDC_RESOURCE` mechanism of Hugging Face "Trusted Publishers",
-https://huggingface.co/docs/hub/trusted-publishers). This step asks for one token
-per repo. It needs `permissions: id-token: write` on the job, and both repos must
-already exist with this workflow added as a Trusted Publisher in their settings.
-In GitHub Actions each such token is announced with `::add-mask::` as soon as it
-exists, so the log shows *** wherever it would appear.
+It checks the manifest and re-hashes every file, rebuilds the GGUF file when outputs/export lacks it,
+plans one commit per repo, and either copies the exact trees to outputs/publish/ (dry run) or uploads
+only the files that differ from the Hub's copies. The steps, --from-tree and tokens: docs/design.md.
 
 Exit codes: 0 published (or dry run written); 1 a file does not match the manifest,
 or the Hub failed or could not be reached (one sentence saying what was published
@@ -76,7 +29,7 @@ from pathlib import Path
 from .files import replace_folder
 from .errors import EXIT_CHECKS_FAILED, EXIT_OK, UserError
 from .files import sha256_of, write_atomic
-from .manifest import KNOWN_REPOS, MANIFEST, listed_file, private_repos, read_manifest, repo_folder, repo_ids, verify
+from .manifest import GGUF_TYPES, KNOWN_REPOS, MANIFEST, listed_file, private_repos, read_manifest, repo_folder, repo_ids, verify
 
 HUB = "https://huggingface.co"  # HF_ENDPOINT overrides it, as in huggingface_hub
 
@@ -106,7 +59,7 @@ def main(cfg, args) -> int:
             problems,
             "Run `python -m scripts card` (and `space`) again and have the new results reviewed, or restore the files.",
         )
-    if getattr(args, "from_tree", None) is not None:
+    if args.from_tree is not None:
         return publish_from_tree(cfg, manifest, args.from_tree, args)
     problems = prepare_derived(cfg, manifest)
     if problems:
@@ -286,9 +239,9 @@ def plan_as_text(plans: list[RepoPlan]) -> str:
 
 def publishing_mode(args) -> str:
     """"dry-run", "token" or "trusted"; without a token or --trusted-publishing it is always a dry run."""
-    if getattr(args, "dry_run", False):
+    if args.dry_run:
         return "dry-run"
-    if getattr(args, "trusted_publishing", False):
+    if args.trusted_publishing:
         return "trusted"
     if os.environ.get("HF_TOKEN", "").strip():
         return "token"
@@ -442,8 +395,6 @@ def mismatch(folder: Path, shown: str, item: dict) -> str | None:
 
 def rebuild_command(cfg, entry: dict, derived: dict) -> list[str]:
     """The export command that remakes the derived files, built here from checked values, never run from text."""
-    from .export import GGUF_TYPES
-
     if derived.get("adapter") != entry["folder"] or derived.get("gguf_type") not in GGUF_TYPES:
         raise UserError(
             f"{MANIFEST}: the derived files of the model repo name adapter {derived.get('adapter')!r} and GGUF type "

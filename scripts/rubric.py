@@ -28,19 +28,18 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import subprocess
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from .files import write_atomic
+from .github import github_repo, raw_file_url
+from .markdown import table_cell
 from .errors import EXIT_OK
 from .probes import flag_meaning, flagged_pair_lines
 from .stats import format_interval, format_p, taught_phrase, verdict
 
 PR_MARKER = "<!-- results-pr -->"
 PR_BODY_LIMIT = 60_000  # GitHub refuses pull-request descriptions over 65,536 characters
-CARD_ETHICS_FIELDS = ("intended_use", "out_of_scope_use", "limitations", "data_sources", "anonymisation", "known_biases")
 
 
 def add_arguments(parser) -> None:
@@ -57,8 +56,8 @@ def main(cfg, args) -> int:
     write_atomic(out / "rubric.json", json.dumps(rubric_json(criteria), indent=2, ensure_ascii=False) + "\n")
     write_atomic(out / "rubric.md", rubric_markdown(criteria))
     print(f"Rubric pre-score: {total(criteria):.0f} / 100 (the mentor has the final word). Details: {out / 'rubric.md'}")
-    if getattr(args, "pr_body", False):
-        links = ImageLinks(cfg, getattr(args, "repo", None), getattr(args, "branch", None))
+    if args.pr_body:
+        links = ImageLinks(cfg, args.repo, args.branch)
         write_atomic(out / "pr_body.md", pr_body(evidence, criteria, links))
         print(f"Pull-request text: {out / 'pr_body.md'}")
     return EXIT_OK
@@ -234,13 +233,13 @@ def probes_point(evidence: Evidence) -> Point:
 
 def card_fields_point(evidence: Evidence) -> Point:
     card = evidence.cfg.card
-    filled = [name for name in CARD_ETHICS_FIELDS if getattr(card, name).strip()]
-    empty = [name for name in CARD_ETHICS_FIELDS if name not in filled]
+    empty, all_fields = list(card.empty_fields()), len(fields(card))
+    filled = all_fields - len(empty)
     return Point(
         "The card's ethics sections are written",
         5,
-        scaled(5, len(filled) / len(CARD_ETHICS_FIELDS)),
-        f"{len(filled)} of {len(CARD_ETHICS_FIELDS)} [card] fields filled in project.toml"
+        scaled(5, filled / all_fields),
+        f"{filled} of {all_fields} [card] fields filled in project.toml"
         + (f"; empty: {', '.join(empty)}" if empty else ""),
     )
 
@@ -408,10 +407,6 @@ def rubric_json(criteria: list[Criterion]) -> dict:
     }
 
 
-def _cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
 def rubric_markdown(criteria: list[Criterion]) -> str:
     lines = [
         f"## Rubric pre-score: {total(criteria):.0f} / 100",
@@ -426,7 +421,7 @@ def rubric_markdown(criteria: list[Criterion]) -> str:
     lines += [f"| **Total** | 100% | **{total(criteria):.1f} / 100** |", ""]
     for criterion in criteria:
         lines += [f"### {criterion.name} ({criterion.score:.1f} / {criterion.weight})", "", "| Point | Score | Evidence |", "|---|---:|---|"]
-        lines += [f"| {_cell(p.label)} | {p.score:.1f} / {p.max:g} | {_cell(p.evidence)} |" for p in criterion.points]
+        lines += [f"| {table_cell(p.label, empty='')} | {p.score:.1f} / {p.max:g} | {table_cell(p.evidence, empty='')} |" for p in criterion.points]
         lines.append("")
     return "\n".join(lines)
 
@@ -436,7 +431,7 @@ class ImageLinks:
 
     def __init__(self, cfg, repo: str | None, branch: str | None):
         self.cfg = cfg
-        self.repo = repo or os.environ.get("GITHUB_REPOSITORY") or _origin_repo(cfg.root)
+        self.repo = repo or github_repo(cfg.root)
         self.branch = branch
 
     def find(self, name: str) -> str | None:
@@ -450,15 +445,8 @@ class ImageLinks:
         if path is None:
             return f"_{alt}: not in results/ (run `python -m scripts card`)_"
         if self.repo and self.branch:
-            return f"![{alt}](https://github.com/{self.repo}/blob/{self.branch}/{path}?raw=true)"
+            return f"![{alt}]({raw_file_url(self.repo, self.branch, path)})"
         return f"![{alt}]({path})"
-
-
-def _origin_repo(root: Path) -> str | None:
-    from .dispatch import parse_github_remote
-
-    result = subprocess.run(["git", "remote", "get-url", "origin"], cwd=root, capture_output=True, text=True)
-    return parse_github_remote(result.stdout) if result.returncode == 0 else None
 
 
 def pr_body(evidence: Evidence, criteria: list[Criterion], links: ImageLinks) -> str:
@@ -567,13 +555,13 @@ def significance_lines(metrics: dict) -> list[str]:
     if general["lost"]:
         lines += [
             "> [!WARNING]",
-            f"> **Forgetting:** {_cell(general['summary'])}",
+            f"> **Forgetting:** {table_cell(general['summary'], empty='')}",
             ">",
             "> The tuned model now gets wrong general questions the base model answered right: "
             "see `results/evaluation/general_knowledge.md`.",
         ]
     else:
-        lines.append(f"**Forgetting check:** {_cell(general['summary'])}")
+        lines.append(f"**Forgetting check:** {table_cell(general['summary'], empty='')}")
     return lines
 
 

@@ -9,7 +9,7 @@ result and how long each step took.
 card runs before export: card writes results/model (the adapter as it is
 published, in float16), and export then makes the GGUF file from exactly that
 adapter, so the sha256 that export records in results/manifest.json is the one
-publish can rebuild and check (see scripts/export.py).
+publish can rebuild and check (see docs/design.md).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def main(cfg, args) -> int:
         if not _is_built(name):
             print(f"\n== {name}: not built yet (see the open issues); skipped")
             continue
-        if name == "validate" and getattr(args, "skip_validate", False):
+        if name == "validate" and args.skip_validate:
             print("\n== validate: skipped by --skip-validate")
             continue
         print(f"\n== {name}", flush=True)

@@ -2,8 +2,7 @@
 
     python -m scripts space      # [publish] space_kind picks the template; static needs `card`, then `export`, first
 
-Two kinds (see "Hub facts" in the design notes: static Spaces are free for everyone, Gradio
-Spaces need ZeroGPU or paid hardware):
+Two kinds (static Spaces are free for everyone, Gradio Spaces need ZeroGPU or paid hardware):
 
   static (default)  template/space-static/: a chat page (index.html, app.js, style.css) that
                     runs the tuned model in the visitor's browser with wllama, llama.cpp
@@ -69,7 +68,7 @@ def main(cfg, args) -> int:
     print_summary(cfg, target, kind, context)
     if kind == "static":
         warn_unless_published(cfg, exported_gguf(cfg))
-    if getattr(args, "preview", False):
+    if args.preview:
         preview(cfg, target, kind, context, args.port)
     return EXIT_OK
 

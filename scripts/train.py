@@ -20,31 +20,21 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import os
 import shutil
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
-import torch.nn.functional as F
-from peft.tuners.lora import Linear as LoraLinear
-from torch.utils.data import Sampler
-from transformers import TrainerCallback
-from transformers.trainer_pt_utils import LengthGroupedSampler
-from trl import SFTTrainer
+from typing import TYPE_CHECKING
 
 from .files import replace_folder, save_figure, write_atomic
 from .data import Example, load_examples, load_split
 from .errors import EXIT_CHECKS_FAILED, UserError
 from .model import Hardware, detect_hardware, load_causal_lm, load_for
-from .rehearsal import RehearsalTargets, base_targets, batch_indices, drift_loss
 
-
-class TrainingDiverged(Exception):
-    """The loss became NaN or infinite; the run cannot recover by itself."""
+if TYPE_CHECKING:  # torch and the training libraries load when training starts, so `train --help` is instant
+    from .rehearsal import RehearsalTargets
 
 
 def add_arguments(parser) -> None:
@@ -52,8 +42,10 @@ def add_arguments(parser) -> None:
 
 
 def main(cfg, args) -> int:
+    from .trainer import TrainingDiverged
+
     try:
-        run_training(cfg, resume=getattr(args, "resume", False))
+        run_training(cfg, resume=args.resume)
     except TrainingDiverged as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_CHECKS_FAILED
@@ -142,7 +134,7 @@ def count_truncated(tokenized_dataset, max_length: int) -> int:
 
 
 def lora_config(cfg, hardware: Hardware | None = None, model_config=None):
-    """PEFT's LoRA settings from project.toml; on a CPU, with the one-step LoRA layer below where it is proven."""
+    """PEFT's LoRA settings from project.toml; on a CPU, with the speed layer's one-step LoRA layer where it is proven."""
     from peft import LoraConfig
 
     config = LoraConfig(
@@ -154,67 +146,11 @@ def lora_config(cfg, hardware: Hardware | None = None, model_config=None):
         use_rslora=cfg.lora.use_rslora,
         task_type="CAUSAL_LM",
     )
-    if hardware is not None and hardware.device == "cpu" and speed_layer_proven(model_config):
-        # PEFT's (experimental) hook for custom LoRA layers. GPUs, where this was not measured, keep PEFT's own.
-        config._register_custom_module({torch.nn.Linear: OneStepLoraLinear})
+    if speed_layer_on(cfg, model_config) and hardware is not None and hardware.device == "cpu":
+        from .fast_training import use_one_step_lora
+
+        use_one_step_lora(config)  # GPUs, where this was not measured, keep PEFT's own layer
     return config
-
-
-# The model classes on which tests/test_families.py shows that the CPU speed-ups (OneStepLoraLinear and the
-# answer-only loss below) give the same loss and gradients as PEFT's and TRL's own code. Any other model
-# trains with PEFT's and TRL's code, a little slower.
-SPEED_LAYER_ARCHITECTURES = (
-    "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM",
-    "Gemma2ForCausalLM", "Gemma3ForCausalLM", "Phi3ForCausalLM",
-)
-
-
-def speed_layer_proven(model_config) -> bool:
-    """True when the model's class is one the CPU speed-ups were checked on (None: a caller without a model)."""
-    if model_config is None:
-        return True
-    return any(name in SPEED_LAYER_ARCHITECTURES for name in getattr(model_config, "architectures", None) or [])
-
-
-class OneStepLoraLinear(LoraLinear):
-    """PEFT's LoRA layer, adding the adapter's output to the base output in one step; used on CPUs.
-
-    PEFT computes base(x) + B(A(x)) * scale: the adapter writes a full-width output (1,536 values per token
-    in SmolLM2's MLP layers), multiplies all of it by the scale, then adds it to the base output, in each of
-    210 layers, forward and backward. Here the scale multiplies the rank-r product A(x) instead (16 values
-    per token; the same sum), and the matrix multiply by B adds its result straight into the base output
-    (addmm_), and under autocast the input is not cast to float32 first, as PEFT does (autocast would cast it
-    straight back). Measured in paired runs on a 2-core CPU: training steps 2-8% faster (bench/README.md).
-    Anything but a plain single adapter (DoRA, mixed or merged adapters, a LoRA bias) takes PEFT's own
-    path; the saved adapter is PEFT's usual one.
-    """
-
-    def forward(self, x: torch.Tensor, *args, **kwargs) -> torch.Tensor:
-        if args or kwargs or not self._plain_single_adapter():
-            return super().forward(x, *args, **kwargs)
-        adapter = self.active_adapters[0]
-        lora_A, lora_B = self.lora_A[adapter], self.lora_B[adapter]
-        flat_x = x.reshape(-1, x.shape[-1])  # (tokens, features): addmm_ works on 2-D matrices
-        result = self.base_layer(flat_x)
-        lora_input = self.lora_dropout[adapter](flat_x)
-        if not torch.is_autocast_enabled(flat_x.device.type):
-            # PEFT casts each LoRA input to float32, the LoRA weights' precision. Under autocast the product is
-            # computed in bf16 anyway, so that cast and autocast's cast back would be two wasted copies per layer.
-            lora_input = self._cast_input_dtype(lora_input, lora_A.weight.dtype)
-        scaled = (lora_A(lora_input) * self.scaling[adapter]).to(result.dtype)
-        result.addmm_(scaled, lora_B.weight.to(result.dtype).t())  # result += scaled @ B^T, in place
-        return result.view(*x.shape[:-1], result.shape[-1])
-
-    def _plain_single_adapter(self) -> bool:
-        adapters = self.active_adapters
-        return (
-            not self.disable_adapters
-            and not self.merged
-            and len(adapters) == 1
-            and adapters[0] in self.lora_A
-            and adapters[0] not in self.lora_variant
-            and self.lora_B[adapters[0]].bias is None
-        )
 
 
 def build_trainer(cfg, model, tokenizer, train_rows, eval_rows, hardware: Hardware, checkpoint_dir: Path, rehearsal=None):
@@ -224,6 +160,8 @@ def build_trainer(cfg, model, tokenizer, train_rows, eval_rows, hardware: Hardwa
     """
     from datasets import Dataset
     from trl import SFTConfig
+
+    from .trainer import StopOnNonFiniteLoss
 
     settings = cfg.train
     args = SFTConfig(
@@ -251,12 +189,12 @@ def build_trainer(cfg, model, tokenizer, train_rows, eval_rows, hardware: Hardwa
         use_cpu=hardware.device == "cpu",
         max_length=cfg.model.max_length,
         completion_only_loss=True,  # loss on the answer tokens only, not the question
-        train_sampling_strategy="group_by_length",  # batches of similar length: see LengthBucketSampler below
+        train_sampling_strategy="group_by_length",  # batches of similar length (the speed layer's are closer still)
         include_num_input_tokens_seen="non_padding",
         dataloader_pin_memory=hardware.device == "cuda",
         activation_checkpointing=cfg.model.quantization == "4bit",  # saves GPU memory for bigger QLoRA models
     )
-    return FastSFTTrainer(
+    return trainer_class(cfg, model.config)(
         model=model,
         args=args,
         train_dataset=Dataset.from_list(train_rows),
@@ -266,6 +204,28 @@ def build_trainer(cfg, model, tokenizer, train_rows, eval_rows, hardware: Hardwa
         callbacks=[StopOnNonFiniteLoss()],
         rehearsal=rehearsal,
     )
+
+
+def speed_layer_on(cfg, model_config=None) -> bool:
+    """[train] speed_layer, on a model family the speed layer was proven on (None: a caller without a model)."""
+    if not cfg.train.speed_layer:
+        return False
+    if model_config is None:
+        return True
+    from .fast_training import speed_layer_proven
+
+    return speed_layer_proven(model_config)
+
+
+def trainer_class(cfg, model_config=None) -> type:
+    """With [train] speed_layer (the default), the CPU speed layer's trainer; else TRL's own, with rehearsal."""
+    if speed_layer_on(cfg, model_config):
+        from .fast_training import FastSFTTrainer
+
+        return FastSFTTrainer
+    from .trainer import RehearsalSFTTrainer
+
+    return RehearsalSFTTrainer
 
 
 def load_rehearsal(cfg) -> Rehearsal | None:
@@ -295,171 +255,11 @@ class Rehearsal:
     targets: RehearsalTargets | None = None
 
 
-# Config fields that make a model change its logits after the output layer; the CPU fast path below does not
-# repeat those changes, so such models keep TRL's own loss (the same list TRL's fused output layer checks).
-_LOGIT_TRANSFORMS = ("final_logit_softcapping", "logit_scale", "output_multiplier", "lm_head_multiplier", "logits_scaling")
-
-
-class FastSFTTrainer(SFTTrainer):
-    """TRL's SFTTrainer with two changes that make training on a small machine faster.
-
-    1. Batches of the most similar lengths (`LengthBucketSampler`), on every device: less padding to compute.
-    2. On a CPU, the loss from the answer tokens only. The output layer of a small model is large
-       (SmolLM2-135M: 576 x 49,152 weights, a fifth of the model), and the loss needs it only where there is
-       a label. TRL's own fused output layer skips the other positions on a GPU, but on a CPU it scores every
-       position, in float32. This computes the same loss, the same way TRL normalises it, from the final
-       hidden states of the answer positions only: a training step is about 1.5x faster (bench/README.md).
-       GPUs keep TRL's loss unchanged.
-    """
-
-    def __init__(self, *args, rehearsal: Rehearsal | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.rehearsal = rehearsal
-        self._rehearsal_step, self._rehearsal_micro = -1, 0
-
-    def _get_train_sampler(self, train_dataset=None):
-        # The Trainer's (private) hook for its training sampler; transformers is pinned, and the tests use it.
-        sampler = super()._get_train_sampler(train_dataset)
-        if isinstance(sampler, LengthGroupedSampler):  # train_sampling_strategy="group_by_length"
-            seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
-            return LengthBucketSampler(sampler.lengths, self.args.train_batch_size, seed)
-        return sampler
-
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        if return_outputs:  # evaluation asks for the outputs too: TRL's own loss, no rehearsal
-            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        if self.args.device.type != "cpu" or self._changes_logits() or not speed_layer_proven(self.model.config):
-            loss = super().compute_loss(model, inputs, False, num_items_in_batch)
-        else:
-            loss = self._answer_only_loss(model, inputs, num_items_in_batch)
-        if self.rehearsal is not None and model.training:
-            loss = loss + self._rehearsal_loss(model, num_items_in_batch)
-        return loss
-
-    def _answer_only_loss(self, model, inputs, num_items_in_batch):
-        # Through the (possibly DDP-wrapped) model, so multi-process training still syncs gradients.
-        # An empty logits_to_keep: the model's own output layer scores no position; we do it below.
-        outputs = model(
-            input_ids=inputs["input_ids"],
-            attention_mask=inputs["attention_mask"],
-            output_hidden_states=[-1],  # only the last layer's
-            logits_to_keep=torch.empty(0, dtype=torch.long, device=inputs["input_ids"].device),
-            use_cache=False,
-        )
-        labels = inputs["labels"][:, 1:]  # position t predicts token t + 1
-        answer = labels != -100
-        output_layer = self.model.get_output_embeddings()  # self.model is never DDP-wrapped
-        hidden = outputs.hidden_states[-1][:, :-1][answer]  # the final, normalised hidden states
-        # Autocast covers only the model's forward, so compute in the weights' own precision, as it would.
-        logits = output_layer(hidden.to(output_layer.weight.dtype)).float()
-        targets = labels[answer]
-        loss = F.cross_entropy(logits, targets, reduction="sum")
-        # As TRL does: divide by the answer tokens of the whole (accumulated, all-process) batch.
-        denominator = targets.numel() if num_items_in_batch is None else num_items_in_batch
-        loss = loss / torch.as_tensor(denominator).clamp(min=1)
-        if self.args.average_tokens_across_devices and num_items_in_batch is not None:
-            loss = loss * self.accelerator.num_processes  # DDP averages gradients across processes
-        self._log_token_accuracy(logits, targets)
-        return loss
-
-    def _rehearsal_loss(self, model, num_items_in_batch) -> torch.Tensor:
-        """The rehearsal batch's drift from the base model, weighted (scripts/rehearsal.py)."""
-        rehearsal = self.rehearsal
-        if rehearsal.targets is None:
-            rehearsal.targets = base_targets(
-                self.model, model, self.processing_class, rehearsal.prompts, self.args.per_device_eval_batch_size, rehearsal.max_length
-            )
-        indices = batch_indices(self._micro_step_index(), rehearsal.batch_size, len(rehearsal.prompts), self.args.seed)
-        drift = drift_loss(self.model, model, rehearsal.targets, indices, self.processing_class.pad_token_id)
-        self._metrics["train"]["rehearsal_kl"].append(drift.item())
-        # The answer loss is already a share of the whole accumulated batch; this term must be too.
-        if self._loss_already_split_across_accumulation(num_items_in_batch):
-            drift = drift / self.current_gradient_accumulation_steps
-        return rehearsal.weight * drift
-
-    def _micro_step_index(self) -> int:
-        """How many micro-batches came before this one: set by the step, so a resumed run agrees."""
-        step = self.state.global_step
-        if step != self._rehearsal_step:
-            self._rehearsal_step, self._rehearsal_micro = step, 0
-        index = step * self.args.gradient_accumulation_steps + self._rehearsal_micro
-        self._rehearsal_micro += 1
-        return index
-
-    def _loss_already_split_across_accumulation(self, num_items_in_batch) -> bool:
-        # The Trainer divides a loss by the accumulation steps itself unless it was normalised by
-        # num_items_in_batch (the same rule as transformers' Trainer.training_step).
-        if self.loss_is_scaled_for_ga is not None:
-            return self.loss_is_scaled_for_ga
-        return (self.model_accepts_loss_kwargs and num_items_in_batch is not None) or self.compute_loss_func is not None
-
-    def _changes_logits(self) -> bool:
-        text_config = self.model.config.get_text_config()
-        return any(getattr(text_config, name, None) is not None for name in _LOGIT_TRANSFORMS)
-
-    @torch.no_grad()
-    def _log_token_accuracy(self, logits, targets) -> None:
-        """The share of answer tokens the model would have written itself: shown next to the loss in the log."""
-        if targets.numel():
-            mode = "train" if self.model.training else "eval"
-            correct = (logits.argmax(-1) == targets).float().mean().item()
-            self._metrics[mode]["mean_token_accuracy"].append(correct)
-
-
-class LengthBucketSampler(Sampler):
-    """Batches of examples of the most similar lengths, in a new random order every epoch.
-
-    Every batch is padded to its longest example, so neighbours in length waste the least. Each epoch: a
-    random few examples make up the one short batch (when the examples do not divide into full batches); the
-    rest are sorted by length (equal lengths in random order) and cut into batches; the batch holding the
-    longest examples comes first, so a batch too big for memory fails at once rather than at the end of an
-    epoch; the other batches follow in random order, and the short batch last.
-
-    The Trainer's own "group_by_length" sorts only within random groups of a few batches, which left 9% of
-    the computed tokens as padding on the bundled example, and this 3%: 5-6% more real tokens per second in
-    paired runs (bench/README.md). The order depends only on the seed and the epoch, so a resumed run (which
-    skips the batches already trained in that epoch) and every process of a multi-process run see the same
-    batches as an uninterrupted run.
-    """
-
-    def __init__(self, lengths: list[int], batch_size: int, seed: int):
-        self.lengths, self.batch_size, self.seed, self.epoch = lengths, batch_size, seed, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch  # the Trainer calls this at the start of every epoch, also when resuming
-
-    def __len__(self) -> int:
-        return len(self.lengths)
-
-    def __iter__(self):
-        generator = torch.Generator().manual_seed(self.seed + self.epoch)
-        shuffled = torch.randperm(len(self.lengths), generator=generator).tolist()
-        leftover = len(shuffled) % self.batch_size
-        short_batch, rest = shuffled[:leftover], shuffled[leftover:]
-        by_length = sorted(rest, key=lambda index: self.lengths[index])  # a stable sort keeps ties shuffled
-        batches = [by_length[start : start + self.batch_size] for start in range(0, len(by_length), self.batch_size)]
-        longest = batches.pop() if batches else []
-        order = torch.randperm(len(batches), generator=generator).tolist()
-        # The data loader cuts this flat list into batches again by position, so the short batch must be last.
-        return iter(longest + [index for i in order for index in batches[i]] + short_batch)
-
-
-class StopOnNonFiniteLoss(TrainerCallback):
-    """Stop as soon as a logged loss is NaN or infinite: nothing good comes after that."""
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(loss):
-            raise TrainingDiverged(
-                f"the training loss became {loss} at step {state.global_step}; lower [train] learning_rate in "
-                "project.toml (try dividing it by 10), check the data report for very long examples, "
-                'or set precision = "fp32".'
-            )
-
-
 def _use_all_cores(hardware: Hardware) -> None:
     # PyTorch may pick fewer threads than cores in containers; training on a CPU wants them all.
     if hardware.device == "cpu":
+        import torch
+
         torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
 
 
@@ -535,6 +335,8 @@ def plot_loss_curve(history: list[dict], path: Path, model_id: str) -> None:
 
 
 def training_metrics(cfg, trainer, hardware, resolved, seconds: float, truncated: int, resumed_from) -> dict:
+    import torch
+
     state = trainer.state
     train, evaluation = loss_points(state.log_history, "loss"), loss_points(state.log_history, "eval_loss")
     drift = loss_points(state.log_history, "rehearsal_kl")
@@ -583,6 +385,8 @@ def rehearsal_metrics(cfg, rehearsal: Rehearsal | None, drift: list[tuple[int, f
 
 def _peak_memory_mb(hardware: Hardware) -> float:
     if hardware.device == "cuda":
+        import torch
+
         return round(torch.cuda.max_memory_allocated() / 2**20, 1)
     import resource
 

@@ -49,7 +49,8 @@ from .facts import key_fact, phrasing_distribution, phrasings_by_fact, taught_fl
 from .names import load_name_finder
 from .privacy import SCAN_COVERS, Finding, describe, find_personal_data
 from .similarity import SimilarityIndex, comparable
-from .validate_report import build_report, plural, print_summary, publish_job_summary, staging_folder, write_outputs
+from .github import add_to_job_summary
+from .validate_report import build_report, plural, print_summary, staging_folder, write_outputs
 from .validate_settings import SettingWarning, check_settings
 
 SMALL_GROUP = 0.05  # a category or tag on fewer than 5% of examples gets a warning
@@ -153,7 +154,7 @@ def main(cfg, args) -> int:
             report = build_report(data, checks, table, diversity_summary(data, text_results.languages), cfg)
             report["tokens_per_word"] = tokens_per_word(tokenizer, data.examples(), text_results.languages, cfg.project.languages)
             markdown = write_outputs(staging, report, table, cfg.model.max_length)
-    publish_job_summary(markdown)
+    add_to_job_summary(markdown)
     print_summary(report, out)
     return EXIT_CHECKS_FAILED if report["verdict"] == "fail" else EXIT_OK
 

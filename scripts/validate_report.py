@@ -17,6 +17,7 @@ from pathlib import Path
 from .errors import where
 from .facts import phrasing_distribution
 from .files import replace_folder
+from .markdown import table_cell
 from .names import name_detector_summary
 from .privacy import SCAN_COVERS
 
@@ -167,11 +168,7 @@ def _check_row(check: dict) -> str:
     engine = " *(Great Expectations)*" if check["engine"] == "Great Expectations" else ""
     found = f"{check['problems']} found" if check["problems"] else ""
     details = "; ".join(part for part in (found, check["details"]) if part)
-    return f"| {check['title']}{engine} | {STATUS_ICONS[check['status']]} | {_cell(details)} |"
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return f"| {check['title']}{engine} | {STATUS_ICONS[check['status']]} | {table_cell(details, empty='')} |"
 
 
 def _problem_sections(report: dict, severity: str, heading: str) -> list[str]:
@@ -337,14 +334,6 @@ class staging_folder:
             return False
         replace_folder(self.staging, self.target)
         return False
-
-
-def publish_job_summary(markdown: str) -> None:
-    """On GitHub Actions, show the report on the run's summary page too."""
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with open(summary, "a", encoding="utf-8") as handle:
-            handle.write(markdown + "\n")
 
 
 def print_summary(report: dict, out: Path) -> None:

@@ -8,6 +8,9 @@ These need the base model, its tokenizer or the machine, so they cannot run when
     GPU without it, a local base model for a remote job, a max_length that cuts off every answer;
   * a warning, shown in the data report and the terminal, when training would run but the value
     is far from what LoRA usually needs (learning rate, epochs, rank and alpha), with the reason.
+
+The card step checks the [card] texts and the licence id itself (check_ethics_fields, check_license):
+they matter only once there is a model to describe.
 """
 
 from __future__ import annotations
@@ -186,3 +189,49 @@ def check_hyperparameters(cfg, locate) -> list[SettingWarning]:
 
 def _warning(locate, section: str, key: str, message: str) -> SettingWarning:
     return SettingWarning(section, key, locate.line(section, key), message)
+
+
+# ---------------------------------------------------------------- checked by the card step
+
+# Licence ids the Hub accepts (https://huggingface.co/docs/hub/repositories-licenses); "other" needs
+# license_name and license_link, which project.toml has no place for yet, so it is not offered.
+HUB_LICENSES = {
+    "apache-2.0", "mit", "openrail", "bigscience-openrail-m", "creativeml-openrail-m", "bigscience-bloom-rail-1.0",
+    "bigcode-openrail-m", "afl-3.0", "artistic-2.0", "bsl-1.0", "bsd", "bsd-2-clause", "bsd-3-clause",
+    "bsd-3-clause-clear", "c-uda", "cc", "cc0-1.0", "cc-by-2.0", "cc-by-2.5", "cc-by-3.0", "cc-by-4.0",
+    "cc-by-sa-3.0", "cc-by-sa-4.0", "cc-by-nc-2.0", "cc-by-nc-3.0", "cc-by-nc-4.0", "cc-by-nd-4.0",
+    "cc-by-nc-nd-3.0", "cc-by-nc-nd-4.0", "cc-by-nc-sa-2.0", "cc-by-nc-sa-3.0", "cc-by-nc-sa-4.0",
+    "cdla-sharing-1.0", "cdla-permissive-1.0", "cdla-permissive-2.0", "wtfpl", "ecl-2.0", "epl-1.0", "epl-2.0",
+    "etalab-2.0", "eupl-1.1", "agpl-3.0", "gfdl", "gpl", "gpl-2.0", "gpl-3.0", "lgpl", "lgpl-2.1", "lgpl-3.0",
+    "isc", "lppl-1.3c", "ms-pl", "mpl-2.0", "odc-by", "odbl", "openrail++", "osl-3.0", "postgresql", "ofl-1.1",
+    "ncsa", "unlicense", "zlib", "pddl", "lgpl-lr", "deepfloyd-if-license", "llama2", "llama3", "llama3.1",
+    "llama3.2", "llama3.3", "gemma", "unknown",
+}  # fmt: skip
+
+
+def check_ethics_fields(cfg) -> None:
+    """Every [card] field must be written by a person: the card step will not invent ethics text."""
+    empty = cfg.card.empty_fields()
+    if empty:
+        reasons = "; ".join(f"{name} ({why})" for name, why in empty.items())
+        raise UserError(
+            f"{_config_name(cfg)} [card]: fill in {reasons}: readers of the model card need them to use the "
+            "model safely, and the comments in project.toml show an example of each."
+        )
+
+
+def check_license(cfg) -> None:
+    license_id = cfg.project.license.strip()
+    if license_id not in HUB_LICENSES:
+        import difflib
+
+        close = difflib.get_close_matches(license_id.lower(), sorted(HUB_LICENSES), n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise UserError(
+            f"{_config_name(cfg)} [project] license: {license_id!r} is not a licence id the Hugging Face Hub knows; "
+            f"{hint}pick one from https://huggingface.co/docs/hub/repositories-licenses (e.g. apache-2.0, mit, cc-by-4.0)."
+        )
+
+
+def _config_name(cfg) -> str:
+    return cfg.config_path.name if cfg.config_path else "project.toml"

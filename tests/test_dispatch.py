@@ -21,6 +21,7 @@ import pytest
 from conftest import REPO, make_project, set_values
 from scripts import dispatch
 from scripts.config import load_settings
+from scripts.github import parse_github_remote
 
 TOKEN = "hf_FAKE_token_that_must_never_be_printed"
 PROJECT_COMMIT = "0123456789abcdef" * 2 + "01234567"  # what the fake Hub answers for the project upload
@@ -281,7 +282,7 @@ def test_a_trained_branch_without_outputs_is_a_clear_error(tiny_project):
     ],
 )
 def test_github_repo_from_remote_url(url, repo):
-    assert dispatch.parse_github_remote(url) == repo
+    assert parse_github_remote(url) == repo
 
 
 def test_colab_notebook_and_link_for_the_learners_repo_and_branch(tiny_project, monkeypatch, capsys):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from argparse import Namespace
 
 import pytest
 
 from conftest import make_project, run_cli
 from scripts import export
+from scripts.__main__ import build_parser
 from scripts.config import load_settings
 from space_helpers import copy_project, export_stdout, exported_tiny_project, make_tiny_adapter, pytorch_answers
 
@@ -159,7 +159,7 @@ def test_merge_that_changes_answers_fails_with_exit_1(tmp_path, tiny_model_dir, 
     config = make_project(tmp_path, tiny_model_dir)
     make_tiny_adapter(tiny_model_dir, tmp_path / "outputs" / "train" / "adapter")
     monkeypatch.setattr(export, "merge_adapter", lambda model: model.unload())  # drops the adapter
-    args = Namespace(adapter=None, gguf_type="f16", no_gguf=True, check_questions=1)
+    args = build_parser(only="export").parse_args(["export", "--no-gguf", "--check-questions", "1"])
     assert export.main(load_settings(config), args) == 1
     error = capsys.readouterr().err
     assert "the merged model answers \"Which city is the seat of Namibia's central government?\"" in error
@@ -173,7 +173,7 @@ def test_gguf_that_answers_differently_fails_unless_lossy(exported, tmp_path, mo
     # Stubs keep this test quick: the conversion copies the GGUF made above, and the GGUF "answers" wrongly.
     monkeypatch.setattr(export, "convert_to_gguf", lambda converter, merged, gguf, *a: gguf.write_bytes(made.read_bytes()))
     monkeypatch.setattr(export, "answers_from_gguf", lambda *a: (["something else"], "a stub"))
-    args = Namespace(adapter=None, gguf_type="f16", no_gguf=False, check_questions=1)
+    args = build_parser(only="export").parse_args(["export", "--check-questions", "1"])
     assert export.main(load_settings(config), args) == 1
     assert "the GGUF file (a stub) answers" in capsys.readouterr().err
     # The earlier export is still there, untouched: a failed export never replaces a good one.

@@ -23,7 +23,7 @@ from trl import SFTTrainer
 
 from conftest import make_project, set_values
 from families import FAMILIES, build_tiny_family_model
-from scripts import export, train
+from scripts import export, fast_training, train
 from scripts.config import load_settings
 from scripts.model import detect_hardware, load_causal_lm, load_for
 from scripts.prompt_formats import matching_format
@@ -102,7 +102,7 @@ def test_training_masks_all_but_the_answer_and_the_speed_layers_change_nothing(f
     assert tokenizer.convert_tokens_to_ids(stop) in trained  # the model learns to end its turn
     assert row["completion"][0]["content"] in tokenizer.decode(trained)
 
-    layers = [m for m in trainer.model.modules() if isinstance(m, train.OneStepLoraLinear)]
+    layers = [m for m in trainer.model.modules() if isinstance(m, fast_training.OneStepLoraLinear)]
     assert layers, f"{name}: the CPU speed layer should be on for this architecture"
     torch.manual_seed(0)
     for layer in layers:  # B starts at zero, which would hide a difference in the adapter's path
@@ -117,7 +117,7 @@ def test_training_masks_all_but_the_answer_and_the_speed_layers_change_nothing(f
         return loss.detach(), [p.grad.clone() for p in trainer.model.parameters() if p.requires_grad]
 
     ours, our_gradients = loss_and_gradients(type(trainer).compute_loss)
-    monkeypatch.setattr(train.OneStepLoraLinear, "forward", train.LoraLinear.forward)
+    monkeypatch.setattr(fast_training.OneStepLoraLinear, "forward", fast_training.LoraLinear.forward)
     theirs, their_gradients = loss_and_gradients(SFTTrainer.compute_loss)
     assert torch.allclose(ours, theirs, rtol=1e-5)
     for mine, reference in zip(our_gradients, their_gradients, strict=True):
@@ -129,9 +129,9 @@ def test_an_architecture_not_checked_trains_with_pefts_and_trls_own_code(family_
     name, config = family_project
     if name != "llama":
         pytest.skip("one architecture is enough to show the switch")
-    monkeypatch.setattr(train, "SPEED_LAYER_ARCHITECTURES", ())
+    monkeypatch.setattr(fast_training, "SPEED_LAYER_ARCHITECTURES", ())
     trainer = small_trainer(config)
-    assert not any(isinstance(m, train.OneStepLoraLinear) for m in trainer.model.modules())
+    assert not any(isinstance(m, fast_training.OneStepLoraLinear) for m in trainer.model.modules())
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(2)])
     trainer.compute_loss(trainer.model, dict(batch))
     assert "entropy" in trainer._metrics["train"]  # TRL's loss logs entropy; the fast path does not

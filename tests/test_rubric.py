@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
-from argparse import Namespace
 
 import pytest
 
 from conftest import make_project, run_cli, set_values
 from scripts import rubric
+from scripts.__main__ import build_parser
 from scripts.config import load_settings
 from scripts.manifest import record_tree
+
+def rubric_args(*options: str):
+    """The options of `python -m scripts rubric ...`, parsed by the real command line."""
+    return build_parser(only="rubric").parse_args(["rubric", *options])
+
 
 FLAGGED = ["gender-01"]
 
@@ -157,7 +162,7 @@ def test_cli_writes_markdown_and_json_with_the_mentors_final_word(project):
 def test_results_pull_request_body(project):
     cfg = load_settings(project)
     add_evidence(cfg)
-    rubric.main(cfg, Namespace(pr_body=True, repo="ada-learner/namibia-qa", branch="results/run-7"))
+    rubric.main(cfg, rubric_args("--pr-body", "--repo", "ada-learner/namibia-qa", "--branch", "results/run-7"))
     body = (cfg.step_dir("rubric") / "pr_body.md").read_text()
     assert body.startswith(rubric.PR_MARKER)
     assert "| Accuracy (higher is better) | 10% (4 of 40) [4-23%] | 45% (18 of 40) [31-60%] | +35 points |" in body
@@ -186,7 +191,7 @@ def test_lost_general_knowledge_is_a_visible_warning_and_untaught_facts_a_table(
     metrics["by_taught"]["taught"].update(questions=30, base_correct=4, base_accuracy=0.1333, tuned_correct=17, tuned_accuracy=0.5667)
     metrics["by_taught"]["untaught"].update(questions=10, base_correct=0, base_accuracy=0.0, tuned_correct=1, tuned_accuracy=0.1)
     metrics_file.write_text(json.dumps(metrics))
-    rubric.main(cfg, Namespace(pr_body=True, repo=None, branch=None))
+    rubric.main(cfg, rubric_args("--pr-body"))
     body = (cfg.step_dir("rubric") / "pr_body.md").read_text()
     assert (
         "> [!WARNING]\n> **Forgetting:** 18 of 20 general questions still answered right; "
@@ -205,7 +210,7 @@ def test_metrics_from_an_older_evaluate_still_give_a_body_that_asks_for_a_new_ru
         del metrics[key]
     metrics["base"], metrics["tuned"] = {"accuracy": 0.10, "perplexity": 20.0}, {"accuracy": 0.45, "perplexity": 10.0}
     metrics_file.write_text(json.dumps(metrics))
-    rubric.main(cfg, Namespace(pr_body=True, repo=None, branch=None))
+    rubric.main(cfg, rubric_args("--pr-body"))
     body = (cfg.step_dir("rubric") / "pr_body.md").read_text()
     assert "| Accuracy (higher is better) | 10% | 45% | +35 points |" in body
     assert "paired test and forgetting check: not measured; run `python -m scripts evaluate` again" in body
@@ -215,7 +220,7 @@ def test_a_huge_side_by_side_table_is_shortened_to_fit_github(project):
     cfg = load_settings(project)
     add_evidence(cfg)
     write(cfg.output_dir / "evaluate" / "side_by_side.md", "| 1 | a very long answer |\n" * 20_000)
-    rubric.main(cfg, Namespace(pr_body=True, repo=None, branch=None))
+    rubric.main(cfg, rubric_args("--pr-body"))
     body = (cfg.step_dir("rubric") / "pr_body.md").read_text()
     assert len(body) <= rubric.PR_BODY_LIMIT and "shortened" in body and "Mentor checklist" in body
 

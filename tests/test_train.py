@@ -16,7 +16,7 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 from trl import SFTTrainer
 
 from conftest import REPO, run_cli, set_values
-from scripts import train
+from scripts import fast_training, train
 from scripts.config import load_settings
 from scripts.model import detect_hardware, load_causal_lm, load_for
 
@@ -118,7 +118,7 @@ def test_one_step_lora_layer_equals_pefts_layer(quick_project, precision, use_do
     """The CPU LoRA layer (scale on the rank-r product, added in place) must give PEFT's outputs and gradients."""
     set_values(quick_project, "lora", use_dora=use_dora)
     trainer = small_trainer(quick_project, precision, examples=4)
-    layers = [m for m in trainer.model.modules() if isinstance(m, train.OneStepLoraLinear)]
+    layers = [m for m in trainer.model.modules() if isinstance(m, fast_training.OneStepLoraLinear)]
     assert layers, "the CPU trainer should use the one-step LoRA layer"
     torch.manual_seed(0)
     for layer in layers:  # B starts at zero, which would hide any difference
@@ -132,7 +132,7 @@ def test_one_step_lora_layer_equals_pefts_layer(quick_project, precision, use_do
         return value.square().mean()
 
     ours, our_gradients = value_and_lora_gradients(trainer, precision, logits, objective)
-    monkeypatch.setattr(train.OneStepLoraLinear, "forward", train.LoraLinear.forward)
+    monkeypatch.setattr(fast_training.OneStepLoraLinear, "forward", fast_training.LoraLinear.forward)
     theirs, their_gradients = value_and_lora_gradients(trainer, precision, logits, objective)
     tolerance = 1e-5 if precision == "fp32" else 3e-2
     assert torch.allclose(ours, theirs, rtol=tolerance, atol=tolerance * theirs.abs().max())
@@ -160,13 +160,13 @@ def assert_neighbours_in_length(spans) -> None:
 
 def test_length_buckets_hold_neighbours_in_length_and_every_example_once():
     lengths = torch.randint(20, 200, (103,), generator=torch.Generator().manual_seed(0)).tolist()
-    sampler = train.LengthBucketSampler(lengths, batch_size=8, seed=42)  # 103: one short batch of 7
+    sampler = fast_training.LengthBucketSampler(lengths, batch_size=8, seed=42)  # 103: one short batch of 7
     first_epoch = list(sampler)
     sampler.set_epoch(1)
     second_epoch = list(sampler)
     assert sorted(first_epoch) == list(range(103))
     assert first_epoch != second_epoch  # a new order every epoch...
-    assert list(train.LengthBucketSampler(lengths, batch_size=8, seed=42)) == first_epoch  # ...set by seed and epoch
+    assert list(fast_training.LengthBucketSampler(lengths, batch_size=8, seed=42)) == first_epoch  # ...set by seed and epoch
     batches = in_batches(first_epoch, 8)
     full, short = batches[:-1], batches[-1]
     assert len(short) == 7
@@ -179,7 +179,7 @@ def test_length_buckets_hold_neighbours_in_length_and_every_example_once():
 
 def test_the_trainer_batches_examples_by_length_bucket(quick_project):
     trainer = small_trainer(quick_project, "fp32", examples=24)
-    assert isinstance(trainer._get_train_sampler(), train.LengthBucketSampler)
+    assert isinstance(trainer._get_train_sampler(), fast_training.LengthBucketSampler)
     spans = [(int(batch["attention_mask"].sum(1).min()), int(batch["attention_mask"].sum(1).max())) for batch in trainer.get_train_dataloader()]
     assert len(spans) == 24 // trainer.args.train_batch_size
     assert_neighbours_in_length(spans)
@@ -283,3 +283,42 @@ def test_two_process_training_on_gloo(quick_project):
     assert metrics["world_size"] == 2
     assert metrics["steps"] == 4
     assert (quick_project.parent / "outputs" / "train" / "adapter" / "adapter_model.safetensors").is_file()
+
+
+def train_loss_curve(project) -> list[float]:
+    rows = (project.parent / "outputs" / "train" / "loss_curve.csv").read_text().splitlines()[1:]
+    return [float(row.split(",")[2]) for row in rows if row.split(",")[1] == "train"]
+
+
+def test_training_without_the_speed_layer_uses_stock_trl_and_peft_and_learns_alike(quick_project):
+    """[train] speed_layer = false: TRL's trainer and sampler and PEFT's LoRA layer. The batches come in another
+    order (the Trainer's length grouping), so the losses differ a little, step by step, but not by much."""
+    set_values(quick_project, "train", rehearsal_weight=0)  # quicker; tests/test_rehearsal.py covers rehearsal
+    metrics = train.run_training(load_settings(quick_project))
+    with_layer = train_loss_curve(quick_project)
+    set_values(quick_project, "train", speed_layer=False)
+    cfg = load_settings(quick_project)
+    trainer = small_trainer(quick_project, "fp32", examples=8)
+    assert not isinstance(trainer, fast_training.FastSFTTrainer)
+    assert not any(isinstance(module, fast_training.OneStepLoraLinear) for module in trainer.model.modules())
+    stock_metrics = train.run_training(cfg)
+    stock = train_loss_curve(quick_project)
+    assert stock_metrics["settings"]["train"]["speed_layer"] is False and metrics["settings"]["train"]["speed_layer"] is True
+    assert len(stock) == len(with_layer) == 4
+    assert stock != with_layer  # really trained another way...
+    for mine, theirs in zip(with_layer, stock):
+        assert abs(mine - theirs) <= 0.05 * theirs, (with_layer, stock)  # ...to about the same losses
+
+
+def test_train_help_does_not_load_torch():
+    """`train --help` answers at once: torch and the training libraries load only when training starts."""
+    code = (
+        "import sys, contextlib, io\n"
+        "from scripts.__main__ import main\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['train', '--help'])\n"
+        "print(sorted(name for name in ('torch', 'transformers', 'trl', 'peft') if name in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
