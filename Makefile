@@ -61,8 +61,9 @@ demo: setup  ## run validate, train, evaluate (and the rest) on the bundled exam
 	$(PY) -m scripts run
 
 # -n auto: one test process per core (pytest-xdist); --dist loadfile keeps each file's tests, and the
-# fixtures they share, in one process. tests/conftest.py starts the slowest files first.
-PYTEST := $(PY) -m pytest -q -rs -n auto --dist loadfile
+# fixtures they share, in one process; --no-loadscope-reorder keeps the files in the order tests/conftest.py
+# gives them, slowest first (xdist would start the files with the most tests first, the real-model one last).
+PYTEST := $(PY) -m pytest -q -rs -n auto --dist loadfile --no-loadscope-reorder
 
 test: setup  ## run the template's tests on its bundled example (CPU only, offline)
 	$(PYTEST)
