@@ -28,7 +28,7 @@ class Step:
 STEPS: dict[str, Step] = {
     "models": Step(
         "Compare candidate base models: size, licence, languages, memory, estimated CPU and T4 training time for your data.",
-        "docs/base_models.toml, project.toml [project] languages [train] epochs, outputs/validate/report.json (token count)",
+        "scripts/base_models.toml, project.toml [project] languages [train] epochs, outputs/validate/report.json (token count)",
         "nothing: prints the table",
     ),
     "validate": Step(

@@ -1,4 +1,4 @@
-"""The candidate base models of docs/base_models.toml, and estimates of what training each would take.
+"""The candidate base models of scripts/base_models.toml, and estimates of what training each would take.
 
 Shared by the `models` step (the table a learner reads in week 1), validate (licence warnings) and the
 card (the base model's licence terms). The estimates are rough, and say so:
@@ -18,7 +18,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-CATALOGUE = Path(__file__).resolve().parents[1] / "docs" / "base_models.toml"
+CATALOGUE = Path(__file__).resolve().parent / "base_models.toml"  # beside the code: a copy of the template, the HF Job and Colab all have scripts/
 
 CPU_TOKENS_PER_SECOND_135M = 268  # measured: bench/README.md, training in float32 on a 2-core CPU
 T4_FLOPS = 65e12 * 0.25  # peak float16 TFLOP/s of a T4, times the share training usually reaches

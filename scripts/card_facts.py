@@ -59,12 +59,12 @@ def citation_facts(cfg, model_repo: str | None, name: str) -> dict:
 
 
 def base_licence(model_id: str) -> str:
-    """The base model's licence and its terms, from docs/base_models.toml; else where to read them."""
+    """The base model's licence and its terms, from scripts/base_models.toml; else where to read them."""
     from .base_models import find
 
     listed = find(model_id)
     if listed is None:
-        return f"not in docs/base_models.toml: see the licence on {model_id}'s model card"
+        return f"not in scripts/base_models.toml: see the licence on {model_id}'s model card"
     return f"{listed.licence}: {listed.licence_terms}"
 
 

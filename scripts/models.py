@@ -2,7 +2,7 @@
 
     python -m scripts models     # after validate: the times use your data's token count
 
-Prints one row per model of docs/base_models.toml: size, licence, which of your [project] languages
+Prints one row per model of scripts/base_models.toml: size, licence, which of your [project] languages
 its model card lists, the memory its weights take, and rough CPU and T4 training times for your data
 ([train] epochs passes over the training tokens that validate counted). How the estimates are made,
 and how rough they are: scripts/base_models.py.

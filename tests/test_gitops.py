@@ -392,7 +392,7 @@ def test_the_colab_notebook_runs_and_its_pushed_branch_goes_to_review(tmp_path, 
         notebook.cells = [cell for cell in notebook.cells if "gpu-only" not in cell.metadata.get("tags", [])]
     colab = tmp_path / "colab"
     colab.mkdir()
-    nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(colab)}}).execute()
+    nbclient.NotebookClient(notebook, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(colab)}}).execute()
 
     (branch,) = git("branch", "--list", "trained/*", cwd=bare).split()
     files = git("ls-tree", "-r", "--name-only", branch, cwd=bare).splitlines()

@@ -1,4 +1,4 @@
-"""Week 1's model list (docs/base_models.toml, `python -m scripts models`, the README table) and the
+"""Week 1's model list (scripts/base_models.toml, `python -m scripts models`, the README table) and the
 tokens-per-word figures of the data report and the card."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ import re
 
 from conftest import REPO, make_project, run_cli, set_values
 from scripts.base_models import find, load_catalogue, readme_table
-from scripts.card import HUB_LICENSES, base_licence, tokens_per_word_text
+from scripts.card_facts import base_licence, tokens_per_word_text
+from scripts.validate_settings import HUB_LICENSES
 from scripts.config import load_settings
 from scripts.data import Example
 from scripts.validate import tokens_per_word

@@ -35,7 +35,7 @@ def exported(tmp_path_factory, tiny_model_dir):
 
 
 @contextlib.contextmanager
-def running_server(config, timeout: float = 180):
+def running_server(config, timeout: float = 600):  # minutes on a loaded 2-core machine (make test runs two test processes)
     """`python -m scripts serve` on a free port; yields the base URL; stops the server (and its child) afterwards."""
     port = free_port()
     log = tempfile.TemporaryFile()
