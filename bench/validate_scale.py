@@ -65,6 +65,8 @@ def write_project(folder: Path, size: int) -> Path:
         lines = (json.dumps(example) + "\n" for example in synthetic_examples(count, seed))
         (datasets / f"{name}.jsonl").write_text("".join(lines), encoding="utf-8")
     (datasets / "probes.jsonl").write_text("", encoding="utf-8")
+    for name in ("rehearsal.jsonl", "general_knowledge.jsonl"):  # project.toml trains with rehearsal: validate reads both
+        (datasets / name).write_text((REPO / "datasets" / name).read_text(encoding="utf-8"), encoding="utf-8")
     config = folder / "project.toml"
     config.write_text((REPO / "project.toml").read_text(encoding="utf-8"), encoding="utf-8")
     return config
