@@ -2,6 +2,13 @@
 
     python bench/validate_scale.py               # 1k, 10k and 100k examples
     python bench/validate_scale.py 1000 5000     # other sizes
+    python bench/validate_scale.py --baseline-ref main 100000   # this code against main's, same data, one run
+
+With --baseline-ref, each size runs validate twice on the same generated project:
+the `scripts/` of that git ref (extracted with `git archive` into a temporary
+folder, so the working tree is not touched) and then this checkout's. It prints
+both rows, whether their report.json files are identical, and a `ratio:` line of
+the baseline's time, CPU time and memory over this code's at the largest size.
 
 For each size it writes synthetic Q&A examples made of the bundled dataset's words
 (plus 10% as many for eval, 1% exact and 1% near duplicates so those code paths run too) into a throw-away project, runs
@@ -65,14 +72,16 @@ def write_project(folder: Path, size: int) -> Path:
         lines = (json.dumps(example) + "\n" for example in synthetic_examples(count, seed))
         (datasets / f"{name}.jsonl").write_text("".join(lines), encoding="utf-8")
     (datasets / "probes.jsonl").write_text("", encoding="utf-8")
+    for name in ("rehearsal.jsonl", "general_knowledge.jsonl"):  # project.toml trains with rehearsal: validate reads both
+        (datasets / name).write_text((REPO / "datasets" / name).read_text(encoding="utf-8"), encoding="utf-8")
     config = folder / "project.toml"
     config.write_text((REPO / "project.toml").read_text(encoding="utf-8"), encoding="utf-8")
     return config
 
 
-def run_once(config: Path) -> None:
-    """Child process: run validate, then print its CPU time and peak memory as JSON."""
-    sys.path.insert(0, str(REPO))
+def run_once(config: Path, code: Path) -> None:
+    """Child process: run validate from `code` (a folder holding scripts/), then print its CPU time and peak memory as JSON."""
+    sys.path.insert(0, str(code))
     from scripts.__main__ import main
 
     code = main(["validate", "--config", str(config)])
@@ -83,19 +92,37 @@ def run_once(config: Path) -> None:
     print(json.dumps({"exit": code, "peak_mb": peak_mb, "cpu_seconds": cpu}))
 
 
-def measure(size: int) -> dict:
+def measure(size: int, baseline: Path | None = None) -> list[dict]:
+    """One row per code measured on the same generated project: the baseline's first (when given), then this checkout's."""
+    codes = ([("baseline", baseline)] if baseline else []) + [("this code", REPO)]
+    rows = []
     with tempfile.TemporaryDirectory() as folder:
         config = write_project(Path(folder), size)
-        started = time.perf_counter()
-        child = subprocess.run(
-            [sys.executable, __file__, "--child", str(config)],
-            cwd=REPO, capture_output=True, text=True, check=False, env={**os.environ, "HF_HUB_OFFLINE": "1"},
-        )  # fmt: skip
-        seconds = time.perf_counter() - started
+        for label, code in codes:
+            rows.append({"size": size, "code": label, **run_child(config, code, size)})
+            rows[-1]["report"] = (Path(folder) / "outputs" / "validate" / "report.json").read_bytes()
+    return rows
+
+
+def run_child(config: Path, code: Path, size: int) -> dict:
+    started = time.perf_counter()
+    child = subprocess.run(
+        [sys.executable, __file__, "--child", str(config), str(code)],
+        cwd=REPO, capture_output=True, text=True, check=False, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )  # fmt: skip
+    seconds = time.perf_counter() - started
     if child.returncode not in (0, 1):
         sys.exit(f"validate failed on {size} examples:\n{child.stdout}\n{child.stderr}")
-    result = json.loads(child.stdout.strip().splitlines()[-1])
-    return {"size": size, "seconds": seconds, **result}
+    return {"seconds": seconds, **json.loads(child.stdout.strip().splitlines()[-1])}
+
+
+def extract_scripts(ref: str, folder: Path) -> Path:
+    """`scripts/` as it is at git `ref`, written into `folder` (the working tree is not touched)."""
+    archive = subprocess.run(["git", "archive", ref, "scripts"], cwd=REPO, capture_output=True, check=False)
+    if archive.returncode != 0:
+        sys.exit(f"--baseline-ref {ref}: git cannot read it ({archive.stderr.decode().strip()}); give a branch, tag or commit.")
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    return folder
 
 
 def print_table(results: list[dict]) -> None:
@@ -128,16 +155,43 @@ def print_ratio(results: list[dict]) -> None:
     print("\n" + line)
 
 
+def print_comparison(rows: list[dict], ref: str) -> None:
+    """Baseline and this code side by side per size, whether their reports agree, and the ratio at the largest size."""
+    print(f"{'examples':>10} {'code':>10} {'seconds':>9} {'CPU s':>7} {'peak MB':>9}  report.json")
+    for baseline, new in zip(rows[::2], rows[1::2]):
+        same = "identical" if baseline["report"] == new["report"] else "DIFFERENT"
+        for row in (baseline, new):
+            label = ref if row is baseline else row["code"]
+            print(f"{row['size']:>10,} {label:>10} {row['seconds']:>9.1f} {row['cpu_seconds']:>7.1f} {row['peak_mb']:>9.0f}  {same}")
+    print(f"(seconds: wall clock; CPU s: all threads of both processes; load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    baseline, new = rows[-2], rows[-1]
+    print(
+        f"\nratio: {new['size']:,} examples: {ref} / this code = {baseline['seconds'] / new['seconds']:.2f}x the time "
+        f"({baseline['seconds']:.1f} s vs {new['seconds']:.1f} s), {baseline['cpu_seconds'] / new['cpu_seconds']:.2f}x the CPU time, "
+        f"{baseline['peak_mb'] / new['peak_mb']:.2f}x the memory ({baseline['peak_mb']:.0f} MB vs {new['peak_mb']:.0f} MB); "
+        f"reports {'identical' if baseline['report'] == new['report'] else 'DIFFERENT'}"
+    )
+
+
 def main() -> None:
     if sys.argv[1:2] == ["--child"]:
-        run_once(Path(sys.argv[2]))
+        run_once(Path(sys.argv[2]), Path(sys.argv[3]))
         return
-    sizes = [int(size) for size in sys.argv[1:]] or [1_000, 10_000, 100_000]
-    results = []
-    for size in sizes:
-        print(f"validating {size:,} examples ...", flush=True)
-        results.append(measure(size))
-    print_table(results)
+    arguments = sys.argv[1:]
+    ref = None
+    if arguments[:1] == ["--baseline-ref"]:
+        ref, arguments = arguments[1], arguments[2:]
+    sizes = [int(size) for size in arguments] or [1_000, 10_000, 100_000]
+    with tempfile.TemporaryDirectory() as folder:
+        baseline = extract_scripts(ref, Path(folder)) if ref else None
+        results = []
+        for size in sizes:
+            print(f"validating {size:,} examples ...", flush=True)
+            results += measure(size, baseline)
+    if ref:
+        print_comparison(results, ref)
+    else:
+        print_table(results)
 
 
 if __name__ == "__main__":

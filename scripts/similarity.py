@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-import zlib
 
 NOT_A_WORD = re.compile(r"[^\w\s]")
 
@@ -25,9 +24,14 @@ class SimilarityIndex:
     """Finds earlier texts that share at least `threshold` of their character 3-grams (Jaccard similarity).
 
     Comparing every pair grows with the square of the number of examples, so a
-    MinHash LSH index (the datasketch package) proposes likely pairs and only
-    those are compared exactly. It proposes pairs a little below the threshold
-    too, so that pairs just above it are not missed.
+    MinHash LSH index proposes likely pairs and only those are compared exactly.
+    It proposes pairs a little below the threshold too, so that pairs just above
+    it are not missed.
+
+    The MinHash values are datasketch's own (its permutations, its "affine32"
+    scheme, crc32 of each 3-gram), but computed for many texts at once with numpy:
+    one datasketch MinHash per text took most of validate's time on 100k examples.
+    The bands are datasketch's MinHashLSH's; tests check both against datasketch.
     """
 
     PERMUTATIONS = 64  # enough to propose candidates; each one is then checked exactly
@@ -36,52 +40,135 @@ class SimilarityIndex:
         from datasketch import MinHash, MinHashLSH
 
         self.threshold = threshold
-        # One set of random permutations for every text: drawing new ones each time is slow.
-        self.permutations = MinHash(self.PERMUTATIONS, scheme="affine32").permutations
-        self.lsh = MinHashLSH(threshold=min(1.0, max(0.1, threshold - 0.1)), num_perm=self.PERMUTATIONS)
+        self.multipliers, self.offsets = MinHash(self.PERMUTATIONS, scheme="affine32").permutations
+        lsh = MinHashLSH(threshold=min(1.0, max(0.1, threshold - 0.1)), num_perm=self.PERMUTATIONS)
+        self.bands = [(start * 4, end * 4) for start, end in lsh.hashranges]  # byte ranges of a sketch's 4-byte values
+        self.buckets: list[dict[bytes, list[int]]] = [{} for _ in self.bands]
         self.entries: list[tuple[str, object]] = []
 
     def add(self, text: str, item) -> None:
-        self._add(text, item, self._sketch(text))
+        self._add(text, item, sketches([text], self)[0])
+
+    def add_all(self, texts: list[str], items: list) -> None:
+        for text, item, sketch in zip(texts, items, sketches(texts, self)):
+            self._add(text, item, sketch)
 
     def best_match(self, text: str):
         """(item, similarity) of the most similar text added so far, if at or above the threshold; else None."""
-        return self._best(text, self._sketch(text))
+        return self._best(text, sketches([text], self)[0])
 
     def best_match_then_add(self, text: str, item):
-        sketch = self._sketch(text)
-        match = self._best(text, sketch)
-        self._add(text, item, sketch)
-        return match
+        return self.best_matches_then_add([text], [item])[0]
 
-    def _sketch(self, text: str):
-        """The text's 3-grams and their MinHash (None for texts under 3 characters)."""
-        from datasketch import MinHash
+    def best_matches(self, texts: list[str]) -> list:
+        """`best_match` of each text; the MinHashes of all of them are computed at once."""
+        return [self._best(text, sketch) for text, sketch in zip(texts, sketches(texts, self))]
 
-        grams = trigrams(text)
-        if not grams:
-            return None
-        # crc32: fast, and the same on every run (Python's own hash() changes between runs).
-        minhash = MinHash(self.PERMUTATIONS, hashfunc=zlib.crc32, permutations=self.permutations, scheme="affine32")
-        minhash.update_batch(grams)
-        return grams, minhash
+    def best_matches_then_add(self, texts: list[str], items: list) -> list:
+        """For each text in order: its best match among everything added before it, then add it."""
+        matches = []
+        for text, item, sketch in zip(texts, items, sketches(texts, self)):
+            matches.append(self._best(text, sketch))
+            self._add(text, item, sketch)
+        return matches
 
-    def _add(self, text: str, item, sketch) -> None:
-        if sketch is not None:
-            self.lsh.insert(len(self.entries), sketch[1])
-            self.entries.append((text, item))
+    def _add(self, text: str, item, sketch: bytes | None) -> None:
+        if sketch is None:  # under 3 characters: nothing to compare
+            return
+        number = len(self.entries)
+        for (start, end), bucket in zip(self.bands, self.buckets):
+            bucket.setdefault(sketch[start:end], []).append(number)
+        self.entries.append((text, item))
 
-    def _best(self, text: str, sketch):
+    def _best(self, text: str, sketch: bytes | None):
         if sketch is None:
             return None
-        grams, minhash = sketch
-        best = None
-        for key in sorted(self.lsh.query(minhash)):
-            other_text, item = self.entries[key]
-            similarity = 1.0 if other_text == text else jaccard(grams, trigrams(other_text))
+        candidates = set()
+        for (start, end), bucket in zip(self.bands, self.buckets):
+            candidates.update(bucket.get(sketch[start:end], ()))
+        best, grams = None, None
+        for number in sorted(candidates):
+            other_text, item = self.entries[number]
+            if other_text == text:
+                similarity = 1.0
+            else:
+                grams = grams or trigrams(text)
+                similarity = jaccard(grams, trigrams(other_text))
             if similarity >= self.threshold and (best is None or similarity > best[1]):
                 best = (item, similarity)
         return best
+
+
+TEXTS_PER_CHUNK = 64  # texts whose 3-grams are hashed together: a few MB of numbers, which stays in the CPU cache
+
+
+def sketches(texts: list[str], index: SimilarityIndex) -> list[bytes | None]:
+    """Each text's 64 MinHash values as bytes (None for texts under 3 characters).
+
+    Equal to `datasketch.MinHash(64, hashfunc=zlib.crc32, scheme="affine32")` updated with the text's
+    3-grams, the way this module used it one text at a time.
+    """
+    found: list[bytes | None] = []
+    for first in range(0, len(texts), TEXTS_PER_CHUNK):
+        chunk = texts[first : first + TEXTS_PER_CHUNK]
+        values, has_grams = _minhash_values(chunk, index.multipliers, index.offsets)
+        found += [row.tobytes() if usable else None for row, usable in zip(values, has_grams)]
+    return found
+
+
+def _minhash_values(texts: list[str], multipliers, offsets):
+    """(MinHash values per text, whether each text has a 3-gram) for a chunk of texts."""
+    import numpy as np
+
+    encoded = [text.encode("utf-32-le") for text in texts]  # 4 bytes per character, as `trigrams` slices them
+    characters = np.frombuffer(b"".join(encoded), dtype="<u4")
+    lengths = np.array([len(code) // 4 for code in encoded], dtype=np.int64)
+    grams = np.maximum(lengths - 2, 0)  # a text of n characters has n - 2 3-grams
+    text_start = np.cumsum(lengths) - lengths
+    owner = np.repeat(np.arange(len(texts)), grams)  # the text each 3-gram belongs to
+    first_gram = np.cumsum(grams) - grams
+    positions = text_start[owner] + np.arange(int(grams.sum())) - first_gram[owner]
+    hashes = _fmix32(_crc32_of_trigrams(characters, positions))
+    values = np.full((len(texts), len(multipliers)), np.iinfo(np.uint32).max, dtype=np.uint32)
+    has_grams = grams > 0
+    if has_grams.any():
+        permuted = hashes[:, None] * multipliers + offsets  # uint32: wraps around, datasketch's "mod 2^32"
+        values[has_grams] = np.minimum.reduceat(permuted, first_gram[has_grams], axis=0)
+    return values, has_grams
+
+
+def _crc_table():
+    import numpy as np
+
+    table = np.arange(256, dtype=np.uint32)
+    for _ in range(8):
+        table = np.where(table & 1, (table >> 1) ^ np.uint32(0xEDB88320), table >> 1).astype(np.uint32)
+    return table
+
+
+def _crc32_of_trigrams(characters, positions):
+    """zlib.crc32 of each 3-gram's 12 UTF-32 bytes, for all 3-grams at once (the table-driven CRC, byte by byte)."""
+    import numpy as np
+
+    table = _crc_table()
+    crc = np.full(len(positions), 0xFFFFFFFF, dtype=np.uint32)
+    for offset in range(3):
+        character = characters[positions + offset]
+        for shift in (0, 8, 16, 24):  # little-endian: lowest byte first
+            byte = (character >> np.uint32(shift)) & np.uint32(0xFF)
+            crc = table[(crc ^ byte) & np.uint32(0xFF)] ^ (crc >> np.uint32(8))
+    return crc ^ np.uint32(0xFFFFFFFF)
+
+
+def _fmix32(values):
+    """MurmurHash3's 32-bit finalizer: datasketch mixes every input hash with it before the permutations."""
+    import numpy as np
+
+    values = values ^ (values >> np.uint32(16))
+    values = values * np.uint32(0x85EBCA6B)
+    values = values ^ (values >> np.uint32(13))
+    values = values * np.uint32(0xC2B2AE35)
+    return values ^ (values >> np.uint32(16))
 
 
 def trigrams(text: str) -> set[bytes]:

@@ -46,6 +46,7 @@ from typing import Callable
 from .data import Example, load_examples, load_split, read_records
 from .errors import EXIT_CHECKS_FAILED, EXIT_OK, UserError
 from .facts import key_fact, phrasing_distribution, phrasings_by_fact, taught_flags
+from .language_id import LanguageDetector
 from .names import load_name_finder
 from .privacy import SCAN_COVERS, Finding, describe, find_personal_data
 from .similarity import SimilarityIndex, comparable
@@ -55,8 +56,6 @@ from .validate_settings import SettingWarning, check_settings
 
 SMALL_GROUP = 0.05  # a category or tag on fewer than 5% of examples gets a warning
 MAX_GROUPS_SHOWN = 12  # categories or tags named in the report's table
-LANGUAGE_CONFIDENCE = 0.8  # below this the language guess is too unsure to warn about
-LANGUAGE_SAMPLE = 200  # characters: enough to tell the language, and long examples stay fast
 GX_SITE = "validate_report"
 SINGLE_PHRASING_SHARE = 0.5  # warn when more than this share of the facts is taught in only one phrasing
 SINGLE_PHRASINGS_LISTED = 5  # single-phrasing facts named in the report: a few examples, not thousands
@@ -168,7 +167,7 @@ class TextResults:
 def check_texts(data: Datasets, cfg) -> TextResults:
     """Every check that reads only the text (no tokenizer), in the order the report lists them."""
     detector = LanguageDetector()
-    languages = [detector.detect(example.all_text()) for example in data.examples()]
+    languages = detector.detect_all([example.all_text() for example in data.examples()])
     texts = passages(data)
     threshold = cfg.data.near_duplicate_threshold
     checks = [
@@ -324,24 +323,33 @@ def count_tokens(tokenizer, examples: list[Example]):
     """Tokens per example as training sees them (chat template applied), tokens in each answer, and tokens
     before the answer: the prompt as training renders it, up to the assistant's turn (0 for plain text).
 
-    One batched call per list keeps this fast; the tokenizer runs in Rust.
+    Batched calls keep this fast (the tokenizer runs in Rust), and only the counts are kept.
     """
     chats = [example.messages for example in examples if example.text is None]
     rendered, template_errors_by_chat = render_chats(tokenizer, chats)
     rendered_iter = iter(rendered)
     documents = [example.text if example.text is not None else next(rendered_iter) for example in examples]
-    totals = [len(ids) for ids in _token_ids(tokenizer, documents)]
-    answers = [len(ids) for ids in _token_ids(tokenizer, [example.answer for example in examples])]
+    totals = token_counts(tokenizer, documents)
+    del documents, rendered  # 100k rendered conversations are a few hundred MB
+    answers = token_counts(tokenizer, [example.answer for example in examples])
     prompts_rendered, _ = render_chats(tokenizer, [example.prompt_messages for example in examples if example.text is None], True)
-    prompt_iter = iter(_token_ids(tokenizer, prompts_rendered))
-    prompts = [0 if example.text is not None else len(next(prompt_iter)) for example in examples]
+    prompt_iter = iter(token_counts(tokenizer, prompts_rendered))
+    prompts = [0 if example.text is not None else next(prompt_iter) for example in examples]
     chat_rows = [row for row, example in enumerate(examples) if example.text is None]
     template_errors = {chat_rows[number]: error for number, error in template_errors_by_chat.items()}
     return totals, answers, prompts, template_errors
 
 
-def _token_ids(tokenizer, texts: list[str]) -> list[list[int]]:
-    return tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
+TEXTS_PER_TOKENIZER_CALL = 2048  # the token ids of one call are held in memory until they are counted
+
+
+def token_counts(tokenizer, texts: list[str]) -> list[int]:
+    """How many tokens each text has (no special tokens added), one batched call per 2048 texts."""
+    counts = []
+    for first in range(0, len(texts), TEXTS_PER_TOKENIZER_CALL):
+        batch = texts[first : first + TEXTS_PER_TOKENIZER_CALL]
+        counts += map(len, tokenizer(batch, add_special_tokens=False, return_attention_mask=False)["input_ids"])
+    return counts
 
 
 def render_chats(tokenizer, chats: list[list[dict]], add_generation_prompt: bool = False) -> tuple[list[str], dict[int, str]]:
@@ -597,8 +605,8 @@ def clusters_of_similar_answers(examples: list[Example], threshold: float) -> li
     index = SimilarityIndex(threshold)
     clusters: list[list[Example]] = []
     cluster_of: list[int] = []  # per example: its cluster's number
-    for position, example in enumerate(examples):
-        match = index.best_match_then_add(comparable(example.answer), position)
+    answers = [comparable(example.answer) for example in examples]
+    for example, match in zip(examples, index.best_matches_then_add(answers, list(range(len(examples))))):
         number = cluster_of[match[0]] if match else len(clusters)
         if not match:
             clusters.append([])
@@ -772,8 +780,7 @@ def check_near_duplicates(data: Datasets, threshold: float) -> Check:
         for example in examples:
             first_copies.setdefault(comparable(example.all_text()), example)
         index = SimilarityIndex(threshold)
-        for key, example in first_copies.items():
-            match = index.best_match_then_add(key, example)
+        for example, match in zip(first_copies.values(), index.best_matches_then_add(list(first_copies), list(first_copies.values()))):
             if match:
                 earlier, similarity = match
                 check.flag(example, f"{similarity:.0%} similar to {earlier.location}", severity="warn")
@@ -801,10 +808,8 @@ def check_leakage(data: Datasets, threshold: float) -> Check:
 def flag_questions_asked_before(check: Check, shown: list[Example], asked: list[Example], threshold: float, shown_as: str) -> Check:
     """Flag each `asked` question that repeats (or nearly repeats) one of the `shown` questions, naming where."""
     index = SimilarityIndex(threshold)
-    for example in shown:
-        index.add(comparable(question_text(example)), example)
-    for example in asked:
-        match = index.best_match(comparable(question_text(example)))
+    index.add_all([comparable(question_text(example)) for example in shown], shown)
+    for example, match in zip(asked, index.best_matches([comparable(question_text(example)) for example in asked])):
         if match:
             shown_example, similarity = match
             how = "the same question as" if similarity == 1 else f"{similarity:.0%} similar to {shown_as} at"
@@ -886,21 +891,6 @@ def check_names(texts: list[Passage], names) -> Check:
     # Said on every report (and so on the model card): which detector ran, and what it cannot see.
     check.details = f"found by {names.detector}; not found: {names.cannot_see}"
     return check
-
-
-class LanguageDetector:
-    """Guesses an example's language with py3langid (about 130 languages, works offline)."""
-
-    def __init__(self):
-        from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-        self.identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-        self.known = set(self.identifier.nb_classes)
-
-    def detect(self, text: str) -> str | None:
-        """An ISO 639-1 code, or None when the guess is unsure (short texts often are)."""
-        language, confidence = self.identifier.classify(text[:LANGUAGE_SAMPLE])
-        return language if confidence >= LANGUAGE_CONFIDENCE else None
 
 
 LANGUAGE_NAMES = {
@@ -1066,7 +1056,7 @@ def tokens_per_word(tokenizer, examples: list[Example], detected: list[str | Non
 
 def _tokens_per_word(tokenizer, texts: list[str]) -> dict:
     words = sum(len(text.split()) for text in texts)
-    tokens = sum(len(ids) for ids in _token_ids(tokenizer, texts))
+    tokens = sum(token_counts(tokenizer, texts))
     return {"tokens_per_word": round(tokens / words, 2) if words else None, "words": words}
 
 

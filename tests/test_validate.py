@@ -370,6 +370,73 @@ def test_similarity_index_finds_near_copies_only():
     assert index.best_match("ab") is None  # too short to compare
 
 
+# Texts for the batched paths below: the bundled examples, and the cases their code treats apart
+# (empty, under 3 characters, all capitals, text that NFC changes, other scripts, emoji, a long text).
+def varied_texts() -> list[str]:
+    texts = ["", "a", "ab", "abc", "WHERE IS THE NEAREST CLINIC?", "Waar is die naaste kliniek?", "Wo ist der Bahnhof?",
+             "e\u0301te\u0301 a\u0300 Pa\u0301ris", "ǃGaroëb and //Hoebes", "日本語のテキストです", "😀 ok 😀", "word " * 300]  # fmt: skip
+    return texts + [example.all_text() for example in load_examples(REPO / "datasets" / "train.jsonl")]
+
+
+def test_batched_minhash_equals_datasketch():
+    """The sketches computed for many texts at once are the MinHash datasketch computes for each text."""
+    import zlib
+
+    from datasketch import MinHash
+
+    from scripts.similarity import comparable, sketches, trigrams
+
+    index = SimilarityIndex(0.8)
+    texts = varied_texts()
+    texts += [comparable(text) for text in texts]
+    for text, sketch in zip(texts, sketches(texts, index)):
+        grams = trigrams(text)
+        if not grams:
+            assert sketch is None, text
+            continue
+        expected = MinHash(64, hashfunc=zlib.crc32, permutations=(index.multipliers, index.offsets), scheme="affine32")
+        expected.update_batch(grams)
+        assert sketch == expected.hashvalues.tobytes(), text
+
+
+def test_similarity_bands_are_datasketchs():
+    """The index files each sketch under the bands datasketch's MinHashLSH would use for the same threshold."""
+    from datasketch import MinHashLSH
+
+    for threshold in (0.5, 0.85, 0.95):
+        lsh = MinHashLSH(threshold=threshold - 0.1, num_perm=64)
+        assert SimilarityIndex(threshold).bands == [(start * 4, end * 4) for start, end in lsh.hashranges]
+
+
+def test_batched_similarity_matches_one_at_a_time():
+    texts = ["which desert runs along the coast of namibia", "which desert runs along the coastline of namibia",
+             "which river forms the southern border of namibia", "ab", "which desert runs along the coast of namibia"]  # fmt: skip
+    one_at_a_time = SimilarityIndex(0.8)
+    expected = [one_at_a_time.best_match_then_add(text, number) for number, text in enumerate(texts)]
+    assert SimilarityIndex(0.8).best_matches_then_add(texts, list(range(len(texts)))) == expected
+    assert expected[1][0] == 0 and expected[2] is None and expected[3] is None and expected[4] == (0, 1.0)
+
+
+def test_batched_language_guesses_equal_py3langid():
+    """detect_all gives py3langid's own answer for every text, including those near the confidence cut-off."""
+    detector = LanguageDetector()
+    texts = varied_texts()
+    assert detector.detect_all(texts) == [detector.detect(text) for text in texts]
+    assert detector.detect_all(["Where is the nearest clinic? I need to see a doctor today."]) == ["en"]
+
+
+def test_batched_language_guesses_ask_py3langid_at_the_cut_off(monkeypatch):
+    """A confidence within BORDER of the cut-off is left to py3langid (with other rounding it could fall either side)."""
+    import scripts.language_id as language_id
+
+    detector = LanguageDetector()
+    asked = []
+    monkeypatch.setattr(detector, "detect", lambda text: asked.append(text) or "xx")
+    monkeypatch.setattr(language_id, "BORDER", 1.0)  # every confidence is "near" the cut-off
+    assert detector.detect_all(["Where is the clinic?", "Waar is die kliniek?"]) == ["xx", "xx"]
+    assert asked == ["Where is the clinic?", "Waar is die kliniek?"]
+
+
 @pytest.fixture(scope="module")
 def tokenizer(real_model_dir):
     from transformers import AutoTokenizer
@@ -595,3 +662,14 @@ def test_each_unusual_value_gives_its_warning(tmp_path, changes, expected, no_gp
     assert [(warning.key, warning.message[: len(message)]) for warning, (_, message) in zip(found, expected)] == expected
     assert len(found) == len(expected)
     assert all(warning.line == line_of(config, warning.key) for warning in found)
+
+
+def test_token_counts_in_batches_equal_one_text_at_a_time(tokenizer, monkeypatch):
+    """Counting in batches (here of 7, to cross batch edges) gives each text's own token count."""
+    import scripts.validate as validate
+
+    monkeypatch.setattr(validate, "TEXTS_PER_TOKENIZER_CALL", 7)
+    texts = varied_texts()[:40]
+    expected = [len(tokenizer(text, add_special_tokens=False)["input_ids"]) for text in texts]
+    assert validate.token_counts(tokenizer, texts) == expected
+    assert validate.token_counts(tokenizer, []) == []
