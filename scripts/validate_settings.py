@@ -7,7 +7,8 @@ These need the base model, its tokenizer or the machine, so they cannot run when
     module the model does not have, QLoRA or fp16 on a machine without a CUDA GPU, bf16 on a
     GPU without it, a local base model for a remote job, a max_length that cuts off every answer;
   * a warning, shown in the data report and the terminal, when training would run but the value
-    is far from what LoRA usually needs (learning rate, epochs, rank and alpha), with the reason.
+    is far from what LoRA usually needs (learning rate, epochs, rank and alpha), with the reason,
+    or when [project] license cannot be the adapter's licence with the chosen base model.
 
 The card step checks the [card] texts and the licence id itself (check_ethics_fields, check_license):
 they matter only once there is a model to describe.
@@ -48,6 +49,7 @@ def check_settings(cfg, resolved: ResolvedModel, tokenizer, table) -> list[Setti
     warnings = check_hardware(cfg, locate)
     check_max_length(cfg, tokenizer, table, locate)
     warnings += check_hyperparameters(cfg, locate)
+    warnings += check_licence_compatibility(cfg, locate)
     return sorted(warnings, key=lambda warning: warning.line or 0)  # in the order of project.toml
 
 
@@ -185,6 +187,45 @@ def check_hyperparameters(cfg, locate) -> list[SettingWarning]:
         found.append(("lora", "rank", f"{lora.rank} makes a large adapter that trains slower and memorises more; "
                       "a few hundred facts need 8-64"))
     return [_warning(locate, section, key, message) for section, key, message in found]  # fmt: skip
+
+
+# Base-model licences whose terms bind whatever is built from the model (use restrictions, attribution): an
+# adapter on such a model is shared under the same terms, so [project] license must name them. Permissive
+# licences (apache-2.0, mit) leave the adapter's licence to the learner.
+TERMS_PASS_ON = ("gemma", "llama")
+NON_COMMERCIAL = "-nc"  # cc-by-nc-4.0, cc-by-nc-sa-4.0, ...: no commercial use, so neither may the adapter allow it
+SHARE_ALIKE = "-sa"  # cc-by-sa-4.0, ...: whatever is built from it is shared under the same licence
+
+
+def check_licence_compatibility(cfg, locate) -> list[SettingWarning]:
+    """Warn when the adapter's licence would grant what the base model's licence does not (scripts/base_models.toml)."""
+    from .base_models import find
+
+    base = find(cfg.model.base)
+    if base is None:  # a local folder or a model not in the catalogue: the card tells the reader to check
+        return []
+    problem = licence_problem(base.licence, cfg.project.license.strip())
+    if problem is None:
+        return []
+    message = (
+        f"{cfg.project.license!r} cannot be the adapter's licence: {cfg.model.base} is under {base.licence} "
+        f"({base.licence_terms}), and {problem}; set license = \"{base.licence}\" (the card then carries the base "
+        "model's terms), or pick a base model whose licence allows yours (`python -m scripts models`)"
+    )
+    return [_warning(locate, "project", "license", message)]
+
+
+def licence_problem(base_licence: str, adapter_licence: str) -> str | None:
+    """Why an adapter licensed `adapter_licence` would break `base_licence`'s terms; None if it would not."""
+    if adapter_licence == base_licence:
+        return None
+    if base_licence.startswith(TERMS_PASS_ON):
+        return "its terms (use restrictions, attribution) pass on to an adapter trained on it, which another licence would leave out"
+    if NON_COMMERCIAL in base_licence and NON_COMMERCIAL not in adapter_licence:
+        return "it forbids commercial use, which your licence would allow"
+    if SHARE_ALIKE in base_licence and SHARE_ALIKE not in adapter_licence:
+        return "it asks that what is built from it is shared under the same licence"
+    return None
 
 
 def _warning(locate, section: str, key: str, message: str) -> SettingWarning:

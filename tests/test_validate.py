@@ -673,3 +673,50 @@ def test_token_counts_in_batches_equal_one_text_at_a_time(tokenizer, monkeypatch
     expected = [len(tokenizer(text, add_special_tokens=False)["input_ids"]) for text in texts]
     assert validate.token_counts(tokenizer, texts) == expected
     assert validate.token_counts(tokenizer, []) == []
+
+
+@pytest.mark.parametrize(
+    "base, adapter_licence, warned",
+    [
+        ("HuggingFaceTB/SmolLM2-135M-Instruct", "cc-by-nc-4.0", None),  # apache-2.0 leaves the adapter's licence free
+        ("microsoft/Phi-4-mini-instruct", "apache-2.0", None),  # so does mit
+        ("google/gemma-3-270m-it", "apache-2.0", "its terms (use restrictions, attribution) pass on"),
+        ("google/gemma-3-270m-it", "gemma", None),
+        ("meta-llama/Llama-3.2-1B-Instruct", "mit", "its terms (use restrictions, attribution) pass on"),
+        ("meta-llama/Llama-3.2-1B-Instruct", "llama3.2", None),
+        ("someone/not-in-the-catalogue", "apache-2.0", None),  # unknown: the card tells the reader to check it
+    ],
+)  # fmt: skip
+def test_licence_warning_when_the_adapter_licence_breaks_the_base_models_terms(tmp_path, base, adapter_licence, warned):
+    from scripts.config import load_settings
+    from scripts.base_models import find
+    from scripts.validate_settings import check_licence_compatibility, setting_locator
+
+    config = tmp_path / "project.toml"
+    shutil.copy(REPO / "project.toml", config)
+    cfg = load_settings(config)
+    cfg.model.base, cfg.project.license = base, adapter_licence
+    found = check_licence_compatibility(cfg, setting_locator(cfg))
+    if warned is None:
+        assert found == []
+    else:
+        [warning] = found
+        assert (warning.section, warning.key, warning.line) == ("project", "license", line_of(config, "license"))
+        assert warned in warning.message and f'set license = "{find(base).licence}"' in warning.message
+
+
+@pytest.mark.parametrize(
+    "base_licence, adapter_licence, reason",
+    [
+        ("cc-by-nc-4.0", "apache-2.0", "forbids commercial use"),
+        ("cc-by-nc-4.0", "cc-by-nc-sa-4.0", None),
+        ("cc-by-sa-4.0", "cc-by-4.0", "shared under the same licence"),
+        ("cc-by-sa-4.0", "cc-by-sa-4.0", None),
+        ("mit", "cc-by-nc-4.0", None),
+    ],
+)  # fmt: skip
+def test_licence_rules(base_licence, adapter_licence, reason):
+    from scripts.validate_settings import licence_problem
+
+    problem = licence_problem(base_licence, adapter_licence)
+    assert problem is None if reason is None else reason in problem
