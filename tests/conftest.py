@@ -79,6 +79,22 @@ def tiny_project(tmp_path, tiny_model_dir) -> Path:
     return make_project(tmp_path, tiny_model_dir)
 
 
+def small_trainer(project: Path, precision: str = "fp32", examples: int = 4, rehearsal: bool = False):
+    """The project's trainer on its base model and the first few examples, without training
+    (with the [data] rehearsal questions when `rehearsal`)."""
+    from scripts import train
+    from scripts.config import load_settings
+    from scripts.model import detect_hardware, load_causal_lm, load_for
+
+    cfg = load_settings(project)
+    train_rows, eval_rows = train.prompt_completion_rows(cfg)
+    resolved, tokenizer = load_for(cfg)
+    hardware = detect_hardware(precision)
+    model = load_causal_lm(resolved, hardware)
+    held = train.load_rehearsal(cfg) if rehearsal else None
+    return train.build_trainer(cfg, model, tokenizer, train_rows[:examples], eval_rows[:2], hardware, project.parent / "ckpt", held)
+
+
 def set_values(config: Path, section: str, add_missing: bool = False, **values) -> None:
     """Change `key = value` lines inside [section] of a project.toml copy (values written as TOML).
 

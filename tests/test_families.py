@@ -21,11 +21,11 @@ import pytest
 import torch
 from trl import SFTTrainer
 
-from conftest import make_project, set_values
+from conftest import make_project, set_values, small_trainer
 from families import FAMILIES, build_tiny_family_model
 from scripts import export, fast_training, train
 from scripts.config import load_settings
-from scripts.model import detect_hardware, load_causal_lm, load_for
+from scripts.model import load_for
 from scripts.prompt_formats import matching_format
 
 # Why a family's GGUF conversion cannot work on its tiny test model (the real model converts).
@@ -56,15 +56,6 @@ def family_project(tmp_path, family_model):
     config = make_project(tmp_path, folder)
     set_values(config, "train", **QUICK)
     return name, config
-
-
-def small_trainer(config, examples: int = 4):
-    cfg = load_settings(config)
-    train_rows, eval_rows = train.prompt_completion_rows(cfg)
-    resolved, tokenizer = load_for(cfg)
-    hardware = detect_hardware("fp32")
-    model = load_causal_lm(resolved, hardware)
-    return train.build_trainer(cfg, model, tokenizer, train_rows[:examples], eval_rows[:2], hardware, config.parent / "ckpt")
 
 
 def test_validate_counts_tokens_with_the_familys_template(family_project):

@@ -7,11 +7,10 @@ import json
 import pytest
 import torch
 
-from conftest import run_cli, set_values
+from conftest import run_cli, set_values, small_trainer
 from scripts import rehearsal, train
 from scripts.generation import generate_answers
 from scripts.config import load_settings
-from scripts.model import detect_hardware, load_causal_lm, load_for
 
 
 def test_each_pass_uses_every_rehearsal_example_once_in_an_order_set_by_the_seed():
@@ -24,14 +23,8 @@ def test_each_pass_uses_every_rehearsal_example_once_in_an_order_set_by_the_seed
 
 
 def rehearsal_trainer(project, examples: int = 4):
-    cfg = load_settings(project)
-    train_rows, eval_rows = train.prompt_completion_rows(cfg)
-    resolved, tokenizer = load_for(cfg)
-    hardware = detect_hardware("fp32")
-    model = load_causal_lm(resolved, hardware)
-    held = train.load_rehearsal(cfg)
-    trainer = train.build_trainer(cfg, model, tokenizer, train_rows[:examples], eval_rows[:2], hardware, project.parent / "ckpt", held)
-    return trainer, tokenizer
+    trainer = small_trainer(project, examples=examples, rehearsal=True)
+    return trainer, trainer.processing_class
 
 
 def drift_of(trainer, tokenizer, indices):

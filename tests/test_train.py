@@ -15,10 +15,9 @@ from transformers import TrainerCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler
 from trl import SFTTrainer
 
-from conftest import REPO, run_cli, set_values
+from conftest import REPO, run_cli, set_values, small_trainer
 from scripts import fast_training, train
 from scripts.config import load_settings
-from scripts.model import detect_hardware, load_causal_lm, load_for
 
 QUICK = {"max_steps": 4, "batch_size": 4, "save_steps": 2, "logging_steps": 1, "precision": "fp32"}
 
@@ -44,16 +43,6 @@ def test_train_writes_adapter_curve_and_metrics(quick_project):
     assert csv_lines[0] == "step,split,loss"
     assert any(",train," in line for line in csv_lines) and any(",eval," in line for line in csv_lines)
     assert (out / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def small_trainer(project, precision: str, examples: int):
-    """The project's trainer on the tiny model and the first few examples, without training."""
-    cfg = load_settings(project)
-    train_rows, eval_rows = train.prompt_completion_rows(cfg)
-    resolved, tokenizer = load_for(cfg)
-    hardware = detect_hardware(precision)
-    model = load_causal_lm(resolved, hardware)
-    return train.build_trainer(cfg, model, tokenizer, train_rows[:examples], eval_rows[:2], hardware, project.parent / "ckpt")
 
 
 def value_and_lora_gradients(trainer, precision: str, compute, objective=lambda value: value):
