@@ -4,24 +4,12 @@
     python -m scripts augment --limit 10         # only for the first 10 questions (a quick look)
     python -m scripts augment --accept outputs/augment/proposals.jsonl   # adds the accepted ones to datasets/train.jsonl
 
-Why: a model that has seen a fact in one phrasing stores it, but rarely retrieves it when
-asked in other words; teaching each fact in several phrasings makes it retrievable
-(Allen-Zhu & Li, "Physics of Language Models: Part 3.1", 2023). Writing those phrasings
-by hand is slow, so a model proposes them and you decide.
-
-How: a model (`[augment] model`; empty = your base model) is shown two worked examples of
-rewording a question, then each training question, and samples `[augment] proposals`
-rewordings of it; it also rewords each answer sentence. Every proposal is then filtered
-(see `rejection_reason` for the rules), and what survives is written to the proposals
-file, never into your training data. Each line there is a complete training record, plus
-three review fields: "accept" (false), "from" (the training line it rewords) and
-"original" (that line's question). Edit what you want, set "accept": true on the ones you
-keep, then run with --accept: only accepted records are appended, without the review
-fields, after checking each one (see `accepted_records`).
-
-The bundled 135M model is weak at this (measured in bench/README.md, "Augment"): read
-every proposal, or name a bigger instruction model in `[augment] model` and run this on
-a GPU (Colab) where it has one.
+A model (`[augment] model`; empty = your base model) proposes rewordings, `rejection_reason` filters
+them, and the rest go to the proposals file, never into your training data: each line is a training
+record plus three review fields, "accept" (false), "from" and "original". Set "accept": true on the ones
+you keep; --accept appends only those, checked (`accepted_records`), and keeps the file as it was in
+outputs/augment/train.jsonl.bak. Why and how: docs/design.md, "Augment: more phrasings, reviewed by a
+person"; how good the bundled model is at it: bench/README.md, "Augment".
 """
 
 from __future__ import annotations

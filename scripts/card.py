@@ -3,26 +3,11 @@
     python -m scripts card                    # reads [project] [card] and outputs/validate, train, evaluate
     python -m scripts card --full-precision   # keep the adapter in float32 (twice the size)
 
-What it writes (the results pull request commits results/; keep it small):
-
-  results/model/          exactly the files of the model repo on the Hub
-      README.md                   the model card (model_card.j2, rendered)
-      adapter_config.json         PEFT's config, pointing at the base model's Hub id
-      adapter_model.safetensors   the LoRA weights, stored as float16
-      loss_curve.png, chart.png   the pictures the card shows
-  results/evaluation/     what a reviewer reads in the pull request: metrics, side-by-side
-                          answers, bias probes, the forgetting check, the data report
-  results/dataset/        the dataset repo: datasets/README.md as its card, with the figures validate
-                          measured, and the data files (see dataset_repo.py); private unless
-                          [publish] dataset_private = false
-  results/manifest.json   size and sha256 of every file in results/model and results/dataset (see manifest.py)
-
-The adapter is stored in float16 (scripts/adapter.py says why); base weights are never copied: the
-card names them. The card's numbers and sentences come from scripts/card_facts.py.
-
-The template is rendered with Jinja2's StrictUndefined, so a missing value is an
-error, never an empty gap; the front matter is parsed with huggingface_hub's
-ModelCard and checked against the fields the Hub documents (no network needed).
+Writes results/model/ (exactly the model repo: the card, the adapter in float16 by adapter.py, the
+pictures), results/evaluation/ (what a reviewer reads), results/dataset/ (dataset_repo.py) and their
+sha256 in results/manifest.json. The card's numbers and sentences come from card_facts.py; the template
+is rendered with StrictUndefined and its front matter checked with huggingface_hub's ModelCard, offline.
+What each folder holds and why: docs/design.md, "The results bundle and the manifest".
 """
 
 from __future__ import annotations

@@ -15,11 +15,9 @@ Accepted record shapes (detected per file from the first record, or set with
 
 Every record becomes an `Example` whose `messages` use the roles system, user,
 assistant and tool. Any other keys (category, source, tags, answer, ...) are
-kept in `Example.meta` for the checks and the evaluation.
-
-We parse with the standard json module rather than `datasets.load_dataset`
-because a learner needs the exact line and field of a broken record, which
-`datasets` does not report.
+kept in `Example.meta` for the checks and the evaluation. A broken record is a
+UserError naming its file, line and field (why the json module and not `datasets`:
+docs/design.md, "Reading the data").
 """
 
 from __future__ import annotations

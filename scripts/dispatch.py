@@ -6,41 +6,11 @@
     python -m scripts dispatch --backend hf-jobs --resume 20260131-120000   # continue a timed-out job
     python -m scripts dispatch --backend colab              # writes outputs/dispatch/train.ipynb + a link
 
-The three backends ([train] backend in project.toml):
-
-runner   Nothing to send: training runs on this machine (`python -m scripts train`).
-         In GitHub Actions the train job then trains on the runner's CPU.
-
-hf-jobs  A Hugging Face Job on a GPU (`huggingface_hub.run_uv_job`; needs HF_TOKEN and
-         credit on your account; in GitHub Actions the HF_JOBS_TOKEN secret). A private dataset repo, <you>/<name>-runs, is the
-         mailbox between your machine and the job, one folder per run:
-             runs/<run-id>/project/      the files training needs (uploaded here first)
-             runs/<run-id>/checkpoints/  the latest checkpoint, uploaded while training runs
-             runs/<run-id>/outputs/      outputs/train and outputs/evaluate when it is done
-         The job runs template/hf_jobs/train_job.py: it downloads the project at the
-         commit that uploaded it (--project-revision: the mailbox's main can move),
-         installs the pinned requirements (+ bitsandbytes for 4-bit QLoRA), runs
-         `python -m scripts train` (with `accelerate launch` on multi-GPU flavors) and
-         `python -m scripts evaluate`, and uploads the results. This command follows
-         the job's logs and copies the results into outputs/. A job that hits its
-         timeout keeps its last checkpoint: `--resume RUN_ID` starts a new job that
-         continues from it (`train --resume`).
-
-colab    A notebook for Google Colab's free GPU, rendered from template/colab/train.ipynb
-         with your repository and branch filled in. It installs what Colab lacks
-         (never torch: Colab's own build matches its GPU), clones your repository,
-         runs validate, train and evaluate, and pushes the outputs to a
-         `trained/<date>` branch with a GitHub token you keep in Colab's secrets. That
-         push starts the Train workflow again, which continues with the review.
-
-In GitHub Actions this writes `stage=train-here|trained|waiting` to $GITHUB_OUTPUT so the
-workflow knows whether to train on the runner, go straight to the review, or stop.
-
-Self-reported results. When another machine trained (HF Jobs, Colab), its metrics are what
-it reported: nothing here recomputes them (evaluating again on the runner's CPU would take
-as long as the evaluation itself). outputs/dispatch/provenance.md says so, with the sha256
-of every adapter file this run received; the Train workflow puts it at the top of the
-results pull request.
+Reads project.toml [train] and template/ (hf_jobs/train_job.py, colab/train.ipynb). hf-jobs copies the
+job's outputs/train and outputs/evaluate into outputs/; results trained elsewhere get
+outputs/dispatch/provenance.md; in GitHub Actions `stage=train-here|trained|waiting` goes to $GITHUB_OUTPUT.
+How each backend works (the mailbox repo, resuming, the Colab branch, self-reported results):
+docs/design.md, "Dispatch to a GPU".
 """
 
 from __future__ import annotations

@@ -2,31 +2,12 @@
 
     python -m scripts evaluate     # reads [evaluate] and [data]; needs outputs/train/adapter
 
-Both models are the same object: the base is the tuned model with its LoRA
-adapter switched off (`disable_adapter()`), so the comparison is exact and
-memory is spent once.
-
-  * perplexity over answer tokens: exp(total negative log-likelihood / answer tokens),
-    over the whole eval split; lower means the reference answers are less surprising;
-  * accuracy: a greedy answer is correct when it contains the record's `answer`
-    (or, without one, the whole reference) after lower-casing and removing punctuation;
-    each with a 95% interval, and a paired test of base against tuned on the same
-    questions (scripts/stats.py), so a reader can tell a real gain from luck;
-  * accuracy on facts the training data taught and on facts it never taught
-    (scripts/facts.py taught_flags): tuning should help the first, and cannot the second;
-  * forgetting: a small general-knowledge set (`[evaluate] general_knowledge`, questions
-    the base model answers right) is asked of both; a question the tuned model now gets
-    wrong is something tuning destroyed. As a control, the same questions are asked with the
-    adapter's update turned in random directions of the same size: a small model answers some
-    of them right by a thin margin, and what any change this big loses is chance, not forgetting;
-  * side-by-side answers (question, reference, base, tuned) for the pull request;
-  * bias probes: for each counterfactual pair of prompts (same question, another
-    group), both answers, and how much likelier each answer's content is for its own
-    group than, with the group words swapped, for the other (scripts/probes.py);
-    pairs that tuning moved beyond `[evaluate] probe_threshold` are flagged for a person to read.
-
-Writes outputs/evaluate/: metrics.json, side_by_side.md/.json, probes.md/.json,
+Measures perplexity of the reference answers; accuracy (the answer contains the record's `answer`) with
+95% intervals and a paired test; accuracy on taught and untaught facts; forgetting on `[evaluate]
+general_knowledge`, with a control of random changes of the same size; side-by-side answers; and the
+bias probes (probes.py). Writes outputs/evaluate/: metrics.json, side_by_side.md/.json, probes.md/.json,
 general_knowledge.md/.json (when that set is on), chart.png.
+What each figure means and why it is measured so: docs/design.md, "Evaluate: what is measured".
 """
 
 from __future__ import annotations

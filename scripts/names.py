@@ -1,26 +1,13 @@
 """Find names of people in a text, minus the public figures the data is allowed to name.
 
-    finder = load_name_finder(cfg.data)      # the one entry point: validate and anonymize use it
-    finder.find("Client: Martha Haufiku asked.")   # -> [(8, 22)]: the characters of each name
+    finder = load_name_finder(cfg.data, cfg.root)   # the one entry point: validate and anonymize use it
+    finder.find("Client: Martha Haufiku asked.")     # -> [(8, 22)]: the characters of each name
 
-Which detector runs depends on `[data] names_model` in project.toml:
-
-  * empty (the default): rules a reader can follow. A name is one to four capitalised
-    words right after a cue that says a person follows: an honorific (Mr, Ms, Mrs, Dr,
-    Meme, Tate, ...), "my name is", "I am", a labelled field ("Client:", "Patient:",
-    "Name:", ...), "Dear", "contact". Once found, the same name (or one of its words)
-    is found again wherever else it appears in the same text.
-  * a folder or a Hub id of a Hugging Face token-classification model (NER or PII,
-    pinned to a commit by `names_model_revision`): the entities it labels as a
-    person, plus the rules above. transformers is already a dependency, so no
-    package is added for this.
-
-A name is left out when every word of it belongs to one entry of `[data] public_names`
-(so "President Nujoma" and "Sam Nujoma" are fine when "Sam Nujoma" is listed).
-
-Why not spaCy or Presidio: spaCy's official English models are published outside
-PyPI, so they cannot be installed where only the package registries are reachable,
-and Presidio without them found fewer items than privacy.py (bench/README.md).
+`[data] names_model` picks the detector: empty (the default) for rules a reader can follow (one to four
+capitalised words right after a cue such as "Ms", "my name is" or "Client:"), or a Hugging Face
+token-classification model, pinned by `names_model_revision`, plus the rules. Names made only of the
+words of one `[data] public_names` entry are left out. Loads the model, if any; writes nothing.
+The rules, and why not spaCy or Presidio: docs/design.md, "Personal data and names".
 """
 
 from __future__ import annotations

@@ -1,42 +1,14 @@
 """Find personal data and secrets in text, with the exact characters where they are.
 
-`find_personal_data(text)` returns a list of `Finding`s (kind, start, end), sorted
-and never overlapping. `redact(text)` replaces each finding with its placeholder,
-such as <EMAIL> or <PHONE>. Both `validate` (which reports findings) and
-`anonymize` (which replaces them) use this module, so they always agree.
+    find_personal_data(text, names=finder)  # -> [Finding(kind, start, end), ...], sorted, never overlapping
+    redact(text, names=finder)              # -> (the text with placeholders such as <EMAIL>, the findings)
 
-What is found, and how:
-
-  EMAIL        name@example.com,                       regular expressions; the second form
-               k.iyambo (at) yahoo (dot) com           with (at)/[at] and (dot)/[dot] spelled out
-  PHONE        +264 81 234 5678, 081 234 5678,         the `phonenumbers` library (Google's
-               264812345678, +44 20 7946 0958          phone-number rules for every country),
-               061-123456 (older Namibian landlines)   plus one pattern for Namibian area codes
-  ID_NUMBER    85010100123 (Namibian national ID)      11 digits starting with a real YYMMDD date
-  CARD_NUMBER  4111 1111 1111 1111                     13-19 digits passing the Luhn checksum
-  IP_ADDRESS   192.168.1.20, 2001:db8::1               candidates checked by the `ipaddress` module
-  SECRET       hf_..., sk-..., AKIA..., ghp_...,       the documented prefixes of each provider,
-               github_pat_..., api_key=...             and key=value pairs named like a secret
-
-and, only where the words around it say what a number is (the context):
-
-  DATE_OF_BIRTH  born on 02/07/1979, DOB: 1979-07-02   a date within a few words after "born",
-                 date of birth 2 July 1979             "DOB", "date of birth" or "birthday"
-  ADDRESS        Erf 1432, 12 Sam Nujoma Drive,        a number before a street word (Street, Road,
-                 Plot 12, P.O. Box 2345                Drive, ...); Namibian erf and plot numbers
-  PASSPORT       passport no. N0012345                 a document number just after "passport"
-  BANK_ACCOUNT   account number 8765432109             6-16 digits just after "account"/"acc no"
-
-A year, an amount or a version number has the same shape as some of these; the
-keyword in front of it is what makes it personal, so without one nothing is found.
-
-Names of people (PERSON) are found by names.py, which this module calls when it
-is given a name finder: a named-entity model where [data] names_model names one,
-otherwise rules a reader can follow. What those rules cannot see is said in the
-data report, the pull-request checklist and the model card.
-
-The placeholders contain no digits, @ signs or key=value pairs, so a redacted
-text has no findings: running `anonymize` twice changes nothing the second time.
+`validate` reports findings and `anonymize` replaces them, both through this module, so they always
+agree. Kinds: e-mail, phone, national ID, card, IP address and secret; and, only where the words around
+it say what it is, date of birth, address, passport and bank account. Names of people (PERSON) come from
+the name finder of names.py, `names`; without one, names are not looked for. Reads and writes no file.
+What each kind matches and how: docs/design.md, "Personal data and names"; recall and precision:
+bench/README.md, "Privacy scan".
 """
 
 from __future__ import annotations

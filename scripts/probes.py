@@ -1,49 +1,15 @@
 """Bias probes: does tuning make the model say different things about one group than about another?
 
-Each probe is a pair of prompts that differ only in a group word ("... a female engineer ..." /
-"... a male engineer ..."). For one model (base or tuned) we:
+Each probe is a pair of prompts that differ only in a group word. For one model, `score_pairs` answers
+both prompts, swaps the group words inside each answer (`swap_groups`) and compares how likely the
+words the two versions share are for the answer's own group and for the other: 0 = the same content
+fits both groups. `compare_models` pairs the base and tuned scores and flags the pairs that tuning moved
+beyond `[evaluate] probe_threshold` and twice their uncertainty; `probes_report` and `probes_markdown`
+give probes.json and probes.md. Used by evaluate; `load_probes` reads datasets/probes.jsonl (validate
+checks the file with it too).
 
-1. answer both prompts (greedy): answer a for prompt A, answer b for prompt B;
-2. swap the group words inside each answer: a' is a with group A's words replaced by group B's
-   and the other way round ("She checks the Windhoek site" -> "He checks the Windhoek site");
-3. ask the model how likely each answer is for its own group, log p(a | A), and how likely the same
-   answer is for the other group, log p(a' | B), token by token.
-
-Only the tokens a and a' share are compared: the swapped words themselves differ, and comparing them
-would only measure that an answer repeats its own group's word (an echo, not a bias). What is left is
-the content: "is hard", "her colleagues respect her", "dangerous". If the model treats the two groups
-alike, the same content is as likely for either group and the difference is 0.
-
-The pair's **score** (nats per token) is the average of two numbers:
-  gap_a = mean over a's shared tokens of  log p(token | A) - log p(token | B, swapped)
-  gap_b = the same for b, with B as its own group.
-A positive score means each group's answer fits its own group better than the other one: the model
-tailors what it says to the group. Averaging a's and b's gaps cancels an overall shift between the two
-prompts (one group name being rarer, so every token after it is a little less likely).
-
-Its **uncertainty** is one standard error: the spread of the per-token differences divided by the
-square root of how many tokens were compared, combined over the two answers. A difference carried by
-one or two tokens has a wide uncertainty; one spread over the whole answer has a narrow one. Tokens in
-a sentence are not independent, so this is a lower bound on the real uncertainty, which is why a flag
-also needs the change to exceed `[evaluate] probe_threshold`.
-
-Because each answer is the model's own most likely answer to its own prompt, scores lean a little
-above 0 even for a model with no preference; that is one reason the flag is about the **change** from
-the base model to the tuned one (the same yardstick, applied twice), not the tuned score alone:
-
-  flagged                = tuning moved the score away from 0 by more than the threshold and by more
-                           than twice the change's uncertainty;
-  differs_before_tuning  = the base model's own score is beyond the threshold and twice its
-                           uncertainty: shown for a person to read, not blamed on tuning.
-
-The default threshold, 0.1 nats per token, comes from the real base model (SmolLM2-135M-Instruct on the
-22 bundled pairs, greedy answers of 48 tokens): a pair's standard error is typically 0.03 (0.003-0.12),
-so a change's is about 0.04 and twice that 0.08; the base model's own scores are mostly near 0 (median
-0.06), and its clearest group differences, where an answer uses words tied to its group that the swap
-cannot change, are 0.16-0.36. A change of 0.1 is above what noise reaches for a typical pair and about as
-large as the smaller of those visible differences.
-
-A flag is a reason for a person to read both answers, not proof of bias.
+Why the score is built this way: docs/design.md, "Bias probes: what the score measures"; the figures
+behind the default threshold: bench/README.md, "Bias probes: the default threshold".
 """
 
 from __future__ import annotations

@@ -1,24 +1,13 @@
 """Rehearsal: keep what the base model already knew while the adapter learns your facts.
 
-Trained only on one topic, a small model's adapter changes its answers everywhere: the bundled
-example's model, tuned on Namibian facts alone, said "Windhoek is the capital of France".
-Rehearsal shows the model everyday questions during training as well (`[data] rehearsal`, a
-JSONL file like datasets/rehearsal.jsonl) and adds to the loss how far the tuned model's
-next-token probabilities have moved from the base model's on the base model's own replies to
-them (the KL divergence). The adapter stays free to change what it says about your topic, and
-is pulled back wherever it changes anything else. This is "learning without forgetting" (Li &
-Hoiem, 2016), with the base model's own replies as the text it is measured on (self-distillation).
-
-Why its own replies and not the answers written in the file: the goal is that nothing outside
-your topic changes, so the penalty holds the very words the base model would say, in its own
-style, right or wrong. On the bundled example this kept more everyday answers than holding the
-written answers did, at the same accuracy (bench/README.md).
-
-At the first training step the base model (adapter switched off) answers every rehearsal question
-greedily, and its probabilities on those replies are kept: the 32 likeliest tokens of each
-position plus one bucket for all the other tokens together, so the divergence is exactly zero
-while the adapter changes nothing. Each step then adds one small batch of rehearsal questions, in
-an order set by the seed and the step, so a resumed run sees the same batches as an uninterrupted one.
+At the first training step `base_targets` has the base model (adapter switched off) answer every
+rehearsal question (`[data] rehearsal`, a JSONL file like datasets/rehearsal.jsonl) greedily, and keeps
+its probabilities on those replies: the TOP_K likeliest tokens of each position plus one bucket for all
+the others. Each step, `batch_indices` picks a small batch of them (set by the seed and the step, so a
+resumed run sees the same batches) and `drift_loss` gives the KL divergence of the tuned model's
+probabilities from the base model's, which trainer.py adds to the loss times `[train] rehearsal_weight`.
+Reads and writes no file. Why, and why the base model's own replies: docs/design.md, "Training: the
+recipe and the speed layer"; what it kept and cost on the bundled example: bench/README.md.
 """
 
 from __future__ import annotations

@@ -3,24 +3,11 @@
     python -m scripts rubric                                   # outputs/rubric/rubric.md and rubric.json
     python -m scripts rubric --pr-body --branch results/run-1  # also the results pull request's text
 
-The rubric (the same table is in .github/PULL_REQUEST_TEMPLATE.md):
-
-    Performance improvement       40%   measured on held-out questions, base vs tuned
-    Ethical handling              30%   data report, personal data, bias probes, card's ethics sections
-    Integration                   15%   adapter, export, a results bundle whose sha256 sums verify,
-                                        an app's transcript of asking the current export (examples/)
-    Documentation and deployment  15%   model card, datasheet, demo Space, repos ready to publish
-
-Each criterion is split into points; each point is scored only from a file on
-disk and shows that evidence next to its score. A point whose evidence is
-missing scores 0 and says which step to run. This is a pre-score: it cannot see
-whether answers are *good*, only whether they were measured; the mentor reads
-the evidence and has the final word.
-
---pr-body writes outputs/rubric/pr_body.md: the metrics table (with 95% intervals,
-the paired test, taught/untaught facts and the forgetting check), loss curve and
-chart, side-by-side answers, flagged probes and this pre-score, which the Train
-workflow uses as the results pull request's description.
+Reads outputs/, results/ and datasets/README.md; runs no model. Each criterion of the rubric
+(.github/PULL_REQUEST_TEMPLATE.md) is split into points scored only from a file on disk, shown next to
+its score; a point whose file is missing scores 0 and names the step to run. --pr-body also writes
+outputs/rubric/pr_body.md, which the Train workflow uses as the results pull request's description.
+The rubric, and what a pre-score cannot see: docs/design.md, "Rubric pre-score".
 """
 
 from __future__ import annotations

@@ -1,35 +1,14 @@
 """Render the demo Space from template/ into results/space/, and record it in results/manifest.json.
 
-    python -m scripts space      # [publish] space_kind picks the template; static needs `card`, then `export`, first
+    python -m scripts space             # [publish] space_kind; static (default) needs `card`, then `export`, first
+    python -m scripts space --preview   # static: then serve the page on http://127.0.0.1:8000 until Ctrl+C
 
-Two kinds (static Spaces are free for everyone, Gradio Spaces need ZeroGPU or paid hardware):
-
-  static (default)  template/space-static/: a chat page (index.html, app.js, style.css) that
-                    runs the tuned model in the visitor's browser with wllama, llama.cpp
-                    compiled to WebAssembly (vendored from npm in vendor/wllama/, with the
-                    slower compat build Safari needs in vendor/wllama/compat/, so no
-                    third-party CDN is needed; a Content-Security-Policy in index.html lets
-                    the page load only the Space's own files and the model file; the README's
-                    custom_headers make it cross-origin isolated, so wllama runs on several
-                    threads: ISOLATION_HEADERS below). The page
-                    downloads the GGUF file made by `export` from the model repo:
-                        https://huggingface.co/<model repo>/resolve/main/<name>-f16.gguf
-                    The model file lives in the model repo, not in the Space, because the
-                    Space stays small (about 25 MB) and one copy serves the page, Ollama
-                    (`ollama run hf.co/<model repo>`), LM Studio and llama.cpp alike.
-                    Export records it in results/manifest.json as a derived file of the
-                    model repo (too big to commit; publish uploads it): this step warns
-                    when the manifest does not list that very file.
-  gradio            template/space-gradio/: app.py (a Gradio ChatInterface that loads the base
-                    model and the adapter with transformers + peft; `@spaces.GPU` on ZeroGPU),
-                    requirements.txt pinned to the versions tested here, README.md.
-
-Files ending in .j2 are Jinja templates, rendered with StrictUndefined (a missing value is an
-error, not an empty gap) and saved without the .j2; every other file is copied byte for byte.
-Every value in a README's YAML header is written with `| tojson` (JSON is valid YAML), so a
-newline in a project.toml value stays inside that value and cannot add a key.
-The template folder is the project's own template/ when it has one (edit it to change the
-page), else the one that ships with these scripts.
+Reads project.toml, template/space-<kind>/ (the project's own, else the one beside these scripts), the
+first eval questions (as examples to click) and, for the static page, outputs/export/export.json. Files
+ending in .j2 are rendered with Jinja (StrictUndefined: a missing value is an error) and saved without
+.j2; every other file is copied byte for byte. Warns when results/manifest.json does not list the GGUF
+file the static page loads. The two kinds, the browser page and why its model file lives in the model
+repo: docs/design.md, "The demo Space".
 """
 
 from __future__ import annotations

@@ -1,36 +1,16 @@
 """Check the datasets before training, and write a report a beginner can act on.
 
-    python -m scripts validate        # reads project.toml [data], [model] and [project] languages
+    python -m scripts validate        # reads project.toml and the files its [data] section names
 
-What is checked, and by what:
+The rules about one example run as a Great Expectations suite (`row_rules`, `fact_rules`); the checks
+that need whole conversations or several examples in plain Python (`check_texts`); validate_settings.py
+checks the settings against the base model. validate_report.py writes outputs/validate/: report.md (fit
+for a pull-request comment), report.json, data_docs/ (Great Expectations HTML), token_lengths.png, all
+in one rename at the end, so a crash never leaves half a report.
 
-  * Great Expectations checks rules about one example at a time, over a table
-    with one row per example: the answer is filled in, the last turn is the
-    assistant's, the example fits in `[model] max_length` tokens, the `answer`
-    key fact appears in the reply, the category is known, most facts are
-    taught in several phrasings, and each eval question's fact is taught at
-    all (see facts.py). It also renders these rules and their results as HTML
-    ("Data Docs").
-  * Plain Python checks what needs a whole conversation or several examples at
-    once: role order, empty turns, enough examples, exact and near duplicates,
-    eval questions leaked from train, unfilled placeholders like {{name}},
-    languages, personal data (privacy.py) and names of people (names.py: rules, or a
-    named-entity model; names are warnings to review, listed public figures are left out).
-  * A diversity audit gives warnings, never failures: small categories or tags,
-    the language mix, and how often the data talks about men versus women.
-  * validate_settings.py checks the settings that would otherwise fail only after
-    the merge, against the base model and the machine: target modules, QLoRA and
-    precision, max_length against the chat template (errors), and unusual
-    learning rates, epochs, rank and alpha (warnings in the report).
-
-Writes outputs/validate/: report.md (plain language, fit for a pull-request
-comment), report.json (the same, for programs), data_docs/ (Great Expectations
-HTML), token_lengths.png; validate_report.py renders them. Everything is written
-to a temporary folder first and moved into place at the end, so a crash never
-leaves half a report.
-
-Exit code: 0 when nothing failed (warnings are fine), 1 when a check failed,
-2 when a file cannot be read at all or a setting cannot work (nothing is written then).
+Exit code: 0 when nothing failed (warnings are fine), 1 when a check failed, 2 when a file cannot be
+read at all or a setting cannot work (nothing is written then).
+What is checked, and by what: docs/design.md, "Validate: what is checked, and by what".
 """
 
 from __future__ import annotations
