@@ -60,13 +60,20 @@ lock:  ## rewrite requirements.lock and requirements-publish.lock (hashed) from 
 demo: setup  ## run validate, train, evaluate (and the rest) on the bundled example, offline
 	$(PY) -m scripts run
 
-# -n auto: one test process per core (pytest-xdist); --dist loadfile keeps each file's tests, and the
-# fixtures they share, in one process; --no-loadscope-reorder keeps the files in the order tests/conftest.py
-# gives them, slowest first (xdist would start the files with the most tests first, the real-model one last).
+# -n auto: one test process per core (pytest-xdist), each pinned to its own core (tests/conftest.py);
+# --dist loadfile keeps each file's tests, and the fixtures they share, in one process;
+# --no-loadscope-reorder keeps the files in the order tests/conftest.py gives them, slowest first.
 PYTEST := $(PY) -m pytest -q -rs -n auto --dist loadfile --no-loadscope-reorder
+REAL_MODEL_TESTS := tests/test_end_to_end.py
 
+# Two runs: everything on the tiny models, one process per core; then the real model on its own with every
+# core (one training run cannot share cores with other tests without both slowing down: bench/README.md).
+# Both run even when the first fails, so one log shows every failure.
 test: setup  ## run the template's tests on its bundled example (CPU only, offline)
-	$(PYTEST)
+	status=0; \
+	$(PYTEST) --ignore=$(REAL_MODEL_TESTS) || status=1; \
+	$(PY) -m pytest -q -rs $(REAL_MODEL_TESTS) || status=1; \
+	exit $$status
 
 check: setup  ## check YOUR project: every step on a tiny model with your settings and data, and the workflows
 	$(PYTEST) tests/test_your_project.py tests/test_workflows.py

@@ -19,9 +19,29 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(REPO))
 
 
-# The slowest tests start first, so that with `pytest -n auto` (make test) one worker trains the real model
-# while the others run everything else; fixtures are shared within a file (`--dist loadfile`).
+# The slowest files start first, so that with `pytest -n auto` no worker is left with a long file at the end;
+# fixtures are shared within a file (`--dist loadfile`). `make test` runs the real-model file on its own after.
 SLOWEST_FIRST = ("test_end_to_end.py", "test_families.py", "test_your_project.py")
+
+
+def pytest_configure(config):
+    pin_xdist_worker_to_its_cores()
+
+
+def pin_xdist_worker_to_its_cores() -> None:
+    """Under `pytest -n N`, give each worker its own share of the cores, inherited by the steps it starts.
+
+    PyTorch starts one thread per core it may use. N workers that each start one per core of the machine
+    make N times too many threads, and they spin waiting for each other: two workers training on 2 cores
+    with 2 threads each ran 2.5-4x slower than with one pinned thread each (bench/README.md, "make test").
+    """
+    worker, count = os.environ.get("PYTEST_XDIST_WORKER"), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if worker is None or count < 2 or not hasattr(os, "sched_setaffinity"):
+        return
+    cores = sorted(os.sched_getaffinity(0))
+    mine = cores[int(worker.removeprefix("gw")) % len(cores) :: count] or cores
+    os.sched_setaffinity(0, mine)
+    os.environ["OMP_NUM_THREADS"] = str(len(mine))  # for the steps the tests start (scripts/train.py reads the affinity too)
 
 
 def pytest_collection_modifyitems(config, items):
