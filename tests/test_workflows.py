@@ -300,6 +300,23 @@ def test_the_publishing_job_runs_as_little_code_as_possible():
     assert fetched and fetched <= prepared, (prepared, fetched)
 
 
+def test_the_checked_trees_outlive_the_wait_for_a_required_reviewer():
+    """With required reviewers on the `huggingface` environment (docs/mentor.md, optional), the publishing job waits
+    for a click before it downloads the trees the prepare job uploaded. GitHub deletes an artifact when its
+    retention-days run out, and the download then fails: a mentor who approves once a week needs 7 days, and the
+    guide says how long they have. What this cannot show: GitHub's own deletion."""
+    jobs = load(REPO / ".github/workflows/publish.yml")["jobs"]
+    (publishing,) = [job for job in jobs.values() if job.get("environment")]
+    fetched = {step["with"]["name"] for step in publishing["steps"] if step.get("uses", "").startswith("actions/download-artifact@")}
+    uploads = [step for job in jobs.values() for step in job["steps"] if step.get("uses", "").startswith("actions/upload-artifact@")]
+    days = {step["with"]["name"]: step["with"].get("retention-days", 90) for step in uploads}
+    guide = " ".join(MENTOR_GUIDE.read_text(encoding="utf-8").split())
+    window = re.search(r"Approve within (\d+) days", guide)
+    assert window, "the mentor guide does not say how long a publish may wait for approval"
+    for name in fetched:
+        assert days[name] >= max(7, int(window.group(1))), f"publish.yml: `{name}` is deleted after {days[name]} days"
+
+
 def test_make_setup_and_the_publishing_job_install_from_hashed_locks():
     makefile = (REPO / "Makefile").read_text(encoding="utf-8")
     assert "--require-hashes -r requirements.lock" in makefile
