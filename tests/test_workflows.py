@@ -190,7 +190,7 @@ def test_every_required_check_runs_on_the_learners_data_pull_request():
 
 
 def test_every_required_check_runs_on_the_results_pull_request():
-    """The results pull request is opened by train.yml. With the course's GitHub App its token opens it, and GitHub
+    """The results pull request is opened by train.yml. With the repository's GitHub App its token opens it, and GitHub
     runs the pull_request checks; without one the job starts each required check's workflow on the branch."""
     job = load(REPO / ".github/workflows/train.yml")["jobs"]["results-pr"]
     app = [step for step in job["steps"] if step.get("uses", "").startswith("actions/create-github-app-token@")]
@@ -258,7 +258,12 @@ def test_the_mentor_guide_sets_up_what_the_workflows_assume():
                 assert f"`{job['environment']}`" in setup, f"{path.name}: environment {job['environment']} is not in the setup list"
     words = " ".join(setup.split())  # the same sentence however the lines wrap
     for rule in ("`main` only", "Dismiss stale pull request approvals", "Require approval of the most recent reviewable push",
-                 "`branch` = `main`", "`workflow` = `publish.yml`", "Required reviewers"):  # fmt: skip
+                 "`branch` = `main`", "`workflow` = `publish.yml`", "Required reviewers",
+                 # an owner's merge button, a private repository on the free plan, a code owner who cannot write:
+                 # each leaves main, and so the Hub, open without a mentor's review
+                 "Do not allow bypassing the above settings", "Keep the repository public", "add each mentor as a collaborator",
+                 # secrets every branch's workflow can read must not reach further than this repository and its runs
+                 "install it on **this repository only**", "write access to **that dataset only**"):  # fmt: skip
         assert rule in words, f"the mentor guide's setup list does not say {rule!r}"
 
 
