@@ -322,6 +322,18 @@ def test_the_checked_trees_outlive_the_wait_for_a_required_reviewer():
         assert days[name] >= max(7, int(window.group(1))), f"publish.yml: `{name}` is deleted after {days[name]} days"
 
 
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_a_rerun_job_can_upload_its_artifact_again(path):
+    """"Re-run jobs" (after a network hiccup in make setup, or once the learner has allowed Actions to open pull
+    requests) runs in the same workflow run, where the first attempt's artifact still exists; upload-artifact
+    v4 and later refuse an existing name (409 Conflict) unless told to overwrite it, so the re-run would fail at
+    its last step: a Data check that stays red on clean data, a Train run that cannot hand its results on.
+    What this cannot show: GitHub's artifact service itself."""
+    for job_name, step in steps(load(path)):
+        if step.get("uses", "").startswith("actions/upload-artifact@"):
+            assert step["with"].get("overwrite") is True, f"{path.name} {job_name}: `{step['with']['name']}` needs overwrite: true"
+
+
 def test_make_setup_and_the_publishing_job_install_from_hashed_locks():
     makefile = (REPO / "Makefile").read_text(encoding="utf-8")
     assert "--require-hashes -r requirements.lock" in makefile
