@@ -44,8 +44,9 @@ JOB_PYTHON = "3.11"
 TRAINED_BRANCH_PREFIX = "trained/"
 
 TOKEN_HELP = (
-    "no Hugging Face token found: create a fine-grained token that may start Jobs and write to your repos at "
-    "https://huggingface.co/settings/tokens (not the token that publishes), "
+    "no Hugging Face token found: create the private dataset <hub_owner>/<name>-runs on the Hub, then a fine-grained "
+    "token that may start Jobs and write to that dataset only at https://huggingface.co/settings/tokens (not the "
+    "token that publishes), "
     "then `export HF_TOKEN=hf_...` here (or `hf auth login`), or add it as the HF_JOBS_TOKEN secret in GitHub "
     "(Settings > Secrets and variables > Actions), and run again."
 )

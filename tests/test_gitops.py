@@ -33,7 +33,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from workflow_helpers import SETUP_DOCS, accepts_dispatch, jobs_named, required_checks, runs_on_pull_request
+from workflow_helpers import SETUP_DOCS, accepts_dispatch, jobs_named, required_checks, runs_on_pull_request, runs_on_push
 
 WORKFLOWS = REPO / ".github" / "workflows"
 # What a learner's repository holds: the template's tracked files under these paths.
@@ -430,6 +430,43 @@ def test_the_colab_backend_stops_the_run_with_a_link(tmp_path, tiny_model_dir, m
     assert job.outputs["stage"] == "waiting"
     assert "https://colab.research.google.com/github/ada-learner/namibia-qa/blob/main/template/colab/train.ipynb" in job.summary
     assert runner.run_job("train.yml", "results-pr", "main", needs={"train": {"outputs": job.outputs}}).skipped
+
+
+# ---------------------------------------------------------------- "Use this template": the copy's first push
+
+
+def job_starts(tmp_path: Path, workflow: str, job_name: str, ref: str, event: dict) -> bool:
+    """Whether GitHub would start the job for a push to (or a run on) ref with this event payload: its `if:` alone."""
+    job = yaml.safe_load((WORKFLOWS / workflow).read_text(encoding="utf-8"))["jobs"][job_name]
+    runner = Runner(tmp_path, tmp_path, context(ref, event=event))
+    scope = {**runner.context, "github": {**runner.context["github"], "ref": f"refs/heads/{ref}", "ref_name": ref}}
+    return "if" not in job or bool(runner.evaluate(job["if"], scope, None, is_condition=True))
+
+
+def test_creating_a_copy_trains_nothing_and_publishes_nothing(tmp_path):
+    """GitHub sends the first commit of a repository made with "Use this template" as a push that creates main
+    (the push event's documentation: "or when you create a repository from a template"), every file changed, so
+    the Train workflow's paths filter lets it through. The copy still holds the template's example and nothing is
+    set up: training it would take the runner's minutes and then fail to open the results pull request (Actions may
+    not open pull requests until the learner allows it). A Colab run's push creates its trained/... branch too, and
+    must still train. What this cannot show: the payload GitHub sends (`created: true`, as on every push that
+    creates a branch)."""
+    files = git("ls-files", cwd=REPO).splitlines()  # what the copy's first commit holds
+    repository = {"default_branch": "main", "is_template": False}
+    creation = {"created": True, "before": "0" * 40, "repository": repository}
+    workflows = {name: yaml.safe_load((WORKFLOWS / name).read_text(encoding="utf-8")) for name in ("train.yml", "publish.yml", "ci.yml")}
+
+    assert runs_on_push(workflows["train.yml"], "main", files)  # GitHub starts the workflow...
+    assert not job_starts(tmp_path, "train.yml", "train", "main", creation)  # ...and its training job stays skipped
+    results_pr = workflows["train.yml"]["jobs"]["results-pr"]
+    assert results_pr["needs"] == "train" and not re.search(r"\b(always|failure|cancelled)\(", results_pr["if"])  # skipped with it
+    assert job_starts(tmp_path, "train.yml", "train", "trained/20260301-1200", creation)  # Colab pushed its outputs
+    assert job_starts(tmp_path, "train.yml", "train", "main", {"created": False, "before": "1" * 40, "repository": repository})
+    assert job_starts(tmp_path, "train.yml", "train", "main", {"repository": repository})  # "Run workflow": no `created`
+
+    assert not any(name.startswith("results/") for name in files), "the template ships results/: every copy would publish them"
+    assert not runs_on_push(workflows["publish.yml"], "main", files)
+    assert runs_on_push(workflows["ci.yml"], "main", files)  # the Tests check the copy's first commit, as wanted
 
 
 # ---------------------------------------------------------------- the required checks on the results pull request

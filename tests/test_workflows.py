@@ -190,7 +190,7 @@ def test_every_required_check_runs_on_the_learners_data_pull_request():
 
 
 def test_every_required_check_runs_on_the_results_pull_request():
-    """The results pull request is opened by train.yml. With the course's GitHub App its token opens it, and GitHub
+    """The results pull request is opened by train.yml. With the repository's GitHub App its token opens it, and GitHub
     runs the pull_request checks; without one the job starts each required check's workflow on the branch."""
     job = load(REPO / ".github/workflows/train.yml")["jobs"]["results-pr"]
     app = [step for step in job["steps"] if step.get("uses", "").startswith("actions/create-github-app-token@")]
@@ -258,7 +258,12 @@ def test_the_mentor_guide_sets_up_what_the_workflows_assume():
                 assert f"`{job['environment']}`" in setup, f"{path.name}: environment {job['environment']} is not in the setup list"
     words = " ".join(setup.split())  # the same sentence however the lines wrap
     for rule in ("`main` only", "Dismiss stale pull request approvals", "Require approval of the most recent reviewable push",
-                 "`branch` = `main`", "`workflow` = `publish.yml`", "Required reviewers"):  # fmt: skip
+                 "`branch` = `main`", "`workflow` = `publish.yml`", "Required reviewers",
+                 # an owner's merge button, a private repository on the free plan, a code owner who cannot write:
+                 # each leaves main, and so the Hub, open without a mentor's review
+                 "Do not allow bypassing the above settings", "Keep the repository public", "add each mentor as a collaborator",
+                 # secrets every branch's workflow can read must not reach further than this repository and its runs
+                 "install it on **this repository only**", "write access to **that dataset only**"):  # fmt: skip
         assert rule in words, f"the mentor guide's setup list does not say {rule!r}"
 
 
@@ -298,6 +303,35 @@ def test_the_publishing_job_runs_as_little_code_as_possible():
     prepared = {step["with"]["name"] for job in others for step in job["steps"] if step.get("uses", "").startswith("actions/upload-artifact@")}
     fetched = {step["with"]["name"] for step in publishing["steps"] if step.get("uses", "").startswith("actions/download-artifact@")}
     assert fetched and fetched <= prepared, (prepared, fetched)
+
+
+def test_the_checked_trees_outlive_the_wait_for_a_required_reviewer():
+    """With required reviewers on the `huggingface` environment (docs/mentor.md, optional), the publishing job waits
+    for a click before it downloads the trees the prepare job uploaded. GitHub deletes an artifact when its
+    retention-days run out, and the download then fails: a mentor who approves once a week needs 7 days, and the
+    guide says how long they have. What this cannot show: GitHub's own deletion."""
+    jobs = load(REPO / ".github/workflows/publish.yml")["jobs"]
+    (publishing,) = [job for job in jobs.values() if job.get("environment")]
+    fetched = {step["with"]["name"] for step in publishing["steps"] if step.get("uses", "").startswith("actions/download-artifact@")}
+    uploads = [step for job in jobs.values() for step in job["steps"] if step.get("uses", "").startswith("actions/upload-artifact@")]
+    days = {step["with"]["name"]: step["with"].get("retention-days", 90) for step in uploads}
+    guide = " ".join(MENTOR_GUIDE.read_text(encoding="utf-8").split())
+    window = re.search(r"Approve within (\d+) days", guide)
+    assert window, "the mentor guide does not say how long a publish may wait for approval"
+    for name in fetched:
+        assert days[name] >= max(7, int(window.group(1))), f"publish.yml: `{name}` is deleted after {days[name]} days"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_a_rerun_job_can_upload_its_artifact_again(path):
+    """"Re-run jobs" (after a network hiccup in make setup, or once the learner has allowed Actions to open pull
+    requests) runs in the same workflow run, where the first attempt's artifact still exists; upload-artifact
+    v4 and later refuse an existing name (409 Conflict) unless told to overwrite it, so the re-run would fail at
+    its last step: a Data check that stays red on clean data, a Train run that cannot hand its results on.
+    What this cannot show: GitHub's artifact service itself."""
+    for job_name, step in steps(load(path)):
+        if step.get("uses", "").startswith("actions/upload-artifact@"):
+            assert step["with"].get("overwrite") is True, f"{path.name} {job_name}: `{step['with']['name']}` needs overwrite: true"
 
 
 def test_make_setup_and_the_publishing_job_install_from_hashed_locks():

@@ -83,6 +83,24 @@ def runs_on_pull_request(workflow: dict, changed_files: list[str], base_branch: 
     return True
 
 
+def runs_on_push(workflow: dict, branch: str, changed_files: list[str]) -> bool:
+    """Whether a push to branch changing changed_files starts this workflow (a push that creates a branch
+    counts every file of its first commit as changed)."""
+    on = triggers(workflow)
+    if "push" not in on:
+        return False
+    spec = on["push"] or {}
+    if "branches" in spec and not _matches(spec["branches"], branch):
+        return False
+    if "branches-ignore" in spec and _matches(spec["branches-ignore"], branch):
+        return False
+    if "paths" in spec and not any(_matches(spec["paths"], name) for name in changed_files):
+        return False
+    if "paths-ignore" in spec and all(_matches(spec["paths-ignore"], name) for name in changed_files):
+        return False
+    return True
+
+
 def accepts_dispatch(workflow: dict) -> bool:
     return "workflow_dispatch" in triggers(workflow)
 
