@@ -58,3 +58,13 @@ def test_sweep_trains_each_run_and_prints_the_table(tiny_project):
     assert len(rows) == 2, output[-1500:]
     assert re.search(r"^base model: \d+/\d+ right", output, re.MULTILINE), output[-1500:]
     assert re.search(r"^ratio: best \(.+\) [\d.]+x the mean accuracy of the first run", output, re.MULTILINE), output[-1500:]
+
+
+def test_shared_cores_prints_both_ways_and_the_ratio(tiny_model_dir):
+    import os
+
+    output = run_bench("shared_cores.py", "--model", str(tiny_model_dir), "--steps", "1")
+    cores = len(os.sched_getaffinity(0))
+    assert re.search(rf"^{cores} processes x {cores} threads \(default\): ([\d.]+ s(, )?){{{cores}}}$", output, re.MULTILINE), output
+    assert re.search(rf"^{cores} processes x 1 pinned thread: +([\d.]+ s(, )?){{{cores}}}$", output, re.MULTILINE), output
+    assert re.search(r"^ratio: [\d.]+x longer with default threads than pinned", output, re.MULTILINE), output
