@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .files import write_atomic
 from .github import github_repo, raw_file_url
-from .markdown import table_cell
+from .markdown import quoted, table_cell
 from .errors import EXIT_OK
 from .probes import flag_meaning, flagged_pair_lines
 from .stats import format_interval, format_p, taught_phrase, verdict
@@ -445,7 +445,7 @@ def pr_body(evidence: Evidence, criteria: list[Criterion], links: ImageLinks) ->
         "Merging this pull request publishes exactly these files to the Hugging Face Hub "
         "(the publish workflow checks every sha256 in `results/manifest.json` first).",
         "",
-        metrics_section(evidence),
+        quoted(metrics_section(evidence)),  # quotes general questions the model lost
     ]
     after = [
         "### Loss curve and before/after chart",
@@ -455,8 +455,8 @@ def pr_body(evidence: Evidence, criteria: list[Criterion], links: ImageLinks) ->
         links.image("chart.png", "Accuracy and perplexity, base vs tuned"),
         "",
         probes_section(evidence),
-        data_section(evidence),
-        rubric_markdown(criteria),
+        quoted(data_section(evidence)),
+        quoted(rubric_markdown(criteria)),  # its evidence may quote the learner's files
         "### Mentor checklist",
         "",
         "- [ ] The tuned model beats the base model on the held-out questions, and the side-by-side answers agree",
@@ -467,7 +467,7 @@ def pr_body(evidence: Evidence, criteria: list[Criterion], links: ImageLinks) ->
         "",
     ]
     fixed = "\n".join(before + after)
-    side_by_side = evidence.read("evaluate", "side_by_side.md") or "missing: run `python -m scripts evaluate`"
+    side_by_side = quoted(evidence.read("evaluate", "side_by_side.md") or "missing: run `python -m scripts evaluate`")
     room = PR_BODY_LIMIT - len(fixed) - 300  # the side-by-side table is what gets shortened
     if len(side_by_side) > room:
         side_by_side = side_by_side[: max(room, 0)] + "\n\n… (shortened: outputs/evaluate/side_by_side.md has all rows)"
@@ -563,8 +563,8 @@ def probes_section(evidence: Evidence) -> str:
     headline = f"**{len(flagged)} flagged** for a person to read: {ids}" if flagged else "No pair was flagged."
     # What a flag means, and each flagged pair's answers (base and tuned), so the mentor reads the content here.
     details = [flag_meaning(metrics.get("probe_threshold")), *(line for pair in flagged for line in ["", *flagged_pair_lines(pair)])]
-    body = "\n".join([headline, "", *details])
-    return f"### Bias probes\n\n{body}\n\n<details><summary>All probe pairs</summary>\n\n{probes}\n</details>\n"
+    body = quoted("\n".join([headline, "", *details]))  # the model's answers to the probes
+    return f"### Bias probes\n\n{body}\n\n<details><summary>All probe pairs</summary>\n\n{quoted(probes)}\n</details>\n"
 
 
 def data_section(evidence: Evidence) -> str:

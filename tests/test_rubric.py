@@ -286,3 +286,18 @@ def test_a_transcript_of_another_model_or_no_model_answer_scores_nothing(project
     write(cfg.path(rubric.APP_TRANSCRIPT), transcript(model, tool))
     point = points(rubric.score_all(rubric.Evidence(cfg)))[APP_POINT]
     assert point.score == 0 and says in point.evidence
+
+
+def test_the_body_quotes_data_and_answers_without_html_images_or_mentions(project):
+    """A model answer or a learner's question cannot ping people, load images or hide text in the pull request."""
+    cfg = load_settings(project)
+    add_evidence(cfg)
+    hostile = "Ask @octocat <img src=https://tracker.example/p.gif> ![x](https://tracker.example/q.png)"
+    write(cfg.output_dir / "evaluate" / "side_by_side.md", f"| # | Question |\n|---|---|\n| 1 | {hostile} |\n")
+    write(cfg.output_dir / "evaluate" / "probes.md", f"| Pair | Answer |\n|---|---|\n| gender-01 | {hostile} |\n")
+    rubric.main(cfg, rubric_args("--pr-body", "--repo", "ada-learner/namibia-qa", "--branch", "results/run-7"))
+    body = (cfg.step_dir("rubric") / "pr_body.md").read_text()
+    assert "@octocat" not in body and "<img" not in body and "![x]" not in body
+    assert body.count("Ask @\u200boctocat &lt;img src=https://tracker.example/p.gif> !\\[x](https://tracker.example/q.png)") == 2
+    assert "![Loss curve](https://github.com/ada-learner/namibia-qa/blob/results/run-7/results/model/loss_curve.png?raw=true)" in body
+    assert body.startswith(rubric.PR_MARKER) and "<details><summary>Side-by-side answers" in body
