@@ -20,6 +20,7 @@ import pytest
 from conftest import REPO, make_project
 from scripts.__main__ import main as cli
 from scripts.data import load_examples
+from scripts.hf_flavors import gpu_flavors
 from scripts.similarity import SimilarityIndex
 from scripts.validate import (
     PLACEHOLDER_PATTERNS,
@@ -53,12 +54,15 @@ def setting(text: str, key: str, value: str) -> str:
 def fixture_project(folder: Path, model_dir: Path, source: str, **settings) -> Path:
     """A project whose datasets/ is a copy of tests/fixtures/<source>; returns its project.toml.
 
-    The fixture folders hold no rehearsal file, so rehearsal is off unless a test sets it
-    (tests/test_rehearsal.py checks validate with the real one).
+    The fixture folders hold no rehearsal or general-knowledge file, so rehearsal and the forgetting
+    check are off unless a test sets them (tests/test_rehearsal.py checks validate with the real ones);
+    the datasheet (datasets/README.md) is the bundled one.
     """
     shutil.copytree(FIXTURES / source, folder / "datasets")
+    shutil.copy(REPO / "datasets" / "README.md", folder / "datasets" / "README.md")
     text = setting((REPO / "project.toml").read_text(encoding="utf-8"), "base", f'"{model_dir}"')
     settings.setdefault("rehearsal_weight", "0.0")
+    settings.setdefault("general_knowledge", '""')
     for key, value in settings.items():
         text = setting(text, key, value)
     config = folder / "project.toml"
@@ -574,6 +578,73 @@ def test_hf_jobs_settings_that_would_fail_on_the_paid_job_stop_validate(tmp_path
         f'{line_of(config, "base")} [model]: base is the local folder {tiny_model_dir}, which a Hugging Face Job cannot '
         'read ([train] backend = "hf-jobs"); use a Hub id such as HuggingFaceTB/SmolLM2-135M-Instruct.'
     ))  # fmt: skip
+
+
+# What the card, evaluate, dispatch and publish steps would refuse after the merge: validate stops on it first,
+# before it loads the model (so these run in a second). Publish's refusal by the Hub itself is not run (no network).
+@pytest.mark.parametrize(
+    "settings, key, message",
+    [
+        ({"intended_use": '""'}, "intended_use",
+         "[card]: fill in intended_use (who the model is for): readers of the model card need them to use the model "
+         "safely, and the comments in project.toml show an example of each."),
+        ({"license": '"Apache 2.0"'}, "license",
+         "[project]: license 'Apache 2.0' is not a licence id the Hugging Face Hub knows; did you mean apache-2.0? pick "
+         "one from https://huggingface.co/docs/hub/repositories-licenses (e.g. apache-2.0, mit, cc-by-4.0)."),
+        ({"languages": '["en", "English", "en-US", "ng"]'}, "languages",
+         '[project]: languages lists "English" (write "en"), "en-US" (write "en"), which the Hugging Face Hub refuses on '
+         'a model card; write ISO 639 codes of two or three lowercase letters, such as ["en", "af"].'),
+        ({"backend": '"hf-jobs"', "hf_flavor": '"t4"'}, "hf_flavor",
+         '[train]: hf_flavor "t4" is not a Hugging Face Jobs flavor, so the training job for backend = "hf-jobs" could '
+         "not start; use one of " + ", ".join(gpu_flavors()) + "."),
+        ({"backend": '"hf-jobs"', "hf_flavor": '"cpu-basic"'}, "hf_flavor",
+         '[train]: hf_flavor "cpu-basic" has no GPU, so the training job for backend = "hf-jobs" could not start; use '
+         "one of " + ", ".join(gpu_flavors()) + "."),
+        ({"general_knowledge": '"datasets/general.jsonl"'}, "general_knowledge",
+         '[evaluate]: general_knowledge = "datasets/general.jsonl": file not found, so evaluate would stop after '
+         'training; fix the path, or set it to "" to skip the forgetting check.'),
+    ],
+    ids=["empty-card-text", "licence-id", "language-codes", "unknown-flavor", "cpu-flavor", "general-knowledge-file"],
+)  # fmt: skip
+def test_a_setting_a_later_step_would_refuse_stops_validate(tmp_path, tiny_model_dir, capsys, settings, key, message):
+    config = settings_project(tmp_path, tiny_model_dir, **settings)
+    assert_stops(config, capsys, f"{line_of(config, key)} {message}")
+
+
+def assert_data_stops(config: Path, capsys, error: str) -> None:
+    """validate exits 2 with this one sentence about a data file, and writes nothing."""
+    assert cli(["validate", "--config", str(config)]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"error: {error}"]
+    assert not (config.parent / "outputs").exists()
+
+
+def test_a_missing_datasheet_stops_validate(tmp_path, tiny_model_dir, capsys):
+    """The card step publishes datasets/README.md as the dataset repo's card (tests/test_card.py checks its other faults)."""
+    config = settings_project(tmp_path, tiny_model_dir)
+    datasheet = tmp_path / "datasets" / "README.md"
+    datasheet.unlink()
+    assert_data_stops(config, capsys, f"{datasheet}: not found; the dataset repo's card is this datasheet: write it (see the bundled example).")
+
+
+def test_plain_text_records_stop_validate(tmp_path, tiny_model_dir, capsys):
+    """Training and evaluation need a question and an answer: train would refuse plain text after the merge."""
+    config = settings_project(tmp_path, tiny_model_dir)
+    shutil.copy(FIXTURES / "formats" / "text.jsonl", tmp_path / "datasets" / "eval.jsonl")
+    assert_data_stops(config, capsys, 'datasets/eval.jsonl:1: plain-text records cannot train a chat model; write them as '
+                                      '{"messages": [...]} or {"prompt": ..., "completion": ...}.')  # fmt: skip
+
+
+def test_a_key_fact_that_is_not_text_stops_validate(tmp_path, tiny_model_dir, capsys):
+    """evaluate would silently ignore a numeric `answer` and look for the whole reference sentence instead."""
+    config = settings_project(tmp_path, tiny_model_dir)
+    evaluation = tmp_path / "datasets" / "eval.jsonl"
+    lines = evaluation.read_text(encoding="utf-8").splitlines()
+    record = json.loads(lines[1])
+    record["answer"] = 1990
+    lines[1] = json.dumps(record)
+    evaluation.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert_data_stops(config, capsys, 'datasets/eval.jsonl:2 field "answer": must be text in double quotes, like "1990", '
+                                      "not int; the evaluation counts a reply as correct when it contains this text.")  # fmt: skip
 
 
 def test_a_max_length_shorter_than_the_chat_template_stops_validate(tmp_path, tiny_model_dir, capsys):
