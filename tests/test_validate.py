@@ -626,6 +626,17 @@ def test_a_missing_datasheet_stops_validate(tmp_path, tiny_model_dir, capsys):
     assert_data_stops(config, capsys, f"{datasheet}: not found; the dataset repo's card is this datasheet: write it (see the bundled example).")
 
 
+def test_a_datasheet_saved_on_windows_is_read(tmp_path):
+    """A byte-order mark and CRLF line ends (Notepad) are not a missing front matter."""
+    from scripts.dataset_repo import read_datasheet
+
+    datasheet = tmp_path / "README.md"
+    text = (REPO / "datasets" / "README.md").read_text(encoding="utf-8")
+    datasheet.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode("utf-8"))
+    declared, body = read_datasheet(datasheet)
+    assert declared["license"] == "cc-by-4.0" and body.startswith("# Datasheet:") and "\r" not in body
+
+
 def test_plain_text_records_stop_validate(tmp_path, tiny_model_dir, capsys):
     """Training and evaluation need a question and an answer: train would refuse plain text after the merge."""
     config = settings_project(tmp_path, tiny_model_dir)
