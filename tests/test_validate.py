@@ -303,7 +303,8 @@ def test_fact_warnings_reach_every_output(tmp_path, real_model_dir):
 
 def test_too_few_examples_an_empty_split_and_capped_lists(tmp_path, real_model_dir):
     config = fixture_project(tmp_path, real_model_dir, "clean", min_examples="30")
-    records = [{"text": f"Plain text number {number} by {{{{name}}}} and {{{{author}}}}."} for number in range(25)]
+    records = [{"prompt": f"Question number {number} by {{{{name}}}} and {{{{author}}}}?", "completion": f"Answer {number}."}
+               for number in range(25)]
     (tmp_path / "datasets" / "train.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
     (tmp_path / "datasets" / "eval.jsonl").write_text("\n")
     assert cli(["validate", "--config", str(config)]) == 1
