@@ -5,7 +5,8 @@ These need the base model, its tokenizer or the machine, so they cannot run when
 
   * an error (UserError: exit 2, nothing written) when training could not work at all: a target
     module the model does not have, QLoRA or fp16 on a machine without a CUDA GPU, bf16 on a
-    GPU without it, a local base model for a remote job, a max_length that cuts off every answer;
+    GPU without it, a local base model for a remote job, a max_length that cuts off every answer,
+    a logging_steps beyond the last training step (the loss curve would be empty);
   * a warning, shown in the data report and the terminal, when training would run but the value
     is far from what LoRA usually needs (learning rate, epochs, rank and alpha), with the reason,
     or when [project] license cannot be the adapter's licence with the chosen base model.
@@ -18,6 +19,7 @@ hf_flavor a Hugging Face Job cannot train on. The card step checks the [card] te
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from dataclasses import dataclass
 
@@ -60,6 +62,7 @@ def check_settings(cfg, resolved: ResolvedModel, tokenizer, table) -> list[Setti
     check_remote_base(cfg, resolved, locate)
     warnings = check_hardware(cfg, locate)
     check_max_length(cfg, tokenizer, table, locate)
+    check_logging_steps(cfg, int((table["split"] == "train").sum()), locate)
     warnings += check_hyperparameters(cfg, locate)
     warnings += check_licence_compatibility(cfg, locate)
     return sorted(warnings, key=lambda warning: warning.line or 0)  # in the order of project.toml
@@ -181,6 +184,32 @@ def check_max_length(cfg, tokenizer, table, locate) -> None:
             f"(the shortest is {int(chats['prompt_tokens'].min())} tokens with the chat template), so every answer would "
             f"be cut off; {raise_to}."
         )
+
+
+def optimizer_steps(cfg, train_examples: int) -> int:
+    """How many optimizer steps training takes, counted as the Trainer counts them (one process per GPU of a job)."""
+    train = cfg.train
+    if train.max_steps > 0:
+        return train.max_steps
+    devices = FLAVORS[train.hf_flavor].gpus if train.backend == "hf-jobs" and train.hf_flavor in FLAVORS else 1
+    batches = math.ceil(train_examples / (train.batch_size * devices))
+    return math.ceil(train.epochs * max(math.ceil(batches / train.gradient_accumulation), 1))
+
+
+def check_logging_steps(cfg, train_examples: int, locate) -> None:
+    """The Trainer records the training loss every logging_steps steps: more than the run has leaves the curve empty."""
+    steps, every = optimizer_steps(cfg, train_examples), cfg.train.logging_steps
+    if every <= steps:
+        return
+    counted = "max_steps" if cfg.train.max_steps > 0 else (
+        f"{train_examples} examples, batch_size {cfg.train.batch_size}, gradient_accumulation "
+        f"{cfg.train.gradient_accumulation}, {cfg.train.epochs:g} epochs"
+    )
+    raise UserError(
+        f"{locate('train', 'logging_steps')}: logging_steps = {every} is more than the {steps} optimizer steps training "
+        f"takes ({counted}), so the loss curve would have no training loss to show; set logging_steps = "
+        f"{max(1, steps // 10)} for about 10 points."
+    )
 
 
 # ---------------------------------------------------------------- warnings

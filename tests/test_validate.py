@@ -687,6 +687,26 @@ def test_an_example_whose_prompt_fills_max_length_says_no_answer_is_learned(tmp_
     )
 
 
+@pytest.mark.parametrize(
+    "settings, steps",
+    [({"logging_steps": "3", "max_steps": "2"}, "2 optimizer steps training takes (max_steps)"),
+     ({"logging_steps": "4", "epochs": "3"},  # the clean fixture's 5 examples are one batch of 8
+      "3 optimizer steps training takes (5 examples, batch_size 8, gradient_accumulation 1, 3 epochs)")],
+)  # fmt: skip
+def test_logging_steps_beyond_the_last_step_stop_validate(tmp_path, tiny_model_dir, capsys, settings, steps):
+    """The Trainer would log no training loss at all: the loss curve the mentor reviews would be empty."""
+    config = settings_project(tmp_path, tiny_model_dir, **settings)
+    every = settings["logging_steps"]
+    assert_stops(config, capsys, f"{line_of(config, 'logging_steps')} [train]: logging_steps = {every} is more than the "
+                                 f"{steps}, so the loss curve would have no training loss to show; set logging_steps = 1 "
+                                 "for about 10 points.")  # fmt: skip
+
+
+def test_logging_steps_at_the_last_step_pass(tmp_path, tiny_model_dir):
+    config = settings_project(tmp_path, tiny_model_dir, logging_steps="3", epochs="3")
+    assert cli(["validate", "--config", str(config)]) == 0
+
+
 def test_unusual_settings_are_warnings_in_every_output(tmp_path, tiny_model_dir, no_gpu, capsys):
     config = settings_project(tmp_path, tiny_model_dir, learning_rate="0.05", epochs="30", alpha="4", precision='"bf16"')
     assert cli(["validate", "--config", str(config)]) == 0  # warnings never fail the check
