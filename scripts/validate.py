@@ -224,7 +224,13 @@ def rehearsal_questions(cfg) -> list[Example]:
         return []
     if not cfg.path(relative).is_file():
         raise UserError(f'project.toml: [data] rehearsal = "{relative}": file not found; fix the path, or set it to "" to train without rehearsal.')
-    return load_examples(cfg.path(relative), "auto", display_name=relative)
+    examples = load_examples(cfg.path(relative), "auto", display_name=relative)
+    if not any(example.messages and example.messages[-1]["role"] == "assistant" for example in examples):  # as train counts them
+        raise UserError(
+            f"{relative}: no question to rehearse (none ends with an assistant answer), so training would stop; "
+            'add some, or set [data] rehearsal = "" in project.toml.'
+        )
+    return examples
 
 
 def general_questions(cfg) -> list[Example]:
@@ -237,7 +243,10 @@ def general_questions(cfg) -> list[Example]:
             f'{setting_locator(cfg)("evaluate", "general_knowledge")}: general_knowledge = "{relative}": file not found, '
             'so evaluate would stop after training; fix the path, or set it to "" to skip the forgetting check.'
         )
-    return load_examples(cfg.path(relative), "auto", display_name=relative)
+    questions = load_examples(cfg.path(relative), "auto", display_name=relative)
+    require_conversations(questions)  # evaluate asks each question and looks for its answer
+    require_text_answers(questions)
+    return questions
 
 
 def require_text_answers(examples: list[Example]) -> None:

@@ -56,13 +56,14 @@ def fixture_project(folder: Path, model_dir: Path, source: str, **settings) -> P
 
     The fixture folders hold no rehearsal or general-knowledge file, so rehearsal and the forgetting
     check are off unless a test sets them (tests/test_rehearsal.py checks validate with the real ones);
-    the datasheet (datasets/README.md) is the bundled one.
+    the datasheet (datasets/README.md) is the bundled one, and the loss is logged at every step.
     """
     shutil.copytree(FIXTURES / source, folder / "datasets")
     shutil.copy(REPO / "datasets" / "README.md", folder / "datasets" / "README.md")
     text = setting((REPO / "project.toml").read_text(encoding="utf-8"), "base", f'"{model_dir}"')
     settings.setdefault("rehearsal_weight", "0.0")
     settings.setdefault("general_knowledge", '""')
+    settings.setdefault("logging_steps", "1")  # the fixtures train for a few steps only: log each one
     for key, value in settings.items():
         text = setting(text, key, value)
     config = folder / "project.toml"
@@ -644,6 +645,19 @@ def test_plain_text_records_stop_validate(tmp_path, tiny_model_dir, capsys):
     shutil.copy(FIXTURES / "formats" / "text.jsonl", tmp_path / "datasets" / "eval.jsonl")
     assert_data_stops(config, capsys, 'datasets/eval.jsonl:1: plain-text records cannot train a chat model; write them as '
                                       '{"messages": [...]} or {"prompt": ..., "completion": ...}.')  # fmt: skip
+
+
+def test_question_sets_evaluate_and_train_would_refuse_stop_validate(tmp_path, tiny_model_dir, capsys):
+    """The forgetting check's file is read even without rehearsal; a rehearsal file needs a question to rehearse."""
+    config = settings_project(tmp_path, tiny_model_dir, general_knowledge='"datasets/general.jsonl"')
+    shutil.copy(FIXTURES / "formats" / "text.jsonl", tmp_path / "datasets" / "general.jsonl")
+    assert_data_stops(config, capsys, 'datasets/general.jsonl:1: plain-text records cannot train a chat model; write them as '
+                                      '{"messages": [...]} or {"prompt": ..., "completion": ...}.')  # fmt: skip
+    config = settings_project(tmp_path / "rehearsal", tiny_model_dir, rehearsal_weight="1.0", rehearsal='"datasets/rehearsal.jsonl"')
+    questions = [{"messages": [{"role": "user", "content": f"What is {number} + {number}?"}]} for number in range(3)]
+    (tmp_path / "rehearsal" / "datasets" / "rehearsal.jsonl").write_text("".join(json.dumps(q) + "\n" for q in questions))
+    assert_data_stops(config, capsys, "datasets/rehearsal.jsonl: no question to rehearse (none ends with an assistant answer), "
+                                      'so training would stop; add some, or set [data] rehearsal = "" in project.toml.')  # fmt: skip
 
 
 def test_a_key_fact_that_is_not_text_stops_validate(tmp_path, tiny_model_dir, capsys):
