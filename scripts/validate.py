@@ -21,7 +21,12 @@ What is checked, and by what:
   * validate_settings.py checks the settings that would otherwise fail only after
     the merge, against the base model and the machine: target modules, QLoRA and
     precision, max_length against the chat template (errors), and unusual
-    learning rates, epochs, rank and alpha (warnings in the report).
+    learning rates, epochs, rank and alpha (warnings in the report); and, before
+    the model loads, what the card, dispatch and publish steps would refuse.
+  * Loading stops (exit 2) on what train or evaluate would refuse after the
+    merge: plain-text records, an `answer` that is not text, a missing or
+    broken forgetting-check file; and on a datasets/README.md the card step
+    could not publish as the dataset's card.
 
 Writes outputs/validate/: report.md (plain language, fit for a pull-request
 comment), report.json (the same, for programs), data_docs/ (Great Expectations
@@ -43,9 +48,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from .config import setting_locator
 from .data import Example, load_examples, load_split, read_records, require_conversations
 from .dataset_repo import datasheet_path, read_datasheet
-from .config import setting_locator
 from .errors import EXIT_CHECKS_FAILED, EXIT_OK, UserError, where
 from .facts import key_fact, phrasing_distribution, phrasings_by_fact, taught_flags
 from .language_id import LANGUAGE_NAMES, LanguageDetector
