@@ -377,6 +377,11 @@ def check_repo_ids(settings: Settings, locate: "_KeyLocator") -> None:
         value = getattr(publish, key).strip()
         if value:
             _require_hub_id(value, f'{locate("publish", key)}: {key} "{value}" is not a Hub repo id')
+        if value and "/" not in value:  # the Hub would take the token's account, but the links would not
+            raise UserError(
+                f'{locate("publish", key)}: {key} "{value}" names no owner, so the model card and the Space would link to '
+                f'https://huggingface.co/{value}, which is not your repo; write "{owner or "your-username"}/{value}".'
+            )
 
 
 def _require_hub_id(repo_id: str, problem: str, fix: str = "") -> None:

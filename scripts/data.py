@@ -93,6 +93,16 @@ class Example:
         return self.messages[-1]["content"] if self.messages else (self.text or "")
 
 
+def require_conversations(examples: list[Example]) -> None:
+    """Training and evaluation need roles (a question and the answer to learn): raise UserError at the first plain-text record."""
+    for example in examples:
+        if example.text is not None:
+            raise UserError(
+                f"{example.location}: plain-text records cannot train a chat model; "
+                'write them as {"messages": [...]} or {"prompt": ..., "completion": ...}.'
+            )
+
+
 MAX_ERRORS_LISTED = 20  # broken records named in one error message; the rest are counted
 MAX_NESTING = 100  # levels of [ ] and { }: real records need fewer than 10, and far deeper ones crash Python's recursion
 

@@ -70,7 +70,7 @@ def read_datasheet(path: Path) -> tuple[dict, str]:
 
     if not path.is_file():
         raise UserError(f"{path}: not found; the dataset repo's card is this datasheet: write it (see the bundled example).")
-    text = path.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8-sig").replace("\r\n", "\n")  # as Windows editors save it: a BOM, CRLF
     if not text.startswith("---\n"):
         raise UserError(
             f"{path}:1: no front matter; start the file with three lines: ---, `{FRONT_MATTER_EXAMPLE}` "

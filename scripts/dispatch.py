@@ -28,6 +28,7 @@ from pathlib import Path
 from .errors import EXIT_CHECKS_FAILED, EXIT_OK, UserError
 from .files import sha256_of, write_atomic
 from .github import add_to_job_summary, github_repo, set_github_output
+from .hf_flavors import FLAVORS, PRICE_SOURCE, PRICES_CHECKED, gpu_flavors
 
 CODE_ROOT = Path(__file__).resolve().parent.parent  # the template: scripts/, template/, requirements
 TEMPLATE = CODE_ROOT / "template"
@@ -50,42 +51,6 @@ TOKEN_HELP = (
     "then `export HF_TOKEN=hf_...` here (or `hf auth login`), or add it as the HF_JOBS_TOKEN secret in GitHub "
     "(Settings > Secrets and variables > Actions), and run again."
 )
-
-
-@dataclass(frozen=True)
-class Flavor:
-    gpus: int
-    usd_per_hour: float
-
-
-# Hugging Face Jobs hardware and its price per hour, billed by the minute while the job runs.
-# Source: https://huggingface.co/docs/hub/jobs-pricing (CPU and T4 rows) and the hardware table on
-# https://huggingface.co/pricing (the other GPUs), read in June 2026. Prices change: when the Hub can be
-# reached, the live price from `list_jobs_hardware()` is used instead of this table.
-PRICES_CHECKED = "June 2026"
-PRICE_SOURCE = "https://huggingface.co/docs/hub/jobs-pricing"
-FLAVORS: dict[str, Flavor] = {
-    "cpu-basic": Flavor(0, 0.01),
-    "cpu-upgrade": Flavor(0, 0.03),
-    "t4-small": Flavor(1, 0.40),
-    "t4-medium": Flavor(1, 0.60),
-    "l4x1": Flavor(1, 0.80),
-    "l4x4": Flavor(4, 3.80),
-    "l40sx1": Flavor(1, 1.80),
-    "l40sx4": Flavor(4, 8.30),
-    "l40sx8": Flavor(8, 23.50),
-    "a10g-small": Flavor(1, 1.00),
-    "a10g-large": Flavor(1, 1.50),
-    "a10g-largex2": Flavor(2, 3.00),
-    "a10g-largex4": Flavor(4, 5.00),
-    "a100-large": Flavor(1, 2.50),
-    "a100x4": Flavor(4, 10.00),
-    "a100x8": Flavor(8, 20.00),
-    "h200": Flavor(1, 5.00),
-    "h200x2": Flavor(2, 10.00),
-    "h200x4": Flavor(4, 20.00),
-    "h200x8": Flavor(8, 40.00),
-}
 
 
 def add_arguments(parser) -> None:
@@ -197,7 +162,7 @@ def plan_hf_job(cfg, namespace: str, run_id: str, resume: bool, usd_per_hour: fl
     if flavor not in FLAVORS:
         raise UserError(
             f'project.toml [train] hf_flavor is "{flavor}", which is not a Hugging Face Jobs GPU we know; '
-            f"use one of: {', '.join(name for name, f in FLAVORS.items() if f.gpus)}."
+            f"use one of: {', '.join(gpu_flavors())}."
         )
     if FLAVORS[flavor].gpus == 0:
         raise UserError(f'project.toml [train] hf_flavor "{flavor}" has no GPU; pick a GPU flavor such as "t4-small".')

@@ -23,6 +23,24 @@ BORDER = 0.01  # confidences this close to the cut-off are decided by py3langid 
 TEXTS_PER_CHUNK = 512  # texts scored together: about 20 MB of numbers at a time
 
 
+# Names for the codes learners meet most, to say "German (de)" in the report rather than a bare code.
+LANGUAGE_NAMES = {
+    "en": "English", "af": "Afrikaans", "de": "German", "nl": "Dutch", "fr": "French", "pt": "Portuguese",
+    "es": "Spanish", "it": "Italian", "zh": "Chinese", "ja": "Japanese", "ko": "Korean", "ru": "Russian",
+    "ar": "Arabic", "hi": "Hindi", "sw": "Swahili", "zu": "Zulu", "xh": "Xhosa", "st": "Sotho", "tn": "Tswana",
+    "la": "Latin",
+}  # fmt: skip
+
+
+def code_for(written: str) -> str | None:
+    """The two-letter code a learner meant by "EN", "en-US", "en_GB" or "English"; None when it is not clear."""
+    by_name = {name.lower(): code for code, name in LANGUAGE_NAMES.items()}
+    if written.strip().lower() in by_name:
+        return by_name[written.strip().lower()]
+    first = written.replace("_", "-").split("-")[0].strip().lower()
+    return first if first.isalpha() and 2 <= len(first) <= 3 else None
+
+
 class LanguageDetector:
     """py3langid's identifier, with probabilities normalised so that the confidence is between 0 and 1."""
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .files import replace_folder, save_figure, write_atomic
-from .data import Example, load_examples, load_split
+from .data import Example, load_examples, load_split, require_conversations
 from .errors import EXIT_CHECKS_FAILED, UserError
 from .model import Hardware, detect_hardware, load_causal_lm, load_for
 
@@ -115,11 +115,7 @@ def to_prompt_completion(example: Example) -> dict:
     In a multi-turn conversation the earlier assistant turns are context: only the
     final answer is trained on, which keeps one clear target per example.
     """
-    if example.text is not None:
-        raise UserError(
-            f"{example.location}: plain-text records cannot train a chat model; "
-            'write them as {"messages": [...]} or {"prompt": ..., "completion": ...}.'
-        )
+    require_conversations([example])
     if not example.messages or example.messages[-1]["role"] != "assistant":
         raise UserError(f"{example.location}: the conversation must end with an assistant answer; run validate for details.")
     return {"prompt": example.prompt_messages, "completion": [example.messages[-1]]}

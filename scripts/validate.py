@@ -23,16 +23,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .data import Example, load_examples, load_split, read_records
-from .errors import EXIT_CHECKS_FAILED, EXIT_OK, UserError
+from .config import setting_locator
+from .data import Example, load_examples, load_split, read_records, require_conversations
+from .dataset_repo import datasheet_path, read_datasheet
+from .errors import EXIT_CHECKS_FAILED, EXIT_OK, UserError, where
 from .facts import key_fact, phrasing_distribution, phrasings_by_fact, taught_flags
-from .language_id import LanguageDetector
+from .language_id import LANGUAGE_NAMES, LanguageDetector
 from .names import load_name_finder
 from .privacy import SCAN_COVERS, Finding, describe, find_personal_data
 from .similarity import SimilarityIndex, comparable
 from .github import add_to_job_summary
 from .validate_report import build_report, plural, print_summary, staging_folder, write_outputs
-from .validate_settings import SettingWarning, check_settings
+from .validate_settings import SettingWarning, check_plain_settings, check_settings
 
 SMALL_GROUP = 0.05  # a category or tag on fewer than 5% of examples gets a warning
 MAX_GROUPS_SHOWN = 12  # categories or tags named in the report's table
@@ -108,6 +110,8 @@ class Passage:
 
 def main(cfg, args) -> int:
     data = load_datasets(cfg)  # a broken file stops here, before anything is written
+    read_datasheet(datasheet_path(cfg))  # the card step publishes it as the dataset repo's card
+    check_plain_settings(cfg)  # so does a setting a later step would refuse
     from .model import load_for
 
     out = cfg.step_dir("validate")
@@ -170,7 +174,7 @@ def check_texts(data: Datasets, cfg) -> TextResults:
 
 
 def load_datasets(cfg) -> Datasets:
-    """Load train, eval and (when the file exists) the probes; a broken file raises UserError."""
+    """Load train, eval, the probes (when the file exists) and the extra question sets; a broken file raises UserError."""
     from .probes import load_probes
 
     names = {"train": cfg.data.train, "eval": cfg.data.eval, "probes": cfg.data.probes}
@@ -183,25 +187,57 @@ def load_datasets(cfg) -> Datasets:
         read_records(probes_path, cfg.data.probes)
         lines = [number for number, text in enumerate(_lines(probes_path), start=1) if text.strip()]
         probes = list(zip(lines, load_probes(probes_path, cfg.data.probes)))
-    return Datasets(load_split(cfg, "train"), load_split(cfg, "eval"), probes, names, *rehearsal_and_general(cfg))
+    train, evaluation = load_split(cfg, "train"), load_split(cfg, "eval")
+    for examples in (train, evaluation):
+        require_conversations(examples)  # train and evaluate need roles: plain text would stop them after the merge
+        require_text_answers(examples)
+    return Datasets(train, evaluation, probes, names, rehearsal_questions(cfg), general_questions(cfg))
 
 
-def rehearsal_and_general(cfg) -> tuple[list[Example], list[Example]]:
-    """The rehearsal questions and the forgetting check's questions, only when training will rehearse.
+def rehearsal_questions(cfg) -> list[Example]:
+    """The rehearsal questions, only when training will rehearse ([train] rehearsal_weight above 0).
 
-    Rehearsal questions are trained on, so they are read (and checked against the questions that measure
-    the model) only when [train] rehearsal_weight is above 0; evaluate reports a missing forgetting set itself.
+    They are trained on, so they are checked against the questions that measure the model.
     """
     relative = cfg.data.rehearsal.strip()
     if not relative or cfg.train.rehearsal_weight <= 0:
-        return [], []
+        return []
     if not cfg.path(relative).is_file():
         raise UserError(f'project.toml: [data] rehearsal = "{relative}": file not found; fix the path, or set it to "" to train without rehearsal.')
-    rehearsal = load_examples(cfg.path(relative), "auto", display_name=relative)
-    general_file = cfg.evaluate.general_knowledge.strip()
-    general_path = cfg.path(general_file) if general_file else None
-    general = load_examples(general_path, "auto", display_name=general_file) if general_path and general_path.is_file() else []
-    return rehearsal, general
+    examples = load_examples(cfg.path(relative), "auto", display_name=relative)
+    if not any(example.messages and example.messages[-1]["role"] == "assistant" for example in examples):  # as train counts them
+        raise UserError(
+            f"{relative}: no question to rehearse (none ends with an assistant answer), so training would stop; "
+            'add some, or set [data] rehearsal = "" in project.toml.'
+        )
+    return examples
+
+
+def general_questions(cfg) -> list[Example]:
+    """The forgetting check's questions ([evaluate] general_knowledge): evaluate reads them after training."""
+    relative = cfg.evaluate.general_knowledge.strip()
+    if not relative:
+        return []
+    if not cfg.path(relative).is_file():
+        raise UserError(
+            f'{setting_locator(cfg)("evaluate", "general_knowledge")}: general_knowledge = "{relative}": file not found, '
+            'so evaluate would stop after training; fix the path, or set it to "" to skip the forgetting check.'
+        )
+    questions = load_examples(cfg.path(relative), "auto", display_name=relative)
+    require_conversations(questions)  # evaluate asks each question and looks for its answer
+    require_text_answers(questions)
+    return questions
+
+
+def require_text_answers(examples: list[Example]) -> None:
+    """A record's `answer` (the key fact) must be text: evaluate ignores any other value and scores the whole reply."""
+    for example in examples:
+        value = example.meta.get("answer")
+        if value is not None and not isinstance(value, str):
+            raise UserError(
+                f'{where(example.file, example.line, "answer")}: must be text in double quotes, like "{value}", not '
+                f"{type(value).__name__}; the evaluation counts a reply as correct when it contains this text."
+            )
 
 
 def _lines(path: Path) -> list[str]:
@@ -871,14 +907,6 @@ def check_names(texts: list[Passage], names) -> Check:
     # Said on every report (and so on the model card): which detector ran, and what it cannot see.
     check.details = f"found by {names.detector}; not found: {names.cannot_see}"
     return check
-
-
-LANGUAGE_NAMES = {
-    "en": "English", "af": "Afrikaans", "de": "German", "nl": "Dutch", "fr": "French", "pt": "Portuguese",
-    "es": "Spanish", "it": "Italian", "zh": "Chinese", "ja": "Japanese", "ko": "Korean", "ru": "Russian",
-    "ar": "Arabic", "hi": "Hindi", "sw": "Swahili", "zu": "Zulu", "xh": "Xhosa", "st": "Sotho", "tn": "Tswana",
-    "la": "Latin",
-}  # fmt: skip
 
 
 UNSURE = "unsure"  # the text was too short or too mixed to tell

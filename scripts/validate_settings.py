@@ -5,22 +5,28 @@ These need the base model, its tokenizer or the machine, so they cannot run when
 
   * an error (UserError: exit 2, nothing written) when training could not work at all: a target
     module the model does not have, QLoRA or fp16 on a machine without a CUDA GPU, bf16 on a
-    GPU without it, a local base model for a remote job, a max_length that cuts off every answer;
+    GPU without it, a local base model for a remote job, a max_length that cuts off every answer,
+    a logging_steps beyond the last training step (the loss curve would be empty);
   * a warning, shown in the data report and the terminal, when training would run but the value
     is far from what LoRA usually needs (learning rate, epochs, rank and alpha), with the reason,
     or when [project] license cannot be the adapter's licence with the chosen base model.
 
-The card step checks the [card] texts and the licence id itself (check_ethics_fields, check_license):
-they matter only once there is a model to describe.
+check_plain_settings runs first and needs no model: what the card and publish steps would refuse
+after the merge (an empty [card] text, a licence id or language code the Hub does not accept) and an
+hf_flavor a Hugging Face Job cannot train on. The card step checks the [card] texts and the licence again.
 """
 
 from __future__ import annotations
 
 import difflib
+import math
+import re
 from dataclasses import dataclass
 
 from .config import setting_locator
 from .errors import UserError
+from .hf_flavors import FLAVORS, gpu_flavors
+from .language_id import code_for
 from .model import ResolvedModel, adaptable_layer_names, cpu_has_native_bf16
 
 # Far outside these, LoRA on a small dataset rarely does what a learner wants (the reasons are in the warnings).
@@ -41,6 +47,14 @@ class SettingWarning:
     message: str
 
 
+def check_plain_settings(cfg) -> None:
+    """Raise UserError for a setting that a later step would refuse and that needs no model to check."""
+    check_ethics_fields(cfg)
+    check_license(cfg)
+    check_language_codes(cfg)
+    check_hf_flavor(cfg)
+
+
 def check_settings(cfg, resolved: ResolvedModel, tokenizer, table) -> list[SettingWarning]:
     """Raise UserError for a setting that cannot work; return the warnings. `table` is validate's example table."""
     locate = setting_locator(cfg)
@@ -48,6 +62,7 @@ def check_settings(cfg, resolved: ResolvedModel, tokenizer, table) -> list[Setti
     check_remote_base(cfg, resolved, locate)
     warnings = check_hardware(cfg, locate)
     check_max_length(cfg, tokenizer, table, locate)
+    check_logging_steps(cfg, int((table["split"] == "train").sum()), locate)
     warnings += check_hyperparameters(cfg, locate)
     warnings += check_licence_compatibility(cfg, locate)
     return sorted(warnings, key=lambda warning: warning.line or 0)  # in the order of project.toml
@@ -82,6 +97,18 @@ def check_target_modules(cfg, resolved: ResolvedModel, locate) -> None:
 def _did_you_mean(word: str, options: list[str]) -> str:
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     return f' (did you mean "{close[0]}"?)' if close else ""
+
+
+def check_hf_flavor(cfg) -> None:
+    """A Hugging Face Job trains only on a GPU flavor the Hub offers; dispatch would refuse any other after the merge."""
+    flavor = cfg.train.hf_flavor
+    if cfg.train.backend != "hf-jobs" or flavor in FLAVORS and FLAVORS[flavor].gpus:
+        return
+    why = "has no GPU" if flavor in FLAVORS else "is not a Hugging Face Jobs flavor"
+    raise UserError(
+        f'{setting_locator(cfg)("train", "hf_flavor")}: hf_flavor "{flavor}" {why}, so the training job for '
+        f'backend = "hf-jobs" could not start{_did_you_mean(flavor, gpu_flavors())}; use one of {", ".join(gpu_flavors())}.'
+    )
 
 
 def check_remote_base(cfg, resolved: ResolvedModel, locate) -> None:
@@ -157,6 +184,32 @@ def check_max_length(cfg, tokenizer, table, locate) -> None:
             f"(the shortest is {int(chats['prompt_tokens'].min())} tokens with the chat template), so every answer would "
             f"be cut off; {raise_to}."
         )
+
+
+def optimizer_steps(cfg, train_examples: int) -> int:
+    """How many optimizer steps training takes, counted as the Trainer counts them (one process per GPU of a job)."""
+    train = cfg.train
+    if train.max_steps > 0:
+        return train.max_steps
+    devices = FLAVORS[train.hf_flavor].gpus if train.backend == "hf-jobs" and train.hf_flavor in FLAVORS else 1
+    batches = math.ceil(train_examples / (train.batch_size * devices))
+    return math.ceil(train.epochs * max(math.ceil(batches / train.gradient_accumulation), 1))
+
+
+def check_logging_steps(cfg, train_examples: int, locate) -> None:
+    """The Trainer records the training loss every logging_steps steps: more than the run has leaves the curve empty."""
+    steps, every = optimizer_steps(cfg, train_examples), cfg.train.logging_steps
+    if every <= steps:
+        return
+    counted = "max_steps" if cfg.train.max_steps > 0 else (
+        f"{train_examples} examples, batch_size {cfg.train.batch_size}, gradient_accumulation "
+        f"{cfg.train.gradient_accumulation}, {cfg.train.epochs:g} epochs"
+    )
+    raise UserError(
+        f"{locate('train', 'logging_steps')}: logging_steps = {every} is more than the {steps} optimizer steps training "
+        f"takes ({counted}), so the loss curve would have no training loss to show; set logging_steps = "
+        f"{max(1, steps // 10)} for about 10 points."
+    )
 
 
 # ---------------------------------------------------------------- warnings
@@ -256,23 +309,40 @@ def check_ethics_fields(cfg) -> None:
     if empty:
         reasons = "; ".join(f"{name} ({why})" for name, why in empty.items())
         raise UserError(
-            f"{_config_name(cfg)} [card]: fill in {reasons}: readers of the model card need them to use the "
-            "model safely, and the comments in project.toml show an example of each."
+            f"{setting_locator(cfg)('card', next(iter(empty)))}: fill in {reasons}: readers of the model card need them "
+            "to use the model safely, and the comments in project.toml show an example of each."
         )
 
 
 def check_license(cfg) -> None:
     license_id = cfg.project.license.strip()
     if license_id not in HUB_LICENSES:
-        import difflib
-
         close = difflib.get_close_matches(license_id.lower(), sorted(HUB_LICENSES), n=1)
         hint = f"did you mean {close[0]}? " if close else ""
         raise UserError(
-            f"{_config_name(cfg)} [project] license: {license_id!r} is not a licence id the Hugging Face Hub knows; "
-            f"{hint}pick one from https://huggingface.co/docs/hub/repositories-licenses (e.g. apache-2.0, mit, cc-by-4.0)."
+            f"{setting_locator(cfg)('project', 'license')}: license {license_id!r} is not a licence id the Hugging Face "
+            f"Hub knows; {hint}pick one from https://huggingface.co/docs/hub/repositories-licenses (e.g. apache-2.0, mit, cc-by-4.0)."
         )
 
 
-def _config_name(cfg) -> str:
-    return cfg.config_path.name if cfg.config_path else "project.toml"
+# The Hub refuses a model card whose `language` is not an ISO 639-1, 639-2 or 639-3 code in lower case (two or
+# three letters) or one of its special values; BCP-47 tags such as "en-US" go in another field it has.
+LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
+HUB_SPECIAL_LANGUAGES = ("code", "multilingual")
+
+
+def check_language_codes(cfg) -> None:
+    """[project] languages becomes the model card's `language`: publish would be refused after the merge."""
+    wrong = [code for code in cfg.project.languages if not LANGUAGE_CODE.fullmatch(code) and code not in HUB_SPECIAL_LANGUAGES]
+    if wrong:
+        named = ", ".join(f'"{code}"{_code_hint(code)}' for code in wrong)
+        raise UserError(
+            f"{setting_locator(cfg)('project', 'languages')}: languages lists {named}, which the Hugging Face Hub refuses "
+            'on a model card; write ISO 639 codes of two or three lowercase letters, such as ["en", "af"].'
+        )
+
+
+def _code_hint(code: str) -> str:
+    """ (write "en") for "EN", "en-US", "en_GB" or "English"; nothing when the language is not recognised."""
+    found = code_for(code)
+    return f' (write "{found}")' if found else ""

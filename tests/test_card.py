@@ -516,7 +516,8 @@ def test_empty_ethics_fields_fail_with_exit_2_naming_them(card_project, capsys):
     set_values(card_project, "card", intended_use="", known_biases="  ")
     assert run_card(card_project) == 2
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and error.startswith("error: project.toml [card]: fill in intended_use (who the model is for)")
+    line = next(n for n, text in enumerate(card_project.read_text().splitlines(), 1) if text.startswith("intended_use ="))
+    assert error.count("\n") == 1 and error.startswith(f"error: {card_project}:{line} [card]: fill in intended_use (who the model is for)")
     assert "known_biases (whom the data under- or over-represents)" in error
     assert "out_of_scope_use" not in error
     assert not (card_project.parent / "results").exists()

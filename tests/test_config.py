@@ -129,6 +129,9 @@ LONG_NAME = "n" * 92  # fits the Hub's 96 characters, but name-demo, name-data a
          'project.toml:2 [publish]: model_repo "ada/namibia/qa" is not a Hub repo id: it has more than one "/"; write owner/name.'),
         ('[publish]\nspace_repo = "ada/namibia qa demo"\n',
          'project.toml:2 [publish]: space_repo "ada/namibia qa demo" is not a Hub repo id: it contains a space, and only letters, digits, -, _ and . are allowed.'),
+        ('[project]\nhub_owner = "ada"\n[publish]\nspace_repo = "qa-demo"\n',
+         'project.toml:4 [publish]: space_repo "qa-demo" names no owner, so the model card and the Space would link to '
+         'https://huggingface.co/qa-demo, which is not your repo; write "ada/qa-demo".'),
         ('[publish]\nmodel_repo = "ada/qa.git"\n',
          'project.toml:2 [publish]: model_repo "ada/qa.git" is not a Hub repo id: it ends in ".git", which the Hub does not allow.'),
     ],

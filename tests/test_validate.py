@@ -20,6 +20,7 @@ import pytest
 from conftest import REPO, make_project
 from scripts.__main__ import main as cli
 from scripts.data import load_examples
+from scripts.hf_flavors import gpu_flavors
 from scripts.similarity import SimilarityIndex
 from scripts.validate import (
     PLACEHOLDER_PATTERNS,
@@ -53,12 +54,16 @@ def setting(text: str, key: str, value: str) -> str:
 def fixture_project(folder: Path, model_dir: Path, source: str, **settings) -> Path:
     """A project whose datasets/ is a copy of tests/fixtures/<source>; returns its project.toml.
 
-    The fixture folders hold no rehearsal file, so rehearsal is off unless a test sets it
-    (tests/test_rehearsal.py checks validate with the real one).
+    The fixture folders hold no rehearsal or general-knowledge file, so rehearsal and the forgetting
+    check are off unless a test sets them (tests/test_rehearsal.py checks validate with the real ones);
+    the datasheet (datasets/README.md) is the bundled one, and the loss is logged at every step.
     """
     shutil.copytree(FIXTURES / source, folder / "datasets")
+    shutil.copy(REPO / "datasets" / "README.md", folder / "datasets" / "README.md")
     text = setting((REPO / "project.toml").read_text(encoding="utf-8"), "base", f'"{model_dir}"')
     settings.setdefault("rehearsal_weight", "0.0")
+    settings.setdefault("general_knowledge", '""')
+    settings.setdefault("logging_steps", "1")  # the fixtures train for a few steps only: log each one
     for key, value in settings.items():
         text = setting(text, key, value)
     config = folder / "project.toml"
@@ -299,7 +304,8 @@ def test_fact_warnings_reach_every_output(tmp_path, real_model_dir):
 
 def test_too_few_examples_an_empty_split_and_capped_lists(tmp_path, real_model_dir):
     config = fixture_project(tmp_path, real_model_dir, "clean", min_examples="30")
-    records = [{"text": f"Plain text number {number} by {{{{name}}}} and {{{{author}}}}."} for number in range(25)]
+    records = [{"prompt": f"Question number {number} by {{{{name}}}} and {{{{author}}}}?", "completion": f"Answer {number}."}
+               for number in range(25)]
     (tmp_path / "datasets" / "train.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
     (tmp_path / "datasets" / "eval.jsonl").write_text("\n")
     assert cli(["validate", "--config", str(config)]) == 1
@@ -576,6 +582,97 @@ def test_hf_jobs_settings_that_would_fail_on_the_paid_job_stop_validate(tmp_path
     ))  # fmt: skip
 
 
+# What the card, evaluate, dispatch and publish steps would refuse after the merge: validate stops on it first,
+# before it loads the model (so these run in a second). Publish's refusal by the Hub itself is not run (no network).
+@pytest.mark.parametrize(
+    "settings, key, message",
+    [
+        ({"intended_use": '""'}, "intended_use",
+         "[card]: fill in intended_use (who the model is for): readers of the model card need them to use the model "
+         "safely, and the comments in project.toml show an example of each."),
+        ({"license": '"Apache 2.0"'}, "license",
+         "[project]: license 'Apache 2.0' is not a licence id the Hugging Face Hub knows; did you mean apache-2.0? pick "
+         "one from https://huggingface.co/docs/hub/repositories-licenses (e.g. apache-2.0, mit, cc-by-4.0)."),
+        ({"languages": '["en", "English", "en-US", "ng"]'}, "languages",
+         '[project]: languages lists "English" (write "en"), "en-US" (write "en"), which the Hugging Face Hub refuses on '
+         'a model card; write ISO 639 codes of two or three lowercase letters, such as ["en", "af"].'),
+        ({"backend": '"hf-jobs"', "hf_flavor": '"t4"'}, "hf_flavor",
+         '[train]: hf_flavor "t4" is not a Hugging Face Jobs flavor, so the training job for backend = "hf-jobs" could '
+         "not start; use one of " + ", ".join(gpu_flavors()) + "."),
+        ({"backend": '"hf-jobs"', "hf_flavor": '"cpu-basic"'}, "hf_flavor",
+         '[train]: hf_flavor "cpu-basic" has no GPU, so the training job for backend = "hf-jobs" could not start; use '
+         "one of " + ", ".join(gpu_flavors()) + "."),
+        ({"general_knowledge": '"datasets/general.jsonl"'}, "general_knowledge",
+         '[evaluate]: general_knowledge = "datasets/general.jsonl": file not found, so evaluate would stop after '
+         'training; fix the path, or set it to "" to skip the forgetting check.'),
+    ],
+    ids=["empty-card-text", "licence-id", "language-codes", "unknown-flavor", "cpu-flavor", "general-knowledge-file"],
+)  # fmt: skip
+def test_a_setting_a_later_step_would_refuse_stops_validate(tmp_path, tiny_model_dir, capsys, settings, key, message):
+    config = settings_project(tmp_path, tiny_model_dir, **settings)
+    assert_stops(config, capsys, f"{line_of(config, key)} {message}")
+
+
+def assert_data_stops(config: Path, capsys, error: str) -> None:
+    """validate exits 2 with this one sentence about a data file, and writes nothing."""
+    assert cli(["validate", "--config", str(config)]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"error: {error}"]
+    assert not (config.parent / "outputs").exists()
+
+
+def test_a_missing_datasheet_stops_validate(tmp_path, tiny_model_dir, capsys):
+    """The card step publishes datasets/README.md as the dataset repo's card (tests/test_card.py checks its other faults)."""
+    config = settings_project(tmp_path, tiny_model_dir)
+    datasheet = tmp_path / "datasets" / "README.md"
+    datasheet.unlink()
+    assert_data_stops(config, capsys, f"{datasheet}: not found; the dataset repo's card is this datasheet: write it (see the bundled example).")
+
+
+def test_a_datasheet_saved_on_windows_is_read(tmp_path):
+    """A byte-order mark and CRLF line ends (Notepad) are not a missing front matter."""
+    from scripts.dataset_repo import read_datasheet
+
+    datasheet = tmp_path / "README.md"
+    text = (REPO / "datasets" / "README.md").read_text(encoding="utf-8")
+    datasheet.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode("utf-8"))
+    declared, body = read_datasheet(datasheet)
+    assert declared["license"] == "cc-by-4.0" and body.startswith("# Datasheet:") and "\r" not in body
+
+
+def test_plain_text_records_stop_validate(tmp_path, tiny_model_dir, capsys):
+    """Training and evaluation need a question and an answer: train would refuse plain text after the merge."""
+    config = settings_project(tmp_path, tiny_model_dir)
+    shutil.copy(FIXTURES / "formats" / "text.jsonl", tmp_path / "datasets" / "eval.jsonl")
+    assert_data_stops(config, capsys, 'datasets/eval.jsonl:1: plain-text records cannot train a chat model; write them as '
+                                      '{"messages": [...]} or {"prompt": ..., "completion": ...}.')  # fmt: skip
+
+
+def test_question_sets_evaluate_and_train_would_refuse_stop_validate(tmp_path, tiny_model_dir, capsys):
+    """The forgetting check's file is read even without rehearsal; a rehearsal file needs a question to rehearse."""
+    config = settings_project(tmp_path, tiny_model_dir, general_knowledge='"datasets/general.jsonl"')
+    shutil.copy(FIXTURES / "formats" / "text.jsonl", tmp_path / "datasets" / "general.jsonl")
+    assert_data_stops(config, capsys, 'datasets/general.jsonl:1: plain-text records cannot train a chat model; write them as '
+                                      '{"messages": [...]} or {"prompt": ..., "completion": ...}.')  # fmt: skip
+    config = settings_project(tmp_path / "rehearsal", tiny_model_dir, rehearsal_weight="1.0", rehearsal='"datasets/rehearsal.jsonl"')
+    questions = [{"messages": [{"role": "user", "content": f"What is {number} + {number}?"}]} for number in range(3)]
+    (tmp_path / "rehearsal" / "datasets" / "rehearsal.jsonl").write_text("".join(json.dumps(q) + "\n" for q in questions))
+    assert_data_stops(config, capsys, "datasets/rehearsal.jsonl: no question to rehearse (none ends with an assistant answer), "
+                                      'so training would stop; add some, or set [data] rehearsal = "" in project.toml.')  # fmt: skip
+
+
+def test_a_key_fact_that_is_not_text_stops_validate(tmp_path, tiny_model_dir, capsys):
+    """evaluate would silently ignore a numeric `answer` and look for the whole reference sentence instead."""
+    config = settings_project(tmp_path, tiny_model_dir)
+    evaluation = tmp_path / "datasets" / "eval.jsonl"
+    lines = evaluation.read_text(encoding="utf-8").splitlines()
+    record = json.loads(lines[1])
+    record["answer"] = 1990
+    lines[1] = json.dumps(record)
+    evaluation.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert_data_stops(config, capsys, 'datasets/eval.jsonl:2 field "answer": must be text in double quotes, like "1990", '
+                                      "not int; the evaluation counts a reply as correct when it contains this text.")  # fmt: skip
+
+
 def test_a_max_length_shorter_than_the_chat_template_stops_validate(tmp_path, tiny_model_dir, capsys):
     config = settings_project(tmp_path, tiny_model_dir, max_length="20")
     assert_stops(config, capsys, (
@@ -602,6 +699,26 @@ def test_an_example_whose_prompt_fills_max_length_says_no_answer_is_learned(tmp_
     assert found[("datasets/train.jsonl", 2)] == (
         "51 tokens with the chat template; the limit is 38, and the prompt alone is 38, so none of the answer is learned"
     )
+
+
+@pytest.mark.parametrize(
+    "settings, steps",
+    [({"logging_steps": "3", "max_steps": "2"}, "2 optimizer steps training takes (max_steps)"),
+     ({"logging_steps": "4", "epochs": "3"},  # the clean fixture's 5 examples are one batch of 8
+      "3 optimizer steps training takes (5 examples, batch_size 8, gradient_accumulation 1, 3 epochs)")],
+)  # fmt: skip
+def test_logging_steps_beyond_the_last_step_stop_validate(tmp_path, tiny_model_dir, capsys, settings, steps):
+    """The Trainer would log no training loss at all: the loss curve the mentor reviews would be empty."""
+    config = settings_project(tmp_path, tiny_model_dir, **settings)
+    every = settings["logging_steps"]
+    assert_stops(config, capsys, f"{line_of(config, 'logging_steps')} [train]: logging_steps = {every} is more than the "
+                                 f"{steps}, so the loss curve would have no training loss to show; set logging_steps = 1 "
+                                 "for about 10 points.")  # fmt: skip
+
+
+def test_logging_steps_at_the_last_step_pass(tmp_path, tiny_model_dir):
+    config = settings_project(tmp_path, tiny_model_dir, logging_steps="3", epochs="3")
+    assert cli(["validate", "--config", str(config)]) == 0
 
 
 def test_unusual_settings_are_warnings_in_every_output(tmp_path, tiny_model_dir, no_gpu, capsys):
