@@ -154,7 +154,7 @@ class EvaluateSettings:
     max_new_tokens: int = field(default=48, metadata={"range": (1, 4096)})
     """Longest answer generated per question (greedy decoding)."""
     side_by_side: int = field(default=10, metadata={"range": (0, 10_000)})
-    """How many eval questions to show with reference, base and tuned answers."""
+    """How many eval questions, from the first, to show with reference, base and tuned answers (all are scored)."""
     probe_threshold: float = field(default=0.1, metadata={"range": (0.0, 100.0)})
     """Change of a probe pair's score from base to tuned (nats per token) that flags it, if also beyond 2 standard errors."""
     batch_size: int = field(default=64, metadata={"range": (1, 1024)})

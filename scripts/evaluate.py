@@ -82,7 +82,7 @@ def run_evaluation(cfg) -> dict:
     shown = cfg.evaluate.side_by_side
     side_by_side = answer_rows(examples[:shown], {label: replies[:shown] for label, replies in answers.items()})
     write_outputs(out, metrics, side_by_side, probe_changes, cfg.evaluate.probe_threshold)
-    write_general_knowledge(out, general_rows)
+    write_general_knowledge(out, general_rows, metrics["general_knowledge"]["summary"])
     base, tuned = metrics["base"], metrics["tuned"]
     print(
         f"{accuracy_headline(metrics)}\nforgetting check: {metrics['general_knowledge']['summary']}\n"
@@ -417,25 +417,40 @@ def write_outputs(out: Path, metrics: dict, side_by_side: list[dict], probe_chan
     probes = probes_report(probe_changes, threshold)
     write_atomic(out / "metrics.json", json.dumps(metrics, indent=2))
     write_atomic(out / "side_by_side.json", json.dumps(side_by_side, indent=2, ensure_ascii=False))
-    write_atomic(out / "side_by_side.md", side_by_side_markdown(side_by_side))
+    write_atomic(out / "side_by_side.md", side_by_side_markdown(side_by_side, side_by_side_lead(side_by_side, metrics)))
     write_atomic(out / "probes.json", json.dumps(probes, indent=2, ensure_ascii=False))
     write_atomic(out / "probes.md", probes_markdown(probes))
     plot_chart(metrics, out / "chart.png")
 
 
-def write_general_knowledge(out: Path, rows: list[dict]) -> None:
+def write_general_knowledge(out: Path, rows: list[dict], summary: str) -> None:
     """Per-question results of the forgetting check; an earlier run's files go when the check is skipped."""
     if not rows:
         for name in ("general_knowledge.json", "general_knowledge.md"):
             (out / name).unlink(missing_ok=True)
         return
     write_atomic(out / "general_knowledge.json", json.dumps(rows, indent=2, ensure_ascii=False))
-    write_atomic(out / "general_knowledge.md", side_by_side_markdown(rows))
+    lead = f"The forgetting check: everyday questions outside your topic, asked before and after tuning. {summary}."
+    write_atomic(out / "general_knowledge.md", side_by_side_markdown(rows, lead))
 
 
-def side_by_side_markdown(rows: list[dict]) -> str:
+def side_by_side_lead(rows: list[dict], metrics: dict) -> str:
+    """Which questions the table shows: the first few only, so its share right need not be the accuracy."""
+    total, shown = metrics["eval_examples"], len(rows)
+    right = sum(row["tuned_correct"] for row in rows)
+    which = f"All {total}" if shown >= total else f"The first {shown} of the {total}"
+    return (
+        f"{which} held-out questions ([evaluate] side_by_side in project.toml sets how many): the tuned model got "
+        f"{right} of these {shown} right, and {metrics['tuned']['correct']} of all {total}."
+    )
+
+
+def side_by_side_markdown(rows: list[dict], lead: str) -> str:
+    """A lead sentence, then one table row per question: reference, base and tuned answers, each marked right or wrong."""
     mark = {True: "✅", False: "❌"}
     lines = [
+        lead,
+        "",
         "| # | Question | Expected | Base model | Tuned model |",
         "|---|---|---|---|---|",
     ]

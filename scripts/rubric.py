@@ -22,7 +22,7 @@ from .files import write_atomic
 from .github import github_repo, raw_file_url
 from .markdown import quoted, table_cell
 from .errors import EXIT_OK
-from .probes import flag_meaning, flagged_pair_lines
+from .probes import MEANING, SPREAD, flag_meaning, flagged_pair_lines
 from .stats import format_interval, format_p, taught_phrase, verdict
 
 PR_MARKER = "<!-- results-pr -->"
@@ -213,7 +213,8 @@ def probes_point(evidence: Evidence) -> Point:
         label,
         10,
         5.0 + scaled(5, 1 - flagged / pairs),  # 5 for measuring, up to 5 more for few flags
-        f"{pairs} pairs measured, {flagged} flagged (tuning changed the score by more than {metrics.get('probe_threshold')})"
+        f"{pairs} pairs measured, {flagged} flagged (tuning moved the score by more than {metrics.get('probe_threshold')} "
+        f"and by more than {SPREAD:g} standard errors)"
         + (f" ({ids}): the mentor reads these" if flagged else ""),
     )
 
@@ -471,11 +472,18 @@ def pr_body(evidence: Evidence, criteria: list[Criterion], links: ImageLinks) ->
     room = PR_BODY_LIMIT - len(fixed) - 300  # the side-by-side table is what gets shortened
     if len(side_by_side) > room:
         side_by_side = side_by_side[: max(room, 0)] + "\n\n… (shortened: outputs/evaluate/side_by_side.md has all rows)"
-    details = (
-        "<details><summary>Side-by-side answers: question, expected, base model, tuned model</summary>\n\n"
-        f"{side_by_side}\n</details>\n"
-    )
+    details = f"<details><summary>{side_by_side_summary(evidence.evaluation)}</summary>\n\n{side_by_side}\n</details>\n"
     return "\n".join(before + [details] + after)
+
+
+def side_by_side_summary(metrics: dict | None) -> str:
+    """The fold's title; it says when the table holds only the first questions, whose share right is not the accuracy."""
+    total = (metrics or {}).get("eval_examples")
+    shown = (metrics or {}).get("settings", {}).get("side_by_side")
+    if not total or shown is None:
+        return "Side-by-side answers: question, expected, base model, tuned model"
+    which = f"all {total}" if shown >= total else f"the first {shown} of the {total}"
+    return f"Side-by-side answers to {which} held-out questions: question, expected, base model, tuned model"
 
 
 def metrics_section(evidence: Evidence) -> str:
@@ -564,7 +572,13 @@ def probes_section(evidence: Evidence) -> str:
     # What a flag means, and each flagged pair's answers (base and tuned), so the mentor reads the content here.
     details = [flag_meaning(metrics.get("probe_threshold")), *(line for pair in flagged for line in ["", *flagged_pair_lines(pair)])]
     body = quoted("\n".join([headline, "", *details]))  # the model's answers to the probes
-    return f"### Bias probes\n\n{body}\n\n<details><summary>All probe pairs</summary>\n\n{quoted(probes)}\n</details>\n"
+    return f"### Bias probes\n\n{body}\n\n<details><summary>All probe pairs</summary>\n\n{quoted(probe_table(probes))}\n</details>\n"
+
+
+def probe_table(probes_md: str) -> str:
+    """probes.md's table of every pair with what its score means; the flag's meaning and the flagged pairs are above."""
+    start = probes_md.find("| Pair |")
+    return probes_md if start < 0 else f"{MEANING}\n\n{probes_md[start:]}"
 
 
 def data_section(evidence: Evidence) -> str:

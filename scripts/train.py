@@ -321,7 +321,7 @@ def plot_loss_curve(history: list[dict], path: Path, model_id: str) -> None:
         if points:
             axes.plot(*zip(*points), label=CURVE_LABELS[split], **styles[split])
     axes.set_xlabel("optimizer step")
-    axes.set_ylabel("loss on answer tokens (nats per token)")
+    axes.set_ylabel("nats per token (lower is better)")  # losses on answer tokens, and the drift (KL) when rehearsing
     axes.set_title(f"LoRA fine-tuning of {model_id}")
     axes.grid(alpha=0.3)
     axes.legend()

@@ -157,8 +157,10 @@ def render_markdown(report: dict) -> str:
     lines += [
         "## Great Expectations",
         "",
-        "The rules marked *Great Expectations* above ran as an expectation suite; open "
-        "`outputs/validate/data_docs/index.html` in a browser to see each rule and its result.",
+        "The rules marked *Great Expectations* above ran as an expectation suite. To see each rule and its result, "
+        "open `outputs/validate/data_docs/index.html` in a browser on the computer that ran `python -m scripts validate` "
+        "(the index loads its list and styles from the internet: offline, open the page in "
+        "`outputs/validate/data_docs/validations/` instead).",
         "",
     ]
     return "\n".join(lines)

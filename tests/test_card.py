@@ -256,6 +256,9 @@ def test_card_text_is_complete_and_has_no_template_syntax_left(card_project):
     assert "already differed between the groups (gender-nurse)" in text  # shown, not blamed on tuning
     assert "Wh" in text and "g CO2e" in text and "475 g CO2e per kWh" in text
     assert "Cape Town \\| South Africa" in text  # a '|' in an answer cannot break the table
+    # The side-by-side file holds the first [evaluate] side_by_side questions, not all of them: the card says so.
+    assert "The answers to the first 3 of the 40 held-out questions, side by side" in text
+    assert "accuracy above counts all 40" in text
     # Every [card] field written in project.toml appears word for word.
     from scripts.config import load_settings
 
@@ -587,3 +590,13 @@ def test_real_steps_on_the_tiny_model_feed_the_card_and_the_dry_run(tmp_path, ti
     for item in manifest["repos"]["model"]["files"]:
         copy = tmp_path / "outputs" / "publish" / "model" / item["path"]
         assert hashlib.sha256(copy.read_bytes()).hexdigest() == item["sha256"]
+
+
+def test_the_bundled_card_text_quotes_no_measured_counts():
+    # The [card] text is written by hand once; figures measured by a run ("16 of 21 ... (all 21 before)") go stale
+    # with the next training and then contradict the Evaluation section the card step writes from metrics.json.
+    import tomllib
+
+    card = tomllib.loads((REPO / "project.toml").read_text(encoding="utf-8"))["card"]
+    for name, text in card.items():
+        assert not re.search(r"\b\d+ of \d+\b|\ball \d+ before\b", text), f"[card] {name} quotes a measured count: {text}"

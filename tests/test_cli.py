@@ -35,3 +35,11 @@ def test_unknown_step_is_a_usage_error():
     result = run_cli("trian")
     assert result.returncode == 2
     assert "invalid choice: 'trian'" in result.stderr
+
+
+def test_readme_demo_explanation_quotes_the_interval_of_its_sample_output():
+    # "What the demo shows" explains the sample `make demo` output above it: when one is updated, so is the other.
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    result = re.search(r"^Result: accuracy .*? -> \d+% (\[\d+-\d+%\])", readme, flags=re.MULTILINE)
+    explained = re.search(r"\*\*Held-out accuracy with its uncertainty\.\*\* `(\[\d+-\d+%\])`", readme)
+    assert result and explained and explained.group(1) == result.group(1)

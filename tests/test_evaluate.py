@@ -348,10 +348,25 @@ def test_evaluate_writes_the_new_figures_on_the_tiny_model(tiny_project, capsys)
     assert general["file"] == "datasets/general_knowledge.jsonl" and general["questions"] == shipped and general["lost"] == []
     rows = json.loads((out / "general_knowledge.json").read_text())
     assert len(rows) == shipped and {"question", "expected", "base", "tuned", "base_correct", "tuned_correct"} <= set(rows[0])
-    assert (out / "general_knowledge.md").read_text().startswith("| # | Question |")
+    assert (out / "general_knowledge.md").read_text().startswith(f"The forgetting check: everyday questions outside your topic, asked before and after tuning. {general['summary']}.\n\n| # | Question |")
+    assert (out / "side_by_side.md").read_text().startswith("All 4 held-out questions ([evaluate] side_by_side")
     printed = capsys.readouterr().out
     assert "paired test p = 1" in printed and "forgetting check: " in printed
     assert (out / "chart.png").is_file()
+
+
+def test_side_by_side_says_it_shows_only_the_first_questions_and_how_they_compare_with_all():
+    # The first rows of the eval file can be easier than the rest (the demo: 9 of its first 10 right, 26 of 40):
+    # a reader must not take the table's share for the accuracy.
+    rows = [{"question": f"Q{n}?", "expected": "x", "base": "no", "base_correct": False, "tuned": "x", "tuned_correct": n != 2}
+            for n in range(1, 4)]  # fmt: skip
+    metrics = {"eval_examples": 40, "tuned": {"correct": 26}}
+    text = evaluate.side_by_side_markdown(rows, evaluate.side_by_side_lead(rows, metrics))
+    assert text.startswith(
+        "The first 3 of the 40 held-out questions ([evaluate] side_by_side in project.toml sets how many): "
+        "the tuned model got 2 of these 3 right, and 26 of all 40.\n\n| # | Question |"
+    )
+    assert evaluate.side_by_side_lead(rows, {"eval_examples": 3, "tuned": {"correct": 2}}).startswith("All 3 held-out questions")
 
 
 def test_the_pipelines_closing_line_shows_intervals_p_value_and_forgetting(tiny_project, capsys):

@@ -11,6 +11,7 @@ from scripts import rubric
 from scripts.__main__ import build_parser
 from scripts.config import load_settings
 from scripts.manifest import record_tree
+from scripts.probes import probes_markdown
 
 def rubric_args(*options: str):
     """The options of `python -m scripts rubric ...`, parsed by the real command line."""
@@ -50,9 +51,11 @@ def add_evidence(cfg) -> None:
             "lost": [], "gained": [], "summary": "20 of 20 general questions still answered right; none lost",
         },
         "probe_threshold": 0.5, "probes_flagged": 1, "probes_flagged_ids": FLAGGED,
+        "settings": {"side_by_side": 10},
     }))  # fmt: skip
-    write(out / "evaluate" / "probes.json", json.dumps({"threshold": 0.5, "pairs": [probe_pair(FLAGGED[0], True)] + [probe_pair("p", False)] * 3}))
-    write(out / "evaluate" / "probes.md", "| Pair | Axis |\n|---|---|\n| gender-01 | gender |\n")
+    probes_report = {"threshold": 0.5, "spread": 2.0, "pairs": [probe_pair(FLAGGED[0], True)] + [probe_pair("p", False)] * 3}
+    write(out / "evaluate" / "probes.json", json.dumps(probes_report))
+    write(out / "evaluate" / "probes.md", probes_markdown(probes_report))
     write(out / "evaluate" / "side_by_side.md", "| # | Question |\n|---|---|\n| 1 | What is the capital of Namibia? |\n")
     write(out / "train" / "metrics.json", json.dumps({"steps": 45, "seconds": 300, "hardware": "CPU", "precision": "fp32"}))
     write(out / "train" / "loss_curve.csv", "step,split,loss\n5,train,3.1\n15,eval,2.9\n30,eval,1.4\n45,eval,1.2\n")
@@ -174,7 +177,12 @@ def test_results_pull_request_body(project):
     assert "chart.png?raw=true" in body
     assert "What is the capital of Namibia?" in body  # side-by-side answers
     assert "**1 flagged** for a person to read: gender-01" in body
-    assert "Flagged** = after tuning" in body  # what a flag means, in plain words
+    assert body.count("Flagged** = after tuning") == 1  # what a flag means, in plain words, said once
+    assert body.count("- tuned, **female**: She stays at home.") == 1  # the flagged pair's answers, shown once
+    assert "| gender-01 | gender |" in body and "**Score** = how much likelier" in body  # every pair, folded
+    # The side-by-side table holds only the first [evaluate] side_by_side questions: its title says so.
+    assert "<summary>Side-by-side answers to the first 10 of the 40 held-out questions" in body
+    assert "flagged (tuning moved the score by more than 0.5 and by more than 2 standard errors)" in body
     assert "- tuned, **female**: She stays at home." in body and "- base, **female**: She works on site." in body
     assert "Rubric pre-score" in body and "the mentor has the final word" in body and "merge publishes" in body
 
