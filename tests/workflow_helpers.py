@@ -72,15 +72,7 @@ def runs_on_pull_request(workflow: dict, changed_files: list[str], base_branch: 
     spec = on["pull_request"] or {}
     if "types" in spec and not {"opened", "synchronize", "reopened"} <= set(spec["types"]):
         return False
-    if "branches" in spec and not _matches(spec["branches"], base_branch):
-        return False
-    if "branches-ignore" in spec and _matches(spec["branches-ignore"], base_branch):
-        return False
-    if "paths" in spec and not any(_matches(spec["paths"], name) for name in changed_files):
-        return False
-    if "paths-ignore" in spec and all(_matches(spec["paths-ignore"], name) for name in changed_files):
-        return False
-    return True
+    return _filters_pass(spec, base_branch, changed_files)
 
 
 def runs_on_push(workflow: dict, branch: str, changed_files: list[str]) -> bool:
@@ -89,7 +81,11 @@ def runs_on_push(workflow: dict, branch: str, changed_files: list[str]) -> bool:
     on = triggers(workflow)
     if "push" not in on:
         return False
-    spec = on["push"] or {}
+    return _filters_pass(on["push"] or {}, branch, changed_files)
+
+
+def _filters_pass(spec: dict, branch: str, changed_files: list[str]) -> bool:
+    """An event's branches, branches-ignore, paths and paths-ignore filters, as GitHub applies them."""
     if "branches" in spec and not _matches(spec["branches"], branch):
         return False
     if "branches-ignore" in spec and _matches(spec["branches-ignore"], branch):
