@@ -94,7 +94,7 @@ def main() -> None:
                 correct, perplexity, general_right = accuracy(run_cfg, examples, general, adapter_on=True)
                 lost = sum(known and not now for known, now in zip(base_general, general_right))
                 kept = f"{sum(base_general) - lost}/{sum(base_general)}"
-                rows.append((run or "defaults", seed, metrics["steps"], seconds, metrics["final_eval_loss"], perplexity, correct, kept))
+                rows.append((run or "defaults", seed, metrics.steps, seconds, metrics.final_eval_loss, perplexity, correct, kept))
                 print(f"## {rows[-1]}", flush=True)
 
     total = len(examples)

@@ -30,6 +30,7 @@ from .errors import UserError
 from .dataset_repo import render_dataset_card, write_dataset_repo
 from .github import project_url
 from .manifest import RESULTS_DIR, record_tree, repo_ids
+from .outputs import TrainMetrics, published_json, read_train_metrics, train_metrics_path
 from .validate_settings import check_ethics_fields, check_license
 
 TEMPLATE = "model_card.j2"
@@ -87,7 +88,7 @@ def dataset_visibility(cfg) -> str:
 class Inputs:
     """Everything the earlier steps wrote that the card and the results bundle use."""
 
-    train: dict
+    train: TrainMetrics
     evaluation: dict
     side_by_side: list
     probes: dict
@@ -102,14 +103,14 @@ def read_inputs(cfg) -> Inputs:
     adapter_dir = train_dir / "adapter"
     _require(validate_dir / "report.json", "validate")
     _require(validate_dir / "report.md", "validate")
-    _require(train_dir / "metrics.json", "train")
+    _require(train_metrics_path(cfg), "train")
     _require(train_dir / "loss_curve.png", "train")
     _require(adapter_dir / "adapter_model.safetensors", "train")
     _require(adapter_dir / "adapter_config.json", "train")
     for name in ("metrics.json", "side_by_side.json", "side_by_side.md", "probes.json", "probes.md", "chart.png"):
         _require(eval_dir / name, "evaluate")
     inputs = Inputs(
-        train=_read_json(train_dir / "metrics.json"),
+        train=read_train_metrics(cfg),
         evaluation=_read_json(eval_dir / "metrics.json"),
         side_by_side=_read_json(eval_dir / "side_by_side.json"),
         probes=_read_json(eval_dir / "probes.json"),
@@ -145,10 +146,11 @@ def _read_json(path: Path):
 def check_outputs_match(cfg, inputs: Inputs, eval_metrics: Path) -> None:
     """The card must describe one run: same base model everywhere, and the evaluation newer than the adapter."""
     base = cfg.model.base
-    for label, metrics in (("outputs/train/metrics.json", inputs.train), ("outputs/evaluate/metrics.json", inputs.evaluation)):
-        if metrics.get("base_model") != base:
+    made_with = {"outputs/train/metrics.json": inputs.train.base_model, "outputs/evaluate/metrics.json": inputs.evaluation.get("base_model")}
+    for label, used in made_with.items():
+        if used != base:
             raise UserError(
-                f"{label}: made with base model {metrics.get('base_model')!r}, but project.toml [model] base is "
+                f"{label}: made with base model {used!r}, but project.toml [model] base is "
                 f"{base!r}; run `python -m scripts train` and `python -m scripts evaluate` again."
             )
     absent = [key for key in EVALUATION_KEYS if key not in inputs.evaluation]
@@ -208,7 +210,7 @@ def card_context(cfg, inputs: Inputs, adapter: Adapter) -> dict:
             "id": cfg.model.base,
             "is_hub_id": base_is_hub_id(cfg),
             "revision": cfg.model.revision,
-            "weights": train.get("base_weights") or "not recorded",
+            "weights": train.base_weights or "not recorded",
             "rationale": cfg.model.rationale.strip() or "No reason was given ([model] rationale in project.toml is empty).",
             "licence": base_licence(cfg.model.base),
         },
@@ -359,7 +361,7 @@ def write_results(cfg, inputs: Inputs, card_text: str, adapter: Adapter) -> None
     }
     evaluation_files = {
         "metrics.json": json.dumps(inputs.evaluation, indent=2, ensure_ascii=False).encode("utf-8") + b"\n",
-        "train_metrics.json": json.dumps(inputs.train, indent=2, ensure_ascii=False).encode("utf-8") + b"\n",
+        "train_metrics.json": published_json(inputs.train),
         "data_report.md": inputs.report_md.encode("utf-8"),
     }
     for name in ("side_by_side.md", "probes.md", "loss_curve.csv", "token_lengths.png", "general_knowledge.md"):
@@ -369,7 +371,7 @@ def write_results(cfg, inputs: Inputs, card_text: str, adapter: Adapter) -> None
     write_folder(results / "evaluation", evaluation_files)
 
     ids = repo_ids(cfg)
-    base = {"id": cfg.model.base, "weights": inputs.train.get("base_weights")}
+    base = {"id": cfg.model.base, "weights": inputs.train.base_weights}
     record_tree(cfg, "model", results / "model", ids["model"], repo_type="model", base_model=base)
 
     size_mb = len(adapter.data) / 1e6

@@ -18,6 +18,7 @@ from .config import LoraSettings, TrainSettings, field_docs
 from .errors import UserError
 from .manifest import repo_ids
 from .markdown import one_line, table_cell
+from .outputs import TrainMetrics
 from .stats import format_p, taught_phrase, verdict
 
 # Energy estimate (see the card's "Environmental impact" section): typical power draw, not a measurement.
@@ -150,9 +151,9 @@ def datasheet_summary(path: Path) -> dict:
     return {"path": path.name, "intro": one_line(prose[0]) if prose else "", "licence": one_line(licence)}
 
 
-def training_facts(train: dict, adapter: Adapter) -> dict:
+def training_facts(train: TrainMetrics, adapter: Adapter) -> dict:
     """The run's facts and every hyperparameter, each with the one-line meaning from config.py."""
-    settings = train.get("settings", {})
+    settings = train.settings
     rows = []
     for section, cls in (("lora", LoraSettings), ("train", TrainSettings)):
         docs = field_docs(cls)
@@ -163,28 +164,28 @@ def training_facts(train: dict, adapter: Adapter) -> dict:
             rows.append({"name": f"[{section}] {key}", "value": _show(value), "meaning": docs.get(key, "")})
     if "max_length" in settings:
         rows.append({"name": "[model] max_length", "value": settings["max_length"], "meaning": "Longest example in tokens; longer ones are cut."})
-    trainable, total = train.get("trainable_parameters") or 0, train.get("total_parameters") or 0
+    trainable, total = train.trainable_parameters, train.total_parameters
     return {
         "hyperparameters": rows,
-        "steps": train.get("steps"),
-        "epochs": train.get("epochs"),
-        "train_examples": train.get("train_examples"),
-        "eval_examples": train.get("eval_examples"),
-        "truncated": train.get("truncated_examples", 0),
-        "tokens": f"{train.get('tokens', 0):,}",
-        "minutes": _minutes(train.get("seconds", 0)),
-        "tokens_per_second": train.get("tokens_per_second"),
-        "hardware": train.get("hardware", "not recorded"),
-        "device": train.get("device", "cpu"),
-        "precision": train.get("precision", "not recorded"),
-        "peak_memory_gb": round((train.get("peak_memory_mb") or 0) / 1024, 1),
+        "steps": train.steps,
+        "epochs": train.epochs,
+        "train_examples": train.train_examples,
+        "eval_examples": train.eval_examples,
+        "truncated": train.truncated_examples,
+        "tokens": f"{train.tokens:,}",
+        "minutes": _minutes(train.seconds),
+        "tokens_per_second": train.tokens_per_second,
+        "hardware": train.hardware,
+        "device": train.device,
+        "precision": train.precision,
+        "peak_memory_gb": round(train.peak_memory_mb / 1024, 1),
         "trainable": f"{trainable:,}",
         "total": f"{total:,}",
         "trainable_percent": f"{100 * trainable / total:.1f}" if total else "?",
-        "final_train_loss": train.get("final_train_loss"),
-        "final_eval_loss": train.get("final_eval_loss"),
-        "resumed_from": train.get("resumed_from"),
-        "rehearsal": train.get("rehearsal"),
+        "final_train_loss": train.final_train_loss,
+        "final_eval_loss": train.final_eval_loss,
+        "resumed_from": train.resumed_from,
+        "rehearsal": train.rehearsal,
         "adapter_dtype": adapter.dtype,
         "adapter_note": adapter.note,
         "adapter_mb": f"{len(adapter.data) / 1e6:.1f}",
@@ -347,15 +348,15 @@ def _score_text(value) -> str:
     return "?" if value is None else f"{value:+.2f}"
 
 
-def environment_facts(train: dict, evaluation: dict) -> dict:
+def environment_facts(train: TrainMetrics, evaluation: dict) -> dict:
     """Energy and CO2 as an estimate: assumed power x measured time x a stated grid intensity."""
     watts, power_rule = assumed_watts(train)
-    train_seconds = train.get("seconds", 0)
+    train_seconds = train.seconds
     eval_seconds = evaluation.get("seconds", 0)
     train_kwh = watts * train_seconds / 3600 / 1000
     total_kwh = watts * (train_seconds + eval_seconds) / 3600 / 1000
     return {
-        "hardware": train.get("hardware", "not recorded"),
+        "hardware": train.hardware,
         "train_minutes": _minutes(train_seconds),
         "eval_minutes": _minutes(eval_seconds),
         "watts": watts,
@@ -369,10 +370,10 @@ def environment_facts(train: dict, evaluation: dict) -> dict:
     }
 
 
-def assumed_watts(train: dict) -> tuple[int, str]:
+def assumed_watts(train: TrainMetrics) -> tuple[int, str]:
     """Typical power draw of the training hardware, and the rule used to get it."""
-    hardware = train.get("hardware", "")
-    if train.get("device") == "cuda":
+    hardware = train.hardware
+    if train.device == "cuda":
         count_match = re.match(r"(\d+) x (.+)", hardware)
         count, gpu = (int(count_match.group(1)), count_match.group(2)) if count_match else (1, hardware)
         words = set(re.split(r"[^A-Za-z0-9]+", gpu.upper()))
@@ -380,7 +381,7 @@ def assumed_watts(train: dict) -> tuple[int, str]:
         each = GPU_WATTS[known] if known else DEFAULT_GPU_WATTS
         rule = f"{count} GPU x {each} W ({'the ' + known + ' board power' if known else 'an assumed typical GPU'}; the host CPU is not counted)"
         return count * each, rule
-    cores = train.get("torch_threads") or int((re.match(r"(\d+)-core", hardware) or [0, 1])[1])
+    cores = train.torch_threads or int((re.match(r"(\d+)-core", hardware) or [0, 1])[1])
     return cores * WATTS_PER_CPU_CORE, f"{cores} CPU cores x {WATTS_PER_CPU_CORE} W per busy core (memory, disks and cooling not counted)"
 
 

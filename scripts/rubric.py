@@ -15,13 +15,15 @@ from __future__ import annotations
 import csv
 import json
 import math
+import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from .files import write_atomic
 from .github import github_repo, raw_file_url
 from .markdown import quoted, table_cell
-from .errors import EXIT_OK
+from .errors import EXIT_OK, UserError
+from .outputs import read_train_metrics
 from .probes import MEANING, SPREAD, flag_meaning, flagged_pair_lines
 from .stats import format_interval, format_p, taught_phrase, verdict
 
@@ -93,7 +95,7 @@ class Evidence:
     def __init__(self, cfg):
         self.cfg = cfg
         self.evaluation = _read_json(cfg.step_dir("evaluate") / "metrics.json")
-        self.training = _read_json(cfg.step_dir("train") / "metrics.json")
+        self.training = _read_output(read_train_metrics, cfg)
         self.loss_csv = cfg.step_dir("train") / "loss_curve.csv"
         self.data_report = _read_json(cfg.step_dir("validate") / "report.json")
         self.results = cfg.path("results")
@@ -161,7 +163,7 @@ def learning_point(evidence: Evidence) -> Point:
         label,
         10,
         10.0 if went_down else 3.0,
-        f"{which} loss {curve[0]:.3f} → {curve[-1]:.3f} over {evidence.training.get('steps', '?')} steps",
+        f"{which} loss {curve[0]:.3f} → {curve[-1]:.3f} over {evidence.training.steps} steps",
     )
 
 
@@ -491,7 +493,7 @@ def metrics_section(evidence: Evidence) -> str:
     if metrics is None:
         return "### Metrics\n\nmissing: run `python -m scripts evaluate`\n"
     base, tuned = metrics["base"], metrics["tuned"]
-    training = evidence.training or {}
+    training = evidence.training
     rows = [
         "### Metrics",
         "",
@@ -510,9 +512,9 @@ def metrics_section(evidence: Evidence) -> str:
     if training:
         rows += [
             "",
-            f"Training: {training.get('steps')} steps, {training.get('seconds')} s on {training.get('hardware')} "
-            f"({training.get('precision')}); final train loss {training.get('final_train_loss')}, "
-            f"eval loss {training.get('final_eval_loss')}.",
+            f"Training: {training.steps} steps, {training.seconds} s on {training.hardware} "
+            f"({training.precision}); final train loss {training.final_train_loss}, "
+            f"eval loss {training.final_eval_loss}.",
         ]
     return "\n".join(rows) + "\n"
 
@@ -590,6 +592,15 @@ def data_section(evidence: Evidence) -> str:
         f"### Data report\n\n{report.get('headline', report.get('verdict'))}: {counts.get('train')} training, "
         f"{counts.get('eval')} held-out examples, {counts.get('probes')} probe pairs.\n"
     )
+
+
+def _read_output(read, cfg):
+    """A step's typed output (scripts/outputs.py); None, with a warning, when it is not what this version writes."""
+    try:
+        return read(cfg)
+    except UserError as error:
+        print(f"warning: {error} The rubric scores it as missing.", file=sys.stderr)
+        return None
 
 
 def _read_json(path: Path) -> dict | None:

@@ -12,14 +12,13 @@ What it does, in order:
   3. train, logging the loss, checkpointing every `save_steps`, and stopping
      with a clear message if the loss becomes NaN or infinite;
   4. write outputs/train/: adapter/ (safetensors), loss_curve.png and .csv,
-     metrics.json (steps, tokens, time, tokens/s, peak memory, hardware).
+     metrics.json (outputs.py TrainMetrics: steps, tokens, time, tokens/s, peak memory, hardware).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import shutil
 import sys
@@ -32,6 +31,7 @@ from .files import replace_folder, save_figure, write_atomic
 from .data import Example, load_examples, load_split, require_conversations
 from .errors import EXIT_CHECKS_FAILED, UserError
 from .model import Hardware, detect_hardware, load_causal_lm, load_for
+from .outputs import RehearsalMetrics, TrainMetrics, write_train_metrics
 
 if TYPE_CHECKING:  # torch and the training libraries load when training starts, so `train --help` is instant
     from .rehearsal import RehearsalTargets
@@ -52,7 +52,7 @@ def main(cfg, args) -> int:
     return 0
 
 
-def run_training(cfg, resume: bool = False, extra_callbacks: list | None = None) -> dict:
+def run_training(cfg, resume: bool = False, extra_callbacks: list | None = None) -> TrainMetrics | None:
     """Train and write every output; returns the metrics. `extra_callbacks` lets tests interrupt a run."""
     out = cfg.step_dir("train")
     out.mkdir(parents=True, exist_ok=True)
@@ -75,16 +75,16 @@ def run_training(cfg, resume: bool = False, extra_callbacks: list | None = None)
     seconds = time.perf_counter() - started
 
     if not trainer.is_world_process_zero():
-        return {}  # in multi-process training only the first process writes the outputs
+        return None  # in multi-process training only the first process writes the outputs
     save_adapter(trainer.model, out / "adapter")
     history = trainer.state.log_history
     write_loss_csv(history, out / "loss_curve.csv")
     plot_loss_curve(history, out / "loss_curve.png", resolved.model_id)
     metrics = training_metrics(cfg, trainer, hardware, resolved, seconds, truncated, resumed_from=checkpoint)
-    write_atomic(out / "metrics.json", json.dumps(metrics, indent=2, default=str))
+    write_train_metrics(cfg, metrics)
     print(
-        f"Trained {metrics['steps']} steps in {seconds:.0f} s ({metrics['tokens_per_second']:.0f} tokens/s); "
-        f"final train loss {metrics['final_train_loss']}, eval loss {metrics['final_eval_loss']}.\n"
+        f"Trained {metrics.steps} steps in {seconds:.0f} s ({metrics.tokens_per_second:.0f} tokens/s); "
+        f"final train loss {metrics.final_train_loss}, eval loss {metrics.final_eval_loss}.\n"
         f"Adapter: {out / 'adapter'}\nLoss curve: {out / 'loss_curve.png'}"
     )
     return metrics
@@ -330,7 +330,7 @@ def plot_loss_curve(history: list[dict], path: Path, model_id: str) -> None:
     plt.close(figure)
 
 
-def training_metrics(cfg, trainer, hardware, resolved, seconds: float, truncated: int, resumed_from) -> dict:
+def training_metrics(cfg, trainer, hardware, resolved, seconds: float, truncated: int, resumed_from) -> TrainMetrics:
     import torch
 
     state = trainer.state
@@ -338,45 +338,45 @@ def training_metrics(cfg, trainer, hardware, resolved, seconds: float, truncated
     drift = loss_points(state.log_history, "rehearsal_kl")
     tokens = int(state.num_input_tokens_seen or 0)
     trainable, total = trainer.model.get_nb_trainable_parameters()
-    return {
-        "base_model": resolved.model_id,
-        "base_weights": resolved.weights_note,
-        "steps": state.global_step,
-        "epochs": round(state.epoch or 0, 3),
-        "train_examples": len(trainer.train_dataset),
-        "eval_examples": len(trainer.eval_dataset),
-        "truncated_examples": truncated,
-        "tokens": tokens,
-        "seconds": round(seconds, 2),
-        "tokens_per_second": round(tokens / seconds, 1) if seconds else 0.0,
-        "peak_memory_mb": _peak_memory_mb(hardware),
-        "hardware": hardware.name,
-        "world_size": trainer.args.world_size,
-        "device": hardware.device,
-        "precision": hardware.precision,
-        "torch_threads": torch.get_num_threads(),
-        "trainable_parameters": trainable,
-        "total_parameters": total,
-        "final_train_loss": round(train[-1][1], 4) if train else None,
-        "final_eval_loss": round(evaluation[-1][1], 4) if evaluation else None,
-        "resumed_from": Path(resumed_from).name if resumed_from else None,
-        "rehearsal": rehearsal_metrics(cfg, trainer.rehearsal, drift),
-        "settings": {"lora": vars(cfg.lora), "train": vars(cfg.train), "max_length": cfg.model.max_length},
-    }
+    return TrainMetrics(
+        base_model=resolved.model_id,
+        base_weights=resolved.weights_note,
+        steps=state.global_step,
+        epochs=round(state.epoch or 0, 3),
+        train_examples=len(trainer.train_dataset),
+        eval_examples=len(trainer.eval_dataset),
+        truncated_examples=truncated,
+        tokens=tokens,
+        seconds=round(seconds, 2),
+        tokens_per_second=round(tokens / seconds, 1) if seconds else 0.0,
+        peak_memory_mb=_peak_memory_mb(hardware),
+        hardware=hardware.name,
+        world_size=trainer.args.world_size,
+        device=hardware.device,
+        precision=hardware.precision,
+        torch_threads=torch.get_num_threads(),
+        trainable_parameters=trainable,
+        total_parameters=total,
+        final_train_loss=round(train[-1][1], 4) if train else None,
+        final_eval_loss=round(evaluation[-1][1], 4) if evaluation else None,
+        resumed_from=Path(resumed_from).name if resumed_from else None,
+        rehearsal=rehearsal_metrics(cfg, trainer.rehearsal, drift),
+        settings={"lora": vars(cfg.lora), "train": vars(cfg.train), "max_length": cfg.model.max_length},
+    )
 
 
-def rehearsal_metrics(cfg, rehearsal: Rehearsal | None, drift: list[tuple[int, float]]) -> dict | None:
+def rehearsal_metrics(cfg, rehearsal: Rehearsal | None, drift: list[tuple[int, float]]) -> RehearsalMetrics | None:
     """What the card says about rehearsal: how many everyday questions, how strongly, the drift at the end."""
     if rehearsal is None:
         return None
-    return {
-        "file": cfg.data.rehearsal,
-        "examples": len(rehearsal.prompts),
-        "weight": rehearsal.weight,
-        "batch_size": rehearsal.batch_size,
-        "first_kl": round(drift[0][1], 4) if drift else None,
-        "final_kl": round(drift[-1][1], 4) if drift else None,
-    }
+    return RehearsalMetrics(
+        file=cfg.data.rehearsal,
+        examples=len(rehearsal.prompts),
+        weight=rehearsal.weight,
+        batch_size=rehearsal.batch_size,
+        first_kl=round(drift[0][1], 4) if drift else None,
+        final_kl=round(drift[-1][1], 4) if drift else None,
+    )
 
 
 def _peak_memory_mb(hardware: Hardware) -> float:

@@ -23,7 +23,9 @@ import pytest
 
 from conftest import REPO, make_project, set_values
 from scripts.__main__ import main as cli
+from scripts.config import load_settings
 from scripts.names import RULES_CANNOT_SEE, RULES_DESCRIPTION
+from scripts.outputs import TrainMetrics, write_train_metrics
 from scripts.privacy import SCAN_COVERS
 
 BASE_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -86,23 +88,23 @@ def data_report() -> dict:
     }
 
 
-def train_metrics(base: str) -> dict:
-    return {
-        "base_model": base,
-        "base_weights": "test weights (a tiny random model)",
-        "steps": 45, "epochs": 3.0, "train_examples": 120, "eval_examples": 40, "truncated_examples": 0,
-        "tokens": 23223, "seconds": 205.68, "tokens_per_second": 112.9, "peak_memory_mb": 4357.6,
-        "hardware": "2-core AMD EPYC", "device": "cpu", "precision": "bf16", "torch_threads": 2,
-        "trainable_parameters": 4884480, "total_parameters": 139399488,
-        "final_train_loss": 0.8132, "final_eval_loss": 1.2555, "resumed_from": None,
-        "settings": {
+def train_metrics(base: str) -> TrainMetrics:
+    return TrainMetrics(
+        base_model=base,
+        base_weights="test weights (a tiny random model)",
+        steps=45, epochs=3.0, train_examples=120, eval_examples=40, truncated_examples=0,
+        tokens=23223, seconds=205.68, tokens_per_second=112.9, peak_memory_mb=4357.6,
+        hardware="2-core AMD EPYC", world_size=1, device="cpu", precision="bf16", torch_threads=2,
+        trainable_parameters=4884480, total_parameters=139399488,
+        final_train_loss=0.8132, final_eval_loss=1.2555, resumed_from=None,
+        settings={
             "lora": {"rank": 16, "alpha": 32, "dropout": 0.05, "target_modules": ["q_proj", "v_proj"], "use_dora": False, "use_rslora": False},
             "train": {"backend": "runner", "epochs": 3.0, "max_steps": -1, "learning_rate": 0.001, "batch_size": 8,
                       "gradient_accumulation": 1, "warmup_ratio": 0.05, "weight_decay": 0.0, "seed": 42, "save_steps": 25,
                       "logging_steps": 5, "precision": "auto", "hf_flavor": "t4-small", "hf_timeout_minutes": 60},
             "max_length": 256,
         },
-    }  # fmt: skip
+    )  # fmt: skip
 
 
 def eval_metrics(base: str) -> dict:
@@ -169,11 +171,11 @@ def write_outputs(project_dir: Path, adapter_dir: Path, base: str = BASE_ID) -> 
     """What validate, train and evaluate leave in outputs/, as a real run writes it (adapter first: it is older)."""
     out = project_dir / "outputs"
     shutil.copytree(adapter_dir, out / "train" / "adapter")
+    write_train_metrics(load_settings(project_dir / "project.toml"), train_metrics(base))
     files = {
         "validate/report.json": json.dumps(data_report()),
         "validate/report.md": "# Data check: ✅ Ready to train\n\nHistogram: `token_lengths.png` next to this report.\n",
         "validate/token_lengths.png": tiny_png(),
-        "train/metrics.json": json.dumps(train_metrics(base)),
         "train/loss_curve.png": tiny_png(),
         "train/loss_curve.csv": "step,split,loss\n5,train,2.0\n",
         "evaluate/metrics.json": json.dumps(eval_metrics(base)),

@@ -161,7 +161,7 @@ def test_train_evaluate_export_and_space(family_project, tmp_path, capsys):
         pytest.skip("the Llama model with ChatML runs these steps in test_train.py, test_export.py and test_space.py")
     cfg = load_settings(config)
     metrics = train.run_training(cfg)
-    assert metrics["steps"] == 2 and (cfg.step_dir("train") / "adapter" / "adapter_model.safetensors").is_file()
+    assert metrics.steps == 2 and (cfg.step_dir("train") / "adapter" / "adapter_model.safetensors").is_file()
 
     resolved, _ = load_for(cfg)
     model, tokenizer = export.load_tuned(resolved, cfg.step_dir("train") / "adapter", False)

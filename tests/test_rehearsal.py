@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 import pytest
 import torch
@@ -80,8 +81,8 @@ def quick_rehearsal_project(tiny_project):
 
 def test_training_logs_the_drift_and_writes_it_to_the_metrics(quick_rehearsal_project):
     metrics = train.run_training(load_settings(quick_rehearsal_project))
-    assert metrics["rehearsal"]["examples"] > 50
-    assert metrics["rehearsal"]["final_kl"] is not None and metrics["rehearsal"]["final_kl"] >= 0
+    assert metrics.rehearsal.examples > 50
+    assert metrics.rehearsal.final_kl is not None and metrics.rehearsal.final_kl >= 0
     curve = (quick_rehearsal_project.parent / "outputs" / "train" / "loss_curve.csv").read_text()
     assert ",rehearsal_kl," in curve
 
@@ -121,8 +122,8 @@ def test_a_missing_rehearsal_file_is_a_clear_error(quick_rehearsal_project):
 def test_rehearsal_can_be_switched_off(quick_rehearsal_project):
     set_values(quick_rehearsal_project, "data", rehearsal="")
     metrics = train.run_training(load_settings(quick_rehearsal_project))
-    assert metrics["rehearsal"] is None
-    history = json.dumps(metrics)
+    assert metrics.rehearsal is None
+    history = json.dumps(asdict(metrics))
     assert "final_kl" not in history
 
 

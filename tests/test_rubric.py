@@ -11,6 +11,7 @@ from scripts import rubric
 from scripts.__main__ import build_parser
 from scripts.config import load_settings
 from scripts.manifest import record_tree
+from scripts.outputs import TrainMetrics, write_train_metrics
 from scripts.probes import probes_markdown
 
 def rubric_args(*options: str):
@@ -57,7 +58,12 @@ def add_evidence(cfg) -> None:
     write(out / "evaluate" / "probes.json", json.dumps(probes_report))
     write(out / "evaluate" / "probes.md", probes_markdown(probes_report))
     write(out / "evaluate" / "side_by_side.md", "| # | Question |\n|---|---|\n| 1 | What is the capital of Namibia? |\n")
-    write(out / "train" / "metrics.json", json.dumps({"steps": 45, "seconds": 300, "hardware": "CPU", "precision": "fp32"}))
+    write_train_metrics(cfg, TrainMetrics(
+        base_model="HuggingFaceTB/SmolLM2-135M-Instruct", base_weights="bundled", steps=45, epochs=3.0, train_examples=120,
+        eval_examples=40, truncated_examples=0, tokens=23223, seconds=300, tokens_per_second=77.4, peak_memory_mb=900.0,
+        hardware="CPU", world_size=1, device="cpu", precision="fp32", torch_threads=2, trainable_parameters=4884480,
+        total_parameters=139399488, final_train_loss=0.81, final_eval_loss=1.2, resumed_from=None, settings={},
+    ))  # fmt: skip
     write(out / "train" / "loss_curve.csv", "step,split,loss\n5,train,3.1\n15,eval,2.9\n30,eval,1.4\n45,eval,1.2\n")
     write(out / "train" / "adapter" / "adapter_model.safetensors", b"\0" * 64)
     write(out / "export" / "Modelfile", "FROM ./model.gguf\n")

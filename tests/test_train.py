@@ -210,7 +210,7 @@ def test_resume_after_a_crash_gives_the_same_adapter(quick_project, tmp_path):
         train.run_training(cfg, extra_callbacks=[CrashAfterStep(8)])
     assert (cfg.step_dir("train") / "checkpoints" / "checkpoint-7").is_dir()
     metrics = train.run_training(cfg, resume=True)
-    assert metrics["resumed_from"] == "checkpoint-7"
+    assert metrics.resumed_from == "checkpoint-7"
     resumed = load_file(cfg.step_dir("train") / "adapter" / "adapter_model.safetensors")
     assert resumed.keys() == uninterrupted.keys()
     for name in uninterrupted:
@@ -292,7 +292,7 @@ def test_training_without_the_speed_layer_uses_stock_trl_and_peft_and_learns_ali
     assert not any(isinstance(module, fast_training.OneStepLoraLinear) for module in trainer.model.modules())
     stock_metrics = train.run_training(cfg)
     stock = train_loss_curve(quick_project)
-    assert stock_metrics["settings"]["train"]["speed_layer"] is False and metrics["settings"]["train"]["speed_layer"] is True
+    assert stock_metrics.settings["train"]["speed_layer"] is False and metrics.settings["train"]["speed_layer"] is True
     assert len(stock) == len(with_layer) == 4
     assert stock != with_layer  # really trained another way...
     for mine, theirs in zip(with_layer, stock):
