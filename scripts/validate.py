@@ -29,6 +29,7 @@ from .dataset_repo import datasheet_path, read_datasheet
 from .errors import EXIT_CHECKS_FAILED, EXIT_OK, UserError, where
 from .facts import key_fact, phrasing_distribution, phrasings_by_fact, taught_flags
 from .language_id import LANGUAGE_NAMES, LanguageDetector
+from .manifest import repo_ids
 from .names import load_name_finder
 from .privacy import SCAN_COVERS, Finding, describe, find_personal_data
 from .similarity import SimilarityIndex, comparable
@@ -128,6 +129,7 @@ def main(cfg, args) -> int:
             checks = [
                 check_split_sizes(data, cfg.data.min_examples),
                 check_training_settings(cfg, unusual_settings),
+                check_hub_names(cfg),
                 *run_expectations(table, cfg.model.max_length, staging / "data_docs"),
                 check_role_order(data, template_errors),
                 check_empty_turns(data),
@@ -727,6 +729,30 @@ def check_training_settings(cfg, unusual: list[SettingWarning]) -> Check:
     config_name = cfg.config_path.name if cfg.config_path else "project.toml"
     for warning in unusual:
         check.problems.append(Problem(check.id, "warn", warning.message, config_name, warning.line, warning.key))
+    return check
+
+
+def check_hub_names(cfg) -> Check:
+    """Publishing runs after the merge: without a Hub owner it would stop there, where the learner no longer looks."""
+    check = Check(
+        "hub_names",
+        "The Hub repos to publish to are named",
+        "Set [project] hub_owner to your Hugging Face username (or name every repo in [publish]) before you merge.",
+        in_terminal=True,
+    )
+    unnamed = [kind for kind, repo_id in repo_ids(cfg).items() if repo_id is None]
+    if unnamed:
+        kinds = [{"space": "Space"}.get(kind, kind) for kind in unnamed]
+        named = kinds[0] if len(kinds) == 1 else ", ".join(kinds[:-1]) + " or " + kinds[-1]
+        message = (
+            f"hub_owner is empty and [publish] names no {named} repo, so publishing after the merge would stop "
+            "with nothing published; set hub_owner to your Hugging Face username"
+        )
+        config_name = cfg.config_path.name if cfg.config_path else "project.toml"
+        line = setting_locator(cfg).line("project", "hub_owner")
+        check.problems.append(Problem(check.id, "warn", message, config_name, line, "hub_owner"))
+    else:
+        check.details = ", ".join(f"{kind}: {repo_id}" for kind, repo_id in repo_ids(cfg).items())
     return check
 
 

@@ -64,6 +64,7 @@ def fixture_project(folder: Path, model_dir: Path, source: str, **settings) -> P
     settings.setdefault("rehearsal_weight", "0.0")
     settings.setdefault("general_knowledge", '""')
     settings.setdefault("logging_steps", "1")  # the fixtures train for a few steps only: log each one
+    settings.setdefault("hub_owner", '"ada-learner"')  # as a learner sets it before publishing (the bundled one is empty)
     for key, value in settings.items():
         text = setting(text, key, value)
     config = folder / "project.toml"
@@ -754,6 +755,29 @@ def test_the_shipped_settings_give_no_warning(tmp_path, tiny_model_dir, no_gpu):
     assert cli(["validate", "--config", str(config)]) == 0
     [check] = [check for check in report_of(config)["checks"] if check["id"] == "training_settings"]
     assert check["status"] == "pass"
+
+
+def test_an_empty_hub_owner_is_a_warning_before_the_merge(tmp_path, tiny_model_dir, no_gpu, capsys):
+    config = settings_project(tmp_path, tiny_model_dir, hub_owner='""')
+    assert cli(["validate", "--config", str(config)]) == 0  # the data can still be checked and trained on
+    [check] = [check for check in report_of(config)["checks"] if check["id"] == "hub_names"]
+    assert check["status"] == "warn"
+    [problem] = [p for p in report_of(config)["problems"] if p["check"] == "hub_names"]
+    assert (problem["file"], problem["line"], problem["field"]) == ("project.toml", line_of(config, "hub_owner"), "hub_owner")
+    assert problem["message"] == (
+        "hub_owner is empty and [publish] names no model, Space or dataset repo, so publishing after the merge would "
+        "stop with nothing published; set hub_owner to your Hugging Face username"
+    )
+    assert "WARN  The Hub repos to publish to are named (1 found)" in capsys.readouterr().out
+
+
+def test_hub_repos_named_in_publish_need_no_hub_owner(tmp_path, tiny_model_dir, no_gpu):
+    config = settings_project(
+        tmp_path, tiny_model_dir, hub_owner='""', model_repo='"org/qa"', space_repo='"org/qa-demo"', dataset_repo='"org/qa-data"'
+    )
+    assert cli(["validate", "--config", str(config)]) == 0
+    [check] = [check for check in report_of(config)["checks"] if check["id"] == "hub_names"]
+    assert (check["status"], check["details"]) == ("pass", "model: org/qa, space: org/qa-demo, dataset: org/qa-data")
 
 
 @pytest.mark.parametrize(
