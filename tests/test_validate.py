@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, make_project
+from udhr import UDHR_ENGLISH, UDHR_GERMAN, UDHR_SETSWANA, UDHR_ZULU
 from scripts.__main__ import main as cli
 from scripts.data import load_examples
 from scripts.hf_flavors import gpu_flavors
@@ -486,27 +487,6 @@ def test_rare_tags_and_missing_languages_are_audited():
         "English (en) 2, too short to tell 1; py3langid detects en, af; "
         "ng cannot be detected automatically: a fluent reader must check those examples"
     )
-
-
-# The Universal Declaration of Human Rights, article 1, in the translations published by the UN Office of the High
-# Commissioner for Human Rights (https://www.ohchr.org/en/human-rights/universal-declaration/translations), and
-# article 1 in German from the same collection: public texts in each language, not sentences made up here.
-UDHR_SETSWANA = (
-    "Batho botlhe ba tsetswe ba gololesegile le go lekalekana ka seriti le ditshwanelo. Ba abetswe go akanya le "
-    "maikutlo, mme ba tshwanetse go direlana ka mowa wa bokaulengwe."
-)
-UDHR_ZULU = (
-    "Bonke abantu bazalwa bekhululekile belingana ngesithunzi nangamalungelo. Bahlanganiswe wumcabango nanembeza "
-    "futhi kufanele baphathane ngomoya wobunye."
-)
-UDHR_ENGLISH = (
-    "All human beings are born free and equal in dignity and rights. They are endowed with reason and conscience "
-    "and should act towards one another in a spirit of brotherhood."
-)
-UDHR_GERMAN = (
-    "Alle Menschen sind frei und gleich an Würde und Rechten geboren. Sie sind mit Vernunft und Gewissen begabt "
-    "und sollen einander im Geist der Brüderlichkeit begegnen."
-)
 
 
 def test_lingua_tells_a_declared_language_py3langid_cannot_see():
