@@ -201,6 +201,9 @@ class LanguageDetector:
 
 def lingua_languages(codes: Iterable[str]) -> dict:
     """{code: lingua Language} for the ISO 639-1 or 639-3 codes lingua knows; empty when lingua is not installed."""
+    codes = list(codes)
+    if not codes:
+        return {}  # every declared language is py3langid's: lingua is not even imported
     try:
         from lingua import IsoCode639_1, IsoCode639_3, Language
     except ImportError:  # it is optional: requirements-dev.txt (make setup) installs it, Colab does not
