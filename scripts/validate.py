@@ -28,7 +28,7 @@ from .data import Example, load_examples, load_split, read_records, require_conv
 from .dataset_repo import datasheet_path, read_datasheet
 from .errors import EXIT_CHECKS_FAILED, EXIT_OK, UserError, where
 from .facts import key_fact, phrasing_distribution, phrasings_by_fact, taught_flags
-from .language_id import LANGUAGE_NAMES, LanguageDetector
+from .language_id import LanguageDetector, name_of
 from .manifest import repo_ids
 from .names import load_name_finder
 from .privacy import SCAN_COVERS, Finding, describe, find_personal_data
@@ -152,7 +152,7 @@ class TextResults:
 
 def check_texts(data: Datasets, cfg) -> TextResults:
     """Every check that reads only the text (no tokenizer), in the order the report lists them."""
-    detector = LanguageDetector()
+    detector = LanguageDetector(cfg.project.languages)
     languages = detector.detect_all([example.all_text() for example in data.examples()])
     texts = passages(data)
     threshold = cfg.data.near_duplicate_threshold
@@ -941,7 +941,8 @@ UNSURE = "unsure"  # the text was too short or too mixed to tell
 def language_name(code: str) -> str:
     if code == UNSURE:
         return "too short to tell"
-    return f"{LANGUAGE_NAMES[code]} ({code})" if code in LANGUAGE_NAMES else f'language code "{code}"'
+    name = name_of(code)
+    return f"{name} ({code})" if name else f'language code "{code}"'
 
 
 def check_languages(examples: list[Example], languages: list[str | None], declared: list[str]) -> Check:
@@ -1006,12 +1007,22 @@ def audit_language_mix(languages: list[str | None], declared: list[str], detecto
         audit=True,
     )
     for code in declared:
-        if code not in detector.known:
-            check.details += f"; {code} cannot be detected automatically"
-        elif counts[code] == 0:
+        if detector.identifier_for(code) and counts[code] == 0:
             message = f"[project] languages lists {language_name(code)}, but no example is in it"
             check.problems.append(Problem(check.id, "warn", message))
+    check.details += "; " + who_detects(declared, detector)
     return check
+
+
+def who_detects(declared: list[str], detector: LanguageDetector) -> str:
+    """Which identifier tells each declared language, and which none can (the report says it on every run)."""
+    by_identifier = {}
+    for code in declared:
+        by_identifier.setdefault(detector.identifier_for(code), []).append(code)
+    said = [f"{identifier} detects {', '.join(codes)}" for identifier, codes in by_identifier.items() if identifier]
+    if None in by_identifier:
+        said.append(f"{', '.join(by_identifier[None])} cannot be detected automatically: a fluent reader must check those examples")
+    return "; ".join(said)
 
 
 MALE_WORDS = (

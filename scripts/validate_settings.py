@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from .config import setting_locator
 from .errors import UserError
 from .hf_flavors import FLAVORS, gpu_flavors
-from .language_id import code_for
+from .language_id import code_for, iso_639_language
 from .model import ResolvedModel, adaptable_layer_names, cpu_has_native_bf16
 
 # Far outside these, LoRA on a small dataset rarely does what a learner wants (the reasons are in the warnings).
@@ -333,13 +333,19 @@ HUB_SPECIAL_LANGUAGES = ("code", "multilingual")
 
 def check_language_codes(cfg) -> None:
     """[project] languages becomes the model card's `language`: publish would be refused after the merge."""
-    wrong = [code for code in cfg.project.languages if not LANGUAGE_CODE.fullmatch(code) and code not in HUB_SPECIAL_LANGUAGES]
+    wrong = [code for code in cfg.project.languages if not is_hub_language(code)]
     if wrong:
         named = ", ".join(f'"{code}"{_code_hint(code)}' for code in wrong)
         raise UserError(
             f"{setting_locator(cfg)('project', 'languages')}: languages lists {named}, which the Hugging Face Hub refuses "
-            'on a model card; write ISO 639 codes of two or three lowercase letters, such as ["en", "af"].'
+            'on a model card; write ISO 639 codes of two or three lowercase letters, such as ["en", "af"] '
+            "(look a language up at https://iso639-3.sil.org/code_tables/639/data)."
         )
+
+
+def is_hub_language(code: str) -> bool:
+    """Two or three lowercase letters that ISO 639 lists ("ng", "naq"; not "xx"), or one of the Hub's special values."""
+    return code in HUB_SPECIAL_LANGUAGES or bool(LANGUAGE_CODE.fullmatch(code) and iso_639_language(code))
 
 
 def _code_hint(code: str) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, make_project
+from udhr import UDHR_ENGLISH, UDHR_GERMAN, UDHR_SETSWANA, UDHR_ZULU
 from scripts.__main__ import main as cli
 from scripts.data import load_examples
 from scripts.hf_flavors import gpu_flavors
@@ -483,7 +484,39 @@ def test_rare_tags_and_missing_languages_are_audited():
 
     mix = audit_language_mix(["en", "en", None], ["en", "af", "ng"], LanguageDetector())
     assert [problem.message for problem in mix.problems] == ["[project] languages lists Afrikaans (af), but no example is in it"]
-    assert mix.details == "English (en) 2, too short to tell 1; ng cannot be detected automatically"
+    assert mix.details == (
+        "English (en) 2, too short to tell 1; py3langid detects en, af; "
+        "ng cannot be detected automatically: a fluent reader must check those examples"
+    )
+
+
+def test_lingua_tells_a_declared_language_py3langid_cannot_see():
+    """Setswana: py3langid has no model for it (it says Northern Sotho); lingua, built for the declared languages, does."""
+    texts = [UDHR_SETSWANA, UDHR_ZULU, UDHR_ENGLISH, UDHR_GERMAN, ""]
+    assert LanguageDetector(["en"]).detect_all(texts) == ["nso", "zu", "en", "de", None]  # Setswana not declared: py3langid's answer
+    detector = LanguageDetector(["en", "tn", "ng"])
+    assert [detector.identifier_for(code) for code in ("en", "tn", "ng")] == ["py3langid", "lingua", None]
+    # German stays German: lingua is also asked about the languages py3langid saw, not only the declared ones.
+    assert detector.detect_all(texts) == ["tn", "zu", "en", "de", None]
+
+
+def test_without_lingua_a_language_only_it_knows_cannot_be_detected(monkeypatch):
+    monkeypatch.setitem(sys.modules, "lingua", None)  # `import lingua` raises ImportError, as when it is not installed
+    detector = LanguageDetector(["en", "tn"])
+    assert detector.identifier_for("tn") is None
+    assert detector.detect_all([UDHR_SETSWANA]) == ["nso"]
+    mix = audit_language_mix(["en", "nso"], ["en", "tn"], detector)
+    assert mix.details.endswith("py3langid detects en; tn cannot be detected automatically: a fluent reader must check those examples")
+
+
+def test_the_language_mix_says_which_identifier_detects_each_language():
+    detector = LanguageDetector(["en", "tn", "ng", "hz"])
+    mix = audit_language_mix(detector.detect_all([UDHR_ENGLISH, UDHR_SETSWANA]), ["en", "tn", "ng", "hz"], detector)
+    assert mix.details == (
+        "English (en) 1, Tswana (tn) 1; py3langid detects en; lingua detects tn; "
+        "ng, hz cannot be detected automatically: a fluent reader must check those examples"
+    )
+    assert mix.problems == []  # a language no identifier can see is not "missing"
 
 
 # ---------------------------------------------------------------- settings that would only fail after the merge
@@ -596,9 +629,10 @@ def test_hf_jobs_settings_that_would_fail_on_the_paid_job_stop_validate(tmp_path
         ({"license": '"Apache 2.0"'}, "license",
          "[project]: license 'Apache 2.0' is not a licence id the Hugging Face Hub knows; did you mean apache-2.0? pick "
          "one from https://huggingface.co/docs/hub/repositories-licenses (e.g. apache-2.0, mit, cc-by-4.0)."),
-        ({"languages": '["en", "English", "en-US", "ng"]'}, "languages",
-         '[project]: languages lists "English" (write "en"), "en-US" (write "en"), which the Hugging Face Hub refuses on '
-         'a model card; write ISO 639 codes of two or three lowercase letters, such as ["en", "af"].'),
+        ({"languages": '["en", "English", "en-US", "Herero", "xx", "ng", "hz", "naq", "kwn", "loz"]'}, "languages",
+         '[project]: languages lists "English" (write "en"), "en-US" (write "en"), "Herero" (write "hz"), "xx", which the '
+         'Hugging Face Hub refuses on a model card; write ISO 639 codes of two or three lowercase letters, such as '
+         '["en", "af"] (look a language up at https://iso639-3.sil.org/code_tables/639/data).'),
         ({"backend": '"hf-jobs"', "hf_flavor": '"t4"'}, "hf_flavor",
          '[train]: hf_flavor "t4" is not a Hugging Face Jobs flavor, so the training job for backend = "hf-jobs" could '
          "not start; use one of " + ", ".join(gpu_flavors()) + "."),
