@@ -85,12 +85,14 @@ def test_a_misspelt_field_is_an_error_at_the_writer():
 
 def test_evaluate_metrics_come_back_as_written_in_the_same_bytes(tmp_path):
     cfg, metrics = Project(tmp_path), evaluate_metrics()
+    metrics.general_knowledge.lost = ["Où est Windhoek ?"]
     assert read_evaluate_metrics(cfg) is None  # evaluate has not run
     path = write_evaluate_metrics(cfg, metrics)
     assert path == evaluate_metrics_path(cfg) == tmp_path / "outputs" / "evaluate" / "metrics.json"
     written = path.read_bytes()
     assert list(json.loads(written)) == [f for f in asdict(metrics)]  # keys in the dataclass's order
     assert written.startswith(b'{\n  "base_model": ') and b'"only_base_correct": 1' in written  # indent 2, nested objects
+    assert b'"O\\u00f9 est Windhoek ?"' in written  # ASCII with escapes, as evaluate always wrote it (the card publishes UTF-8)
     again = read_evaluate_metrics(cfg)
     assert again == metrics and isinstance(again.general_knowledge, GeneralKnowledge) and again.by_taught.taught.questions == 30
     write_evaluate_metrics(cfg, again)
