@@ -136,8 +136,9 @@ class ByTaught:
 
     @classmethod
     def from_dict(cls, data: dict) -> ByTaught:
-        groups = {name: TaughtGroup(**_known(TaughtGroup, data.get(name))) for name in ("taught", "untaught", "unknown")}
-        return cls(**_known(cls, data, nested=set(groups)), **groups)
+        names = {"taught", "untaught", "unknown"}
+        known = _known(cls, data, nested=names)  # first: it checks that `data` is an object with every group
+        return cls(**known, **{name: _plain(TaughtGroup, data[name]) for name in names})
 
 
 @dataclass
@@ -214,12 +215,12 @@ class EvaluateMetrics:
 
         return cls(
             **known,
-            base=ModelScore(**_known(ModelScore, data["base"])),
-            tuned=ModelScore(**_known(ModelScore, data["tuned"])),
-            paired_test=optional("paired_test", lambda part: PairedTestResult(**_known(PairedTestResult, part))),
+            base=_plain(ModelScore, data["base"]),
+            tuned=_plain(ModelScore, data["tuned"]),
+            paired_test=optional("paired_test", lambda part: _plain(PairedTestResult, part)),
             by_taught=optional("by_taught", ByTaught.from_dict),
             general_knowledge=optional("general_knowledge", GeneralKnowledge.from_dict),
-            probes_mean_score=optional("probes_mean_score", lambda part: ProbeMeans(**_known(ProbeMeans, part))),
+            probes_mean_score=optional("probes_mean_score", lambda part: _plain(ProbeMeans, part)),
         )
 
 
@@ -258,6 +259,11 @@ def _known(cls, data: dict, nested: set[str] = frozenset()) -> dict:
     if absent:
         raise MissingField(f"has no {', '.join(absent)}")
     return {f.name: data[f.name] for f in fields(cls) if f.name in data and f.name not in nested}
+
+
+def _plain(cls, data: dict):
+    """A dataclass without nested ones, from its JSON object."""
+    return cls(**_known(cls, data))
 
 
 def _read(path: Path, cls, step: str):

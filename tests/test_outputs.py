@@ -151,6 +151,10 @@ def test_incomplete_evaluate_metrics_are_a_clear_error(tmp_path):
     evaluate_metrics_path(cfg).write_text(json.dumps(data))
     with pytest.raises(UserError, match=r"metrics.json: has no perplexity"):
         read_evaluate_metrics(cfg)
+    data["tuned"]["perplexity"], data["by_taught"] = 3.0, "taught"
+    evaluate_metrics_path(cfg).write_text(json.dumps(data))
+    with pytest.raises(UserError, match=r"metrics.json: a JSON object was expected, not str"):
+        read_evaluate_metrics(cfg)
 
 
 def test_a_misspelt_evaluate_field_is_an_error_at_the_writer():
