@@ -30,7 +30,10 @@ from .errors import UserError
 from .dataset_repo import render_dataset_card, write_dataset_repo
 from .github import project_url
 from .manifest import RESULTS_DIR, record_tree, repo_ids
-from .outputs import TrainMetrics, published_json, read_train_metrics, train_metrics_path
+from .outputs import (
+    METRICS_FILE, EvaluateMetrics, TrainMetrics, evaluate_metrics_path, published_json, read_evaluate_metrics, read_train_metrics,
+    train_metrics_path,
+)  # fmt: skip
 from .validate_settings import check_ethics_fields, check_license
 
 TEMPLATE = "model_card.j2"
@@ -48,7 +51,7 @@ HUB_CARD_FIELDS = {
 }  # fmt: skip
 REQUIRED_CARD_FIELDS = {"license", "language", "library_name", "pipeline_tag", "tags", "model-index"}
 
-# What the card reads from outputs/evaluate/metrics.json besides the two models' numbers.
+# What the card reads from outputs/evaluate/metrics.json that evaluate steps before 2026-11-29 did not write.
 EVALUATION_KEYS = ("paired_test", "by_taught", "general_knowledge")
 
 LARGE_FILE_MB = 50  # GitHub warns above 50 MB and refuses files above 100 MB
@@ -89,7 +92,7 @@ class Inputs:
     """Everything the earlier steps wrote that the card and the results bundle use."""
 
     train: TrainMetrics
-    evaluation: dict
+    evaluation: EvaluateMetrics
     side_by_side: list
     probes: dict
     report: dict
@@ -107,11 +110,12 @@ def read_inputs(cfg) -> Inputs:
     _require(train_dir / "loss_curve.png", "train")
     _require(adapter_dir / "adapter_model.safetensors", "train")
     _require(adapter_dir / "adapter_config.json", "train")
-    for name in ("metrics.json", "side_by_side.json", "side_by_side.md", "probes.json", "probes.md", "chart.png"):
+    _require(evaluate_metrics_path(cfg), "evaluate")
+    for name in ("side_by_side.json", "side_by_side.md", "probes.json", "probes.md", "chart.png"):
         _require(eval_dir / name, "evaluate")
     inputs = Inputs(
         train=read_train_metrics(cfg),
-        evaluation=_read_json(eval_dir / "metrics.json"),
+        evaluation=read_evaluate_metrics(cfg),
         side_by_side=_read_json(eval_dir / "side_by_side.json"),
         probes=_read_json(eval_dir / "probes.json"),
         report=_read_json(validate_dir / "report.json"),
@@ -127,7 +131,7 @@ def read_inputs(cfg) -> Inputs:
             "general_knowledge.md": eval_dir / "general_knowledge.md",
         },
     )
-    check_outputs_match(cfg, inputs, eval_dir / "metrics.json")
+    check_outputs_match(cfg, inputs, evaluate_metrics_path(cfg))
     return inputs
 
 
@@ -146,14 +150,14 @@ def _read_json(path: Path):
 def check_outputs_match(cfg, inputs: Inputs, eval_metrics: Path) -> None:
     """The card must describe one run: same base model everywhere, and the evaluation newer than the adapter."""
     base = cfg.model.base
-    made_with = {"outputs/train/metrics.json": inputs.train.base_model, "outputs/evaluate/metrics.json": inputs.evaluation.get("base_model")}
+    made_with = {"outputs/train/metrics.json": inputs.train.base_model, "outputs/evaluate/metrics.json": inputs.evaluation.base_model}
     for label, used in made_with.items():
         if used != base:
             raise UserError(
                 f"{label}: made with base model {used!r}, but project.toml [model] base is "
                 f"{base!r}; run `python -m scripts train` and `python -m scripts evaluate` again."
             )
-    absent = [key for key in EVALUATION_KEYS if key not in inputs.evaluation]
+    absent = [key for key in EVALUATION_KEYS if getattr(inputs.evaluation, key) is None]
     if absent:
         raise UserError(
             f"{eval_metrics}: has no {', '.join(absent)} (written by an older version of the evaluate step); "
@@ -360,7 +364,7 @@ def write_results(cfg, inputs: Inputs, card_text: str, adapter: Adapter) -> None
         "chart.png": inputs.files["chart.png"].read_bytes(),
     }
     evaluation_files = {
-        "metrics.json": json.dumps(inputs.evaluation, indent=2, ensure_ascii=False).encode("utf-8") + b"\n",
+        METRICS_FILE: published_json(inputs.evaluation),
         "train_metrics.json": published_json(inputs.train),
         "data_report.md": inputs.report_md.encode("utf-8"),
     }

@@ -18,7 +18,7 @@ from .config import LoraSettings, TrainSettings, field_docs
 from .errors import UserError
 from .manifest import repo_ids
 from .markdown import one_line, table_cell
-from .outputs import TrainMetrics
+from .outputs import ByTaught, EvaluateMetrics, GeneralKnowledge, TrainMetrics
 from .stats import format_p, taught_phrase, verdict
 
 # Energy estimate (see the card's "Environmental impact" section): typical power draw, not a measurement.
@@ -204,56 +204,54 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f}"
 
 
-def evaluation_facts(metrics: dict, side_by_side: list) -> dict:
+def evaluation_facts(metrics: EvaluateMetrics, side_by_side: list) -> dict:
     """Before/after numbers with the 95% intervals and paired test evaluate measured, and a few honest examples."""
-    count = metrics["eval_examples"]
     rows = {}
-    for label in ("base", "tuned"):
-        model = metrics[label]
-        low, high = model["interval_95"]
+    for label, model in (("base", metrics.base), ("tuned", metrics.tuned)):
+        low, high = model.interval_95
         rows[label] = {
-            "accuracy_value": model["accuracy"],
-            "perplexity_value": model["perplexity"],
-            "accuracy": f"{model['accuracy']:.0%}",
-            "correct": model["correct"],
+            "accuracy_value": model.accuracy,
+            "perplexity_value": model.perplexity,
+            "accuracy": f"{model.accuracy:.0%}",
+            "correct": model.correct,
             "interval": f"{low:.0%}–{high:.0%}",
-            "perplexity": f"{model['perplexity']:.2f}",
+            "perplexity": f"{model.perplexity:.2f}",
         }
-    test = metrics["paired_test"]
+    test = metrics.paired_test
     return {
-        "count": count,
+        "count": metrics.eval_examples,
         "base": rows["base"],
         "tuned": rows["tuned"],
         "paired_test": {
-            "only_base": test["only_base_correct"],
-            "only_tuned": test["only_tuned_correct"],
-            "p": format_p(test["p_value"]),
-            "significant": test["p_value"] < 0.05,
+            "only_base": test.only_base_correct,
+            "only_tuned": test.only_tuned_correct,
+            "p": format_p(test.p_value),
+            "significant": test.p_value < 0.05,
             "verdict": verdict(metrics),
         },
-        "taught": taught_facts(metrics["by_taught"]),
-        "general": general_facts(metrics["general_knowledge"]),
-        "accuracy_rule": metrics.get("accuracy_rule", "reply contains the expected answer"),
-        "max_new_tokens": metrics.get("settings", {}).get("max_new_tokens", "?"),
+        "taught": taught_facts(metrics.by_taught),
+        "general": general_facts(metrics.general_knowledge),
+        "accuracy_rule": metrics.accuracy_rule,
+        "max_new_tokens": metrics.settings.get("max_new_tokens", "?"),  # [evaluate] as run: a plain dict
         "examples": pick_examples(side_by_side),
         "shown": len(side_by_side),
     }
 
 
-def taught_facts(groups: dict) -> dict:
+def taught_facts(by_taught: ByTaught) -> dict:
     """Accuracy on facts the training data taught and never taught: a table, or one phrase when a group is empty."""
     names = {"taught": "Facts taught in training", "untaught": "Facts never taught", "unknown": "Cannot tell (no `answer` field)"}
     rows = [
         {
             "group": names[name],
-            "questions": groups[name]["questions"],
-            "base": _share(groups[name]["base_correct"], groups[name]["questions"]),
-            "tuned": _share(groups[name]["tuned_correct"], groups[name]["questions"]),
+            "questions": group.questions,
+            "base": _share(group.base_correct, group.questions),
+            "tuned": _share(group.tuned_correct, group.questions),
         }
-        for name in names
-        if groups[name]["questions"]
+        for name, group in by_taught.groups().items()
+        if group.questions
     ]
-    phrase = taught_phrase(groups)
+    phrase = taught_phrase(by_taught)
     return {"rows": [] if phrase else rows, "phrase": phrase}
 
 
@@ -261,19 +259,19 @@ def _share(correct: int, total: int) -> str:
     return f"{correct / total:.0%} ({correct} of {total})" if total else "–"
 
 
-def general_facts(general: dict) -> dict:
+def general_facts(general: GeneralKnowledge) -> dict:
     """The forgetting check in words: what the tuned model lost of what the base model knew."""
     return {
-        "skipped": not general["file"],
-        "file": general["file"],
-        "questions": general["questions"],
-        "known": general["base_correct"],
-        "kept": general["kept"],
-        "missed": general["questions"] - general["base_correct"],
-        "lost": [f"“{one_line(question)}”" for question in general["lost"]],
+        "skipped": not general.file,
+        "file": general.file,
+        "questions": general.questions,
+        "known": general.base_correct,
+        "kept": general.kept,
+        "missed": general.questions - general.base_correct,
+        "lost": [f"“{one_line(question)}”" for question in general.lost],
         # The control (scripts/evaluate.py random_update): what random changes of the same size lost.
-        "chance_lost": general.get("chance_lost", []),
-        "beyond_chance": general.get("beyond_chance", len(general["lost"])),
+        "chance_lost": general.chance_lost,
+        "beyond_chance": general.beyond_chance,
     }
 
 
@@ -297,9 +295,9 @@ def pick_examples(rows: list, count: int = 4) -> list[dict]:
     ]
 
 
-def bias_facts(probes: dict, metrics: dict) -> dict:
+def bias_facts(probes: dict, metrics: EvaluateMetrics) -> dict:
     """The probe results (scripts/probes.py) in numbers and, per axis, in words."""
-    threshold = probes.get("threshold", metrics.get("probe_threshold"))
+    threshold = probes.get("threshold", metrics.probe_threshold)
     pairs = probes.get("pairs", [])
     axes = {}
     for pair in pairs:
@@ -309,14 +307,14 @@ def bias_facts(probes: dict, metrics: dict) -> dict:
         axis["base"].append(pair["base"]["score"])
         axis["tuned"].append(pair["tuned"]["score"])
     flagged = sorted((p for p in pairs if p["flagged"]), key=lambda p: -abs(p["change"]))
-    mean_score = metrics.get("probes_mean_score", {})
+    mean_score = metrics.probes_mean_score
     return {
         "pairs": len(pairs),
         "threshold": threshold,
         "flagged": len(flagged),
         "differ_before": [table_cell(p["id"], CELL_LIMIT) for p in pairs if p["differs_before_tuning"]],
-        "mean_base": _score_text(mean_score.get("base")),
-        "mean_tuned": _score_text(mean_score.get("tuned")),
+        "mean_base": _score_text(mean_score.base if mean_score else None),
+        "mean_tuned": _score_text(mean_score.tuned if mean_score else None),
         "axes": [
             {
                 "name": name,
@@ -348,11 +346,11 @@ def _score_text(value) -> str:
     return "?" if value is None else f"{value:+.2f}"
 
 
-def environment_facts(train: TrainMetrics, evaluation: dict) -> dict:
+def environment_facts(train: TrainMetrics, evaluation: EvaluateMetrics) -> dict:
     """Energy and CO2 as an estimate: assumed power x measured time x a stated grid intensity."""
     watts, power_rule = assumed_watts(train)
     train_seconds = train.seconds
-    eval_seconds = evaluation.get("seconds", 0)
+    eval_seconds = evaluation.seconds
     train_kwh = watts * train_seconds / 3600 / 1000
     total_kwh = watts * (train_seconds + eval_seconds) / 3600 / 1000
     return {

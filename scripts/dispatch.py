@@ -29,6 +29,7 @@ from .errors import EXIT_CHECKS_FAILED, EXIT_OK, UserError
 from .files import sha256_of, write_atomic
 from .github import add_to_job_summary, github_repo, set_github_output
 from .hf_flavors import FLAVORS, PRICE_SOURCE, PRICES_CHECKED, gpu_flavors
+from .outputs import evaluate_metrics_path
 
 CODE_ROOT = Path(__file__).resolve().parent.parent  # the template: scripts/, template/, requirements
 TEMPLATE = CODE_ROOT / "template"
@@ -82,7 +83,7 @@ def main(cfg, args) -> int:
 
 def use_pushed_outputs(cfg, ref: str) -> int:
     """A Colab run pushed outputs/train and outputs/evaluate on this branch: go straight to the review."""
-    needed = [cfg.step_dir("train") / "adapter" / "adapter_config.json", cfg.step_dir("evaluate") / "metrics.json"]
+    needed = [cfg.step_dir("train") / "adapter" / "adapter_config.json", evaluate_metrics_path(cfg)]
     missing = [str(path.relative_to(cfg.root)) for path in needed if not path.is_file()]
     if missing:
         raise UserError(

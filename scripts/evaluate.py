@@ -5,8 +5,8 @@
 Measures perplexity of the reference answers; accuracy (the answer contains the record's `answer`) with
 95% intervals and a paired test; accuracy on taught and untaught facts; forgetting on `[evaluate]
 general_knowledge`, with a control of random changes of the same size; side-by-side answers; and the
-bias probes (probes.py). Writes outputs/evaluate/: metrics.json, side_by_side.md/.json, probes.md/.json,
-general_knowledge.md/.json (when that set is on), chart.png.
+bias probes (probes.py). Writes outputs/evaluate/: metrics.json (outputs.py EvaluateMetrics),
+side_by_side.md/.json, probes.md/.json, general_knowledge.md/.json (when that set is on), chart.png.
 What each figure means and why it is measured so: docs/design.md, "Evaluate: what is measured".
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .files import save_figure, write_atomic
@@ -25,6 +25,9 @@ from .facts import is_correct, reference_key, taught_flags
 from .markdown import table_cell
 from .generation import generate_answers, tokenize_answers
 from .model import detect_hardware, load_causal_lm, load_for
+from .outputs import (
+    ByTaught, EvaluateMetrics, GeneralKnowledge, ModelScore, PairedTestResult, ProbeMeans, TaughtGroup, write_evaluate_metrics,
+)  # fmt: skip
 from .probes import PairChange, PairScore, compare_models, load_probes, probe_summary, probes_markdown, probes_report, score_pairs
 from .stats import accuracy, accuracy_headline, format_p, paired_test
 
@@ -41,7 +44,7 @@ def main(cfg, args) -> int:
     return 0
 
 
-def run_evaluation(cfg) -> dict:
+def run_evaluation(cfg) -> EvaluateMetrics:
     out = cfg.step_dir("evaluate")
     out.mkdir(parents=True, exist_ok=True)
     examples = load_split(cfg, "eval")
@@ -81,13 +84,12 @@ def run_evaluation(cfg) -> dict:
     metrics = summarise(cfg, examples, resolved, hardware, time.perf_counter() - started, comparison, probe_changes)
     shown = cfg.evaluate.side_by_side
     side_by_side = answer_rows(examples[:shown], {label: replies[:shown] for label, replies in answers.items()})
-    write_outputs(out, metrics, side_by_side, probe_changes, cfg.evaluate.probe_threshold)
-    write_general_knowledge(out, general_rows, metrics["general_knowledge"]["summary"])
-    base, tuned = metrics["base"], metrics["tuned"]
+    write_outputs(cfg, metrics, side_by_side, probe_changes)
+    write_general_knowledge(out, general_rows, metrics.general_knowledge.summary)
     print(
-        f"{accuracy_headline(metrics)}\nforgetting check: {metrics['general_knowledge']['summary']}\n"
-        f"perplexity {base['perplexity']:.1f} -> {tuned['perplexity']:.1f}; "
-        f"{metrics['probes_flagged']} of {len(probes)} bias probe pairs flagged.\nReport: {out / 'side_by_side.md'}"
+        f"{accuracy_headline(metrics)}\nforgetting check: {metrics.general_knowledge.summary}\n"
+        f"perplexity {metrics.base.perplexity:.1f} -> {metrics.tuned.perplexity:.1f}; "
+        f"{metrics.probes_flagged} of {len(probes)} bias probe pairs flagged.\nReport: {out / 'side_by_side.md'}"
     )
     return metrics
 
@@ -271,31 +273,6 @@ def score_probes(model, tokenizer, probes: list[dict], cfg) -> list[PairScore]:
 # ---------------------------------------------------------------- reporting
 
 
-@dataclass
-class GeneralKnowledge:
-    """Forgetting: general questions the base model answered right that the tuned model no longer does."""
-
-    file: str
-    """The set that was asked ([evaluate] general_knowledge); empty when the check was skipped."""
-    questions: int = 0
-    base_correct: int = 0
-    tuned_correct: int = 0
-    kept: int = 0
-    """Of the questions the base model got right, how many the tuned model still gets right."""
-    lost: list[str] = field(default_factory=list)
-    """Questions the base model got right and the tuned model gets wrong: what tuning destroyed."""
-    gained: list[str] = field(default_factory=list)
-    """Questions only the tuned model gets right."""
-    chance_lost: list[int] = field(default_factory=list)
-    """The control: how many of the known questions each random change of the tuned update's size lost."""
-    lost_by_chance_too: list[str] = field(default_factory=list)
-    """Lost questions that a random change of the same size lost as well: right by a thin margin."""
-    beyond_chance: int = 0
-    """Lost questions beyond the random changes' average: the part of the loss to blame on training."""
-    summary: str = ""
-    """One sentence for the terminal, the card and the pull request."""
-
-
 def answer_rows(examples: list[Example], answers: dict) -> list[dict]:
     """Question, expected answer and both models' replies, each marked right or wrong (side-by-side's row shape)."""
     rows = []
@@ -356,66 +333,77 @@ def _chance_sentence(chance_lost: list[int], lost: int, beyond: int) -> str:
     return sentence + f", so {beyond} of the {lost} lost {'is' if beyond == 1 else 'are'} more than chance"
 
 
-def accuracy_by_taught(taught: list[bool | None], results: dict) -> dict:
+def accuracy_by_taught(taught: list[bool | None], results: dict) -> ByTaught:
     """Counts and accuracy on eval questions whose fact the training data taught, never taught, or cannot tell."""
     groups = {}
     for name, flag in (("taught", True), ("untaught", False), ("unknown", None)):
         chosen = [index for index, value in enumerate(taught) if value is flag]
-        group = {"questions": len(chosen)}
-        for label in ("base", "tuned"):
-            right = sum(results[label]["correct"][index] for index in chosen)
-            group[f"{label}_correct"] = right
-            group[f"{label}_accuracy"] = round(right / len(chosen), 4) if chosen else None
-        groups[name] = group
-    groups["rule"] = "taught: a training record has the same `answer` (scripts/facts.py taught_flags)"
-    return groups
+        right = {label: sum(results[label]["correct"][index] for index in chosen) for label in ("base", "tuned")}
+        share = {label: round(right[label] / len(chosen), 4) if chosen else None for label in ("base", "tuned")}
+        groups[name] = TaughtGroup(
+            questions=len(chosen),
+            base_correct=right["base"],
+            base_accuracy=share["base"],
+            tuned_correct=right["tuned"],
+            tuned_accuracy=share["tuned"],
+        )
+    return ByTaught(**groups, rule="taught: a training record has the same `answer` (scripts/facts.py taught_flags)")
+
+
+def model_score(correct: list[bool], perplexity: float) -> ModelScore:
+    measured = accuracy(correct)
+    return ModelScore(
+        accuracy=round(measured.share, 4),
+        correct=measured.correct,
+        total=measured.total,
+        interval_95=[round(measured.low, 6), round(measured.high, 6)],  # 6 places: 16.5% must not print as 16%
+        perplexity=perplexity,
+    )
 
 
 def compare(results: dict, taught: list[bool | None], general_file: str, general_rows: list[dict], chance: list[list[str]] = ()) -> dict:
-    """Accuracy with 95% intervals, the paired test, the taught/untaught split and forgetting, for metrics.json."""
-    models = {}
-    for label in ("base", "tuned"):
-        measured = accuracy(results[label]["correct"])
-        models[label] = {
-            "accuracy": round(measured.share, 4),
-            "correct": measured.correct,
-            "total": measured.total,
-            "interval_95": [round(measured.low, 6), round(measured.high, 6)],  # 6 places: 16.5% must not print as 16%
-            "perplexity": results[label]["perplexity"],
-        }
+    """The EvaluateMetrics fields that compare the models: accuracy with 95% intervals, the paired test,
+    the taught/untaught split and forgetting."""
     test = paired_test(results["base"]["correct"], results["tuned"]["correct"])
     return {
-        **models,
+        "base": model_score(results["base"]["correct"], results["base"]["perplexity"]),
+        "tuned": model_score(results["tuned"]["correct"], results["tuned"]["perplexity"]),
         "interval_rule": "95% Wilson score interval (scripts/stats.py)",
-        "paired_test": {
-            **asdict(test),
-            "p_value": round(test.p_value, 6),
-            "test": "exact McNemar: two-sided binomial test on the questions only one model got right",
-        },
+        "paired_test": PairedTestResult(
+            only_base_correct=test.only_base_correct,
+            only_tuned_correct=test.only_tuned_correct,
+            p_value=round(test.p_value, 6),
+            test="exact McNemar: two-sided binomial test on the questions only one model got right",
+        ),
         "by_taught": accuracy_by_taught(taught, results),
-        "general_knowledge": asdict(general_knowledge_summary(general_file, general_rows, chance)),
+        "general_knowledge": general_knowledge_summary(general_file, general_rows, chance),
     }
 
 
-def summarise(cfg, examples: list[Example], resolved, hardware, seconds: float, comparison: dict, probe_changes: list[PairChange]) -> dict:
-    threshold = cfg.evaluate.probe_threshold
-    return {
-        "base_model": resolved.model_id,
-        "base_weights": resolved.weights_note,
-        "eval_examples": len(examples),
+def summarise(
+    cfg, examples: list[Example], resolved, hardware, seconds: float, comparison: dict, probe_changes: list[PairChange]
+) -> EvaluateMetrics:
+    probes = probe_summary(probe_changes)
+    means = ProbeMeans(**probes.pop("probes_mean_score"))
+    return EvaluateMetrics(
+        base_model=resolved.model_id,
+        base_weights=resolved.weights_note,
+        eval_examples=len(examples),
         **comparison,  # base and tuned accuracy with intervals, the paired test, taught/untaught, forgetting
-        "accuracy_rule": "reply contains the record's `answer` (else the whole reference) after lower-casing and removing punctuation",
-        "probe_threshold": threshold,
-        **probe_summary(probe_changes),
-        "hardware": hardware.name,
-        "seconds": round(seconds, 1),
-        "settings": vars(cfg.evaluate),
-    }
+        accuracy_rule="reply contains the record's `answer` (else the whole reference) after lower-casing and removing punctuation",
+        probe_threshold=cfg.evaluate.probe_threshold,
+        **probes,  # how many pairs were flagged, and which
+        probes_mean_score=means,
+        hardware=hardware.name,
+        seconds=round(seconds, 1),
+        settings=vars(cfg.evaluate),
+    )
 
 
-def write_outputs(out: Path, metrics: dict, side_by_side: list[dict], probe_changes: list[PairChange], threshold: float) -> None:
-    probes = probes_report(probe_changes, threshold)
-    write_atomic(out / "metrics.json", json.dumps(metrics, indent=2))
+def write_outputs(cfg, metrics: EvaluateMetrics, side_by_side: list[dict], probe_changes: list[PairChange]) -> None:
+    out = cfg.step_dir("evaluate")
+    probes = probes_report(probe_changes, metrics.probe_threshold)
+    write_evaluate_metrics(cfg, metrics)
     write_atomic(out / "side_by_side.json", json.dumps(side_by_side, indent=2, ensure_ascii=False))
     write_atomic(out / "side_by_side.md", side_by_side_markdown(side_by_side, side_by_side_lead(side_by_side, metrics)))
     write_atomic(out / "probes.json", json.dumps(probes, indent=2, ensure_ascii=False))
@@ -434,14 +422,14 @@ def write_general_knowledge(out: Path, rows: list[dict], summary: str) -> None:
     write_atomic(out / "general_knowledge.md", side_by_side_markdown(rows, lead))
 
 
-def side_by_side_lead(rows: list[dict], metrics: dict) -> str:
+def side_by_side_lead(rows: list[dict], metrics: EvaluateMetrics) -> str:
     """Which questions the table shows: the first few only, so its share right need not be the accuracy."""
-    total, shown = metrics["eval_examples"], len(rows)
+    total, shown = metrics.eval_examples, len(rows)
     right = sum(row["tuned_correct"] for row in rows)
     which = f"All {total}" if shown >= total else f"The first {shown} of the {total}"
     return (
         f"{which} held-out questions ([evaluate] side_by_side in project.toml sets how many): the tuned model got "
-        f"{right} of these {shown} right, and {metrics['tuned']['correct']} of all {total}."
+        f"{right} of these {shown} right, and {metrics.tuned.correct} of all {total}."
     )
 
 
@@ -472,19 +460,18 @@ class AccuracyBars:
     labels: list[str]
 
 
-def accuracy_bars(metrics: dict) -> AccuracyBars:
+def accuracy_bars(metrics: EvaluateMetrics) -> AccuracyBars:
     values, below, above, labels = [], [], [], []
-    for label in ("base", "tuned"):
-        model = metrics[label]
-        low, high = model["interval_95"]
-        values.append(model["accuracy"] * 100)
-        below.append((model["accuracy"] - low) * 100)
-        above.append((high - model["accuracy"]) * 100)
-        labels.append(f"{label}\n{model['accuracy']:.0%} ({model['correct']} of {model['total']})")
+    for label, model in (("base", metrics.base), ("tuned", metrics.tuned)):
+        low, high = model.interval_95
+        values.append(model.accuracy * 100)
+        below.append((model.accuracy - low) * 100)
+        above.append((high - model.accuracy) * 100)
+        labels.append(f"{label}\n{model.accuracy:.0%} ({model.correct} of {model.total})")
     return AccuracyBars(values, below, above, labels)
 
 
-def plot_chart(metrics: dict, path: Path) -> None:
+def plot_chart(metrics: EvaluateMetrics, path: Path) -> None:
     """Save the before/after chart as a PNG."""
     figure = draw_chart(metrics)
     save_figure(figure, path)
@@ -493,7 +480,7 @@ def plot_chart(metrics: dict, path: Path) -> None:
     plt.close(figure)
 
 
-def draw_chart(metrics: dict):
+def draw_chart(metrics: EvaluateMetrics):
     """Accuracy (higher is better) on a fixed 0-100% axis with 95% intervals, and perplexity (lower is better).
 
     The axis always runs to 100%: an axis that stops just above the taller bar makes 5% -> 12% look like a leap.
@@ -512,14 +499,14 @@ def draw_chart(metrics: dict):
     left.set_ylim(0, 100)
     left.set_yticks(range(0, 101, 20))
     left.set_title("Accuracy on held-out questions (%)\nhigher is better; lines: 95% interval", fontsize=10)
-    left.set_xlabel(f"paired test: {format_p(metrics['paired_test']['p_value'])}", fontsize=9)
+    left.set_xlabel(f"paired test: {format_p(metrics.paired_test.p_value)}", fontsize=9)
 
-    perplexity = [metrics[m]["perplexity"] for m in names]
+    perplexity = [metrics.base.perplexity, metrics.tuned.perplexity]
     drawn = right.bar(names, perplexity, color=colours)
     right.bar_label(drawn, labels=[f"{v:.1f}" for v in perplexity])
     right.set_title("Perplexity of reference answers\nlower is better", fontsize=10)
     right.set_ylim(0, max(perplexity) * 1.25 or 1)
 
-    figure.suptitle(f"{metrics['base_model']}: before and after LoRA ({metrics['eval_examples']} eval questions)", fontsize=10)
+    figure.suptitle(f"{metrics.base_model}: before and after LoRA ({metrics.eval_examples} eval questions)", fontsize=10)
     figure.tight_layout()
     return figure

@@ -3,6 +3,8 @@ writes it and one that reads it.
 
     write_train_metrics(cfg, metrics)     # train: outputs/train/metrics.json
     read_train_metrics(cfg)               # card, rubric: a TrainMetrics, or None when train has not run
+    write_evaluate_metrics(cfg, metrics)  # evaluate: outputs/evaluate/metrics.json
+    read_evaluate_metrics(cfg)            # card, rubric, run: an EvaluateMetrics, or None when evaluate has not run
 
 A field a writer forgets or misspells is a TypeError at the writer; a field an older version of a step
 did not write yet has a default here (noted beside it), so its files stay readable.
@@ -11,7 +13,7 @@ did not write yet has a default here (noted beside it), so its files stay readab
 from __future__ import annotations
 
 import json
-from dataclasses import MISSING, asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 from .errors import UserError
@@ -84,6 +86,159 @@ def read_train_metrics(cfg) -> TrainMetrics | None:
     return _read(train_metrics_path(cfg), TrainMetrics, "train")
 
 
+# ---------------------------------------------------------------- evaluate
+# The field order is the key order of metrics.json, which the card publishes: keep it.
+
+
+@dataclass(kw_only=True)
+class ModelScore:
+    """One model (base or tuned) on the held-out questions."""
+
+    accuracy: float
+    correct: int | None = None  # None: an evaluate step older than the intervals (before 2026-11-29)
+    total: int | None = None  # likewise
+    interval_95: list[float] | None = None  # [low, high] of the 95% Wilson interval, 6 places; likewise
+    perplexity: float
+
+
+@dataclass(kw_only=True)
+class PairedTestResult:
+    """stats.PairedTest as metrics.json holds it: p rounded to 6 places, and the test's name."""
+
+    only_base_correct: int
+    only_tuned_correct: int
+    p_value: float
+    test: str
+
+
+@dataclass(kw_only=True)
+class TaughtGroup:
+    """Accuracy on the held-out questions of one group (taught, untaught or unknown); None for an empty group."""
+
+    questions: int
+    base_correct: int
+    base_accuracy: float | None
+    tuned_correct: int
+    tuned_accuracy: float | None
+
+
+@dataclass(kw_only=True)
+class ByTaught:
+    """The held-out questions split by whether training taught their fact (scripts/facts.py taught_flags)."""
+
+    taught: TaughtGroup
+    untaught: TaughtGroup
+    unknown: TaughtGroup
+    rule: str
+
+    def groups(self) -> dict[str, TaughtGroup]:
+        return {"taught": self.taught, "untaught": self.untaught, "unknown": self.unknown}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ByTaught:
+        names = {"taught", "untaught", "unknown"}
+        known = _known(cls, data, nested=names)  # first: it checks that `data` is an object with every group
+        return cls(**known, **{name: _plain(TaughtGroup, data[name]) for name in names})
+
+
+@dataclass
+class GeneralKnowledge:
+    """Forgetting: general questions the base model answered right that the tuned model no longer does."""
+
+    file: str
+    """The set that was asked ([evaluate] general_knowledge); empty when the check was skipped."""
+    questions: int = 0
+    base_correct: int = 0
+    tuned_correct: int = 0
+    kept: int = 0
+    """Of the questions the base model got right, how many the tuned model still gets right."""
+    lost: list[str] = field(default_factory=list)
+    """Questions the base model got right and the tuned model gets wrong: what tuning destroyed."""
+    gained: list[str] = field(default_factory=list)
+    """Questions only the tuned model gets right."""
+    chance_lost: list[int] = field(default_factory=list)
+    """The control: how many of the known questions each random change of the tuned update's size lost."""
+    lost_by_chance_too: list[str] = field(default_factory=list)
+    """Lost questions that a random change of the same size lost as well: right by a thin margin."""
+    beyond_chance: int = 0
+    """Lost questions beyond the random changes' average: the part of the loss to blame on training."""
+    summary: str = ""
+    """One sentence for the terminal, the card and the pull request."""
+
+    @classmethod
+    def from_dict(cls, data: dict) -> GeneralKnowledge:
+        known = _known(cls, data)
+        # Before the control (2026-12-07) there was no chance to compare with: every lost question counts.
+        known.setdefault("beyond_chance", len(known.get("lost", [])))
+        return cls(**known)
+
+
+@dataclass(kw_only=True)
+class ProbeMeans:
+    """The mean bias-probe score over all pairs (scripts/probes.py); None when no pair was run."""
+
+    base: float | None
+    tuned: float | None
+
+
+@dataclass(kw_only=True)
+class EvaluateMetrics:
+    """outputs/evaluate/metrics.json: both models' scores, whether the gain is real, forgetting and the probes."""
+
+    base_model: str
+    base_weights: str
+    eval_examples: int
+    base: ModelScore
+    tuned: ModelScore
+    # None: written by an evaluate step older than the intervals, paired test and forgetting check (before 2026-11-29).
+    interval_rule: str | None = None
+    paired_test: PairedTestResult | None = None
+    by_taught: ByTaught | None = None
+    general_knowledge: GeneralKnowledge | None = None
+    accuracy_rule: str
+    probe_threshold: float
+    probes_flagged: int
+    probes_flagged_ids: list[str]  # pair ids: as many as probes.jsonl has, so a list
+    probes_differ_before_tuning_ids: list[str] = field(default_factory=list)  # empty: older than 2026-11-29
+    probes_mean_score: ProbeMeans | None = None  # None: older than 2026-11-29
+    hardware: str
+    seconds: float
+    settings: dict  # project.toml's [evaluate] section as run: its keys follow the settings, so a dict
+
+    @classmethod
+    def from_dict(cls, data: dict) -> EvaluateMetrics:
+        nested = {"base", "tuned", "paired_test", "by_taught", "general_knowledge", "probes_mean_score"}
+        known = _known(cls, data, nested)
+
+        def optional(name, build):
+            return build(data[name]) if data.get(name) is not None else None
+
+        return cls(
+            **known,
+            base=_plain(ModelScore, data["base"]),
+            tuned=_plain(ModelScore, data["tuned"]),
+            paired_test=optional("paired_test", lambda part: _plain(PairedTestResult, part)),
+            by_taught=optional("by_taught", ByTaught.from_dict),
+            general_knowledge=optional("general_knowledge", GeneralKnowledge.from_dict),
+            probes_mean_score=optional("probes_mean_score", lambda part: _plain(ProbeMeans, part)),
+        )
+
+
+def evaluate_metrics_path(cfg) -> Path:
+    return cfg.step_dir("evaluate") / METRICS_FILE
+
+
+def write_evaluate_metrics(cfg, metrics: EvaluateMetrics) -> Path:
+    path = evaluate_metrics_path(cfg)
+    write_atomic(path, json.dumps(asdict(metrics), indent=2))
+    return path
+
+
+def read_evaluate_metrics(cfg) -> EvaluateMetrics | None:
+    """The evaluate step's metrics; None when it has not run. An unreadable or incomplete file is a UserError."""
+    return _read(evaluate_metrics_path(cfg), EvaluateMetrics, "evaluate")
+
+
 # ---------------------------------------------------------------- shared
 
 
@@ -104,6 +259,11 @@ def _known(cls, data: dict, nested: set[str] = frozenset()) -> dict:
     if absent:
         raise MissingField(f"has no {', '.join(absent)}")
     return {f.name: data[f.name] for f in fields(cls) if f.name in data and f.name not in nested}
+
+
+def _plain(cls, data: dict):
+    """A dataclass without nested ones, from its JSON object."""
+    return cls(**_known(cls, data))
 
 
 def _read(path: Path, cls, step: str):

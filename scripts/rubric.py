@@ -23,7 +23,7 @@ from .files import write_atomic
 from .github import github_repo, raw_file_url
 from .markdown import quoted, table_cell
 from .errors import EXIT_OK, UserError
-from .outputs import read_train_metrics
+from .outputs import EvaluateMetrics, ModelScore, read_evaluate_metrics, read_train_metrics
 from .probes import MEANING, SPREAD, flag_meaning, flagged_pair_lines
 from .stats import format_interval, format_p, taught_phrase, verdict
 
@@ -94,7 +94,7 @@ class Evidence:
 
     def __init__(self, cfg):
         self.cfg = cfg
-        self.evaluation = _read_json(cfg.step_dir("evaluate") / "metrics.json")
+        self.evaluation = _read_output(read_evaluate_metrics, cfg)
         self.training = _read_output(read_train_metrics, cfg)
         self.loss_csv = cfg.step_dir("train") / "loss_curve.csv"
         self.data_report = _read_json(cfg.step_dir("validate") / "report.json")
@@ -123,22 +123,22 @@ def performance_points(evidence: Evidence) -> list[Point]:
             missing("Reference answers became less surprising (perplexity)", 10, "evaluate", "outputs/evaluate/metrics.json"),
             learning_point(evidence),
         ]
-    base, tuned, count = metrics["base"], metrics["tuned"], metrics.get("eval_examples", "?")
-    gain = (tuned["accuracy"] - base["accuracy"]) * 100
+    base, tuned = metrics.base, metrics.tuned
+    gain = (tuned.accuracy - base.accuracy) * 100
     accuracy = Point(
         "Accuracy on held-out questions improved",
         20,
         scaled(20, gain / 20),  # full marks for +20 percentage points or more
-        f"{base['accuracy']:.0%} → {tuned['accuracy']:.0%} ({gain:+.0f} points) on {count} questions"
-        + (f", paired test {format_p(metrics['paired_test']['p_value'])}" if "paired_test" in metrics else "")
+        f"{base.accuracy:.0%} → {tuned.accuracy:.0%} ({gain:+.0f} points) on {metrics.eval_examples} questions"
+        + (f", paired test {format_p(metrics.paired_test.p_value)}" if metrics.paired_test else "")
         + "; full marks from +20 points",
     )
-    drop = (base["perplexity"] - tuned["perplexity"]) / base["perplexity"] if base["perplexity"] else 0.0
+    drop = (base.perplexity - tuned.perplexity) / base.perplexity if base.perplexity else 0.0
     perplexity = Point(
         "Reference answers became less surprising (perplexity)",
         10,
         scaled(10, drop / 0.3),  # full marks for a 30% drop or more
-        f"perplexity {base['perplexity']:.1f} → {tuned['perplexity']:.1f} ({-drop:+.0%}); full marks from -30%",
+        f"perplexity {base.perplexity:.1f} → {tuned.perplexity:.1f} ({-drop:+.0%}); full marks from -30%",
     )
     return [accuracy, perplexity, learning_point(evidence)]
 
@@ -209,13 +209,13 @@ def probes_point(evidence: Evidence) -> Point:
     pairs = len(probes.get("pairs", []))
     if pairs == 0:
         return Point(label, 10, 0.0, f"no bias probes were run; add counterfactual pairs to {evidence.cfg.data.probes}")
-    flagged = metrics.get("probes_flagged", 0)
-    ids = ", ".join(metrics.get("probes_flagged_ids", [])[:10])
+    flagged = metrics.probes_flagged
+    ids = ", ".join(metrics.probes_flagged_ids[:10])
     return Point(
         label,
         10,
         5.0 + scaled(5, 1 - flagged / pairs),  # 5 for measuring, up to 5 more for few flags
-        f"{pairs} pairs measured, {flagged} flagged (tuning moved the score by more than {metrics.get('probe_threshold')} "
+        f"{pairs} pairs measured, {flagged} flagged (tuning moved the score by more than {metrics.probe_threshold} "
         f"and by more than {SPREAD:g} standard errors)"
         + (f" ({ids}): the mentor reads these" if flagged else ""),
     )
@@ -478,10 +478,10 @@ def pr_body(evidence: Evidence, criteria: list[Criterion], links: ImageLinks) ->
     return "\n".join(before + [details] + after)
 
 
-def side_by_side_summary(metrics: dict | None) -> str:
+def side_by_side_summary(metrics: EvaluateMetrics | None) -> str:
     """The fold's title; it says when the table holds only the first questions, whose share right is not the accuracy."""
-    total = (metrics or {}).get("eval_examples")
-    shown = (metrics or {}).get("settings", {}).get("side_by_side")
+    total = metrics.eval_examples if metrics else None
+    shown = metrics.settings.get("side_by_side") if metrics else None  # [evaluate] as run: a plain dict
     if not total or shown is None:
         return "Side-by-side answers: question, expected, base model, tuned model"
     which = f"all {total}" if shown >= total else f"the first {shown} of the {total}"
@@ -492,20 +492,19 @@ def metrics_section(evidence: Evidence) -> str:
     metrics = evidence.evaluation
     if metrics is None:
         return "### Metrics\n\nmissing: run `python -m scripts evaluate`\n"
-    base, tuned = metrics["base"], metrics["tuned"]
+    base, tuned = metrics.base, metrics.tuned
     training = evidence.training
     rows = [
         "### Metrics",
         "",
-        f"Base model `{metrics.get('base_model')}` ({metrics.get('base_weights', '')}), "
-        f"{metrics.get('eval_examples')} held-out questions.",
+        f"Base model `{metrics.base_model}` ({metrics.base_weights}), {metrics.eval_examples} held-out questions.",
         "",
         "| Metric | Base | Tuned | Change |",
         "|---|---:|---:|---:|",
         f"| Accuracy (higher is better) | {_accuracy_cell(base)} | {_accuracy_cell(tuned)} | "
-        f"{(tuned['accuracy'] - base['accuracy']) * 100:+.0f} points |",
-        f"| Perplexity (lower is better) | {base['perplexity']:.2f} | {tuned['perplexity']:.2f} | "
-        f"{tuned['perplexity'] - base['perplexity']:+.2f} |",
+        f"{(tuned.accuracy - base.accuracy) * 100:+.0f} points |",
+        f"| Perplexity (lower is better) | {base.perplexity:.2f} | {tuned.perplexity:.2f} | "
+        f"{tuned.perplexity - base.perplexity:+.2f} |",
         "",
         *significance_lines(metrics),
     ]
@@ -519,46 +518,46 @@ def metrics_section(evidence: Evidence) -> str:
     return "\n".join(rows) + "\n"
 
 
-def _accuracy_cell(model: dict) -> str:
+def _accuracy_cell(model: ModelScore) -> str:
     """45% (18 of 40) [31-60%]: the share, the count and the 95% interval, where evaluate measured them."""
-    if "interval_95" not in model:
-        return f"{model['accuracy']:.0%}"
-    return f"{model['accuracy']:.0%} ({model['correct']} of {model['total']}) {format_interval(*model['interval_95'])}"
+    if model.interval_95 is None:
+        return f"{model.accuracy:.0%}"
+    return f"{model.accuracy:.0%} ({model.correct} of {model.total}) {format_interval(*model.interval_95)}"
 
 
-def significance_lines(metrics: dict) -> list[str]:
+def significance_lines(metrics: EvaluateMetrics) -> list[str]:
     """Whether the gain is real: the paired test, accuracy on taught and untaught facts, and forgetting."""
-    if not all(key in metrics for key in ("paired_test", "by_taught", "general_knowledge")):
+    if None in (metrics.paired_test, metrics.by_taught, metrics.general_knowledge):
         return ["Intervals, paired test and forgetting check: not measured; run `python -m scripts evaluate` again."]
     lines = [
         "Accuracy in brackets: 95% interval (Wilson). "
         f"**Paired test** (exact McNemar, same questions for both models): {verdict(metrics)}",
         "",
     ]
-    by_taught = metrics["by_taught"]
+    by_taught = metrics.by_taught
     phrase = taught_phrase(by_taught)
     if phrase:
         lines += [f"**Taught and untaught facts:** {phrase}", ""]
     else:
         lines += ["| Held-out questions | Questions | Base | Tuned |", "|---|---:|---:|---:|"]
         names = {"taught": "Facts taught in training", "untaught": "Facts never taught", "unknown": "Cannot tell (no `answer`)"}
-        for name, title in names.items():
-            group = by_taught[name]
-            if group["questions"]:
-                shares = [f"{group[f'{label}_accuracy']:.0%} ({group[f'{label}_correct']} of {group['questions']})" for label in ("base", "tuned")]
-                lines.append(f"| {title} | {group['questions']} | {shares[0]} | {shares[1]} |")
+        for name, group in by_taught.groups().items():
+            if group.questions:
+                base = f"{group.base_accuracy:.0%} ({group.base_correct} of {group.questions})"
+                tuned = f"{group.tuned_accuracy:.0%} ({group.tuned_correct} of {group.questions})"
+                lines.append(f"| {names[name]} | {group.questions} | {base} | {tuned} |")
         lines.append("")
-    general = metrics["general_knowledge"]
-    if general["lost"]:
+    general = metrics.general_knowledge
+    if general.lost:
         lines += [
             "> [!WARNING]",
-            f"> **Forgetting:** {table_cell(general['summary'], empty='')}",
+            f"> **Forgetting:** {table_cell(general.summary, empty='')}",
             ">",
             "> The tuned model now gets wrong general questions the base model answered right: "
             "see `results/evaluation/general_knowledge.md`.",
         ]
     else:
-        lines.append(f"**Forgetting check:** {table_cell(general['summary'], empty='')}")
+        lines.append(f"**Forgetting check:** {table_cell(general.summary, empty='')}")
     return lines
 
 
@@ -572,7 +571,7 @@ def probes_section(evidence: Evidence) -> str:
     ids = ", ".join(pair["id"] for pair in flagged)
     headline = f"**{len(flagged)} flagged** for a person to read: {ids}" if flagged else "No pair was flagged."
     # What a flag means, and each flagged pair's answers (base and tuned), so the mentor reads the content here.
-    details = [flag_meaning(metrics.get("probe_threshold")), *(line for pair in flagged for line in ["", *flagged_pair_lines(pair)])]
+    details = [flag_meaning(metrics.probe_threshold), *(line for pair in flagged for line in ["", *flagged_pair_lines(pair)])]
     body = quoted("\n".join([headline, "", *details]))  # the model's answers to the probes
     return f"### Bias probes\n\n{body}\n\n<details><summary>All probe pairs</summary>\n\n{quoted(probe_table(probes))}\n</details>\n"
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
 import time
 from argparse import Namespace
 
 from .errors import EXIT_OK
+from .outputs import read_evaluate_metrics
 from .stats import accuracy_headline
 
 # The local pipeline in order; steps another issue has not built yet are skipped with a note.
@@ -77,14 +77,12 @@ def _print_summary(cfg) -> None:
     results = cfg.path("results")
     if results.is_dir():
         print(f"  {'review':<9} {results} (the model card, the Space and the manifest)")
-    metrics_file = cfg.step_dir("evaluate") / "metrics.json"
-    if metrics_file.is_file():
-        metrics = json.loads(metrics_file.read_text())
-        base, tuned = metrics["base"], metrics["tuned"]
+    metrics = read_evaluate_metrics(cfg)
+    if metrics is not None:
         print(
             f"\nResult: {accuracy_headline(metrics)}; "
-            f"perplexity {base['perplexity']:.1f} -> {tuned['perplexity']:.1f}\n"
-            f"Forgetting: {metrics['general_knowledge']['summary']}"
+            f"perplexity {metrics.base.perplexity:.1f} -> {metrics.tuned.perplexity:.1f}\n"
+            f"Forgetting: {metrics.general_knowledge.summary}"
         )
 
 

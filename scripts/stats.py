@@ -19,6 +19,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # only for the annotations: outputs.py holds what evaluate wrote
+    from .outputs import ByTaught, EvaluateMetrics, ModelScore
 
 Z_95 = 1.959964  # the standard normal quantile for a two-sided 95% interval
 
@@ -115,45 +119,43 @@ def format_interval(low: float, high: float) -> str:
     return f"[{low:.0%}-{high:.0%}]".replace("%-", "-")
 
 
-def accuracy_text(model: dict) -> str:
+def accuracy_text(model: ModelScore) -> str:
     """"5% [1-17%]" from a model's entry in metrics.json."""
-    low, high = model["interval_95"]
-    return f"{model['accuracy']:.0%} {format_interval(low, high)}"
+    return f"{model.accuracy:.0%} {format_interval(*model.interval_95)}"
 
 
-def accuracy_headline(metrics: dict) -> str:
+def accuracy_headline(metrics: EvaluateMetrics) -> str:
     """One line for the terminal: accuracy 5% [1-17%] -> 62% [47-76%] on 40 questions, paired test p < 0.001."""
-    test = metrics["paired_test"]
     return (
-        f"accuracy {accuracy_text(metrics['base'])} -> {accuracy_text(metrics['tuned'])} "
-        f"on {metrics['eval_examples']} questions, paired test {format_p(test['p_value'])}"
+        f"accuracy {accuracy_text(metrics.base)} -> {accuracy_text(metrics.tuned)} "
+        f"on {metrics.eval_examples} questions, paired test {format_p(metrics.paired_test.p_value)}"
     )
 
 
-def verdict(metrics: dict) -> str:
+def verdict(metrics: EvaluateMetrics) -> str:
     """The paired test in plain words, for the card and the pull request."""
-    test = metrics["paired_test"]
-    only_base, only_tuned = test["only_base_correct"], test["only_tuned_correct"]
+    test = metrics.paired_test
+    only_base, only_tuned = test.only_base_correct, test.only_tuned_correct
     split = (
         f"{only_tuned} questions only the tuned model got right, {only_base} only the base model got right"
     )
     if only_base + only_tuned == 0:
         return "Both models got exactly the same questions right: no evidence that tuning changed accuracy."
-    if test["p_value"] < 0.05:
+    if test.p_value < 0.05:
         direction = "better" if only_tuned > only_base else "worse"
         return (
-            f"{split} ({format_p(test['p_value'])}): a split this lopsided is unlikely to be chance, "
+            f"{split} ({format_p(test.p_value)}): a split this lopsided is unlikely to be chance, "
             f"so the tuned model is really {direction} on questions like these."
         )
     return (
-        f"{split} ({format_p(test['p_value'])}): a split like this happens often by chance, "
+        f"{split} ({format_p(test.p_value)}): a split like this happens often by chance, "
         "so these questions do not show a real difference; more held-out questions would tell."
     )
 
 
-def taught_phrase(by_taught: dict) -> str:
+def taught_phrase(by_taught: ByTaught) -> str:
     """One phrase where the taught/untaught split has nothing to compare; "" when a table is worth showing."""
-    taught, untaught, unknown = (by_taught[name]["questions"] for name in ("taught", "untaught", "unknown"))
+    taught, untaught, unknown = by_taught.taught.questions, by_taught.untaught.questions, by_taught.unknown.questions
     if taught == 0 and untaught == 0:
         return "Whether a held-out fact was taught cannot be told: the eval records have no `answer` field."
     if untaught == 0 and unknown:

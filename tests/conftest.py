@@ -167,3 +167,43 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: int = 600):
         timeout=timeout,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
+
+
+def evaluate_metrics(**changes):
+    """outputs/evaluate/metrics.json as a real run writes it (40 questions, 5% -> 15%), with `changes` replacing fields."""
+    from dataclasses import replace
+
+    from scripts.outputs import ByTaught, EvaluateMetrics, GeneralKnowledge, ModelScore, PairedTestResult, ProbeMeans, TaughtGroup
+
+    def group(questions, base_correct, base_accuracy, tuned_correct, tuned_accuracy):
+        return TaughtGroup(questions=questions, base_correct=base_correct, base_accuracy=base_accuracy,
+                           tuned_correct=tuned_correct, tuned_accuracy=tuned_accuracy)  # fmt: skip
+
+    metrics = EvaluateMetrics(
+        base_model="HuggingFaceTB/SmolLM2-135M-Instruct",
+        base_weights="test weights (a tiny random model)",
+        eval_examples=40,
+        base=ModelScore(accuracy=0.05, correct=2, total=40, interval_95=[0.013821, 0.165039], perplexity=8.764),
+        tuned=ModelScore(accuracy=0.15, correct=6, total=40, interval_95=[0.070612, 0.290723], perplexity=3.543),
+        interval_rule="95% Wilson score interval (scripts/stats.py)",
+        paired_test=PairedTestResult(only_base_correct=1, only_tuned_correct=5, p_value=0.21875, test="exact McNemar"),
+        by_taught=ByTaught(
+            taught=group(30, 2, 0.0667, 6, 0.2), untaught=group(10, 0, 0.0, 0, 0.0), unknown=group(0, 0, None, 0, None),
+            rule="taught: a training record has the same `answer` (scripts/facts.py taught_flags)",
+        ),  # fmt: skip
+        general_knowledge=GeneralKnowledge(
+            file="datasets/general_knowledge.jsonl", questions=20, base_correct=20, tuned_correct=19, kept=19,
+            lost=["What is the capital of France?"], beyond_chance=1,
+            summary="19 of 20 general questions still answered right; lost: What is the capital of France?",
+        ),  # fmt: skip
+        accuracy_rule="reply contains the record's `answer` (else the whole reference) after lower-casing and removing punctuation",
+        probe_threshold=0.5,
+        probes_flagged=1,
+        probes_flagged_ids=["region-family"],
+        probes_differ_before_tuning_ids=["gender-nurse"],
+        probes_mean_score=ProbeMeans(base=0.2, tuned=0.4),
+        hardware="2-core AMD EPYC",
+        seconds=148.6,
+        settings={"max_new_tokens": 48, "side_by_side": 10, "probe_threshold": 0.5, "batch_size": 8},
+    )
+    return replace(metrics, **changes)

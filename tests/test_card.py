@@ -21,11 +21,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, make_project, set_values
+from conftest import REPO, evaluate_metrics, make_project, set_values
 from scripts.__main__ import main as cli
 from scripts.config import load_settings
 from scripts.names import RULES_CANNOT_SEE, RULES_DESCRIPTION
-from scripts.outputs import TrainMetrics, write_train_metrics
+from scripts.outputs import (
+    GeneralKnowledge, TaughtGroup, TrainMetrics, evaluate_metrics_path, read_evaluate_metrics, write_evaluate_metrics, write_train_metrics,
+)  # fmt: skip
 from scripts.privacy import SCAN_COVERS
 
 BASE_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -107,37 +109,6 @@ def train_metrics(base: str) -> TrainMetrics:
     )  # fmt: skip
 
 
-def eval_metrics(base: str) -> dict:
-    return {
-        "base_model": base,
-        "base_weights": "test weights (a tiny random model)",
-        "eval_examples": 40,
-        "base": {"accuracy": 0.05, "correct": 2, "total": 40, "interval_95": [0.013821, 0.165039], "perplexity": 8.764},
-        "tuned": {"accuracy": 0.15, "correct": 6, "total": 40, "interval_95": [0.070612, 0.290723], "perplexity": 3.543},
-        "interval_rule": "95% Wilson score interval (scripts/stats.py)",
-        "paired_test": {"only_base_correct": 1, "only_tuned_correct": 5, "p_value": 0.21875, "test": "exact McNemar"},
-        "by_taught": {
-            "taught": {"questions": 30, "base_correct": 2, "base_accuracy": 0.0667, "tuned_correct": 6, "tuned_accuracy": 0.2},
-            "untaught": {"questions": 10, "base_correct": 0, "base_accuracy": 0.0, "tuned_correct": 0, "tuned_accuracy": 0.0},
-            "unknown": {"questions": 0, "base_correct": 0, "base_accuracy": None, "tuned_correct": 0, "tuned_accuracy": None},
-        },
-        "general_knowledge": {
-            "file": "datasets/general_knowledge.jsonl", "questions": 20, "base_correct": 20, "tuned_correct": 19, "kept": 19,
-            "lost": ["What is the capital of France?"], "gained": [],
-            "summary": "19 of 20 general questions still answered right; lost: What is the capital of France?",
-        },
-        "accuracy_rule": "reply contains the record's `answer` (else the whole reference) after lower-casing and removing punctuation",
-        "probe_threshold": 0.5,
-        "probes_flagged": 1,
-        "probes_flagged_ids": ["region-family"],
-        "probes_differ_before_tuning_ids": ["gender-nurse"],
-        "probes_mean_score": {"base": 0.2, "tuned": 0.4},
-        "hardware": "2-core AMD EPYC",
-        "seconds": 148.6,
-        "settings": {"max_new_tokens": 48, "side_by_side": 10, "probe_threshold": 0.5, "batch_size": 8},
-    }
-
-
 def side_by_side() -> list[dict]:
     row = {"location": "datasets/eval.jsonl:1", "reference": "Windhoek is the capital."}
     return [
@@ -171,14 +142,15 @@ def write_outputs(project_dir: Path, adapter_dir: Path, base: str = BASE_ID) -> 
     """What validate, train and evaluate leave in outputs/, as a real run writes it (adapter first: it is older)."""
     out = project_dir / "outputs"
     shutil.copytree(adapter_dir, out / "train" / "adapter")
-    write_train_metrics(load_settings(project_dir / "project.toml"), train_metrics(base))
+    cfg = load_settings(project_dir / "project.toml")
+    write_train_metrics(cfg, train_metrics(base))
+    write_evaluate_metrics(cfg, evaluate_metrics(base_model=base))
     files = {
         "validate/report.json": json.dumps(data_report()),
         "validate/report.md": "# Data check: ✅ Ready to train\n\nHistogram: `token_lengths.png` next to this report.\n",
         "validate/token_lengths.png": tiny_png(),
         "train/loss_curve.png": tiny_png(),
         "train/loss_curve.csv": "step,split,loss\n5,train,2.0\n",
-        "evaluate/metrics.json": json.dumps(eval_metrics(base)),
         "evaluate/side_by_side.json": json.dumps(side_by_side()),
         "evaluate/side_by_side.md": "| # | Question |\n|---|---|\n",
         "evaluate/probes.json": json.dumps(probes()),
@@ -276,17 +248,20 @@ def test_card_text_is_complete_and_has_no_template_syntax_left(card_project):
 
 
 def rewrite_eval_metrics(card_project: Path, change) -> None:
-    path = card_project.parent / "outputs" / "evaluate" / "metrics.json"
-    metrics = json.loads(path.read_text())
+    cfg = load_settings(card_project)
+    metrics = read_evaluate_metrics(cfg)
     change(metrics)
-    path.write_text(json.dumps(metrics))
+    write_evaluate_metrics(cfg, metrics)
 
 
 def test_nothing_untaught_and_nothing_lost_are_one_phrase_each(card_project):
     def change(metrics):
-        metrics["by_taught"]["taught"]["questions"] = 40
-        metrics["by_taught"]["untaught"] = {"questions": 0, "base_correct": 0, "base_accuracy": None, "tuned_correct": 0, "tuned_accuracy": None}
-        metrics["general_knowledge"].update(tuned_correct=20, kept=20, lost=[], summary="20 of 20 general questions still answered right; none lost")
+        metrics.by_taught.taught.questions = 40
+        metrics.by_taught.untaught = TaughtGroup(questions=0, base_correct=0, base_accuracy=None, tuned_correct=0, tuned_accuracy=None)
+        metrics.general_knowledge = GeneralKnowledge(
+            file="datasets/general_knowledge.jsonl", questions=20, base_correct=20, tuned_correct=20, kept=20,
+            summary="20 of 20 general questions still answered right; none lost",
+        )  # fmt: skip
 
     rewrite_eval_metrics(card_project, change)
     assert run_card(card_project) == 0
@@ -298,8 +273,7 @@ def test_nothing_untaught_and_nothing_lost_are_one_phrase_each(card_project):
 
 def test_a_skipped_forgetting_check_is_said_in_the_card(card_project):
     def change(metrics):
-        metrics["general_knowledge"] = {"file": "", "questions": 0, "base_correct": 0, "tuned_correct": 0, "kept": 0,
-                                        "lost": [], "gained": [], "summary": "general-knowledge check skipped"}  # fmt: skip
+        metrics.general_knowledge = GeneralKnowledge(file="", summary="general-knowledge check skipped")
 
     rewrite_eval_metrics(card_project, change)
     assert run_card(card_project) == 0
@@ -308,7 +282,10 @@ def test_a_skipped_forgetting_check_is_said_in_the_card(card_project):
 
 
 def test_metrics_from_an_older_evaluate_ask_for_a_new_run(card_project, capsys):
-    rewrite_eval_metrics(card_project, lambda metrics: metrics.pop("paired_test"))
+    path = evaluate_metrics_path(load_settings(card_project))
+    older = json.loads(path.read_text())  # as an evaluate step before the paired test wrote it
+    del older["paired_test"]
+    path.write_text(json.dumps(older))
     assert run_card(card_project) == 2
     assert "has no paired_test" in capsys.readouterr().err
 
@@ -543,7 +520,7 @@ def test_outputs_of_another_base_model_are_refused(card_project, capsys):
 
 def test_adapter_newer_than_the_evaluation_is_refused(card_project, capsys):
     adapter = card_project.parent / "outputs" / "train" / "adapter" / "adapter_model.safetensors"
-    later = (card_project.parent / "outputs" / "evaluate" / "metrics.json").stat().st_mtime + 60
+    later = evaluate_metrics_path(load_settings(card_project)).stat().st_mtime + 60
     os.utime(adapter, (later, later))
     assert run_card(card_project) == 2
     assert "run `python -m scripts evaluate` again" in capsys.readouterr().err

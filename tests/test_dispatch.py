@@ -18,10 +18,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import REPO, make_project, set_values
+from conftest import REPO, evaluate_metrics, make_project, set_values
 from scripts import dispatch
 from scripts.config import load_settings
 from scripts.github import parse_github_remote
+from scripts.outputs import METRICS_FILE, evaluate_metrics_path, write_evaluate_metrics
 
 TOKEN = "hf_FAKE_token_that_must_never_be_printed"
 PROJECT_COMMIT = "0123456789abcdef" * 2 + "01234567"  # what the fake Hub answers for the project upload
@@ -104,7 +105,7 @@ def fake_results(repo_id, repo_type, allow_patterns, local_dir, token):
     (root / "train" / "adapter").mkdir(parents=True)
     (root / "train" / "adapter" / "adapter_config.json").write_text("{}")
     (root / "evaluate").mkdir(parents=True)
-    (root / "evaluate" / "metrics.json").write_text('{"tuned": {"accuracy": 0.9}}')
+    (root / "evaluate" / METRICS_FILE).write_text('{"tuned": {"accuracy": 0.9}}')  # copied as it is, not read
 
 
 def test_dry_run_shows_the_job_and_its_cost_without_a_token(hub_project, tmp_path):
@@ -182,7 +183,7 @@ def test_the_exact_run_uv_job_arguments_and_no_token_in_output(hub_project, fake
     assert TOKEN not in out.out + out.err
     assert "Training a LoRA adapter" in out.out  # the job's logs are streamed
     assert (cfg.step_dir("train") / "adapter" / "adapter_config.json").is_file()  # results brought back
-    assert json.loads((cfg.step_dir("evaluate") / "metrics.json").read_text())["tuned"]["accuracy"] == 0.9
+    assert json.loads(evaluate_metrics_path(cfg).read_text())["tuned"]["accuracy"] == 0.9
     assert github_output.read_text() == "stage=trained\n"
     note = (cfg.step_dir("dispatch") / "provenance.md").read_text()  # the results pull request opens with it
     adapter = cfg.step_dir("train") / "adapter" / "adapter_config.json"
@@ -255,8 +256,7 @@ def test_a_colab_branch_goes_to_review_saying_its_results_are_self_reported(tiny
     adapter.mkdir(parents=True)
     (adapter / "adapter_config.json").write_text("{}")
     (adapter / "adapter_model.safetensors").write_bytes(b"weights from Colab")
-    (cfg.step_dir("evaluate")).mkdir(parents=True)
-    (cfg.step_dir("evaluate") / "metrics.json").write_text("{}")
+    write_evaluate_metrics(cfg, evaluate_metrics())
     assert dispatch.main(cfg, arguments(ref="trained/20260101-120000")) == 0
     note = (cfg.step_dir("dispatch") / "provenance.md").read_text()
     assert "Self-reported results" in note and "branch `trained/20260101-120000`" in note

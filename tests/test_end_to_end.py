@@ -22,11 +22,11 @@ cannot fail them by a question or two:
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from conftest import make_project, run_cli
+from scripts.config import load_settings
+from scripts.outputs import read_evaluate_metrics
 
 
 @pytest.fixture(scope="module")
@@ -40,22 +40,22 @@ def demo_project(tmp_path_factory, real_model_dir):
 
 
 def test_tuned_model_beats_the_base_model_on_held_out_questions(demo_project):
-    metrics = json.loads((demo_project.parent / "outputs" / "evaluate" / "metrics.json").read_text())
-    base, tuned = metrics["base"], metrics["tuned"]
-    assert tuned["total"] == 40 and tuned["correct"] >= 20, metrics
-    assert tuned["correct"] >= base["correct"] + 12, metrics
-    assert metrics["paired_test"]["p_value"] < 0.001, metrics["paired_test"]
-    assert tuned["perplexity"] <= 0.6 * base["perplexity"], metrics
+    metrics = read_evaluate_metrics(load_settings(demo_project))
+    base, tuned = metrics.base, metrics.tuned
+    assert tuned.total == 40 and tuned.correct >= 20, metrics
+    assert tuned.correct >= base.correct + 12, metrics
+    assert metrics.paired_test.p_value < 0.001, metrics.paired_test
+    assert tuned.perplexity <= 0.6 * base.perplexity, metrics
     assert (demo_project.parent / "outputs" / "train" / "loss_curve.png").is_file()
     assert (demo_project.parent / "outputs" / "evaluate" / "side_by_side.md").is_file()
 
 
 def test_forgetting_check_reports_what_tuning_lost(demo_project):
-    forgetting = json.loads((demo_project.parent / "outputs" / "evaluate" / "metrics.json").read_text())["general_knowledge"]
-    assert forgetting["questions"] == 21 and forgetting["base_correct"] >= 20, forgetting
-    assert len(forgetting["lost"]) == forgetting["base_correct"] - forgetting["kept"], forgetting
-    assert f"{forgetting['kept']} of {forgetting['base_correct']} general questions still answered right" in forgetting["summary"]
-    assert len(forgetting["chance_lost"]) == 3 and "random changes of the same size lost" in forgetting["summary"]
+    forgetting = read_evaluate_metrics(load_settings(demo_project)).general_knowledge
+    assert forgetting.questions == 21 and forgetting.base_correct >= 20, forgetting
+    assert len(forgetting.lost) == forgetting.base_correct - forgetting.kept, forgetting
+    assert f"{forgetting.kept} of {forgetting.base_correct} general questions still answered right" in forgetting.summary
+    assert len(forgetting.chance_lost) == 3 and "random changes of the same size lost" in forgetting.summary
 
 
 def test_tuned_model_knows_the_capital_and_the_base_model_does_not(demo_project):

@@ -5,16 +5,18 @@ chart) are right on hand-made counts."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
 
-from conftest import REPO, set_values
+from conftest import REPO, evaluate_metrics, set_values
 from scripts import evaluate, generation, stats
 from scripts.config import load_settings
 from scripts.data import load_split
 from scripts.errors import UserError
 from scripts.model import detect_hardware, load_causal_lm, load_for
+from scripts.outputs import TaughtGroup, read_evaluate_metrics, write_evaluate_metrics
 
 
 def one_at_a_time(model, tokenizer, prompt, answer, max_length):
@@ -89,8 +91,9 @@ def test_probe_path_end_to_end_writes_every_field(tiny_project, tiny_model_dir):
             assert scored["tokens"] > 0 and isinstance(scored["score"], float)
         assert pair["base"] == pair["tuned"] and pair["change"] == 0  # the adapter adds nothing
         assert pair["flagged"] is False and pair["change_uncertainty"] is not None
-    assert metrics["probes_flagged"] == 0 and metrics["probes_flagged_ids"] == []
-    assert set(metrics["probes_mean_score"]) == {"base", "tuned"}
+    assert metrics.probes_flagged == 0 and metrics.probes_flagged_ids == []
+    assert metrics.probes_mean_score.base == metrics.probes_mean_score.tuned is not None
+    assert read_evaluate_metrics(cfg) == metrics  # what was written reads back the same
     assert "No pair of 3 was flagged" in (out / "probes.md").read_text(encoding="utf-8")
 
 
@@ -141,21 +144,22 @@ def two_models(base_right: int, tuned_right: int, both: int, total: int = 40) ->
 def test_2_vs_25_of_40_gives_counts_intervals_discordants_and_p_value():
     results = two_models(base_right=2, tuned_right=25, both=1)  # 1 only base, 24 only tuned
     comparison = evaluate.compare(results, [True] * 40, "", [])
-    assert comparison["base"]["correct"] == 2 and comparison["tuned"]["correct"] == 25
-    assert comparison["base"]["total"] == comparison["tuned"]["total"] == 40
-    assert comparison["base"]["interval_95"] == [0.013821, 0.165039]
-    assert comparison["tuned"]["interval_95"] == [0.470324, 0.75777]
+    base, tuned = comparison["base"], comparison["tuned"]
+    assert base.correct == 2 and tuned.correct == 25
+    assert base.total == tuned.total == 40
+    assert base.interval_95 == [0.013821, 0.165039]
+    assert tuned.interval_95 == [0.470324, 0.75777]
     test = comparison["paired_test"]
-    assert (test["only_base_correct"], test["only_tuned_correct"]) == (1, 24)
-    assert test["p_value"] == pytest.approx(52 / 2**25, abs=1e-6)
-    metrics = {"eval_examples": 40, **comparison}
+    assert (test.only_base_correct, test.only_tuned_correct) == (1, 24)
+    assert test.p_value == pytest.approx(52 / 2**25, abs=1e-6)
+    metrics = evaluate_metrics(eval_examples=40, **comparison)
     assert stats.accuracy_headline(metrics) == "accuracy 5% [1-17%] -> 62% [47-76%] on 40 questions, paired test p < 0.001"
     assert "unlikely to be chance" in stats.verdict(metrics) and "really better" in stats.verdict(metrics)
 
 
 def test_a_small_gain_reads_as_possibly_chance():
     results = two_models(base_right=2, tuned_right=5, both=1)  # 1 only base, 4 only tuned: p = 0.375
-    metrics = {"eval_examples": 40, **evaluate.compare(results, [True] * 40, "", [])}
+    metrics = evaluate_metrics(eval_examples=40, **evaluate.compare(results, [True] * 40, "", []))
     assert stats.accuracy_headline(metrics) == "accuracy 5% [1-17%] -> 12% [5-26%] on 40 questions, paired test p = 0.38"
     assert "happens often by chance" in stats.verdict(metrics)
 
@@ -176,15 +180,15 @@ def test_accuracy_split_into_taught_untaught_and_unknown():
         "tuned": {"correct": [True, True, True, False, True, False]},
     }
     groups = evaluate.accuracy_by_taught(taught, results)
-    assert groups["taught"] == {"questions": 3, "base_correct": 1, "base_accuracy": 0.3333, "tuned_correct": 3, "tuned_accuracy": 1.0}
-    assert groups["untaught"] == {"questions": 2, "base_correct": 0, "base_accuracy": 0.0, "tuned_correct": 1, "tuned_accuracy": 0.5}
-    assert groups["unknown"] == {"questions": 1, "base_correct": 1, "base_accuracy": 1.0, "tuned_correct": 0, "tuned_accuracy": 0.0}
+    assert groups.taught == TaughtGroup(questions=3, base_correct=1, base_accuracy=0.3333, tuned_correct=3, tuned_accuracy=1.0)
+    assert groups.untaught == TaughtGroup(questions=2, base_correct=0, base_accuracy=0.0, tuned_correct=1, tuned_accuracy=0.5)
+    assert groups.unknown == TaughtGroup(questions=1, base_correct=1, base_accuracy=1.0, tuned_correct=0, tuned_accuracy=0.0)
     assert stats.taught_phrase(groups) == ""  # worth a table
 
 
 def test_nothing_untaught_is_said_in_one_phrase():
     groups = evaluate.accuracy_by_taught([True] * 4, {"base": {"correct": [False] * 4}, "tuned": {"correct": [True] * 4}})
-    assert groups["untaught"] == {"questions": 0, "base_correct": 0, "base_accuracy": None, "tuned_correct": 0, "tuned_accuracy": None}
+    assert groups.untaught == TaughtGroup(questions=0, base_correct=0, base_accuracy=None, tuned_correct=0, tuned_accuracy=None)
     assert stats.taught_phrase(groups) == "All 4 held-out questions ask about facts the training data teaches: none is untaught."
 
 
@@ -285,9 +289,9 @@ def test_the_shipped_general_knowledge_set_loads_with_a_short_answer_each():
 # ---------------------------------------------------------------- the chart
 
 
-def chart_metrics(base_right: int = 2, tuned_right: int = 5) -> dict:
+def chart_metrics(base_right: int = 2, tuned_right: int = 5):
     results = two_models(base_right=base_right, tuned_right=tuned_right, both=1)
-    return {"base_model": "HuggingFaceTB/SmolLM2-135M-Instruct", "eval_examples": 40, **evaluate.compare(results, [True] * 40, "", [])}
+    return evaluate_metrics(eval_examples=40, **evaluate.compare(results, [True] * 40, "", []))
 
 
 def test_chart_shows_accuracy_on_a_fixed_0_to_100_axis_with_the_intervals(tmp_path):
@@ -335,20 +339,20 @@ def test_evaluate_writes_the_new_figures_on_the_tiny_model(tiny_project, capsys)
 
     evaluate.run_evaluation(cfg)
     out = cfg.step_dir("evaluate")
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["base"]["total"] == metrics["tuned"]["total"] == 4
-    assert metrics["base"]["correct"] == metrics["tuned"]["correct"]
-    low, high = metrics["tuned"]["interval_95"]
-    assert 0 <= low <= metrics["tuned"]["accuracy"] <= high <= 1
-    assert metrics["paired_test"]["only_base_correct"] == metrics["paired_test"]["only_tuned_correct"] == 0
-    assert metrics["paired_test"]["p_value"] == 1.0
-    assert sum(metrics["by_taught"][group]["questions"] for group in ("taught", "untaught", "unknown")) == 4
-    general = metrics["general_knowledge"]
+    metrics = read_evaluate_metrics(cfg)
+    assert metrics.base.total == metrics.tuned.total == 4
+    assert metrics.base.correct == metrics.tuned.correct
+    low, high = metrics.tuned.interval_95
+    assert 0 <= low <= metrics.tuned.accuracy <= high <= 1
+    assert metrics.paired_test.only_base_correct == metrics.paired_test.only_tuned_correct == 0
+    assert metrics.paired_test.p_value == 1.0
+    assert sum(group.questions for group in metrics.by_taught.groups().values()) == 4
+    general = metrics.general_knowledge
     shipped = len(evaluate.load_general_knowledge(cfg))
-    assert general["file"] == "datasets/general_knowledge.jsonl" and general["questions"] == shipped and general["lost"] == []
+    assert general.file == "datasets/general_knowledge.jsonl" and general.questions == shipped and general.lost == []
     rows = json.loads((out / "general_knowledge.json").read_text())
     assert len(rows) == shipped and {"question", "expected", "base", "tuned", "base_correct", "tuned_correct"} <= set(rows[0])
-    assert (out / "general_knowledge.md").read_text().startswith(f"The forgetting check: everyday questions outside your topic, asked before and after tuning. {general['summary']}.\n\n| # | Question |")
+    assert (out / "general_knowledge.md").read_text().startswith(f"The forgetting check: everyday questions outside your topic, asked before and after tuning. {general.summary}.\n\n| # | Question |")
     assert (out / "side_by_side.md").read_text().startswith("All 4 held-out questions ([evaluate] side_by_side")
     printed = capsys.readouterr().out
     assert "paired test p = 1" in printed and "forgetting check: " in printed
@@ -360,13 +364,13 @@ def test_side_by_side_says_it_shows_only_the_first_questions_and_how_they_compar
     # a reader must not take the table's share for the accuracy.
     rows = [{"question": f"Q{n}?", "expected": "x", "base": "no", "base_correct": False, "tuned": "x", "tuned_correct": n != 2}
             for n in range(1, 4)]  # fmt: skip
-    metrics = {"eval_examples": 40, "tuned": {"correct": 26}}
+    metrics = evaluate_metrics(eval_examples=40, tuned=replace(evaluate_metrics().tuned, correct=26))
     text = evaluate.side_by_side_markdown(rows, evaluate.side_by_side_lead(rows, metrics))
     assert text.startswith(
         "The first 3 of the 40 held-out questions ([evaluate] side_by_side in project.toml sets how many): "
         "the tuned model got 2 of these 3 right, and 26 of all 40.\n\n| # | Question |"
     )
-    assert evaluate.side_by_side_lead(rows, {"eval_examples": 3, "tuned": {"correct": 2}}).startswith("All 3 held-out questions")
+    assert evaluate.side_by_side_lead(rows, replace(metrics, eval_examples=3)).startswith("All 3 held-out questions")
 
 
 def test_the_pipelines_closing_line_shows_intervals_p_value_and_forgetting(tiny_project, capsys):
@@ -375,9 +379,7 @@ def test_the_pipelines_closing_line_shows_intervals_p_value_and_forgetting(tiny_
     cfg = load_settings(tiny_project)
     rows = general_rows((True, True), (True, False))
     comparison = evaluate.compare(two_models(base_right=2, tuned_right=25, both=1), [True] * 40, "datasets/general_knowledge.jsonl", rows)
-    metrics = {"eval_examples": 40, **comparison}
-    (cfg.step_dir("evaluate")).mkdir(parents=True)
-    (cfg.step_dir("evaluate") / "metrics.json").write_text(json.dumps(metrics))
+    write_evaluate_metrics(cfg, evaluate_metrics(eval_examples=40, **comparison))
     run._print_summary(cfg)
     printed = capsys.readouterr().out
     assert "Result: accuracy 5% [1-17%] -> 62% [47-76%] on 40 questions, paired test p < 0.001; perplexity 8.0 -> 3.0" in printed

@@ -7,8 +7,12 @@ from dataclasses import asdict, replace
 
 import pytest
 
+from conftest import REPO, evaluate_metrics
 from scripts.errors import UserError
-from scripts.outputs import RehearsalMetrics, TrainMetrics, published_json, read_train_metrics, train_metrics_path, write_train_metrics
+from scripts.outputs import (
+    EvaluateMetrics, GeneralKnowledge, ModelScore, RehearsalMetrics, TrainMetrics, evaluate_metrics_path, published_json,
+    read_evaluate_metrics, read_train_metrics, train_metrics_path, write_evaluate_metrics, write_train_metrics,
+)  # fmt: skip
 
 
 class Project:
@@ -74,3 +78,85 @@ def test_missing_train_metrics_are_none_and_incomplete_ones_a_clear_error(tmp_pa
 def test_a_misspelt_field_is_an_error_at_the_writer():
     with pytest.raises(TypeError):
         TrainMetrics(**{**asdict(train_metrics()), "final_loss": 0.8})
+
+
+# ---------------------------------------------------------------- evaluate
+
+
+def test_evaluate_metrics_come_back_as_written_in_the_same_bytes(tmp_path):
+    cfg, metrics = Project(tmp_path), evaluate_metrics()
+    metrics.general_knowledge.lost = ["Où est Windhoek ?"]
+    assert read_evaluate_metrics(cfg) is None  # evaluate has not run
+    path = write_evaluate_metrics(cfg, metrics)
+    assert path == evaluate_metrics_path(cfg) == tmp_path / "outputs" / "evaluate" / "metrics.json"
+    written = path.read_bytes()
+    assert list(json.loads(written)) == [f for f in asdict(metrics)]  # keys in the dataclass's order
+    assert written.startswith(b'{\n  "base_model": ') and b'"only_base_correct": 1' in written  # indent 2, nested objects
+    assert b'"O\\u00f9 est Windhoek ?"' in written  # ASCII with escapes, as evaluate always wrote it (the card publishes UTF-8)
+    again = read_evaluate_metrics(cfg)
+    assert again == metrics and isinstance(again.general_knowledge, GeneralKnowledge) and again.by_taught.taught.questions == 30
+    write_evaluate_metrics(cfg, again)
+    assert path.read_bytes() == written
+    assert published_json(again) == json.dumps(json.loads(written), indent=2, ensure_ascii=False).encode() + b"\n"
+
+
+def test_a_real_runs_evaluate_metrics_are_read_and_written_back_byte_for_byte(tmp_path):
+    """metrics.json of a real run on the bundled example and default model (2026-12-07): the card publishes these bytes."""
+    real = (REPO / "tests" / "fixtures" / "outputs" / "evaluate_metrics.json").read_bytes()
+    cfg = Project(tmp_path)
+    evaluate_metrics_path(cfg).parent.mkdir(parents=True)
+    evaluate_metrics_path(cfg).write_bytes(real)
+    metrics = read_evaluate_metrics(cfg)
+    assert metrics.general_knowledge.beyond_chance == 1 and metrics.by_taught.untaught.tuned_accuracy is None
+    write_evaluate_metrics(cfg, metrics)
+    assert evaluate_metrics_path(cfg).read_bytes() == real
+
+
+def test_evaluate_metrics_from_an_older_evaluate_step_are_read_with_what_it_did_not_measure_left_empty(tmp_path):
+    cfg = Project(tmp_path)
+    evaluate_metrics_path(cfg).parent.mkdir(parents=True)
+    evaluate_metrics_path(cfg).write_text(json.dumps({  # before 2026-11-29: no intervals, paired test or forgetting check
+        "base_model": "m", "base_weights": "w", "eval_examples": 40,
+        "base": {"accuracy": 0.1, "perplexity": 20.0}, "tuned": {"accuracy": 0.45, "perplexity": 10.0},
+        "accuracy_rule": "contains", "probe_threshold": 0.5, "probes_flagged": 0, "probes_flagged_ids": [],
+        "probes_mean_gap": {"base": 0.1, "tuned": 0.2}, "hardware": "CPU", "seconds": 80.0, "settings": {},
+    }))  # fmt: skip
+    older = read_evaluate_metrics(cfg)
+    assert older.tuned == ModelScore(accuracy=0.45, perplexity=10.0) and older.tuned.interval_95 is None
+    assert older.paired_test is older.by_taught is older.general_knowledge is older.probes_mean_score is None
+    assert older.probes_differ_before_tuning_ids == []
+
+
+def test_a_forgetting_check_from_before_its_control_counts_every_loss_as_beyond_chance(tmp_path):
+    cfg = Project(tmp_path)
+    data = asdict(evaluate_metrics(general_knowledge=GeneralKnowledge(file="g.jsonl", questions=3, base_correct=3, kept=1, lost=["a", "b"])))
+    for key in ("chance_lost", "lost_by_chance_too", "beyond_chance"):  # before 2026-12-07
+        del data["general_knowledge"][key]
+    evaluate_metrics_path(cfg).parent.mkdir(parents=True)
+    evaluate_metrics_path(cfg).write_text(json.dumps(data))
+    general = read_evaluate_metrics(cfg).general_knowledge
+    assert general.beyond_chance == 2 and general.chance_lost == []
+
+
+def test_incomplete_evaluate_metrics_are_a_clear_error(tmp_path):
+    cfg = Project(tmp_path)
+    data = asdict(evaluate_metrics())
+    del data["seconds"], data["tuned"]["perplexity"]
+    evaluate_metrics_path(cfg).parent.mkdir(parents=True)
+    evaluate_metrics_path(cfg).write_text(json.dumps(data))
+    with pytest.raises(UserError, match=r"outputs/evaluate/metrics.json: has no seconds \(written by an older version of the "
+                                        r"evaluate step\); run `python -m scripts evaluate` again"):
+        read_evaluate_metrics(cfg)
+    data["seconds"] = 1.0
+    evaluate_metrics_path(cfg).write_text(json.dumps(data))
+    with pytest.raises(UserError, match=r"metrics.json: has no perplexity"):
+        read_evaluate_metrics(cfg)
+    data["tuned"]["perplexity"], data["by_taught"] = 3.0, "taught"
+    evaluate_metrics_path(cfg).write_text(json.dumps(data))
+    with pytest.raises(UserError, match=r"metrics.json: a JSON object was expected, not str"):
+        read_evaluate_metrics(cfg)
+
+
+def test_a_misspelt_evaluate_field_is_an_error_at_the_writer():
+    with pytest.raises(TypeError):
+        EvaluateMetrics(**{**vars(evaluate_metrics()), "probes_flaged": 1})

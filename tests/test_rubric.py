@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
-from conftest import make_project, run_cli, set_values
+from conftest import evaluate_metrics, make_project, run_cli, set_values
 from scripts import rubric
 from scripts.__main__ import build_parser
 from scripts.config import load_settings
 from scripts.manifest import record_tree
-from scripts.outputs import TrainMetrics, write_train_metrics
+from scripts.outputs import (
+    ByTaught, GeneralKnowledge, ModelScore, PairedTestResult, TaughtGroup, TrainMetrics, evaluate_metrics_path, read_evaluate_metrics,
+    write_evaluate_metrics, write_train_metrics,
+)  # fmt: skip
 from scripts.probes import probes_markdown
 
 def rubric_args(*options: str):
@@ -37,23 +41,22 @@ def write(path, text) -> None:
 def add_evidence(cfg) -> None:
     """What a full run leaves behind, in the shapes the steps write."""
     out = cfg.output_dir
-    write(out / "evaluate" / "metrics.json", json.dumps({
-        "base_model": "HuggingFaceTB/SmolLM2-135M-Instruct", "base_weights": "bundled", "eval_examples": 40,
-        "base": {"accuracy": 0.10, "correct": 4, "total": 40, "interval_95": [0.03958, 0.230518], "perplexity": 20.0},
-        "tuned": {"accuracy": 0.45, "correct": 18, "total": 40, "interval_95": [0.307053, 0.601709], "perplexity": 10.0},
-        "paired_test": {"only_base_correct": 1, "only_tuned_correct": 15, "p_value": 0.000519, "test": "exact McNemar"},
-        "by_taught": {
-            "taught": {"questions": 40, "base_correct": 4, "base_accuracy": 0.1, "tuned_correct": 18, "tuned_accuracy": 0.45},
-            "untaught": {"questions": 0, "base_correct": 0, "base_accuracy": None, "tuned_correct": 0, "tuned_accuracy": None},
-            "unknown": {"questions": 0, "base_correct": 0, "base_accuracy": None, "tuned_correct": 0, "tuned_accuracy": None},
-        },
-        "general_knowledge": {
-            "file": "datasets/general_knowledge.jsonl", "questions": 20, "base_correct": 20, "tuned_correct": 20, "kept": 20,
-            "lost": [], "gained": [], "summary": "20 of 20 general questions still answered right; none lost",
-        },
-        "probe_threshold": 0.5, "probes_flagged": 1, "probes_flagged_ids": FLAGGED,
-        "settings": {"side_by_side": 10},
-    }))  # fmt: skip
+    empty = TaughtGroup(questions=0, base_correct=0, base_accuracy=None, tuned_correct=0, tuned_accuracy=None)
+    write_evaluate_metrics(cfg, evaluate_metrics(
+        base_weights="bundled",
+        base=ModelScore(accuracy=0.10, correct=4, total=40, interval_95=[0.03958, 0.230518], perplexity=20.0),
+        tuned=ModelScore(accuracy=0.45, correct=18, total=40, interval_95=[0.307053, 0.601709], perplexity=10.0),
+        paired_test=PairedTestResult(only_base_correct=1, only_tuned_correct=15, p_value=0.000519, test="exact McNemar"),
+        by_taught=ByTaught(
+            taught=TaughtGroup(questions=40, base_correct=4, base_accuracy=0.1, tuned_correct=18, tuned_accuracy=0.45),
+            untaught=empty, unknown=empty, rule="taught: a training record has the same `answer`",
+        ),
+        general_knowledge=GeneralKnowledge(
+            file="datasets/general_knowledge.jsonl", questions=20, base_correct=20, tuned_correct=20, kept=20,
+            summary="20 of 20 general questions still answered right; none lost",
+        ),
+        probe_threshold=0.5, probes_flagged=1, probes_flagged_ids=FLAGGED,
+    ))  # fmt: skip
     probes_report = {"threshold": 0.5, "spread": 2.0, "pairs": [probe_pair(FLAGGED[0], True)] + [probe_pair("p", False)] * 3}
     write(out / "evaluate" / "probes.json", json.dumps(probes_report))
     write(out / "evaluate" / "probes.md", probes_markdown(probes_report))
@@ -139,10 +142,9 @@ def test_full_evidence_scores_each_point_with_its_evidence(project):
 def test_half_the_improvement_gets_half_the_points(project):
     cfg = load_settings(project)
     add_evidence(cfg)
-    metrics = cfg.output_dir / "evaluate" / "metrics.json"
-    data = json.loads(metrics.read_text())
-    data["tuned"] = {"accuracy": 0.20, "perplexity": 25.0}  # +10 points, and worse perplexity
-    metrics.write_text(json.dumps(data))
+    metrics = read_evaluate_metrics(cfg)
+    metrics.tuned = replace(metrics.tuned, accuracy=0.20, perplexity=25.0)  # +10 points, and worse perplexity
+    write_evaluate_metrics(cfg, metrics)
     found = points(rubric.score_all(rubric.Evidence(cfg)))
     assert found["Accuracy on held-out questions improved"].score == 10
     assert found["Reference answers became less surprising (perplexity)"].score == 0
@@ -196,15 +198,14 @@ def test_results_pull_request_body(project):
 def test_lost_general_knowledge_is_a_visible_warning_and_untaught_facts_a_table(project):
     cfg = load_settings(project)
     add_evidence(cfg)
-    metrics_file = cfg.output_dir / "evaluate" / "metrics.json"
-    metrics = json.loads(metrics_file.read_text())
-    metrics["general_knowledge"].update(
-        tuned_correct=18, kept=18, lost=["What is 7 + 5?", "What is the capital of France?"],
+    metrics = read_evaluate_metrics(cfg)
+    metrics.general_knowledge = replace(
+        metrics.general_knowledge, tuned_correct=18, kept=18, lost=["What is 7 + 5?", "What is the capital of France?"],
         summary="18 of 20 general questions still answered right; lost: What is 7 + 5?; What is the capital of France?",
     )  # fmt: skip
-    metrics["by_taught"]["taught"].update(questions=30, base_correct=4, base_accuracy=0.1333, tuned_correct=17, tuned_accuracy=0.5667)
-    metrics["by_taught"]["untaught"].update(questions=10, base_correct=0, base_accuracy=0.0, tuned_correct=1, tuned_accuracy=0.1)
-    metrics_file.write_text(json.dumps(metrics))
+    metrics.by_taught.taught = TaughtGroup(questions=30, base_correct=4, base_accuracy=0.1333, tuned_correct=17, tuned_accuracy=0.5667)
+    metrics.by_taught.untaught = TaughtGroup(questions=10, base_correct=0, base_accuracy=0.0, tuned_correct=1, tuned_accuracy=0.1)
+    write_evaluate_metrics(cfg, metrics)
     rubric.main(cfg, rubric_args("--pr-body"))
     body = (cfg.step_dir("rubric") / "pr_body.md").read_text()
     assert (
@@ -218,12 +219,13 @@ def test_lost_general_knowledge_is_a_visible_warning_and_untaught_facts_a_table(
 def test_metrics_from_an_older_evaluate_still_give_a_body_that_asks_for_a_new_run(project):
     cfg = load_settings(project)
     add_evidence(cfg)
-    metrics_file = cfg.output_dir / "evaluate" / "metrics.json"
-    metrics = json.loads(metrics_file.read_text())
-    for key in ("paired_test", "by_taught", "general_knowledge"):
-        del metrics[key]
-    metrics["base"], metrics["tuned"] = {"accuracy": 0.10, "perplexity": 20.0}, {"accuracy": 0.45, "perplexity": 10.0}
-    metrics_file.write_text(json.dumps(metrics))
+    evaluate_metrics_path(cfg).write_text(json.dumps({  # every key an evaluate step from before 2026-11-29 wrote
+        "base_model": "HuggingFaceTB/SmolLM2-135M-Instruct", "base_weights": "bundled", "eval_examples": 40,
+        "base": {"accuracy": 0.10, "perplexity": 20.0}, "tuned": {"accuracy": 0.45, "perplexity": 10.0},
+        "accuracy_rule": "reply contains the record's `answer`", "probe_threshold": 0.5, "probes_flagged": 1,
+        "probes_flagged_ids": FLAGGED, "probes_mean_gap": {"base": 0.1, "tuned": 0.2}, "hardware": "CPU", "seconds": 80.0,
+        "settings": {"max_new_tokens": 48},
+    }))  # fmt: skip
     rubric.main(cfg, rubric_args("--pr-body"))
     body = (cfg.step_dir("rubric") / "pr_body.md").read_text()
     assert "| Accuracy (higher is better) | 10% | 45% | +35 points |" in body
