@@ -102,7 +102,7 @@ def test_evaluate_metrics_come_back_as_written_in_the_same_bytes(tmp_path):
 
 def test_a_real_runs_evaluate_metrics_are_read_and_written_back_byte_for_byte(tmp_path):
     """metrics.json of a real run on the bundled example and default model (2026-12-07): the card publishes these bytes."""
-    real = (REPO / "tests" / "fixtures" / "outputs" / "evaluate_metrics.json").read_bytes()
+    real = (REPO / "tests" / "fixtures" / "real_run" / "evaluate_metrics.json").read_bytes()
     cfg = Project(tmp_path)
     evaluate_metrics_path(cfg).parent.mkdir(parents=True)
     evaluate_metrics_path(cfg).write_bytes(real)
