@@ -130,7 +130,7 @@ def main(cfg, args) -> int:
                 check_split_sizes(data, cfg.data.min_examples),
                 check_training_settings(cfg, unusual_settings),
                 check_hub_names(cfg),
-                *run_expectations(table, cfg.model.max_length, staging / "data_docs"),
+                *run_expectations(table, cfg.model.max_length, staging / "data_docs", cfg.evaluate.max_new_tokens),
                 check_role_order(data, template_errors),
                 check_empty_turns(data),
             ]
@@ -270,12 +270,13 @@ def example_table(data: Datasets, tokenizer):
     """
     import pandas as pd
 
-    from .facts import normalise  # the same normalising the evaluation's scoring uses
+    from .facts import is_correct  # the evaluation's own rule for a right answer
 
     rows = [(split, example) for split, examples in data.splits().items() for example in examples]
     totals, answer_tokens, prompt_tokens, template_errors = count_tokens(tokenizer, [example for _, example in rows])
+    expected_tokens = reply_tokens_needed(tokenizer, rows)
     records = []
-    for (split, example), total, answer_total, prompt_total in zip(rows, totals, answer_tokens, prompt_tokens):
+    for (split, example), total, answer_total, prompt_total, needed in zip(rows, totals, answer_tokens, prompt_tokens, expected_tokens):
         chat = example.text is None
         key_fact = example.meta.get("answer")
         has_key = chat and isinstance(key_fact, str) and bool(key_fact.strip())
@@ -299,7 +300,9 @@ def example_table(data: Datasets, tokenizer):
                 "tokens": total,
                 "category": _label(example.meta.get("category")),
                 "key_fact": key_fact if has_key else None,
-                "key_fact_found": (normalise(key_fact) in normalise(example.answer)) if has_key else None,
+                # Whole words, as evaluate scores: "Namibian dollar" is not found in "Namibian dollars".
+                "key_fact_found": is_correct(example.answer, key_fact) if has_key else None,
+                "expected_tokens": needed,
             }
         )
     return pd.DataFrame.from_records(records, columns=TABLE_COLUMNS), template_errors
@@ -308,8 +311,23 @@ def example_table(data: Datasets, tokenizer):
 TABLE_COLUMNS = [
     "split", "file", "line", "n_turns", "roles", "last_role", "last_role_field", "prompt", "answer",
     "answer_field", "longest_field", "prompt_chars", "answer_chars", "prompt_tokens", "answer_tokens",
-    "tokens", "category", "key_fact", "key_fact_found",
+    "tokens", "category", "key_fact", "key_fact_found", "expected_tokens",
 ]  # fmt: skip
+
+
+def reply_tokens_needed(tokenizer, rows: list[tuple[str, Example]]) -> list[int | None]:
+    """For each eval example: the tokens of what a reply must contain to be scored right (facts.reference_key).
+
+    evaluate writes at most [evaluate] max_new_tokens tokens per reply, so a longer one can never be matched.
+    None for training examples, which are not asked.
+    """
+    from .facts import reference_key
+
+    asked = [number for number, (split, example) in enumerate(rows) if split == "eval" and example.text is None]
+    needed: list[int | None] = [None] * len(rows)
+    for number, count in zip(asked, token_counts(tokenizer, [reference_key(rows[number][1]) for number in asked])):
+        needed[number] = count
+    return needed
 
 
 def _role_field(content_field: str) -> str:
@@ -423,8 +441,9 @@ class RowRule:
         )
 
 
-def row_rules(table, max_length: int) -> list[RowRule]:
-    """The rules about single examples; the key-fact and category rules only when the data has those fields."""
+def row_rules(table, max_length: int, max_new_tokens: int | None = None) -> list[RowRule]:
+    """The rules about single examples; the key-fact and category rules only when the data has those fields,
+    the reply-length rule only with [evaluate] max_new_tokens."""
     rules = [
         RowRule(
             "answer_filled",
@@ -462,7 +481,20 @@ def row_rules(table, max_length: int) -> list[RowRule]:
                 "do not matter): the evaluation counts a reply as correct when it contains them.",
                 "ExpectColumnValuesToBeInSet",
                 {"column": "key_fact_found", "value_set": [True]},
-                lambda row: ("answer", f'"{row.key_fact}" does not appear in the reply ({row.answer_field})'),
+                lambda row: ("answer", f'"{row.key_fact}" does not appear as whole words in the reply ({row.answer_field})'),
+            )
+        )
+    if max_new_tokens and "expected_tokens" in table and table["expected_tokens"].notna().any():
+        rules.append(
+            RowRule(
+                "reply_fits_max_new_tokens",
+                f"A right reply fits in {max_new_tokens} tokens ([evaluate] max_new_tokens)",
+                "Add a short `answer` field with the key fact (a name, a number, a few words) that a right reply must "
+                "contain, or raise [evaluate] max_new_tokens in project.toml: evaluate stops each reply at that many "
+                "tokens, so a longer expected answer is always scored wrong.",
+                "ExpectColumnValuesToBeBetween",
+                {"column": "expected_tokens", "min_value": 0, "max_value": max_new_tokens},
+                explain_reply_too_long(max_new_tokens),
             )
         )
     if table["category"].notna().any():
@@ -492,6 +524,16 @@ def row_rules(table, max_length: int) -> list[RowRule]:
     return rules
 
 
+def explain_reply_too_long(max_new_tokens: int) -> Callable:
+    def explain(row) -> tuple[str, str]:
+        what = f'the `answer` "{row.key_fact}"' if isinstance(row.key_fact, str) else "the whole reference answer (no `answer` field)"
+        return ("answer" if isinstance(row.key_fact, str) else row.answer_field,
+                f"a reply is right only if it contains {what}: {int(row.expected_tokens)} tokens, more than the "
+                f"{max_new_tokens} evaluate lets the model write, so this question is always scored wrong")  # fmt: skip
+
+    return explain
+
+
 def too_long(row, max_length: int) -> str:
     """Why a row breaks the max_length rule; training keeps the start, so a prompt that fills it leaves no answer."""
     message = f"{row.tokens} tokens with the chat template; the limit is {max_length}"
@@ -500,14 +542,14 @@ def too_long(row, max_length: int) -> str:
     return message
 
 
-def run_expectations(table, max_length: int, docs_folder: Path) -> list[Check]:
+def run_expectations(table, max_length: int, docs_folder: Path, max_new_tokens: int | None = None) -> list[Check]:
     """Run the row rules as a Great Expectations suite, build its Data Docs, and report failing rows."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
     import great_expectations.expectations as gxe
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    rules = row_rules(table, max_length)
+    rules = row_rules(table, max_length, max_new_tokens)
     context = gx.get_context(mode="ephemeral")  # in memory: nothing is written but the Data Docs below
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     context.add_data_docs_site(
