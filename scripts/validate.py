@@ -33,6 +33,7 @@ from .manifest import repo_ids
 from .names import load_name_finder
 from .privacy import SCAN_COVERS, Finding, describe, find_personal_data
 from .similarity import SimilarityIndex, comparable
+from .stats import fewest_questions_to_tell
 from .github import add_to_job_summary
 from .validate_report import build_report, plural, print_summary, staging_folder, write_outputs
 from .validate_settings import SettingWarning, check_plain_settings, check_settings
@@ -132,6 +133,7 @@ def main(cfg, args) -> int:
                 check_hub_names(cfg),
                 *run_expectations(table, cfg.model.max_length, staging / "data_docs", cfg.evaluate.max_new_tokens),
                 check_role_order(data, template_errors),
+                check_system_prompts(data),
                 check_empty_turns(data),
             ]
             text_results = text_checks.result()
@@ -755,6 +757,14 @@ def check_split_sizes(data: Datasets, min_examples: int) -> Check:
     if 0 < len(data.train) < min_examples:
         message = f"only {len(data.train)} examples; [data] min_examples is {min_examples}"
         check.problems.append(Problem(check.id, "fail", message, data.names["train"]))
+    fewest = fewest_questions_to_tell()
+    if 0 < len(data.eval) < fewest:  # the run goes on, but its paired test could only ever say "no evidence"
+        message = (
+            f"only {len(data.eval)} eval questions: even if the tuned model got all of them right and the base model none, "
+            f"the paired test could not tell a real difference from chance (that needs at least {fewest}; 30 or more "
+            "give useful 95% intervals); add held-out questions"
+        )
+        check.problems.append(Problem(check.id, "warn", message, data.names["eval"]))
     return check
 
 
@@ -820,6 +830,47 @@ def check_role_order(data: Datasets, template_errors: dict[int, str]) -> Check:
             check.flag(example, f"the model's chat template refuses this conversation: {template_errors[row]}")
     check.details = f"{sum(example.text is None for example in chats)} conversations checked"
     return check
+
+
+SYSTEM_PROMPTS_LISTED = 5  # eval questions named by the system-turn check; the same mismatch is usually on all of them
+
+
+def check_system_prompts(data: Datasets) -> Check:
+    """evaluate asks each eval question with its own system turn: one that training never used measures the
+    model on prompts unlike those it learned from (a chat template may also add its own default one)."""
+    check = Check(
+        "system_prompts",
+        "Eval questions have a system turn the training examples have",
+        "Give the eval examples the same system turn as the training examples, or remove it from both: the model "
+        "answers best after the system turn it was tuned with, so a different one scores it on prompts it never saw.",
+    )
+    trained = Counter(system_turn(example) for example in data.train)
+    if not trained:  # no training examples: the size check fails instead
+        return check
+    check.details = "; ".join(f"{count} train with {_system_shown(turn)}" for turn, count in trained.most_common(3))
+    mismatched = [example for example in data.eval if system_turn(example) not in trained]
+    for example in mismatched[:SYSTEM_PROMPTS_LISTED]:
+        turn = system_turn(example)
+        most_used, count = trained.most_common(1)[0]
+        message = (
+            f"asked with {_system_shown(turn)}, which no training example has "
+            f"({count} of {len(data.train)} are trained with {_system_shown(most_used)})"
+        )
+        check.flag(example, message, example.fields[0] if turn is not None else None, severity="warn")
+    check.unlisted = len(mismatched) - len(mismatched[:SYSTEM_PROMPTS_LISTED])
+    return check
+
+
+def system_turn(example: Example) -> str | None:
+    """The text of the example's first turn when it is a system turn; None when it has none."""
+    messages = example.messages
+    return " ".join(messages[0]["content"].split()) if messages and messages[0]["role"] == "system" else None
+
+
+def _system_shown(turn: str | None) -> str:
+    if turn is None:
+        return "no system turn"
+    return f'the system turn "{turn[:60]}{"..." if len(turn) > 60 else ""}"'
 
 
 def check_empty_turns(data: Datasets) -> Check:
