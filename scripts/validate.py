@@ -167,6 +167,7 @@ def check_texts(data: Datasets, cfg) -> TextResults:
         check_personal_data(texts),
         check_names(texts, load_name_finder(cfg.data, cfg.root)),
         check_languages(data.examples(), languages, cfg.project.languages),
+        check_probe_pairs(data),
         *audit_groups(data.train, data.names["train"]),
         audit_language_mix(languages, cfg.project.languages, detector),
         audit_gendered_words(data.train, data.names["train"]),
@@ -1025,6 +1026,25 @@ def check_names(texts: list[Passage], names) -> Check:
             check.problems.append(Problem(check.id, "warn", message, passage.file, passage.line, passage.field))
     # Said on every report (and so on the model card): which detector ran, and what it cannot see.
     check.details = f"found by {names.detector}; not found: {names.cannot_see}"
+    return check
+
+
+def check_probe_pairs(data: Datasets) -> Check:
+    """A probe pair must differ only in its group words: any other difference is measured as if it were bias."""
+    from .probes import swap_groups
+
+    check = Check(
+        "probe_pairs",
+        "Bias probe prompts differ only in their group words",
+        "Write prompt_b as prompt_a with group_a replaced by group_b and nothing else changed: the probe compares the "
+        "answers to the two prompts, so any other difference is counted as a difference between the groups.",
+        details=f"{plural(len(data.probes), 'pair', 'pairs')} checked",
+    )
+    for line, probe in data.probes:
+        swapped = " ".join(swap_groups(probe["prompt_a"], probe).split())
+        if swapped != " ".join(probe["prompt_b"].split()):
+            message = f'swapping "{probe["group_a"]}" for "{probe["group_b"]}" in prompt_a gives "{swapped}", not prompt_b'
+            check.problems.append(Problem(check.id, "warn", message, data.names["probes"], line, "prompt_b"))
     return check
 
 
