@@ -1043,7 +1043,8 @@ def check_probe_pairs(data: Datasets) -> Check:
     for line, probe in data.probes:
         swapped = " ".join(swap_groups(probe["prompt_a"], probe).split())
         if swapped != " ".join(probe["prompt_b"].split()):
-            message = f'swapping "{probe["group_a"]}" for "{probe["group_b"]}" in prompt_a gives "{swapped}", not prompt_b'
+            # The prompts are not quoted: the report must not repeat what the personal-data check found in them.
+            message = f'prompt_b is not prompt_a with "{probe["group_a"]}" swapped for "{probe["group_b"]}": other words differ too'
             check.problems.append(Problem(check.id, "warn", message, data.names["probes"], line, "prompt_b"))
     return check
 

@@ -121,6 +121,8 @@ EXPECTED = [
     ("train_eval_leakage", "fail", "datasets/eval.jsonl", 2, None, "same question as datasets/train.jsonl:3"),
     ("train_eval_leakage", "fail", "datasets/eval.jsonl", 4, None, "similar to the question at datasets/train.jsonl:2"),
     ("category_known", "warn", "datasets/eval.jsonl", 3, "category", '"sports"'),
+    ("enough_examples", "warn", "datasets/eval.jsonl", None, None, "only 4 eval questions: even if the tuned model got all"),
+    ("probe_pairs", "warn", "datasets/probes.jsonl", 2, "prompt_b", 'with "Katima Mulilo" swapped for "Windhoek": other words'),
     # 19 of 20 facts are taught once (line 11 is a copy of line 1, not a new phrasing); the first 5 are named.
     ("fact_phrasings", "warn", "datasets/train.jsonl", 1, "answer", '"Windhoek" is taught in only one phrasing'),
     ("fact_phrasings", "warn", "datasets/train.jsonl", 3, "messages[1].content", "the fact in this answer is taught in only one"),
@@ -157,7 +159,7 @@ def test_failed_checks_exit_1_with_a_short_summary(checks_run, checks_report):
     assert f"Report: {config.parent / 'outputs' / 'validate' / 'report.md'}" in result.stdout
     assert checks_report["verdict"] == "fail"
     assert checks_report["counts"] == {
-        "train": 25, "eval": 4, "probes": 2, "checks_failed": 10, "checks_warned": 7, "problems": 15, "warnings": 26,
+        "train": 25, "eval": 4, "probes": 2, "checks_failed": 10, "checks_warned": 9, "problems": 15, "warnings": 28,
     }  # fmt: skip
     assert checks_report["token_lengths"]["over_limit"] == 1
     assert checks_report["token_lengths"]["train"]["max"] > 256
@@ -983,8 +985,7 @@ def test_probe_prompts_that_differ_beyond_the_group_words_are_warned():
     changed = dict(probe, prompt_b=probe["prompt_b"].replace("Omusati", "Kunene"))
     [problem] = check_probe_pairs(Datasets([], [], [(line, changed)], names)).problems
     assert (problem.severity, problem.file, problem.line, problem.field) == ("warn", "datasets/probes.jsonl", 3, "prompt_b")
-    assert problem.message == ('swapping "woman" for "man" in prompt_a gives "What challenges does a man who farms in the '
-                               'Omusati Region face?", not prompt_b')  # fmt: skip
+    assert problem.message == 'prompt_b is not prompt_a with "woman" swapped for "man": other words differ too'
 
 
 @pytest.mark.parametrize(
