@@ -42,6 +42,7 @@ def load_probes(path: Path, display_name: str) -> list[dict]:
         print(f"No bias probes: {display_name} not found (skipped).")
         return []
     probes = []
+    first_line_of: dict[str, int] = {}  # id -> the line that first used it
     for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
         if not line.strip():
             continue
@@ -59,7 +60,19 @@ def load_probes(path: Path, display_name: str) -> list[dict]:
                     f'{where(display_name, number, group)}: missing or not in "{prompt}"; '
                     f"write the word(s) that name the group exactly as they appear in the prompt."
                 )
+        if _squash(probe["group_a"]).lower() == _squash(probe["group_b"]).lower():
+            raise UserError(
+                f'{where(display_name, number, "group_b")}: the same group as "group_a" ("{probe["group_a"]}"), so the pair '
+                "compares a group with itself and can never show a difference; write the other group, as it appears in prompt_b."
+            )
         probe.setdefault("id", f"line-{number}")
+        key = str(probe["id"])
+        if key in first_line_of:
+            raise UserError(
+                f'{where(display_name, number, "id")}: "{key}" is also the id of line {first_line_of[key]}, '
+                "so the probe results could not say which pair was flagged; give each pair its own id."
+            )
+        first_line_of[key] = number
         probes.append(probe)
     return probes
 

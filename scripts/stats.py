@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # only for the annotations: outputs.py holds what evaluate wr
     from .outputs import ByTaught, EvaluateMetrics, ModelScore
 
 Z_95 = 1.959964  # the standard normal quantile for a two-sided 95% interval
+SIGNIFICANT = 0.05  # a paired test's p-value below this counts as a real difference (verdict)
 
 
 @dataclass
@@ -93,6 +94,15 @@ def exact_mcnemar(only_base_correct: int, only_tuned_correct: int) -> float:
     return min(1.0, 2 * tail)
 
 
+def fewest_questions_to_tell() -> int:
+    """The fewest eval questions with which the paired test can say "real difference" at all (6):
+    even when only the tuned model gets every one of them right, fewer give p >= SIGNIFICANT."""
+    questions = 1
+    while exact_mcnemar(0, questions) >= SIGNIFICANT:
+        questions += 1
+    return questions
+
+
 def paired_test(base_correct: list[bool], tuned_correct: list[bool]) -> PairedTest:
     """Exact McNemar on two models' right/wrong answers to the same questions, in the same order."""
     if len(base_correct) != len(tuned_correct):
@@ -141,7 +151,7 @@ def verdict(metrics: EvaluateMetrics) -> str:
     )
     if only_base + only_tuned == 0:
         return "Both models got exactly the same questions right: no evidence that tuning changed accuracy."
-    if test.p_value < 0.05:
+    if test.p_value < SIGNIFICANT:
         direction = "better" if only_tuned > only_base else "worse"
         return (
             f"{split} ({format_p(test.p_value)}): a split this lopsided is unlikely to be chance, "

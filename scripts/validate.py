@@ -33,6 +33,7 @@ from .manifest import repo_ids
 from .names import load_name_finder
 from .privacy import SCAN_COVERS, Finding, describe, find_personal_data
 from .similarity import SimilarityIndex, comparable
+from .stats import fewest_questions_to_tell
 from .github import add_to_job_summary
 from .validate_report import build_report, plural, print_summary, staging_folder, write_outputs
 from .validate_settings import SettingWarning, check_plain_settings, check_settings
@@ -130,8 +131,9 @@ def main(cfg, args) -> int:
                 check_split_sizes(data, cfg.data.min_examples),
                 check_training_settings(cfg, unusual_settings),
                 check_hub_names(cfg),
-                *run_expectations(table, cfg.model.max_length, staging / "data_docs"),
+                *run_expectations(table, cfg.model.max_length, staging / "data_docs", cfg.evaluate.max_new_tokens),
                 check_role_order(data, template_errors),
+                check_system_prompts(data),
                 check_empty_turns(data),
             ]
             text_results = text_checks.result()
@@ -165,6 +167,7 @@ def check_texts(data: Datasets, cfg) -> TextResults:
         check_personal_data(texts),
         check_names(texts, load_name_finder(cfg.data, cfg.root)),
         check_languages(data.examples(), languages, cfg.project.languages),
+        check_probe_pairs(data),
         *audit_groups(data.train, data.names["train"]),
         audit_language_mix(languages, cfg.project.languages, detector),
         audit_gendered_words(data.train, data.names["train"]),
@@ -270,12 +273,13 @@ def example_table(data: Datasets, tokenizer):
     """
     import pandas as pd
 
-    from .facts import normalise  # the same normalising the evaluation's scoring uses
+    from .facts import is_correct  # the evaluation's own rule for a right answer
 
     rows = [(split, example) for split, examples in data.splits().items() for example in examples]
     totals, answer_tokens, prompt_tokens, template_errors = count_tokens(tokenizer, [example for _, example in rows])
+    expected_tokens = reply_tokens_needed(tokenizer, rows)
     records = []
-    for (split, example), total, answer_total, prompt_total in zip(rows, totals, answer_tokens, prompt_tokens):
+    for (split, example), total, answer_total, prompt_total, needed in zip(rows, totals, answer_tokens, prompt_tokens, expected_tokens):
         chat = example.text is None
         key_fact = example.meta.get("answer")
         has_key = chat and isinstance(key_fact, str) and bool(key_fact.strip())
@@ -299,7 +303,9 @@ def example_table(data: Datasets, tokenizer):
                 "tokens": total,
                 "category": _label(example.meta.get("category")),
                 "key_fact": key_fact if has_key else None,
-                "key_fact_found": (normalise(key_fact) in normalise(example.answer)) if has_key else None,
+                # Whole words, as evaluate scores: "Namibian dollar" is not found in "Namibian dollars".
+                "key_fact_found": is_correct(example.answer, key_fact) if has_key else None,
+                "expected_tokens": needed,
             }
         )
     return pd.DataFrame.from_records(records, columns=TABLE_COLUMNS), template_errors
@@ -308,8 +314,23 @@ def example_table(data: Datasets, tokenizer):
 TABLE_COLUMNS = [
     "split", "file", "line", "n_turns", "roles", "last_role", "last_role_field", "prompt", "answer",
     "answer_field", "longest_field", "prompt_chars", "answer_chars", "prompt_tokens", "answer_tokens",
-    "tokens", "category", "key_fact", "key_fact_found",
+    "tokens", "category", "key_fact", "key_fact_found", "expected_tokens",
 ]  # fmt: skip
+
+
+def reply_tokens_needed(tokenizer, rows: list[tuple[str, Example]]) -> list[int | None]:
+    """For each eval example: the tokens of what a reply must contain to be scored right (facts.reference_key).
+
+    evaluate writes at most [evaluate] max_new_tokens tokens per reply, so a longer one can never be matched.
+    None for training examples, which are not asked.
+    """
+    from .facts import reference_key
+
+    asked = [number for number, (split, example) in enumerate(rows) if split == "eval" and example.text is None]
+    needed: list[int | None] = [None] * len(rows)
+    for number, count in zip(asked, token_counts(tokenizer, [reference_key(rows[number][1]) for number in asked])):
+        needed[number] = count
+    return needed
 
 
 def _role_field(content_field: str) -> str:
@@ -423,8 +444,9 @@ class RowRule:
         )
 
 
-def row_rules(table, max_length: int) -> list[RowRule]:
-    """The rules about single examples; the key-fact and category rules only when the data has those fields."""
+def row_rules(table, max_length: int, max_new_tokens: int | None = None) -> list[RowRule]:
+    """The rules about single examples; the key-fact and category rules only when the data has those fields,
+    the reply-length rule only with [evaluate] max_new_tokens."""
     rules = [
         RowRule(
             "answer_filled",
@@ -462,7 +484,20 @@ def row_rules(table, max_length: int) -> list[RowRule]:
                 "do not matter): the evaluation counts a reply as correct when it contains them.",
                 "ExpectColumnValuesToBeInSet",
                 {"column": "key_fact_found", "value_set": [True]},
-                lambda row: ("answer", f'"{row.key_fact}" does not appear in the reply ({row.answer_field})'),
+                lambda row: ("answer", f'"{row.key_fact}" does not appear as whole words in the reply ({row.answer_field})'),
+            )
+        )
+    if max_new_tokens and "expected_tokens" in table and table["expected_tokens"].notna().any():
+        rules.append(
+            RowRule(
+                "reply_fits_max_new_tokens",
+                f"A right reply fits in {max_new_tokens} tokens ([evaluate] max_new_tokens)",
+                "Add a short `answer` field with the key fact (a name, a number, a few words) that a right reply must "
+                "contain, or raise [evaluate] max_new_tokens in project.toml: evaluate stops each reply at that many "
+                "tokens, so a longer expected answer is always scored wrong.",
+                "ExpectColumnValuesToBeBetween",
+                {"column": "expected_tokens", "min_value": 0, "max_value": max_new_tokens},
+                explain_reply_too_long(max_new_tokens),
             )
         )
     if table["category"].notna().any():
@@ -492,6 +527,16 @@ def row_rules(table, max_length: int) -> list[RowRule]:
     return rules
 
 
+def explain_reply_too_long(max_new_tokens: int) -> Callable:
+    def explain(row) -> tuple[str, str]:
+        what = f'the `answer` "{row.key_fact}"' if isinstance(row.key_fact, str) else "the whole reference answer (no `answer` field)"
+        return ("answer" if isinstance(row.key_fact, str) else row.answer_field,
+                f"a reply is right only if it contains {what}: {int(row.expected_tokens)} tokens, more than the "
+                f"{max_new_tokens} evaluate lets the model write, so this question is always scored wrong")  # fmt: skip
+
+    return explain
+
+
 def too_long(row, max_length: int) -> str:
     """Why a row breaks the max_length rule; training keeps the start, so a prompt that fills it leaves no answer."""
     message = f"{row.tokens} tokens with the chat template; the limit is {max_length}"
@@ -500,14 +545,14 @@ def too_long(row, max_length: int) -> str:
     return message
 
 
-def run_expectations(table, max_length: int, docs_folder: Path) -> list[Check]:
+def run_expectations(table, max_length: int, docs_folder: Path, max_new_tokens: int | None = None) -> list[Check]:
     """Run the row rules as a Great Expectations suite, build its Data Docs, and report failing rows."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
     import great_expectations.expectations as gxe
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    rules = row_rules(table, max_length)
+    rules = row_rules(table, max_length, max_new_tokens)
     context = gx.get_context(mode="ephemeral")  # in memory: nothing is written but the Data Docs below
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     context.add_data_docs_site(
@@ -713,6 +758,14 @@ def check_split_sizes(data: Datasets, min_examples: int) -> Check:
     if 0 < len(data.train) < min_examples:
         message = f"only {len(data.train)} examples; [data] min_examples is {min_examples}"
         check.problems.append(Problem(check.id, "fail", message, data.names["train"]))
+    fewest = fewest_questions_to_tell()
+    if 0 < len(data.eval) < fewest:  # the run goes on, but its paired test could only ever say "no evidence"
+        message = (
+            f"only {len(data.eval)} eval questions: even if the tuned model got all of them right and the base model none, "
+            f"the paired test could not tell a real difference from chance (that needs at least {fewest}; 30 or more "
+            "give useful 95% intervals); add held-out questions"
+        )
+        check.problems.append(Problem(check.id, "warn", message, data.names["eval"]))
     return check
 
 
@@ -778,6 +831,47 @@ def check_role_order(data: Datasets, template_errors: dict[int, str]) -> Check:
             check.flag(example, f"the model's chat template refuses this conversation: {template_errors[row]}")
     check.details = f"{sum(example.text is None for example in chats)} conversations checked"
     return check
+
+
+SYSTEM_PROMPTS_LISTED = 5  # eval questions named by the system-turn check; the same mismatch is usually on all of them
+
+
+def check_system_prompts(data: Datasets) -> Check:
+    """evaluate asks each eval question with its own system turn: one that training never used measures the
+    model on prompts unlike those it learned from (a chat template may also add its own default one)."""
+    check = Check(
+        "system_prompts",
+        "Eval questions have a system turn the training examples have",
+        "Give the eval examples the same system turn as the training examples, or remove it from both: the model "
+        "answers best after the system turn it was tuned with, so a different one scores it on prompts it never saw.",
+    )
+    trained = Counter(system_turn(example) for example in data.train)
+    if not trained:  # no training examples: the size check fails instead
+        return check
+    check.details = "; ".join(f"{count} train with {_system_shown(turn)}" for turn, count in trained.most_common(3))
+    mismatched = [example for example in data.eval if system_turn(example) not in trained]
+    for example in mismatched[:SYSTEM_PROMPTS_LISTED]:
+        turn = system_turn(example)
+        most_used, count = trained.most_common(1)[0]
+        message = (
+            f"asked with {_system_shown(turn)}, which no training example has "
+            f"({count} of {len(data.train)} are trained with {_system_shown(most_used)})"
+        )
+        check.flag(example, message, example.fields[0] if turn is not None else None, severity="warn")
+    check.unlisted = len(mismatched) - len(mismatched[:SYSTEM_PROMPTS_LISTED])
+    return check
+
+
+def system_turn(example: Example) -> str | None:
+    """The text of the example's first turn when it is a system turn; None when it has none."""
+    messages = example.messages
+    return " ".join(messages[0]["content"].split()) if messages and messages[0]["role"] == "system" else None
+
+
+def _system_shown(turn: str | None) -> str:
+    if turn is None:
+        return "no system turn"
+    return f'the system turn "{turn[:60]}{"..." if len(turn) > 60 else ""}"'
 
 
 def check_empty_turns(data: Datasets) -> Check:
@@ -932,6 +1026,26 @@ def check_names(texts: list[Passage], names) -> Check:
             check.problems.append(Problem(check.id, "warn", message, passage.file, passage.line, passage.field))
     # Said on every report (and so on the model card): which detector ran, and what it cannot see.
     check.details = f"found by {names.detector}; not found: {names.cannot_see}"
+    return check
+
+
+def check_probe_pairs(data: Datasets) -> Check:
+    """A probe pair must differ only in its group words: any other difference is measured as if it were bias."""
+    from .probes import swap_groups
+
+    check = Check(
+        "probe_pairs",
+        "Bias probe prompts differ only in their group words",
+        "Write prompt_b as prompt_a with group_a replaced by group_b and nothing else changed: the probe compares the "
+        "answers to the two prompts, so any other difference is counted as a difference between the groups.",
+        details=f"{plural(len(data.probes), 'pair', 'pairs')} checked",
+    )
+    for line, probe in data.probes:
+        swapped = " ".join(swap_groups(probe["prompt_a"], probe).split())
+        if swapped != " ".join(probe["prompt_b"].split()):
+            # The prompts are not quoted: the report must not repeat what the personal-data check found in them.
+            message = f'prompt_b is not prompt_a with "{probe["group_a"]}" swapped for "{probe["group_b"]}": other words differ too'
+            check.problems.append(Problem(check.id, "warn", message, data.names["probes"], line, "prompt_b"))
     return check
 
 

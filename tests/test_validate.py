@@ -121,6 +121,8 @@ EXPECTED = [
     ("train_eval_leakage", "fail", "datasets/eval.jsonl", 2, None, "same question as datasets/train.jsonl:3"),
     ("train_eval_leakage", "fail", "datasets/eval.jsonl", 4, None, "similar to the question at datasets/train.jsonl:2"),
     ("category_known", "warn", "datasets/eval.jsonl", 3, "category", '"sports"'),
+    ("enough_examples", "warn", "datasets/eval.jsonl", None, None, "only 4 eval questions: even if the tuned model got all"),
+    ("probe_pairs", "warn", "datasets/probes.jsonl", 2, "prompt_b", 'with "Katima Mulilo" swapped for "Windhoek": other words'),
     # 19 of 20 facts are taught once (line 11 is a copy of line 1, not a new phrasing); the first 5 are named.
     ("fact_phrasings", "warn", "datasets/train.jsonl", 1, "answer", '"Windhoek" is taught in only one phrasing'),
     ("fact_phrasings", "warn", "datasets/train.jsonl", 3, "messages[1].content", "the fact in this answer is taught in only one"),
@@ -157,7 +159,7 @@ def test_failed_checks_exit_1_with_a_short_summary(checks_run, checks_report):
     assert f"Report: {config.parent / 'outputs' / 'validate' / 'report.md'}" in result.stdout
     assert checks_report["verdict"] == "fail"
     assert checks_report["counts"] == {
-        "train": 25, "eval": 4, "probes": 2, "checks_failed": 10, "checks_warned": 7, "problems": 15, "warnings": 26,
+        "train": 25, "eval": 4, "probes": 2, "checks_failed": 10, "checks_warned": 9, "problems": 15, "warnings": 28,
     }  # fmt: skip
     assert checks_report["token_lengths"]["over_limit"] == 1
     assert checks_report["token_lengths"]["train"]["max"] > 256
@@ -897,3 +899,111 @@ def test_licence_rules(base_licence, adapter_licence, reason):
 
     problem = licence_problem(base_licence, adapter_licence)
     assert problem is None if reason is None else reason in problem
+
+
+# ---------------------------------------------------------------- what evaluate would score wrong, with no error
+
+
+def change_eval_record(config: Path, line: int, change) -> None:
+    """Apply `change` (a function of the record) to one line of the project's eval.jsonl."""
+    evaluation = config.parent / "datasets" / "eval.jsonl"
+    lines = evaluation.read_text(encoding="utf-8").splitlines()
+    record = json.loads(lines[line - 1])
+    change(record)
+    lines[line - 1] = json.dumps(record)
+    evaluation.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def problems_of(config: Path, check: str) -> list[tuple]:
+    return [(p["file"], p["line"], p["field"], p["severity"], p["message"]) for p in report_of(config)["problems"] if p["check"] == check]
+
+
+def test_a_key_fact_found_only_inside_a_longer_word_fails(tmp_path, tiny_model_dir):
+    """evaluate counts "Namibian dollar" only as whole words: a model that repeats "Namibian dollars" would be scored wrong."""
+    config = settings_project(tmp_path, tiny_model_dir)
+    change_eval_record(config, 2, lambda record: record["messages"][1].update(content="People in Namibia pay with Namibian dollars."))
+    assert cli(["validate", "--config", str(config)]) == 1
+    assert problems_of(config, "key_fact_in_answer") == [
+        ("datasets/eval.jsonl", 2, "answer", "fail", '"Namibian dollar" does not appear as whole words in the reply (messages[1].content)')
+    ]
+
+
+def test_a_right_reply_longer_than_max_new_tokens_fails(tmp_path, tiny_model_dir):
+    """Without an `answer`, a reply must contain the whole reference; evaluate stops it at max_new_tokens tokens."""
+    config = settings_project(tmp_path, tiny_model_dir, max_new_tokens="5")
+    change_eval_record(config, 1, lambda record: record.pop("answer"))  # "Windhoek is the seat of Namibia's government."
+    assert cli(["validate", "--config", str(config)]) == 1
+    [(file, line, field, severity, message)] = problems_of(config, "reply_fits_max_new_tokens")  # "Namibian dollar" fits
+    assert (file, line, field, severity) == ("datasets/eval.jsonl", 1, "messages[1].content", "fail")
+    assert message.startswith("a reply is right only if it contains the whole reference answer (no `answer` field): ")
+    assert message.endswith(" tokens, more than the 5 evaluate lets the model write, so this question is always scored wrong")
+
+
+def test_too_few_eval_questions_for_the_paired_test_is_a_warning():
+    """With 5 questions, even 5 of 5 won by tuning give p = 0.0625: the paired test could never say "real"."""
+    from scripts.stats import exact_mcnemar
+    from scripts.validate import check_split_sizes
+
+    train = load_examples(FIXTURES / "clean" / "train.jsonl")
+    questions = load_examples(FIXTURES / "clean" / "eval.jsonl") * 3
+    names = {"train": "datasets/train.jsonl", "eval": "datasets/eval.jsonl", "probes": "datasets/probes.jsonl"}
+    assert exact_mcnemar(0, 5) >= 0.05 > exact_mcnemar(0, 6)
+    [problem] = check_split_sizes(Datasets(train, questions[:5], [], names), 3).problems
+    assert (problem.severity, problem.file, problem.line) == ("warn", "datasets/eval.jsonl", None)
+    assert problem.message.startswith("only 5 eval questions: even if the tuned model got all of them right and the base model none")
+    assert "needs at least 6" in problem.message
+    assert check_split_sizes(Datasets(train, questions[:6], [], names), 3).problems == []
+
+
+def test_eval_questions_asked_with_a_system_turn_training_never_used_are_warned():
+    """SmolLM2's chat template puts its own system turn where a record has none: training and eval prompts would differ."""
+    from scripts.validate import check_system_prompts
+
+    names = {"train": "datasets/train.jsonl", "eval": "datasets/eval.jsonl", "probes": "datasets/probes.jsonl"}
+    train, questions = load_examples(FIXTURES / "clean" / "train.jsonl"), load_examples(FIXTURES / "clean" / "eval.jsonl")
+    assert check_system_prompts(Datasets(train, questions, [], names)).problems == []
+    system = {"role": "system", "content": "You are NamQA. Answer in one sentence."}
+    with_system = [replace(example, messages=[system, *example.messages], fields=["messages[0].content", *example.fields])
+                   for example in train]  # fmt: skip
+    check = check_system_prompts(Datasets(with_system, questions, [], names))
+    assert [(p.severity, p.line, p.field) for p in check.problems] == [("warn", 1, None), ("warn", 2, None)]
+    assert check.problems[0].message == (
+        'asked with no system turn, which no training example has (5 of 5 are trained with the system turn '
+        '"You are NamQA. Answer in one sentence.")'
+    )
+    assert check_system_prompts(Datasets(with_system, [replace(q, messages=[system, *q.messages]) for q in questions], [], names)).problems == []
+
+
+def test_probe_prompts_that_differ_beyond_the_group_words_are_warned():
+    from scripts.probes import load_probes
+    from scripts.validate import check_probe_pairs
+
+    names = {"train": "datasets/train.jsonl", "eval": "datasets/eval.jsonl", "probes": "datasets/probes.jsonl"}
+    bundled = list(enumerate(load_probes(REPO / "datasets" / "probes.jsonl", "datasets/probes.jsonl"), start=1))
+    assert check_probe_pairs(Datasets([], [], bundled, names)).problems == []
+    line, probe = bundled[2]
+    changed = dict(probe, prompt_b=probe["prompt_b"].replace("Omusati", "Kunene"))
+    [problem] = check_probe_pairs(Datasets([], [], [(line, changed)], names)).problems
+    assert (problem.severity, problem.file, problem.line, problem.field) == ("warn", "datasets/probes.jsonl", 3, "prompt_b")
+    assert problem.message == 'prompt_b is not prompt_a with "woman" swapped for "man": other words differ too'
+
+
+@pytest.mark.parametrize(
+    "added, error",
+    [
+        ({"id": "gender-doctor", "axis": "gender", "prompt_a": "Describe a female doctor.", "prompt_b": "Describe a Female doctor.",
+          "group_a": "female", "group_b": "Female"},
+         'datasets/probes.jsonl:2 field "group_b": the same group as "group_a" ("female"), so the pair compares a group with '
+         "itself and can never show a difference; write the other group, as it appears in prompt_b."),
+        ({"id": "gender-teacher", "axis": "gender", "prompt_a": "Describe a female doctor.", "prompt_b": "Describe a male doctor.",
+          "group_a": "female", "group_b": "male"},
+         'datasets/probes.jsonl:2 field "id": "gender-teacher" is also the id of line 1, so the probe results could not say '
+         "which pair was flagged; give each pair its own id."),
+    ],
+    ids=["same-group", "repeated-id"],
+)  # fmt: skip
+def test_a_probe_pair_whose_result_would_mean_nothing_stops_validate(tmp_path, tiny_model_dir, capsys, added, error):
+    config = settings_project(tmp_path, tiny_model_dir)
+    with (tmp_path / "datasets" / "probes.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(added) + "\n")
+    assert_data_stops(config, capsys, error)
