@@ -155,9 +155,12 @@ def answer_token_log_probs(model, tokenizer, pairs: list[tuple[list[dict], str]]
     import torch
 
     encoded = [tokenize_answers(tokenizer, prompt, answer, max_length) for prompt, answer in pairs]
-    results = []
-    for first in range(0, len(encoded), batch_size):
-        batch = encoded[first : first + batch_size]
+    # Shortest first, so each batch is padded only to about its own length; results go back in the pairs' order.
+    order = sorted(range(len(encoded)), key=lambda index: len(encoded[index][0]))
+    results = [None] * len(encoded)
+    for start_of_batch in range(0, len(order), batch_size):
+        indices = order[start_of_batch : start_of_batch + batch_size]
+        batch = [encoded[index] for index in indices]
         width = max(len(ids) for ids, _ in batch)
         pad = tokenizer.pad_token_id
         input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in batch])
@@ -178,8 +181,8 @@ def answer_token_log_probs(model, tokenizer, pairs: list[tuple[list[dict], str]]
         targets = labels[:, first + 1 :].to(model.device)
         mask = targets != -100
         picked = log_probs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1) * mask
-        for row in range(len(batch)):
-            results.append(list(zip(targets[row][mask[row]].tolist(), picked[row][mask[row]].tolist())))
+        for row, index in enumerate(indices):
+            results[index] = list(zip(targets[row][mask[row]].tolist(), picked[row][mask[row]].tolist()))
     return results
 
 

@@ -46,7 +46,7 @@ def test_batched_answer_scores_equal_one_at_a_time(tiny_project):
     pairs.append((examples[0].prompt_messages, "No."))  # a much shorter answer in the same batch
     assert len({len(generation.tokenize_answers(tokenizer, p, a, 256)[0]) for p, a in pairs}) > 1  # padding happens
 
-    batched = evaluate.answer_log_likelihoods(model, tokenizer, pairs, batch_size=8, max_length=256)
+    batched = evaluate.answer_log_likelihoods(model, tokenizer, pairs, batch_size=3, max_length=256)  # 3 batches, shortest first
     for (prompt, answer), (log_prob, count) in zip(pairs, batched):
         expected_log_prob, expected_count = one_at_a_time(model, tokenizer, prompt, answer, 256)
         assert count == expected_count > 0
