@@ -172,11 +172,8 @@ def answer_token_log_probs(model, tokenizer, pairs: list[tuple[list[dict], str]]
         # Token t is predicted from the logits at position t-1, so only positions from just before the earliest
         # answer onwards are needed: the model skips its output layer (a 49k-word vocabulary) on the questions.
         first = max(min(start for _, start in batch) - 1, 0)
-        keep = torch.arange(first, width - 1, device=model.device)
         with torch.no_grad():
-            logits = model(
-                input_ids=input_ids.to(model.device), attention_mask=attention.to(model.device), logits_to_keep=keep
-            ).logits.float()
+            logits = logits_from(model, input_ids.to(model.device), attention.to(model.device), first).float()
         log_probs = torch.log_softmax(logits, dim=-1)
         targets = labels[:, first + 1 :].to(model.device)
         mask = targets != -100
@@ -184,6 +181,29 @@ def answer_token_log_probs(model, tokenizer, pairs: list[tuple[list[dict], str]]
         for row, index in enumerate(indices):
             results[index] = list(zip(targets[row][mask[row]].tolist(), picked[row][mask[row]].tolist()))
     return results
+
+
+def logits_from(model, input_ids, attention, first: int):
+    """The logits at positions first..width-2 of a right-padded batch, running the rows' shared opening once.
+
+    Every chat prompt opens with the same tokens (SmolLM2's system prompt: 24 of about 37), so the model runs
+    them for one row, copies their keys and values to every row (the cache), and runs each row from there on.
+    """
+    import torch
+    from transformers import DynamicCache
+
+    same = (input_ids == input_ids[:1]).all(dim=0) & (attention == 1).all(dim=0)
+    shared = min(int(same.long().cumprod(dim=0).sum()), first)  # the logits at `first` are still needed
+    cache = DynamicCache(config=model.config.get_text_config(decoder=True))
+    if shared:
+        model(input_ids=input_ids[:1, :shared], cache=cache, use_cache=True, logits_to_keep=1)
+        cache.batch_repeat_interleave(len(input_ids))
+    width = input_ids.shape[1]
+    positions = torch.arange(shared, width, device=input_ids.device).expand(len(input_ids), -1)
+    keep = torch.arange(first - shared, width - 1 - shared, device=input_ids.device)
+    return model(
+        input_ids=input_ids[:, shared:], attention_mask=attention, position_ids=positions, cache=cache, use_cache=True, logits_to_keep=keep
+    ).logits
 
 
 def answer_perplexity(model, tokenizer, examples: list[Example], batch_size: int, max_length: int) -> float:

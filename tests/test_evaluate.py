@@ -53,6 +53,27 @@ def test_batched_answer_scores_equal_one_at_a_time(tiny_project):
         assert abs(log_prob - expected_log_prob) < 1e-3 * max(1.0, abs(expected_log_prob))
 
 
+def test_running_the_shared_opening_once_gives_the_logits_of_one_plain_pass(tiny_project):
+    """evaluate.logits_from runs the prompts' common opening (the system prompt) once for the whole batch:
+    every logit must be that of the plain forward pass over each full row."""
+    cfg = load_settings(tiny_project)
+    resolved, tokenizer = load_for(cfg)
+    model = tiny_model_that_writes_varied_tokens(resolved)
+    examples = load_split(cfg, "eval")[:5]
+    encoded = [generation.tokenize_answers(tokenizer, e.prompt_messages, e.answer, 256) for e in examples]
+    width = max(len(ids) for ids, _ in encoded)
+    input_ids = torch.tensor([ids + [tokenizer.pad_token_id] * (width - len(ids)) for ids, _ in encoded])
+    attention = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in encoded])
+    first = min(start for _, start in encoded) - 1
+    assert (input_ids[:, :10] == input_ids[:1, :10]).all() and first > 10  # there is an opening to share
+
+    with torch.no_grad():
+        shared = evaluate.logits_from(model, input_ids, attention, first)
+        plain = model(input_ids=input_ids, attention_mask=attention, logits_to_keep=torch.arange(first, width - 1)).logits
+    real = attention[:, first + 1 :].bool()  # positions whose next token is not padding
+    assert torch.allclose(shared[real], plain[real], rtol=0, atol=1e-5)
+
+
 def test_answers_written_64_at_a_time_equal_those_written_one_at_a_time(tiny_project):
     """[evaluate] batch_size = 64 is only faster: left padding must not change any greedy answer."""
     cfg = load_settings(tiny_project)
