@@ -86,7 +86,8 @@ def greedy_tokens(model, batch, max_new_tokens: int, stop_ids: list[int], pad_id
     written = [[] for _ in rows]
     stops = torch.tensor(stop_ids, device=input_ids.device)
     for _ in range(max_new_tokens):
-        logits = model(input_ids=input_ids, attention_mask=attention, position_ids=positions, cache=cache, use_cache=True, logits_to_keep=1).logits
+        step = {"attention_mask": attention, "position_ids": positions, "cache": cache, "use_cache": True}
+        logits = model(input_ids=input_ids, logits_to_keep=1, **step).logits
         next_tokens = logits[:, -1].float().argmax(dim=-1)
         for row, token in zip(rows.tolist(), next_tokens.tolist()):
             written[row].append(token)
