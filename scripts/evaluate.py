@@ -157,9 +157,12 @@ def answer_token_log_probs(model, tokenizer, pairs: list[tuple[list[dict], str]]
     import torch
 
     encoded = [tokenize_answers(tokenizer, prompt, answer, max_length) for prompt, answer in pairs]
-    results = []
-    for first in range(0, len(encoded), batch_size):
-        batch = encoded[first : first + batch_size]
+    # Shortest first, so each batch is padded only to about its own length; results go back in the pairs' order.
+    order = sorted(range(len(encoded)), key=lambda index: len(encoded[index][0]))
+    results = [None] * len(encoded)
+    for start_of_batch in range(0, len(order), batch_size):
+        indices = order[start_of_batch : start_of_batch + batch_size]
+        batch = [encoded[index] for index in indices]
         width = max(len(ids) for ids, _ in batch)
         pad = tokenizer.pad_token_id
         input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in batch])
@@ -171,18 +174,38 @@ def answer_token_log_probs(model, tokenizer, pairs: list[tuple[list[dict], str]]
         # Token t is predicted from the logits at position t-1, so only positions from just before the earliest
         # answer onwards are needed: the model skips its output layer (a 49k-word vocabulary) on the questions.
         first = max(min(start for _, start in batch) - 1, 0)
-        keep = torch.arange(first, width - 1, device=model.device)
         with torch.no_grad():
-            logits = model(
-                input_ids=input_ids.to(model.device), attention_mask=attention.to(model.device), logits_to_keep=keep
-            ).logits.float()
+            logits = logits_from(model, input_ids.to(model.device), attention.to(model.device), first).float()
         log_probs = torch.log_softmax(logits, dim=-1)
         targets = labels[:, first + 1 :].to(model.device)
         mask = targets != -100
         picked = log_probs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1) * mask
-        for row in range(len(batch)):
-            results.append(list(zip(targets[row][mask[row]].tolist(), picked[row][mask[row]].tolist())))
+        for row, index in enumerate(indices):
+            results[index] = list(zip(targets[row][mask[row]].tolist(), picked[row][mask[row]].tolist()))
     return results
+
+
+def logits_from(model, input_ids, attention, first: int):
+    """The logits at positions first..width-2 of a right-padded batch, running the rows' shared opening once.
+
+    Every chat prompt opens with the same tokens (SmolLM2's system prompt: 24 of about 37), so the model runs
+    them for one row, copies their keys and values to every row (the cache), and runs each row from there on.
+    """
+    import torch
+    from transformers import DynamicCache
+
+    same = (input_ids == input_ids[:1]).all(dim=0) & (attention == 1).all(dim=0)
+    shared = min(int(same.long().cumprod(dim=0).sum()), first)  # the logits at `first` are still needed
+    cache = DynamicCache(config=model.config.get_text_config(decoder=True))
+    if shared:
+        model(input_ids=input_ids[:1, :shared], cache=cache, use_cache=True, logits_to_keep=1)
+        cache.batch_repeat_interleave(len(input_ids))
+    width = input_ids.shape[1]
+    positions = torch.arange(shared, width, device=input_ids.device).expand(len(input_ids), -1)
+    keep = torch.arange(first - shared, width - 1 - shared, device=input_ids.device)
+    return model(
+        input_ids=input_ids[:, shared:], attention_mask=attention, position_ids=positions, cache=cache, use_cache=True, logits_to_keep=keep
+    ).logits
 
 
 def answer_perplexity(model, tokenizer, examples: list[Example], batch_size: int, max_length: int) -> float:

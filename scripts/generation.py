@@ -35,20 +35,73 @@ def generate_answers(
             texts = [tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=False) for p in chunk]
             batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
             with torch.no_grad():
-                output = model.generate(
-                    **batch,
-                    max_new_tokens=max_new_tokens,
-                    pad_token_id=tokenizer.pad_token_id,
-                    eos_token_id=stop_token_ids(model, tokenizer),
-                    **sampling,
-                )
-            new_tokens = output[:, batch["input_ids"].shape[1] :]  # rows come grouped by prompt
+                if temperature <= 0 and plain_greedy(model):
+                    new_tokens = greedy_tokens(model, batch, max_new_tokens, stop_token_ids(model, tokenizer), tokenizer.pad_token_id)
+                else:
+                    output = model.generate(
+                        **batch,
+                        max_new_tokens=max_new_tokens,
+                        pad_token_id=tokenizer.pad_token_id,
+                        eos_token_id=stop_token_ids(model, tokenizer),
+                        **sampling,
+                    )
+                    new_tokens = output[:, batch["input_ids"].shape[1] :]  # rows come grouped by prompt
             replies += [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
             if on_batch:
                 on_batch(len(chunk))
     finally:
         tokenizer.padding_side = previous_side
     return replies
+
+
+# generation_config.json settings that leave greedy decoding a plain argmax; any other (a repetition penalty,
+# a minimum length, a static cache) goes through HF generate, which applies it.
+PLAIN_GREEDY_SETTINGS = {
+    "bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id", "use_cache", "output_attentions",
+    "output_hidden_states", "return_dict_in_generate", "do_sample", "temperature", "top_k", "top_p", "min_p",
+    "typical_p", "max_length", "max_new_tokens", "_from_model_config", "transformers_version",
+}
+
+
+def plain_greedy(model) -> bool:
+    """True when the model's generation settings add nothing to greedy decoding that greedy_tokens would miss."""
+    config = getattr(model, "generation_config", None)
+    return config is None or set(config.to_diff_dict()) <= PLAIN_GREEDY_SETTINGS
+
+
+def greedy_tokens(model, batch, max_new_tokens: int, stop_ids: list[int], pad_id: int):
+    """The tokens HF generate writes greedily for a left-padded batch, each row padded with pad_id after its stop token.
+
+    Why a loop of our own: HF generate keeps computing every row until the longest one ends (a tuned model's
+    answers end after about half of the base model's), so here a row that wrote a stop token leaves the batch
+    and the KV cache. Each step is the same forward pass as HF generate's, so the answers are the same.
+    """
+    import torch
+    from transformers import DynamicCache
+
+    input_ids, attention = batch["input_ids"], batch["attention_mask"]
+    positions = (attention.long().cumsum(-1) - 1).masked_fill(attention == 0, 0)  # as HF generate numbers them
+    cache = DynamicCache(config=model.config.get_text_config(decoder=True))
+    rows = torch.arange(len(input_ids))  # which of the batch's rows are still writing
+    written = [[] for _ in rows]
+    stops = torch.tensor(stop_ids, device=input_ids.device)
+    for _ in range(max_new_tokens):
+        step = {"attention_mask": attention, "position_ids": positions, "cache": cache, "use_cache": True}
+        logits = model(input_ids=input_ids, logits_to_keep=1, **step).logits
+        next_tokens = logits[:, -1].float().argmax(dim=-1)
+        for row, token in zip(rows.tolist(), next_tokens.tolist()):
+            written[row].append(token)
+        going = ~torch.isin(next_tokens, stops)
+        if not going.any():
+            break
+        if not going.all():
+            cache.batch_select_indices(going.nonzero().squeeze(1))
+            rows, next_tokens, attention, positions = rows[going], next_tokens[going], attention[going], positions[going]
+        input_ids = next_tokens[:, None]
+        attention = torch.cat([attention, attention.new_ones(len(rows), 1)], dim=-1)
+        positions = positions[:, -1:] + 1
+    longest = max(len(tokens) for tokens in written)
+    return torch.tensor([tokens + [pad_id] * (longest - len(tokens)) for tokens in written])
 
 
 def stop_token_ids(model, tokenizer) -> list[int]:

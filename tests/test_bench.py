@@ -68,3 +68,26 @@ def test_shared_cores_prints_both_ways_and_the_ratio(tiny_model_dir):
     assert re.search(rf"^{cores} processes x {cores} threads \(default\): ([\d.]+ s(, )?){{{cores}}}$", output, re.MULTILINE), output
     assert re.search(rf"^{cores} processes x 1 pinned thread: +([\d.]+ s(, )?){{{cores}}}$", output, re.MULTILINE), output
     assert re.search(r"^ratio: [\d.]+x longer with default threads than pinned", output, re.MULTILINE), output
+
+
+def test_evaluate_speed_runs_both_codes_and_compares_their_answers(tiny_project, tiny_model_dir):
+    """On the tiny model with an adapter that changes nothing, 2 held-out questions and 2 probe pairs."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from conftest import set_values
+
+    adapter = tiny_project.parent / "outputs" / "train" / "adapter"
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
+    get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir), config).save_pretrained(adapter)
+    for name in ("eval.jsonl", "probes.jsonl"):
+        path = tiny_project.parent / "datasets" / name
+        path.write_text("".join(path.read_text(encoding="utf-8").splitlines(keepends=True)[:2]), encoding="utf-8")
+    set_values(tiny_project, "evaluate", max_new_tokens=8, batch_size=8)
+
+    output = run_bench("evaluate_speed.py", "--config", str(tiny_project))
+    assert re.search(r"^ +9dcedfd: evaluate +[\d.]+ s, writing answers +[\d.]+ s$", output, re.MULTILINE), output
+    assert re.search(r"^ +this code: evaluate +[\d.]+ s, writing answers +[\d.]+ s$", output, re.MULTILINE), output
+    assert re.search(r"^answers: (\d+) of \1 identical; output files: identical$", output, re.MULTILINE), output
+    assert re.search(r"^ratio: evaluate [\d.]+x faster .*, writing answers [\d.]+x ", output, re.MULTILINE), output
+    assert not (tiny_project.parent / "outputs" / "evaluate").exists()  # the project's own outputs are left alone

@@ -29,6 +29,15 @@ def one_at_a_time(model, tokenizer, prompt, answer, max_length):
     return sum(picked), len(picked)
 
 
+def tiny_model_that_writes_varied_tokens(resolved):
+    """The tiny model with an output layer of its own: with the input embeddings tied to it, the random model
+    writes its last prompt token ("\\n") again and again, which cannot tell two ways of decoding apart."""
+    model = load_causal_lm(resolved, detect_hardware("fp32")).eval()
+    torch.manual_seed(0)
+    model.lm_head.weight = torch.nn.Parameter(torch.randn_like(model.lm_head.weight))
+    return model
+
+
 def test_batched_answer_scores_equal_one_at_a_time(tiny_project):
     """Padding, the answer-only output layer and batching must not change any example's score."""
     cfg = load_settings(tiny_project)
@@ -39,18 +48,39 @@ def test_batched_answer_scores_equal_one_at_a_time(tiny_project):
     pairs.append((examples[0].prompt_messages, "No."))  # a much shorter answer in the same batch
     assert len({len(generation.tokenize_answers(tokenizer, p, a, 256)[0]) for p, a in pairs}) > 1  # padding happens
 
-    batched = evaluate.answer_log_likelihoods(model, tokenizer, pairs, batch_size=8, max_length=256)
+    batched = evaluate.answer_log_likelihoods(model, tokenizer, pairs, batch_size=3, max_length=256)  # 3 batches, shortest first
     for (prompt, answer), (log_prob, count) in zip(pairs, batched):
         expected_log_prob, expected_count = one_at_a_time(model, tokenizer, prompt, answer, 256)
         assert count == expected_count > 0
         assert abs(log_prob - expected_log_prob) < 1e-3 * max(1.0, abs(expected_log_prob))
 
 
+def test_running_the_shared_opening_once_gives_the_logits_of_one_plain_pass(tiny_project):
+    """evaluate.logits_from runs the prompts' common opening (the system prompt) once for the whole batch:
+    every logit must be that of the plain forward pass over each full row."""
+    cfg = load_settings(tiny_project)
+    resolved, tokenizer = load_for(cfg)
+    model = tiny_model_that_writes_varied_tokens(resolved)
+    examples = load_split(cfg, "eval")[:5]
+    encoded = [generation.tokenize_answers(tokenizer, e.prompt_messages, e.answer, 256) for e in examples]
+    width = max(len(ids) for ids, _ in encoded)
+    input_ids = torch.tensor([ids + [tokenizer.pad_token_id] * (width - len(ids)) for ids, _ in encoded])
+    attention = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in encoded])
+    first = min(start for _, start in encoded) - 1
+    assert (input_ids[:, :10] == input_ids[:1, :10]).all() and first > 10  # there is an opening to share
+
+    with torch.no_grad():
+        shared = evaluate.logits_from(model, input_ids, attention, first)
+        plain = model(input_ids=input_ids, attention_mask=attention, logits_to_keep=torch.arange(first, width - 1)).logits
+    real = attention[:, first + 1 :].bool()  # positions whose next token is not padding
+    assert torch.allclose(shared[real], plain[real], rtol=0, atol=1e-5)
+
+
 def test_answers_written_64_at_a_time_equal_those_written_one_at_a_time(tiny_project):
     """[evaluate] batch_size = 64 is only faster: left padding must not change any greedy answer."""
     cfg = load_settings(tiny_project)
     resolved, tokenizer = load_for(cfg)
-    model = load_causal_lm(resolved, detect_hardware("fp32")).eval()
+    model = tiny_model_that_writes_varied_tokens(resolved)
     prompts = [e.prompt_messages for e in load_split(cfg, "eval")[:12]]
     lengths = {len(tokenizer.apply_chat_template(p, add_generation_prompt=True, return_dict=True)["input_ids"]) for p in prompts}
     assert len(lengths) > 1  # padding happens
@@ -59,6 +89,44 @@ def test_answers_written_64_at_a_time_equal_those_written_one_at_a_time(tiny_pro
     alone = [generation.generate_answers(model, tokenizer, [prompt], batch_size=1, max_new_tokens=12)[0] for prompt in prompts]
 
     assert together == alone
+
+
+def test_greedy_loop_writes_exactly_the_tokens_of_hf_generate(tiny_project):
+    """The loop that drops finished rows (generation.greedy_tokens) must write the same tokens as HF generate.
+
+    The random model never writes its EOS, so two tokens it does write early are made stop tokens: some rows
+    then end after a few tokens and leave the batch while others write to the limit."""
+    cfg = load_settings(tiny_project)
+    resolved, tokenizer = load_for(cfg)
+    model = tiny_model_that_writes_varied_tokens(resolved)
+    prompts = [e.prompt_messages for e in load_split(cfg, "eval")[:12]]
+    tokenizer.padding_side = "left"
+    texts = [tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=False) for p in prompts]
+    batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    assert (batch["attention_mask"] == 0).any()  # padding happens
+    with torch.no_grad():
+        free = model.generate(**batch, max_new_tokens=12, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+    stops = [tokenizer.eos_token_id, int(free[0, -10]), int(free[5, -8])]  # written early by rows 0 and 5
+
+    with torch.no_grad():
+        expected = model.generate(**batch, max_new_tokens=12, do_sample=False, pad_token_id=tokenizer.pad_token_id, eos_token_id=stops)
+        written = generation.greedy_tokens(model, batch, 12, stops, tokenizer.pad_token_id)
+
+    expected = expected[:, batch["input_ids"].shape[1] :]
+    ended_early = (expected == tokenizer.pad_token_id).any(dim=1)
+    assert 0 < int(ended_early.sum()) < len(prompts)  # both kinds of row are in the batch
+    assert torch.equal(written, expected)
+
+
+def test_generation_settings_greedy_cannot_repeat_go_through_hf_generate(tiny_project):
+    """A repetition penalty (or any setting the loop does not apply) in generation_config.json sends greedy
+    decoding through HF generate, which applies it; the tiny model's plain settings take the loop."""
+    cfg = load_settings(tiny_project)
+    resolved, _ = load_for(cfg)
+    model = load_causal_lm(resolved, detect_hardware("fp32"))
+    assert generation.plain_greedy(model)
+    model.generation_config.repetition_penalty = 1.3
+    assert not generation.plain_greedy(model)
 
 
 def test_probe_path_end_to_end_writes_every_field(tiny_project, tiny_model_dir):
