@@ -27,7 +27,7 @@ from scripts.__main__ import main as cli
 from scripts.config import load_settings
 from scripts.outputs import (
     GeneralKnowledge, TaughtGroup, TrainMetrics, evaluate_metrics_path, read_evaluate_metrics, write_evaluate_metrics, write_train_metrics,
-    write_validate_report,
+    validate_report_path, write_validate_report,
 )  # fmt: skip
 
 BASE_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -524,7 +524,7 @@ def test_a_template_with_an_unknown_value_fails_loudly_and_writes_nothing(card_p
 
 
 def test_a_report_from_an_older_validate_step_says_not_reported(card_project, capsys):
-    report = card_project.parent / "outputs" / "validate" / "report.json"
+    report = validate_report_path(load_settings(card_project))
     older = {key: value for key, value in json.loads(report.read_text()).items()
              if key not in ("personal_data_scan", "tokens_per_word", "facts")}  # fmt: skip
     for check in older["checks"]:
@@ -538,7 +538,7 @@ def test_a_report_from_an_older_validate_step_says_not_reported(card_project, ca
 
 
 def test_an_incomplete_report_stops_the_card_with_one_sentence(card_project, capsys):
-    report = card_project.parent / "outputs" / "validate" / "report.json"
+    report = validate_report_path(load_settings(card_project))
     report.write_text(json.dumps({"verdict": "pass"}))
     assert run_card(card_project) == 2
     err = capsys.readouterr().err
