@@ -31,8 +31,8 @@ from .dataset_repo import render_dataset_card, write_dataset_repo
 from .github import project_url
 from .manifest import RESULTS_DIR, record_tree, repo_ids
 from .outputs import (
-    METRICS_FILE, EvaluateMetrics, TrainMetrics, evaluate_metrics_path, published_json, read_evaluate_metrics, read_train_metrics,
-    train_metrics_path,
+    METRICS_FILE, EvaluateMetrics, TrainMetrics, ValidateReport, evaluate_metrics_path, published_json, read_evaluate_metrics,
+    read_train_metrics, read_validate_report, train_metrics_path, validate_report_path,
 )  # fmt: skip
 from .validate_settings import check_ethics_fields, check_license
 
@@ -95,7 +95,7 @@ class Inputs:
     evaluation: EvaluateMetrics
     side_by_side: list
     probes: dict
-    report: dict
+    report: ValidateReport
     report_md: str
     adapter_dir: Path
     files: dict  # name -> path of pictures and reports copied into results/
@@ -104,7 +104,7 @@ class Inputs:
 def read_inputs(cfg) -> Inputs:
     train_dir, eval_dir, validate_dir = cfg.step_dir("train"), cfg.step_dir("evaluate"), cfg.step_dir("validate")
     adapter_dir = train_dir / "adapter"
-    _require(validate_dir / "report.json", "validate")
+    _require(validate_report_path(cfg), "validate")
     _require(validate_dir / "report.md", "validate")
     _require(train_metrics_path(cfg), "train")
     _require(train_dir / "loss_curve.png", "train")
@@ -118,7 +118,7 @@ def read_inputs(cfg) -> Inputs:
         evaluation=read_evaluate_metrics(cfg),
         side_by_side=_read_json(eval_dir / "side_by_side.json"),
         probes=_read_json(eval_dir / "probes.json"),
-        report=_read_json(validate_dir / "report.json"),
+        report=read_validate_report(cfg),
         report_md=(validate_dir / "report.md").read_text(encoding="utf-8"),
         adapter_dir=adapter_dir,
         files={

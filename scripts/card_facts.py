@@ -18,7 +18,7 @@ from .config import LoraSettings, TrainSettings, field_docs
 from .errors import UserError
 from .manifest import repo_ids
 from .markdown import one_line, table_cell
-from .outputs import ByTaught, EvaluateMetrics, GeneralKnowledge, TrainMetrics
+from .outputs import ByTaught, EvaluateMetrics, GeneralKnowledge, TrainMetrics, ValidateReport, validate_report_path
 from .stats import format_p, taught_phrase, verdict
 
 # Energy estimate (see the card's "Environmental impact" section): typical power draw, not a measurement.
@@ -80,48 +80,35 @@ def tokens_per_word_text(figures: dict | None) -> str:
     )
 
 
-def data_facts(cfg, report: dict) -> dict:
-    """Numbers from the data report and a summary of the datasheet; missing report keys say "not reported"."""
-    missing: list[str] = []
-
-    def get(*keys):
-        value = report
-        for key in keys:
-            if not isinstance(value, dict) or key not in value:
-                missing.append(".".join(keys))
-                return None
-            value = value[key]
-        return value
-
-    checks = get("checks") or []
-    personal = next((check for check in checks if isinstance(check, dict) and check.get("id") == "personal_data"), None)
-    lengths = get("token_lengths", "train") or {}
-    categories = get("diversity", "category") or {}
+def data_facts(cfg, report: ValidateReport) -> dict:
+    """Numbers from the data report and a summary of the datasheet; what an older report lacks says "not reported"."""
+    personal = report.check("personal_data")
+    lengths = report.token_lengths.get("train") or {}
+    categories = report.diversity.get("category") or {}
+    scan = report.personal_data_scan
     facts = {
-        "headline": get("headline") or "not reported",
-        "verdict": get("verdict") or "not reported",
-        "train": _or_missing(get("counts", "train")),
-        "eval": _or_missing(get("counts", "eval")),
-        "probes": _or_missing(get("counts", "probes")),
-        "checks_total": len(checks),
-        "checks_passed": sum(1 for check in checks if isinstance(check, dict) and check.get("status") == "pass"),
-        "personal_data": (
-            f"{personal.get('status', 'not reported')} ({personal.get('details') or 'no details'})" if personal else "not reported"
-        ),
-        "scan_finds": get("personal_data_scan", "finds") or "not reported",
-        "names_detector": get("personal_data_scan", "names_detector") or "not reported",
-        "names_cannot_see": get("personal_data_scan", "names_cannot_see") or "not reported",
+        "headline": report.headline,
+        "verdict": report.verdict,
+        "train": report.counts.train,
+        "eval": report.counts.eval,
+        "probes": report.counts.probes,
+        "checks_total": len(report.checks),
+        "checks_passed": sum(1 for check in report.checks if check.status == "pass"),
+        "personal_data": f"{personal.status} ({personal.details or 'no details'})" if personal else "not reported",
+        "scan_finds": scan.finds if scan else "not reported",
+        "names_detector": scan.names_detector if scan else "not reported",
+        "names_cannot_see": scan.names_cannot_see if scan else "not reported",
         "public_names": ", ".join(cfg.data.public_names) or "none listed",
         "median_tokens": _or_missing(_whole(lengths.get("median"))),
         "max_tokens": _or_missing(lengths.get("max")),
         "categories": ", ".join(f"{name} {count}" for name, count in categories.items()) or "not reported",
         "datasheet": datasheet_summary(cfg.path(cfg.data.train).parent / "README.md"),
-        "tokens_per_word": tokens_per_word_text(report.get("tokens_per_word")),
+        "tokens_per_word": tokens_per_word_text(report.tokens_per_word),
     }
-    if missing:
+    if scan is None:
         print(
-            f"warning: {cfg.step_dir('validate') / 'report.json'} has no {', '.join(missing)}; the card says "
-            "\"not reported\" there. Run `python -m scripts validate` again to fill them in."
+            f"warning: {validate_report_path(cfg)} has no personal_data_scan (an older validate step); the card says "
+            "\"not reported\" there. Run `python -m scripts validate` again to fill it in."
         )
     return facts
 

@@ -32,6 +32,7 @@ from .data import read_records
 from .errors import UserError
 from .files import replace_folder
 from .manifest import KNOWN_REPOS, record_tree, repo_ids
+from .outputs import ValidateReport
 
 # The Hub's size buckets for size_categories (https://huggingface.co/docs/hub/datasets-cards).
 SIZE_CATEGORIES = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")]
@@ -86,18 +87,15 @@ def read_datasheet(path: Path) -> tuple[dict, str]:
     return declared, card.text
 
 
-def row_counts(cfg, files: dict[str, tuple[str, Path]], report: dict) -> dict[str, int]:
-    """Records per split or config, which must be the ones validate counted (else the report is stale).
-
-    A report without counts (an older validate) is not refused: the card step warns about it already.
-    """
-    counted = report.get("counts") or {}
+def row_counts(cfg, files: dict[str, tuple[str, Path]], report: ValidateReport) -> dict[str, int]:
+    """Records per split or config, which must be the ones validate counted (else the report is stale)."""
     rows = {}
     for name, (split, local) in files.items():
         rows[split] = len(read_records(local, display_name=str(local)))
-        if counted.get(split) is not None and counted[split] != rows[split]:
+        counted = getattr(report.counts, split)
+        if counted != rows[split]:
             raise UserError(
-                f"{local}: {rows[split]} records, but validate counted {counted.get(split)}; run "
+                f"{local}: {rows[split]} records, but validate counted {counted}; run "
                 "`python -m scripts validate` again so the dataset card shows what was checked."
             )
     return rows
@@ -107,13 +105,13 @@ def size_category(count: int) -> str:
     return next((label for limit, label in SIZE_CATEGORIES if count < limit), "n>1M")
 
 
-def measured_languages(cfg, report: dict) -> list[str]:
+def measured_languages(cfg, report: ValidateReport) -> list[str]:
     """The languages validate detected (most frequent first), else the ones project.toml declares."""
-    detected = (report.get("diversity") or {}).get("languages") or {}
+    detected = report.diversity.get("languages") or {}
     return [code for code in detected if code != "unsure"] or list(cfg.project.languages)
 
 
-def front_matter(cfg, declared: dict, report: dict, files: dict, rows: dict) -> str:
+def front_matter(cfg, declared: dict, report: ValidateReport, files: dict, rows: dict) -> str:
     """The card's YAML: the learner's fields, plus what validate measured and the configs of the files."""
     from huggingface_hub import DatasetCardData
 
@@ -135,16 +133,16 @@ def split_label(split: str) -> str:
     return "test (probes)" if split == "probes" else f"{split} (default)"
 
 
-def at_a_glance(report: dict, files: dict, rows: dict) -> str:
+def at_a_glance(report: ValidateReport, files: dict, rows: dict) -> str:
     """Markdown with the figures validate measured: records, categories, languages, checks and findings."""
-    checks = [check for check in report.get("checks") or [] if isinstance(check, dict)]
-    passed = sum(1 for check in checks if check.get("status") == "pass")
-    categories = (report.get("diversity") or {}).get("category") or {}
-    languages = (report.get("diversity") or {}).get("languages") or {}
+    checks = report.checks
+    passed = sum(1 for check in checks if check.status == "pass")
+    categories = report.diversity.get("category") or {}
+    languages = report.diversity.get("languages") or {}
     lines = [
         "## At a glance",
         "",
-        f"Measured by `python -m scripts validate` on the files in this repo: {report.get('headline', 'no headline reported')}.",
+        f"Measured by `python -m scripts validate` on the files in this repo: {report.headline}.",
         "",
         "| Split (config) | File | Records |",
         "|---|---|---:|",
@@ -154,13 +152,12 @@ def at_a_glance(report: dict, files: dict, rows: dict) -> str:
         f"- Languages detected (texts): {', '.join(f'{code} {count}' for code, count in languages.items()) or 'not recorded'}",
         f"- Checks passed: {passed} of {len(checks)}",
     ]
-    findings = [f"{check.get('title', check.get('id'))}: {check.get('status')} ({check.get('details', '')})"
-                for check in checks if check.get("status") != "pass"]  # fmt: skip
+    findings = [f"{check.title}: {check.status} ({check.details})" for check in checks if check.status != "pass"]
     lines += [f"- Finding: {finding}" for finding in findings] or ["- Findings: none; every check passed"]
     return "\n".join(lines) + "\n"
 
 
-def render_dataset_card(cfg, report: dict, project_url: str | None = None) -> tuple[str, dict]:
+def render_dataset_card(cfg, report: ValidateReport, project_url: str | None = None) -> tuple[str, dict]:
     """The dataset card's text (checked), and the files that go with it.
 
     project_url: the project's GitHub page (None when unknown), for links to files not in the dataset repo.

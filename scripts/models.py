@@ -10,9 +10,8 @@ and how rough they are: scripts/base_models.py.
 
 from __future__ import annotations
 
-import json
-
 from .base_models import BaseModel, load_catalogue
+from .outputs import read_validate_report
 
 EXAMPLE_TOKENS = 100_000  # shown when validate has not run yet
 
@@ -31,10 +30,10 @@ def main(cfg, args) -> int:
 
 def training_tokens(cfg) -> tuple[float, str]:
     """Tokens a training run reads: [train] epochs x the training split's tokens from validate's report."""
-    report = cfg.step_dir("validate") / "report.json"
-    if not report.is_file():
+    report = read_validate_report(cfg)
+    if report is None:
         return EXAMPLE_TOKENS, f"times for {EXAMPLE_TOKENS:,} training tokens; run `python -m scripts validate` for yours"
-    lengths = json.loads(report.read_text(encoding="utf-8")).get("token_lengths", {}).get("train", {})
+    lengths = report.token_lengths.get("train", {})
     per_epoch = lengths.get("mean", 0) * lengths.get("examples", 0)
     tokens = per_epoch * cfg.train.epochs
     return tokens, f"times for your data: {per_epoch:,.0f} training tokens x {cfg.train.epochs:g} epochs"

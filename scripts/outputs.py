@@ -5,6 +5,8 @@ writes it and one that reads it.
     read_train_metrics(cfg)               # card, rubric: a TrainMetrics, or None when train has not run
     write_evaluate_metrics(cfg, metrics)  # evaluate: outputs/evaluate/metrics.json
     read_evaluate_metrics(cfg)            # card, rubric, run: an EvaluateMetrics, or None when evaluate has not run
+    write_validate_report(folder, report) # validate: report.json, into its staging folder (outputs/validate/ at the end)
+    read_validate_report(cfg)             # card, rubric, models: a ValidateReport, or None when validate has not run
 
 A field a writer forgets or misspells is a TypeError at the writer; a field an older version of a step
 did not write yet has a default here (noted beside it), so its files stay readable.
@@ -20,6 +22,7 @@ from .errors import UserError
 from .files import write_atomic
 
 METRICS_FILE = "metrics.json"
+REPORT_FILE = "report.json"
 
 
 # ---------------------------------------------------------------- train
@@ -237,6 +240,117 @@ def write_evaluate_metrics(cfg, metrics: EvaluateMetrics) -> Path:
 def read_evaluate_metrics(cfg) -> EvaluateMetrics | None:
     """The evaluate step's metrics; None when it has not run. An unreadable or incomplete file is a UserError."""
     return _read(evaluate_metrics_path(cfg), EvaluateMetrics, "evaluate")
+
+
+# ---------------------------------------------------------------- validate
+# The field order is the key order of report.json, which the dataset card and reviewers read: keep it.
+
+
+@dataclass(kw_only=True)
+class ReportCounts:
+    """How many examples were read, and how many checks and problems were found."""
+
+    train: int
+    eval: int
+    probes: int
+    checks_failed: int
+    checks_warned: int
+    problems: int  # problems that fail the check, including those a check did not list
+    warnings: int  # likewise for warnings
+
+
+@dataclass(kw_only=True)
+class CheckSummary:
+    """One row of the report's table: validate.Check without its problems, which ReportProblem lists."""
+
+    id: str
+    title: str
+    fix: str
+    details: str
+    engine: str
+    audit: bool
+    in_terminal: bool = False  # False: a validate step older than 2026-12-06
+    unlisted: int = 0  # 0: a validate step older than 2026-11-29
+    status: str  # "pass", "warn" or "fail"
+    problems: int  # found, listed or not
+
+
+@dataclass(kw_only=True)
+class ReportProblem:
+    """One thing wrong (or worth a look) in one place (validate.Problem), with its check's fix."""
+
+    check: str
+    severity: str  # "fail" or "warn"
+    message: str
+    file: str | None
+    line: int | None
+    field: str | None
+    fix: str
+
+
+@dataclass(kw_only=True)
+class PersonalDataScan:
+    """Which detectors ran, who may be named, and what the author still has to read for."""
+
+    finds: str
+    names_detector: str
+    names_cannot_see: str
+    public_names: list[str]
+    what_to_do: str
+
+
+@dataclass(kw_only=True)
+class ValidateReport:
+    """outputs/validate/report.json: the verdict, every check and problem, and what the data holds.
+
+    The open-ended parts stay dicts: settings (project.toml's values as checked), facts (a distribution
+    whose keys depend on the data), token_lengths (per split, {"examples": 0} for an empty one),
+    diversity (categories, languages, words found) and tokens_per_word (per declared language).
+    """
+
+    verdict: str  # "pass", "warn" or "fail"
+    headline: str
+    files: dict[str, str]  # split ("train", "eval", "probes") -> the file validate read
+    counts: ReportCounts
+    settings: dict
+    checks: list[CheckSummary]
+    problems: list[ReportProblem]
+    facts: dict = field(default_factory=dict)  # empty: older than 2026-11-29, or data without `answer` fields
+    personal_data_scan: PersonalDataScan | None = None  # None: older than 2026-11-29
+    token_lengths: dict
+    diversity: dict
+    tokens_per_word: dict | None = None  # None: older than 2026-12-07, or no tokenizer figures
+
+    def check(self, check_id: str) -> CheckSummary | None:
+        return next((check for check in self.checks if check.id == check_id), None)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ValidateReport:
+        known = _known(cls, data, nested={"counts", "checks", "problems", "personal_data_scan"})
+        scan = data.get("personal_data_scan")
+        return cls(
+            **known,
+            counts=_plain(ReportCounts, data["counts"]),
+            checks=[_plain(CheckSummary, check) for check in data["checks"]],
+            problems=[_plain(ReportProblem, problem) for problem in data["problems"]],
+            personal_data_scan=_plain(PersonalDataScan, scan) if scan else None,
+        )
+
+
+def validate_report_path(cfg) -> Path:
+    return cfg.step_dir("validate") / REPORT_FILE
+
+
+def write_validate_report(folder: Path, report: ValidateReport) -> Path:
+    """Into `folder`: validate's staging folder, which replaces outputs/validate/ only once everything is written."""
+    path = folder / REPORT_FILE
+    write_atomic(path, json.dumps(asdict(report), indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
+def read_validate_report(cfg) -> ValidateReport | None:
+    """The validate step's report; None when it has not run. An unreadable or incomplete file is a UserError."""
+    return _read(validate_report_path(cfg), ValidateReport, "validate")
 
 
 # ---------------------------------------------------------------- shared

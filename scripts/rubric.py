@@ -23,7 +23,7 @@ from .files import write_atomic
 from .github import github_repo, raw_file_url
 from .markdown import quoted, table_cell
 from .errors import EXIT_OK, UserError
-from .outputs import EvaluateMetrics, ModelScore, read_evaluate_metrics, read_train_metrics
+from .outputs import EvaluateMetrics, ModelScore, read_evaluate_metrics, read_train_metrics, read_validate_report
 from .probes import MEANING, SPREAD, flag_meaning, flagged_pair_lines
 from .stats import format_interval, format_p, taught_phrase, verdict
 
@@ -97,7 +97,7 @@ class Evidence:
         self.evaluation = _read_output(read_evaluate_metrics, cfg)
         self.training = _read_output(read_train_metrics, cfg)
         self.loss_csv = cfg.step_dir("train") / "loss_curve.csv"
-        self.data_report = _read_json(cfg.step_dir("validate") / "report.json")
+        self.data_report = _read_output(read_validate_report, cfg)
         self.results = cfg.path("results")
         self.manifest_file = self.results / "manifest.json"
 
@@ -177,13 +177,11 @@ def data_report_point(evidence: Evidence) -> Point:
     if report is None:
         return missing(label, 10, "validate", "outputs/validate/report.json")
     scores = {"pass": 10.0, "warn": 8.0, "fail": 0.0}
-    counts = report.get("counts", {})
     return Point(
         label,
         10,
-        scores.get(report.get("verdict"), 0.0),
-        f"{report.get('headline', report.get('verdict'))} ({counts.get('checks_failed', 0)} failed, "
-        f"{counts.get('checks_warned', 0)} with warnings)",
+        scores.get(report.verdict, 0.0),
+        f"{report.headline} ({report.counts.checks_failed} failed, {report.counts.checks_warned} with warnings)",
     )
 
 
@@ -192,12 +190,11 @@ def personal_data_point(evidence: Evidence) -> Point:
     report = evidence.data_report
     if report is None:
         return missing(label, 5, "validate", "outputs/validate/report.json")
-    check = next((c for c in report.get("checks", []) if c.get("id") == "personal_data"), None)
+    check = report.check("personal_data")
     if check is None:
         return Point(label, 5, 0.0, "the data report has no personal-data check; update the template's validate step")
     scores = {"pass": 5.0, "warn": 3.0, "fail": 0.0}
-    found = check.get("problems", 0)
-    return Point(label, 5, scores.get(check.get("status"), 0.0), f"personal-data check: {check.get('status')} ({found} found)")
+    return Point(label, 5, scores.get(check.status, 0.0), f"personal-data check: {check.status} ({check.problems} found)")
 
 
 def probes_point(evidence: Evidence) -> Point:
@@ -586,10 +583,10 @@ def data_section(evidence: Evidence) -> str:
     report = evidence.data_report
     if report is None:
         return "### Data report\n\nmissing: run `python -m scripts validate`\n"
-    counts = report.get("counts", {})
+    counts = report.counts
     return (
-        f"### Data report\n\n{report.get('headline', report.get('verdict'))}: {counts.get('train')} training, "
-        f"{counts.get('eval')} held-out examples, {counts.get('probes')} probe pairs.\n"
+        f"### Data report\n\n{report.headline}: {counts.train} training, "
+        f"{counts.eval} held-out examples, {counts.probes} probe pairs.\n"
     )
 
 

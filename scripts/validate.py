@@ -139,11 +139,11 @@ def main(cfg, args) -> int:
             text_results = text_checks.result()
             checks += text_results.checks
             report = build_report(data, checks, table, diversity_summary(data, text_results.languages), cfg)
-            report["tokens_per_word"] = tokens_per_word(tokenizer, data.examples(), text_results.languages, cfg.project.languages)
+            report.tokens_per_word = tokens_per_word(tokenizer, data.examples(), text_results.languages, cfg.project.languages)
             markdown = write_outputs(staging, report, table, cfg.model.max_length)
     add_to_job_summary(markdown)
     print_summary(report, out)
-    return EXIT_CHECKS_FAILED if report["verdict"] == "fail" else EXIT_OK
+    return EXIT_CHECKS_FAILED if report.verdict == "fail" else EXIT_OK
 
 
 @dataclass

@@ -8,7 +8,6 @@ replaces outputs/validate/ in one rename at the end (see `staging_folder`).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from dataclasses import asdict
@@ -19,6 +18,7 @@ from .facts import phrasing_distribution
 from .files import replace_folder
 from .markdown import table_cell
 from .names import name_detector_summary
+from .outputs import CheckSummary, PersonalDataScan, ReportCounts, ReportProblem, ValidateReport, write_validate_report
 from .privacy import SCAN_COVERS
 
 MAX_LISTED = 20  # problems listed per check in report.md; report.json has them all
@@ -40,8 +40,8 @@ def token_stats(values) -> dict:
     }
 
 
-def build_report(data, checks: list, table, diversity: dict, cfg) -> dict:
-    """Everything report.md and report.json show, as one dictionary.
+def build_report(data, checks: list, table, diversity: dict, cfg) -> ValidateReport:
+    """Everything report.md and report.json show (tokens_per_word is added by validate.py).
 
     `data` is validate's Datasets, `checks` its Check objects, `table` the example table.
     """
@@ -55,51 +55,53 @@ def build_report(data, checks: list, table, diversity: dict, cfg) -> dict:
     lengths = {"limit": max_length, "over_limit": int((table["tokens"] > max_length).sum())}
     for split in ("train", "eval"):
         lengths[split] = token_stats(table.loc[table["split"] == split, "tokens"])
-    return {
-        "verdict": verdict,
-        "headline": _headline(verdict, len(failed), len(warned)),
-        "files": {split: data.names[split] for split in ("train", "eval", "probes")},
-        "counts": {
-            "train": len(data.train),
-            "eval": len(data.eval),
-            "probes": len(data.probes),
-            "checks_failed": len(failed),
-            "checks_warned": len(warned),
-            "problems": sum(problem.severity == "fail" for problem in problems) + unlisted["fail"],
-            "warnings": sum(problem.severity == "warn" for problem in problems) + unlisted["warn"],
-        },
-        "settings": {
+    return ValidateReport(
+        verdict=verdict,
+        headline=_headline(verdict, len(failed), len(warned)),
+        files={split: data.names[split] for split in ("train", "eval", "probes")},
+        counts=ReportCounts(
+            train=len(data.train),
+            eval=len(data.eval),
+            probes=len(data.probes),
+            checks_failed=len(failed),
+            checks_warned=len(warned),
+            problems=sum(problem.severity == "fail" for problem in problems) + unlisted["fail"],
+            warnings=sum(problem.severity == "warn" for problem in problems) + unlisted["warn"],
+        ),
+        settings={
             "max_length": max_length,
             "min_examples": cfg.data.min_examples,
             "near_duplicate_threshold": cfg.data.near_duplicate_threshold,
             "languages": cfg.project.languages,
         },
-        "checks": [
-            {key: value for key, value in asdict(check).items() if key != "problems"}
-            | {"status": check.status, "problems": len(check.problems) + check.unlisted}
-            for check in checks
-        ],
-        "problems": [asdict(problem) | {"fix": fixes[problem.check]} for problem in problems],
-        "facts": fact_summary(table),
-        "personal_data_scan": personal_data_scan(cfg),
-        "token_lengths": lengths,
-        "diversity": diversity,
-    }
+        checks=[check_summary(check) for check in checks],
+        problems=[ReportProblem(**asdict(problem), fix=fixes[problem.check]) for problem in problems],
+        facts=fact_summary(table),
+        personal_data_scan=personal_data_scan(cfg),
+        token_lengths=lengths,
+        diversity=diversity,
+    )
 
 
-def personal_data_scan(cfg) -> dict:
+def check_summary(check) -> CheckSummary:
+    """validate.Check as the report holds it: its problems counted, not listed (the report lists them apart)."""
+    fields = {key: value for key, value in asdict(check).items() if key != "problems"}
+    return CheckSummary(**fields, status=check.status, problems=len(check.problems) + check.unlisted)
+
+
+def personal_data_scan(cfg) -> PersonalDataScan:
     """Which detectors ran, who may be named, and what the author still has to read for (report and card)."""
     names = name_detector_summary(cfg.data)
-    return {
-        "finds": SCAN_COVERS,
-        "names_detector": names["detector"],
-        "names_cannot_see": names["cannot_see"],
-        "public_names": list(cfg.data.public_names),
-        "what_to_do": (
+    return PersonalDataScan(
+        finds=SCAN_COVERS,
+        names_detector=names["detector"],
+        names_cannot_see=names["cannot_see"],
+        public_names=list(cfg.data.public_names),
+        what_to_do=(
             f"The scan cannot see {names['cannot_see']}. Read every example yourself and replace the names of "
             "private people (anyone not named for a public role) with a made-up name or <PERSON>."
         ),
-    }
+    )
 
 
 def fact_summary(table) -> dict:
@@ -130,30 +132,30 @@ def _headline(verdict: str, failed: int, warned: int) -> str:
 STATUS_ICONS = {"pass": "✅ pass", "warn": "⚠️ warn", "fail": "❌ fail"}
 
 
-def render_markdown(report: dict) -> str:
-    counts, files = report["counts"], report["files"]
-    lines = [f"# Data check: {report['headline']}", ""]
-    if report["verdict"] == "fail":
+def render_markdown(report: ValidateReport) -> str:
+    counts, files = report.counts, report.files
+    lines = [f"# Data check: {report.headline}", ""]
+    if report.verdict == "fail":
         lines += ["Training on this data would teach the model mistakes or give misleading scores. "
                   "Fix each problem under **Problems to fix** (every one names the file, line and field), "
                   "then run `python -m scripts validate` again.", ""]  # fmt: skip
-    elif report["verdict"] == "warn":
+    elif report.verdict == "warn":
         lines += ["Nothing blocks training. Each warning below says why it may matter; fix what you agree with.", ""]
-    probes = f" and **{counts['probes']}** bias probe pairs (`{files['probes']}`)" if counts["probes"] else ""
+    probes = f" and **{counts.probes}** bias probe pairs (`{files['probes']}`)" if counts.probes else ""
     lines += [
-        f"Checked **{counts['train']}** training examples (`{files['train']}`), "
-        f"**{counts['eval']}** evaluation examples (`{files['eval']}`){probes}.",
+        f"Checked **{counts.train}** training examples (`{files['train']}`), "
+        f"**{counts.eval}** evaluation examples (`{files['eval']}`){probes}.",
         "",
         "| Check | Result | Details |",
         "|---|---|---|",
     ]
-    lines += [_check_row(check) for check in report["checks"] if not check["audit"]] + [""]
+    lines += [_check_row(check) for check in report.checks if not check.audit] + [""]
     lines += _problem_sections(report, "fail", "Problems to fix")
     lines += _problem_sections(report, "warn", "Warnings")
     lines += _personal_data_section(report)
     lines += _diversity_section(report)
-    lines += _token_section(report["token_lengths"])
-    lines += tokens_per_word_section(report.get("tokens_per_word"))
+    lines += _token_section(report.token_lengths)
+    lines += tokens_per_word_section(report.tokens_per_word)
     lines += [
         "## Great Expectations",
         "",
@@ -166,43 +168,44 @@ def render_markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
-def _check_row(check: dict) -> str:
-    engine = " *(Great Expectations)*" if check["engine"] == "Great Expectations" else ""
-    found = f"{check['problems']} found" if check["problems"] else ""
-    details = "; ".join(part for part in (found, check["details"]) if part)
-    return f"| {check['title']}{engine} | {STATUS_ICONS[check['status']]} | {table_cell(details, empty='')} |"
+def _check_row(check: CheckSummary) -> str:
+    engine = " *(Great Expectations)*" if check.engine == "Great Expectations" else ""
+    found = f"{check.problems} found" if check.problems else ""
+    details = "; ".join(part for part in (found, check.details) if part)
+    return f"| {check.title}{engine} | {STATUS_ICONS[check.status]} | {table_cell(details, empty='')} |"
 
 
-def _problem_sections(report: dict, severity: str, heading: str) -> list[str]:
-    problems = [problem for problem in report["problems"] if problem["severity"] == severity]
+def _problem_sections(report: ValidateReport, severity: str, heading: str) -> list[str]:
+    problems = [problem for problem in report.problems if problem.severity == severity]
     if not problems:
         return []
-    lines = [f"## {heading} ({report['counts']['problems' if severity == 'fail' else 'warnings']})", ""]
-    for check in report["checks"]:
-        mine = [problem for problem in problems if problem["check"] == check["id"]]
+    total = report.counts.problems if severity == "fail" else report.counts.warnings
+    lines = [f"## {heading} ({total})", ""]
+    for check in report.checks:
+        mine = [problem for problem in problems if problem.check == check.id]
         if not mine:
             continue
-        lines += [f"### {check['title']} ({len(mine) + check['unlisted']})", "", f"**What to do:** {check['fix']}", ""]
+        lines += [f"### {check.title} ({len(mine) + check.unlisted})", "", f"**What to do:** {check.fix}", ""]
         for problem in mine[:MAX_LISTED]:
-            place = where(problem["file"], problem["line"], problem["field"]) if problem["file"] else "whole dataset"
-            lines.append(f"- `{place}`: {problem['message']}")
+            place = where(problem.file, problem.line, problem.field) if problem.file else "whole dataset"
+            lines.append(f"- `{place}`: {problem.message}")
         if len(mine) > MAX_LISTED:
             lines.append(f"- … and {len(mine) - MAX_LISTED} more (all are listed in report.json)")
-        if check["unlisted"]:
-            lines.append(f"- … and {check['unlisted']} more like these (only the first {len(mine)} are named, here and in report.json)")
+        if check.unlisted:
+            lines.append(f"- … and {check.unlisted} more like these (only the first {len(mine)} are named, here and in report.json)")
         lines.append("")
     return lines
 
 
-def _personal_data_section(report: dict) -> list[str]:
-    scan = report["personal_data_scan"]
+def _personal_data_section(report: ValidateReport) -> list[str]:
+    scan = report.personal_data_scan
     return [
         "## Personal data: what the scan cannot see",
         "",
-        f"The scan looks for {scan['finds']}. Names of people are found by {scan['names_detector']}; "
-        f"names in `[data] public_names` are not reported ({', '.join(scan['public_names']) or 'none listed'}).",
+        f"The scan looks for {scan.finds}. Names of people are found by {scan.names_detector}; "
+        f"names in `[data] public_names` are not reported ({', '.join(scan.public_names) or 'none listed'}).",
         "",
-        f"⚠️ {scan['what_to_do']}",
+        f"⚠️ {scan.what_to_do}",
         "",
     ]
 
@@ -239,7 +242,7 @@ def tokens_per_word_section(figures: dict | None) -> list[str]:
     return lines + [""]
 
 
-def _diversity_section(report: dict) -> list[str]:
+def _diversity_section(report: ValidateReport) -> list[str]:
     lines = [
         "## Diversity audit",
         "",
@@ -249,8 +252,8 @@ def _diversity_section(report: dict) -> list[str]:
         "| Aspect | Result | What we saw |",
         "|---|---|---|",
     ]
-    lines += [_check_row(check) for check in report["checks"] if check["audit"]]
-    words = report["diversity"]["gendered_words"]
+    lines += [_check_row(check) for check in report.checks if check.audit]
+    words = report.diversity["gendered_words"]
     if words["male"] or words["female"]:
         sides = {"male": "about men", "female": "about women"}
         lines += ["", "Gendered words in the training data: "
@@ -338,24 +341,24 @@ class staging_folder:
         return False
 
 
-def print_summary(report: dict, out: Path) -> None:
-    counts = report["counts"]
-    print(report["headline"])
-    print(f"  {counts['train']} train, {counts['eval']} eval, {counts['probes']} probe pairs")
-    for check in report["checks"]:
-        if check["status"] != "pass":
-            print(f"  {check['status'].upper():4}  {check['title']} ({check['problems']} found)")
-        if check.get("in_terminal"):  # a few problems worth reading here, not only in the report
-            for problem in report["problems"]:
-                if problem["check"] == check["id"]:
-                    print(f"        {where(problem['file'], problem['line'], problem['field'])}: {problem['message']}")
+def print_summary(report: ValidateReport, out: Path) -> None:
+    counts = report.counts
+    print(report.headline)
+    print(f"  {counts.train} train, {counts.eval} eval, {counts.probes} probe pairs")
+    for check in report.checks:
+        if check.status != "pass":
+            print(f"  {check.status.upper():4}  {check.title} ({check.problems} found)")
+        if check.in_terminal:  # a few problems worth reading here, not only in the report
+            for problem in report.problems:
+                if problem.check == check.id:
+                    print(f"        {where(problem.file, problem.line, problem.field)}: {problem.message}")
     print(f"Report: {out / 'report.md'} (also report.json, token_lengths.png, data_docs/index.html)")
 
 
-def write_outputs(staging: Path, report: dict, table, max_length: int) -> str:
+def write_outputs(staging: Path, report: ValidateReport, table, max_length: int) -> str:
     """Write report.json, report.md and token_lengths.png into the staging folder; return the markdown."""
     plot_token_lengths(table, max_length, staging / "token_lengths.png")
-    (staging / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_validate_report(staging, report)
     markdown = render_markdown(report)
     (staging / "report.md").write_text(markdown, encoding="utf-8")
     return markdown

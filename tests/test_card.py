@@ -17,18 +17,18 @@ import struct
 import subprocess
 import sys
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, evaluate_metrics, make_project, set_values
+from conftest import REPO, evaluate_metrics, make_project, set_values, validate_report
 from scripts.__main__ import main as cli
 from scripts.config import load_settings
-from scripts.names import RULES_CANNOT_SEE, RULES_DESCRIPTION
 from scripts.outputs import (
     GeneralKnowledge, TaughtGroup, TrainMetrics, evaluate_metrics_path, read_evaluate_metrics, write_evaluate_metrics, write_train_metrics,
+    validate_report_path, write_validate_report,
 )  # fmt: skip
-from scripts.privacy import SCAN_COVERS
 
 BASE_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 MODEL_FILES = {"README.md", "adapter_config.json", "adapter_model.safetensors", "loss_curve.png", "chart.png"}
@@ -71,23 +71,6 @@ def tiny_adapter_dir(tmp_path_factory, tiny_model_dir) -> Path:
     config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM", init_lora_weights=False)
     get_peft_model(model, config).save_pretrained(folder)
     return folder
-
-
-def data_report() -> dict:
-    return {
-        "verdict": "pass",
-        "headline": "✅ Ready to train: every check passed",
-        "counts": {"train": 280, "eval": 40, "probes": 22, "checks_failed": 0},
-        "checks": [
-            {"id": "enough_examples", "status": "pass", "details": "280 train, 40 eval"},
-            {"id": "personal_data", "status": "pass", "details": "364 texts scanned"},
-        ],
-        "token_lengths": {"limit": 256, "train": {"examples": 280, "median": 64.0, "max": 100}},
-        "diversity": {"category": {"geography": 17, "history": 17}},
-        "personal_data_scan": {  # what validate_report.personal_data_scan writes for the rules
-            "finds": SCAN_COVERS, "names_detector": RULES_DESCRIPTION, "names_cannot_see": RULES_CANNOT_SEE,
-        },
-    }
 
 
 def train_metrics(base: str) -> TrainMetrics:
@@ -145,8 +128,8 @@ def write_outputs(project_dir: Path, adapter_dir: Path, base: str = BASE_ID) -> 
     cfg = load_settings(project_dir / "project.toml")
     write_train_metrics(cfg, train_metrics(base))
     write_evaluate_metrics(cfg, evaluate_metrics(base_model=base))
+    write_validate_report(cfg.step_dir("validate"), validate_report())
     files = {
-        "validate/report.json": json.dumps(data_report()),
         "validate/report.md": "# Data check: ✅ Ready to train\n\nHistogram: `token_lengths.png` next to this report.\n",
         "validate/token_lengths.png": tiny_png(),
         "train/loss_curve.png": tiny_png(),
@@ -426,8 +409,8 @@ def test_a_datasheet_or_report_the_dataset_card_cannot_use_stops_before_anything
         datasheet.write_text(text.replace("license: cc-by-4.0\n", ""))
         expected = f"{datasheet}:1: the front matter has no license; add a line `license: cc-by-4.0`"
     else:
-        report = card_project.parent / "outputs" / "validate" / "report.json"
-        report.write_text(report.read_text().replace('"train": 280', '"train": 279'))
+        counts = replace(validate_report().counts, train=279)
+        write_validate_report(card_project.parent / "outputs" / "validate", validate_report(counts=counts))
         expected = "train.jsonl: 280 records, but validate counted 279; run `python -m scripts validate` again"
     assert run_card(card_project) == 2
     err = capsys.readouterr().err
@@ -540,13 +523,28 @@ def test_a_template_with_an_unknown_value_fails_loudly_and_writes_nothing(card_p
     assert not (card_project.parent / "results").exists()
 
 
-def test_missing_report_keys_say_not_reported(card_project, capsys):
-    (card_project.parent / "outputs" / "validate" / "report.json").write_text(json.dumps({"verdict": "pass"}))
+def test_a_report_from_an_older_validate_step_says_not_reported(card_project, capsys):
+    report = validate_report_path(load_settings(card_project))
+    older = {key: value for key, value in json.loads(report.read_text()).items()
+             if key not in ("personal_data_scan", "tokens_per_word", "facts")}  # fmt: skip
+    for check in older["checks"]:
+        del check["in_terminal"], check["unlisted"]  # before 2026-12-06 and 2026-11-29
+    report.write_text(json.dumps(older))
     assert run_card(card_project) == 0
-    captured = capsys.readouterr().out
-    warning = next(line for line in captured.splitlines() if line.startswith("warning:"))
-    assert all(key in warning for key in ("headline", "checks", "counts.train", "token_lengths.train")), warning
-    assert "| Training examples | not reported |" in (card_project.parent / "results" / "model" / "README.md").read_text()
+    warning = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("warning:"))
+    assert "has no personal_data_scan" in warning, warning
+    card = (card_project.parent / "results" / "model" / "README.md").read_text()
+    assert "| Training examples | 280 |" in card and "not reported" in card
+
+
+def test_an_incomplete_report_stops_the_card_with_one_sentence(card_project, capsys):
+    report = validate_report_path(load_settings(card_project))
+    report.write_text(json.dumps({"verdict": "pass"}))
+    assert run_card(card_project) == 2
+    err = capsys.readouterr().err
+    assert f"{report}: has no headline, files, counts" in err and "run `python -m scripts validate` again" in err, err
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    assert not (card_project.parent / "results").exists()
 
 
 # ---------------------------------------------------------------- the real steps, end to end

@@ -3,15 +3,15 @@ tokens-per-word figures of the data report and the card."""
 
 from __future__ import annotations
 
-import json
 import re
 
-from conftest import REPO, make_project, run_cli, set_values
+from conftest import REPO, make_project, run_cli, set_values, validate_report
 from scripts.base_models import find, load_catalogue, readme_table
 from scripts.card_facts import base_licence, tokens_per_word_text
 from scripts.validate_settings import HUB_LICENSES
 from scripts.config import load_settings
 from scripts.data import Example
+from scripts.outputs import write_validate_report
 from scripts.validate import tokens_per_word
 from scripts.validate_report import tokens_per_word_section
 
@@ -39,9 +39,8 @@ def test_catalogue_fits_the_settings():
 def test_models_step_estimates_times_from_the_data_report(tmp_path, tiny_model_dir):
     config = make_project(tmp_path, "HuggingFaceTB/SmolLM2-135M-Instruct")
     set_values(config, "project", languages=["en", "ng"])
-    report = tmp_path / "outputs" / "validate" / "report.json"
-    report.parent.mkdir(parents=True)
-    report.write_text(json.dumps({"token_lengths": {"train": {"examples": 100, "mean": 50.0}}}))
+    lengths = {"limit": 256, "over_limit": 0, "train": {"examples": 100, "mean": 50.0}, "eval": {"examples": 0}}
+    write_validate_report(tmp_path / "outputs" / "validate", validate_report(token_lengths=lengths))
     result = run_cli("models", "--config", str(config))
     assert result.returncode == 0, result.stderr
     assert "times for your data: 5,000 training tokens x 3 epochs" in result.stdout

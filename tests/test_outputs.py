@@ -7,11 +7,12 @@ from dataclasses import asdict, replace
 
 import pytest
 
-from conftest import REPO, evaluate_metrics
+from conftest import REPO, evaluate_metrics, validate_report
 from scripts.errors import UserError
 from scripts.outputs import (
-    EvaluateMetrics, GeneralKnowledge, ModelScore, RehearsalMetrics, TrainMetrics, evaluate_metrics_path, published_json,
-    read_evaluate_metrics, read_train_metrics, train_metrics_path, write_evaluate_metrics, write_train_metrics,
+    EvaluateMetrics, GeneralKnowledge, ModelScore, RehearsalMetrics, ReportCounts, TrainMetrics, evaluate_metrics_path,
+    published_json, read_evaluate_metrics, read_train_metrics, read_validate_report, train_metrics_path, validate_report_path,
+    write_evaluate_metrics, write_train_metrics, write_validate_report,
 )  # fmt: skip
 
 
@@ -160,3 +161,51 @@ def test_incomplete_evaluate_metrics_are_a_clear_error(tmp_path):
 def test_a_misspelt_evaluate_field_is_an_error_at_the_writer():
     with pytest.raises(TypeError):
         EvaluateMetrics(**{**vars(evaluate_metrics()), "probes_flaged": 1})
+
+
+def test_a_real_validate_report_is_read_and_written_back_byte_for_byte(tmp_path):
+    """report.json of validate on the bundled example (2026-12-07, written before the report was typed)."""
+    real = (REPO / "tests" / "fixtures" / "real_run" / "validate_report.json").read_bytes()
+    cfg = Project(tmp_path)
+    write_validate_report(validate_report_path(cfg).parent, validate_report())  # makes the folder
+    validate_report_path(cfg).write_bytes(real)
+    report = read_validate_report(cfg)
+    assert report.counts.train == 280 and report.check("hub_names").status == "warn"
+    assert report.problems[0].line == 15 and report.personal_data_scan.public_names[0] == "Sam Nujoma"
+    write_validate_report(validate_report_path(cfg).parent, report)
+    assert validate_report_path(cfg).read_bytes() == real
+
+
+def test_a_validate_report_from_an_older_validate_step_is_read_with_what_it_did_not_write_left_empty(tmp_path):
+    cfg = Project(tmp_path)
+    data = asdict(validate_report(tokens_per_word={"english_reference": 1.3, "languages": {}}, facts={"facts": 3}))
+    for key in ("personal_data_scan", "tokens_per_word", "facts"):  # before 2026-11-29 (tokens_per_word: 2026-12-07)
+        del data[key]
+    for check in data["checks"]:
+        del check["in_terminal"], check["unlisted"]  # before 2026-12-06 and 2026-11-29
+    write_validate_report(validate_report_path(cfg).parent, validate_report())
+    validate_report_path(cfg).write_text(json.dumps(data))
+    older = read_validate_report(cfg)
+    assert older.personal_data_scan is None and older.tokens_per_word is None and older.facts == {}
+    assert older.check("personal_data").unlisted == 0 and older.check("personal_data").in_terminal is False
+
+
+def test_a_missing_validate_report_is_none_and_an_incomplete_one_a_clear_error(tmp_path):
+    cfg = Project(tmp_path)
+    assert read_validate_report(cfg) is None
+    data = asdict(validate_report())
+    del data["headline"], data["counts"]["warnings"]
+    write_validate_report(validate_report_path(cfg).parent, validate_report())
+    validate_report_path(cfg).write_text(json.dumps(data))
+    with pytest.raises(UserError, match=r"outputs/validate/report.json: has no headline \(written by an older version of the "
+                                        r"validate step\); run `python -m scripts validate` again"):
+        read_validate_report(cfg)
+    data["headline"] = "h"
+    validate_report_path(cfg).write_text(json.dumps(data))
+    with pytest.raises(UserError, match=r"report.json: has no warnings"):
+        read_validate_report(cfg)
+
+
+def test_a_misspelt_report_count_is_an_error_at_the_writer():
+    with pytest.raises(TypeError):
+        ReportCounts(**{**vars(validate_report().counts), "warning": 1})

@@ -7,14 +7,14 @@ from dataclasses import replace
 
 import pytest
 
-from conftest import evaluate_metrics, make_project, run_cli, set_values
+from conftest import evaluate_metrics, make_project, run_cli, set_values, validate_report
 from scripts import rubric
 from scripts.__main__ import build_parser
 from scripts.config import load_settings
 from scripts.manifest import record_tree
 from scripts.outputs import (
     ByTaught, GeneralKnowledge, ModelScore, PairedTestResult, TaughtGroup, TrainMetrics, evaluate_metrics_path, read_evaluate_metrics,
-    write_evaluate_metrics, write_train_metrics,
+    write_evaluate_metrics, write_train_metrics, write_validate_report,
 )  # fmt: skip
 from scripts.probes import probes_markdown
 
@@ -71,11 +71,7 @@ def add_evidence(cfg) -> None:
     write(out / "train" / "adapter" / "adapter_model.safetensors", b"\0" * 64)
     write(out / "export" / "Modelfile", "FROM ./model.gguf\n")
     write(out / "export" / "export.json", json.dumps({"adapter": "results/model", "adapter_sha256": ADAPTER_SHA256}))
-    write(out / "validate" / "report.json", json.dumps({
-        "verdict": "pass", "headline": "✅ Ready to train: every check passed",
-        "counts": {"train": 120, "eval": 40, "probes": 22, "checks_failed": 0, "checks_warned": 0},
-        "checks": [{"id": "personal_data", "status": "pass", "problems": 0}],
-    }))  # fmt: skip
+    write_validate_report(out / "validate", validate_report())
     results = cfg.path("results")
     write(results / "model" / "README.md", "---\nlicense: apache-2.0\nbase_model: HuggingFaceTB/SmolLM2-135M-Instruct\n---\n# Card\n## Evaluation\n")
     write(results / "model" / "loss_curve.png", b"\x89PNG fake")

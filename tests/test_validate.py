@@ -12,7 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ import pytest
 from conftest import REPO, make_project
 from udhr import UDHR_ENGLISH, UDHR_GERMAN, UDHR_SETSWANA, UDHR_ZULU
 from scripts.__main__ import main as cli
+from scripts.config import load_settings
 from scripts.data import load_examples
 from scripts.hf_flavors import gpu_flavors
 from scripts.similarity import SimilarityIndex
@@ -40,6 +41,7 @@ from scripts.validate import (
     passages,
     render_chats,
 )
+from scripts.outputs import read_validate_report
 from scripts.validate_report import staging_folder
 
 FIXTURES = REPO / "tests" / "fixtures"
@@ -83,7 +85,8 @@ def run_validate(config: Path) -> subprocess.CompletedProcess:
 
 
 def report_of(config: Path) -> dict:
-    return json.loads((config.parent / "outputs" / "validate" / "report.json").read_text(encoding="utf-8"))
+    """report.json through its typed reader (so its shape is checked on every run), as a dict for the assertions."""
+    return asdict(read_validate_report(load_settings(config)))
 
 
 @pytest.fixture(scope="module")
@@ -827,7 +830,6 @@ def test_hub_repos_named_in_publish_need_no_hub_owner(tmp_path, tiny_model_dir, 
     ],
 )  # fmt: skip
 def test_each_unusual_value_gives_its_warning(tmp_path, changes, expected, no_gpu):
-    from scripts.config import load_settings
     from scripts.validate_settings import check_hardware, check_hyperparameters, setting_locator
 
     config = tmp_path / "project.toml"
@@ -867,7 +869,6 @@ def test_token_counts_in_batches_equal_one_text_at_a_time(tokenizer, monkeypatch
     ],
 )  # fmt: skip
 def test_licence_warning_when_the_adapter_licence_breaks_the_base_models_terms(tmp_path, base, adapter_licence, warned):
-    from scripts.config import load_settings
     from scripts.base_models import find
     from scripts.validate_settings import check_licence_compatibility, setting_locator
 
