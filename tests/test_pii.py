@@ -143,8 +143,8 @@ def test_without_a_model_the_rules_run_and_the_report_says_so(tmp_path):
     assert check_personal_data([Passage("train.jsonl", 3, "x", "Patient: Ndeshipanda Amupolo")]).problems == []
     cfg = SimpleNamespace(data=DataSettings(public_names=["Sam Nujoma"]))
     scan = personal_data_scan(cfg)
-    assert scan["names_detector"].startswith("rules:") and scan["public_names"] == ["Sam Nujoma"]
-    assert "dates of birth" in scan["finds"] and "bank account numbers" in scan["finds"]
+    assert scan.names_detector.startswith("rules:") and scan.public_names == ["Sam Nujoma"]
+    assert "dates of birth" in scan.finds and "bank account numbers" in scan.finds
 
 
 def tiny_name_model(folder: Path, name_words: list[str]) -> Path:
