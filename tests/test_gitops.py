@@ -120,7 +120,8 @@ class Runner:
         lines = self.gh_log.read_text().splitlines() if self.gh_log.exists() else []
         return [(call[0], call[1:]) for call in map(json.loads, lines)]
 
-    def run_job(self, workflow: str, job_name: str, ref: str, needs: dict | None = None) -> "JobResult":
+    def run_job(self, workflow: str, job_name: str, ref: str, needs: dict | None = None, until: str | None = None) -> "JobResult":
+        """Runs the job's steps in order; with `until`, stops after the step with that id."""
         spec = yaml.safe_load((WORKFLOWS / workflow).read_text(encoding="utf-8"))
         job = spec["jobs"][job_name]
         self.count += 1
@@ -162,6 +163,8 @@ class Runner:
                 result.steps[step["id"]] = {"outputs": outputs, "outcome": "success" if completed.returncode == 0 else "failure"}
             if completed.returncode != 0:
                 result.failed = True
+            if until is not None and step.get("id") == until:
+                break
         result.summary = files["GITHUB_STEP_SUMMARY"].read_text()
         result.outputs = {key: str(self.render(value, scope)) for key, value in job.get("outputs", {}).items()}
         return result
@@ -531,3 +534,45 @@ def test_every_required_check_runs_on_the_results_branch(tmp_path, with_app):
     data_check = runner.run_job("validate.yml", "validate", branch)
     assert not data_check.failed, data_check
     assert "nothing to check" in data_check.summary, data_check.summary
+
+
+# ---------------------------------------------------------------- what the Data check looks at
+
+
+@pytest.mark.parametrize(
+    "changed, checked",
+    [
+        ("data/train.jsonl", True),  # a data file project.toml keeps outside datasets/
+        ("requirements.lock", True),  # what `make setup` installs: the code that checks the data
+        ("results/manifest.json", False),  # the results pull request
+        ("README.md", False),
+        ("docs/mentor.md", False),
+    ],
+)
+def test_the_data_check_skips_only_what_cannot_change_its_verdict(tmp_path, changed, checked):
+    """The Data check passes at once ("nothing to check") when a pull request cannot change what validate finds.
+    It is a required check, so a skip that is wrong lets unchecked data (personal data included) into a public main.
+    [data] train, eval, probes and rehearsal may name files anywhere in the repository, and `make setup` installs
+    requirements.lock: a change to either must be checked. Runs the workflow's own step on a real pull request branch."""
+    bare, learner = make_learner_repo(tmp_path, tmp_path / "no-model-needed")
+    (learner / "data").mkdir()
+    git("mv", "datasets/train.jsonl", "data/train.jsonl", cwd=learner)
+    config = learner / "project.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace('train = "datasets/train.jsonl"', 'train = "data/train.jsonl"', 1))
+    git("commit", "-q", "-am", "Keep the training data in data/", cwd=learner)
+    git("push", "-q", "origin", "main", cwd=learner)
+    base = git("rev-parse", "HEAD", cwd=learner)
+
+    git("switch", "-q", "-c", "change", cwd=learner)
+    (learner / changed).parent.mkdir(parents=True, exist_ok=True)
+    with (learner / changed).open("a", encoding="utf-8") as file:
+        file.write(PERSONAL + "\n" if changed.endswith(".jsonl") else "\n")
+    git("add", changed, cwd=learner)
+    git("commit", "-q", "-m", f"Change {changed}", cwd=learner)
+    git("push", "-q", "origin", "change", cwd=learner)
+
+    runner = Runner(tmp_path, bare, context("change"))
+    runner.context["github"]["event"]["pull_request"]["base"] = {"sha": base}
+    job = runner.run_job("validate.yml", "validate", "change", until="changed")
+    assert not job.failed, job
+    assert job.steps["changed"]["outputs"]["check"] == ("yes" if checked else "no"), f"{changed}: {job}"
