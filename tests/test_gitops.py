@@ -108,7 +108,10 @@ class Runner:
             "import json, os, sys\n"
             f"open({str(self.gh_log)!r}, 'a').write(json.dumps([os.environ.get('GH_TOKEN', '')] + sys.argv[1:]) + '\\n')\n"
             "# no pull request exists yet: `gh pr view` fails, everything else succeeds\n"
-            "sys.exit(1 if sys.argv[1:3] == ['pr', 'view'] else 0)\n"
+            "if sys.argv[1:3] == ['pr', 'view']: sys.exit(1)\n"
+            "# GitHub's answer on a new copy, where Actions may not open pull requests yet\n"
+            "if sys.argv[1:3] == os.environ.get('FAKE_GH_REFUSES', '').split():\n"
+            "    sys.exit('pull request create failed: GraphQL: GitHub Actions is not permitted to create or approve pull requests (createPullRequest)')\n"
         )
         gh.chmod(0o755)
 
@@ -488,6 +491,27 @@ def upload_train_results(runner: Runner) -> None:
     for name, text in files.items():
         (artifact / name).parent.mkdir(parents=True, exist_ok=True)
         (artifact / name).write_text(text, encoding="utf-8")
+
+
+def test_a_refused_results_pull_request_says_which_setting_to_change(tmp_path, monkeypatch):
+    """On a new copy GitHub refuses a pull request opened with the workflow's token until the learner ticks
+    "Allow GitHub Actions to create and approve pull requests". gh's error names the refusal, not the setting,
+    and the run goes red after training: the run itself must say where to tick it and that a re-run finishes."""
+    bare, _ = make_learner_repo(tmp_path, tmp_path / "no-model-needed")  # nothing here trains
+    runner = Runner(tmp_path, bare, context("main"))
+    upload_train_results(runner)
+    monkeypatch.setenv("FAKE_GH_REFUSES", "pr create")
+    opened = runner.run_job("train.yml", "results-pr", "main", needs={"train": {"outputs": {"stage": "train-here"}}})
+    assert opened.failed
+    assert "not permitted to create or approve pull requests" in str(opened)  # GitHub's own sentence is kept
+    for shown in (" ".join(str(opened).split()), " ".join(opened.summary.split())):
+        assert "Settings > Actions > General > Workflow permissions" in shown.replace("**", ""), shown
+        assert "Allow GitHub Actions to create and approve pull requests" in shown.replace("**", ""), shown
+        assert "Re-run failed jobs" in shown.replace("**", "") and "results/run-4242" in shown, shown
+    assert not any(call[:2] == ["workflow", "run"] for call in runner.gh_calls())  # no checks for a pull request that is not there
+    monkeypatch.delenv("FAKE_GH_REFUSES")
+    rerun = runner.run_job("train.yml", "results-pr", "main", needs={"train": {"outputs": {"stage": "train-here"}}})
+    assert not rerun.failed, rerun  # ticked: "Re-run failed jobs" pushes the same branch again and opens the pull request
 
 
 @pytest.mark.parametrize("with_app", [False, True], ids=["without-app", "with-github-app"])
