@@ -246,7 +246,17 @@ def publishing_mode(args) -> str:
     if os.environ.get("HF_TOKEN", "").strip():
         return "token"
     print("No HF_TOKEN is set, so this is a dry run: nothing is uploaded.")
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        print(GITHUB_SETUP_HINT)  # the run is green: the learner must learn here why the Hub stays empty
     return "dry-run"
+
+
+# Where the publish workflow looks for a credential on GitHub (docs/mentor.md, step 3), named in its summary.
+GITHUB_SETUP_HINT = (
+    "To publish from GitHub, add the secret HF_TOKEN (a Hugging Face token with the Write role) to the environment "
+    "`huggingface` (Settings > Environments > huggingface), or set up trusted publishing and the variable "
+    "HF_TRUSTED_PUBLISHING = true (docs/mentor.md, step 3); then Actions > Publish > Run workflow, on main."
+)
 
 
 def write_dry_run(cfg, plans: list[RepoPlan]) -> None:

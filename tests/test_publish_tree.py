@@ -47,6 +47,21 @@ def test_a_tree_matching_the_manifest_is_a_clean_dry_run(results_project, trees,
     assert not (results_project.parent / "outputs" / "export").exists()  # nothing was rebuilt
 
 
+@pytest.mark.parametrize("on_github", [True, False], ids=["github-actions", "laptop"])
+def test_a_dry_run_on_github_says_where_the_publishing_credential_goes(results_project, trees, capsys, monkeypatch, on_github):
+    """On a new copy the mentor merges the first results pull request before anyone has set HF_TOKEN or trusted
+    publishing: the Publish run is a green dry run, and its summary (the output, tee'd) is all the learner reads."""
+    if on_github:
+        monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    else:
+        monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    assert cli(["publish", "--from-tree", str(trees), "--config", str(results_project)]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "No HF_TOKEN is set, so this is a dry run" in printed
+    hint = ("Settings > Environments > huggingface", "HF_TRUSTED_PUBLISHING = true", "Actions > Publish > Run workflow")
+    assert all(words in printed for words in hint) == on_github, printed
+
+
 @pytest.mark.parametrize("attack", ["edit", "delete", "extra", "symlink"])
 def test_a_tree_that_differs_from_the_manifest_uploads_nothing(results_project, trees, fake_hub, attack):
     target = trees / "model" / "README.md"
