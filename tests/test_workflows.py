@@ -26,6 +26,7 @@ from workflow_helpers import (
     jobs_named,
     required_checks,
     runs_on_pull_request,
+    runs_on_push,
 )
 
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
@@ -207,6 +208,19 @@ def test_every_required_check_runs_on_the_results_pull_request():
         assert runs_on_pull_request(workflow, RESULTS_PR_FILES), f"{path.name} ({check}) does not run on the results pull request"
         assert path.name in fallback, f"results-pr does not start {path.name} ({check}) on the results branch"
         assert accepts_dispatch(workflow), f"{path.name} ({check}) cannot be started with workflow_dispatch"
+
+
+def test_a_change_to_the_projects_data_files_starts_train_on_main():
+    """train.yml starts on main only for datasets/ and project.toml (README step 3 says so): every data file the
+    bundled project.toml names must be there, or merging a change to it alone would train nothing."""
+    from scripts.config import load_settings
+
+    cfg = load_settings(REPO / "project.toml")
+    train = load(REPO / ".github/workflows/train.yml")
+    files = [cfg.data.train, cfg.data.eval, cfg.data.probes, cfg.data.rehearsal, cfg.evaluate.general_knowledge, "project.toml"]
+    for name in filter(None, files):
+        assert runs_on_push(train, "main", [name]), f"train.yml does not start on main when {name} changes"
+    assert not runs_on_push(train, "main", ["data/train.jsonl"])  # why README asks to keep them in datasets/
 
 
 def test_the_results_pr_check_would_fail_on_a_filtered_workflow():
