@@ -129,6 +129,7 @@ class Runner:
         job = spec["jobs"][job_name]
         self.count += 1
         work = self.tmp / f"runner-{self.count}-{job_name}"
+        work.mkdir()  # GitHub's workspace exists, empty, before checkout (which clones into it)
         result = JobResult(work)
         files = {name: self.tmp / f"{name}-{self.count}" for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_PATH", "GITHUB_ENV")}
         for path in files.values():
@@ -193,8 +194,13 @@ class Runner:
         elif action == "actions/download-artifact":
             shutil.copytree(self.artifacts / options["name"], work / options.get("path", "."), dirs_exist_ok=True)
         elif action == "actions/create-github-app-token":
-            assert options["client-id"] and options["private-key"], "the App token step needs its client id and key"
-            result.steps[step["id"]] = {"outputs": {"token": APP_TOKEN}, "outcome": "success"}
+            assert options["client-id"], "the App token step needs its client id"
+            if options["private-key"]:
+                result.steps[step["id"]] = {"outputs": {"token": APP_TOKEN}, "outcome": "success"}
+            else:  # what the action answers when the secret is not set
+                result.log.append(f"== {step['name']} (failed)\nError: Input required and not supplied: private-key")
+                result.steps[step["id"]] = {"outputs": {}, "outcome": "failure"}
+                result.failed = result.failed or not step.get("continue-on-error", False)
         elif action not in ("actions/setup-python", "actions/cache"):
             raise AssertionError(f"this test cannot run {action}")
 
@@ -512,6 +518,26 @@ def test_a_refused_results_pull_request_says_which_setting_to_change(tmp_path, m
     monkeypatch.delenv("FAKE_GH_REFUSES")
     rerun = runner.run_job("train.yml", "results-pr", "main", needs={"train": {"outputs": {"stage": "train-here"}}})
     assert not rerun.failed, rerun  # ticked: "Re-run failed jobs" pushes the same branch again and opens the pull request
+
+
+def test_a_github_app_without_its_key_still_opens_the_results_pull_request(tmp_path):
+    """A learner sets the variable RESULTS_APP_CLIENT_ID but puts the key somewhere else (a variable, the environment)
+    or not at all: the App step fails after training finished. The job must still push the branch and open the pull
+    request the way it does without an App, and say which secret and which App setting to check."""
+    bare, _ = make_learner_repo(tmp_path, tmp_path / "no-model-needed")  # nothing here trains
+    runner = Runner(tmp_path, bare, context("main"))
+    runner.context["vars"]["RESULTS_APP_CLIENT_ID"] = "Iv23-course-app"  # and no RESULTS_APP_PRIVATE_KEY secret
+    upload_train_results(runner)
+    opened = runner.run_job("train.yml", "results-pr", "main", needs={"train": {"outputs": {"stage": "train-here"}}})
+    assert not opened.failed, opened
+    calls = runner.gh_calls_with_tokens()
+    ((token, create),) = [(token, arguments) for token, arguments in calls if arguments[:2] == ["pr", "create"]]
+    assert token == "fake-token"  # the workflow's own token
+    assert [arguments[2] for _, arguments in calls if arguments[:2] == ["workflow", "run"]] == ["ci.yml", "validate.yml"]
+    assert "Reopen pull request" in (opened.work / create[create.index("--body-file") + 1]).read_text()
+    for shown in (" ".join(str(opened).split()), " ".join(opened.summary.split())):
+        assert "RESULTS_APP_PRIVATE_KEY" in shown and "installed on this repository" in shown, shown
+        assert "Settings > Secrets and variables > Actions" in shown.replace("**", ""), shown
 
 
 @pytest.mark.parametrize("with_app", [False, True], ids=["without-app", "with-github-app"])
