@@ -626,3 +626,16 @@ def test_the_data_check_skips_only_what_cannot_change_its_verdict(tmp_path, chan
     job = runner.run_job("validate.yml", "validate", "change", until="changed")
     assert not job.failed, job
     assert job.steps["changed"]["outputs"]["check"] == ("yes" if checked else "no"), f"{changed}: {job}"
+
+
+@pytest.mark.parametrize(
+    "event, conclusion, comments",
+    [("pull_request", "success", True), ("pull_request", "failure", True), ("pull_request", "cancelled", False),
+     ("pull_request", "action_required", False), ("workflow_dispatch", "success", False)],  # fmt: skip
+)
+def test_the_report_comment_runs_only_for_a_finished_pull_request_check(tmp_path, event, conclusion, comments):
+    """A fork's Data check that waits for a maintainer's approval completes as "action_required" with no job run and no
+    artifact: commenting then would only fail, a red run on every such pull request. A check Train started on the
+    results branch (workflow_dispatch) has no pull request to comment on."""
+    run = {"workflow_run": {"event": event, "conclusion": conclusion}, "repository": {"default_branch": "main"}}
+    assert job_starts(tmp_path, "comment-report.yml", "comment", "main", run) == comments
