@@ -315,8 +315,55 @@ def _normalise(record: dict, data_format: str, name: str, line: int, index: int)
     }[data_format]
     messages, text, used = convert(record, name, line)
     meta = {key: value for key, value in record.items() if key not in used}
+    _refuse_misspelt_keys(meta, used, name, line)
     fields = _message_fields(record, data_format, len(messages))
     return Example(messages=messages, file=name, line=line, index=index, text=text, meta=meta, fields=fields)
+
+
+# Keys the steps read besides each format's own: evaluate scores a reply by `answer` (the key fact), validate's
+# balance checks and the card group examples by `category` and `tags`, and `language` names an example's language.
+READ_KEYS = ("answer", "category", "tags", "language")
+WHAT_IS_LOST = {
+    "answer": "evaluate would score the whole reference answer instead of this key fact",
+    "category": "results and the balance check would not see this example's topic",
+    "tags": "the balance check would not see these tags",
+    "language": "the language would be guessed instead",
+}
+
+
+def _refuse_misspelt_keys(meta: dict, used: set[str], name: str, line: int) -> None:
+    """A key one letter (or only case) away from a key the steps read is a typo: kept, but never read, so silently lost."""
+    known = used | set(READ_KEYS)
+    for key in meta:
+        meant = next((word for word in known if key not in known and _one_typo_apart(key, word)), None)
+        if meant:
+            lost = WHAT_IS_LOST.get(meant, "the steps would leave this text out")
+            raise UserError(
+                f'{where(name, line, key)}: not a key this template reads, so {lost}; rename it "{meant}" '
+                "(keys are case-sensitive)."
+            )
+
+
+def _one_typo_apart(key: str, word: str) -> bool:
+    """"Answer", "anwser", "answers", "tag", "Categories": one edit (or a swap of neighbours) from `word`, ignoring case."""
+    key = key.lower().replace("_", "").replace("-", "").replace(" ", "")
+    if key.endswith("ies") and key[:-3] + "y" == word:  # categories -> category
+        return True
+    return _edit_distance(key, word) <= 1
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Insertions, deletions, substitutions and swaps of neighbouring letters that turn a into b."""
+    if abs(len(a) - len(b)) > 1:
+        return 2  # more than one apart: the only answer the caller needs
+    previous, current = None, list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        before, previous, current = previous, current, [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], before[j - 2] + 1)
+    return current[len(b)]
 
 
 def _message_fields(record: dict, data_format: str, count: int) -> list[str]:

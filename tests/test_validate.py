@@ -715,6 +715,16 @@ def test_a_key_fact_that_is_not_text_stops_validate(tmp_path, tiny_model_dir, ca
                                       "not int; the evaluation counts a reply as correct when it contains this text.")  # fmt: skip
 
 
+def test_a_key_fact_under_a_misspelt_key_stops_validate(tmp_path, tiny_model_dir, capsys):
+    """With "Answer" instead of "answer", evaluate would look for the whole reference sentence: nearly always scored wrong."""
+    config = settings_project(tmp_path, tiny_model_dir)
+    evaluation = tmp_path / "datasets" / "eval.jsonl"
+    evaluation.write_text(evaluation.read_text(encoding="utf-8").replace('"answer": "Namibian dollar"', '"Answer": "Namibian dollar"'))
+    assert_data_stops(config, capsys, 'datasets/eval.jsonl:2 field "Answer": not a key this template reads, so evaluate '
+                                      "would score the whole reference answer instead of this key fact; rename it "
+                                      '"answer" (keys are case-sensitive).')  # fmt: skip
+
+
 def test_a_max_length_shorter_than_the_chat_template_stops_validate(tmp_path, tiny_model_dir, capsys):
     config = settings_project(tmp_path, tiny_model_dir, max_length="20")
     assert_stops(config, capsys, (
