@@ -185,6 +185,11 @@ def load_datasets(cfg) -> Datasets:
     names = {"train": cfg.data.train, "eval": cfg.data.eval, "probes": cfg.data.probes}
     probes_path = cfg.path(cfg.data.probes)
     probes = []
+    if cfg.data.probes.strip() and not probes_path.is_file():  # a typo would make evaluate skip the bias probes, silently
+        raise UserError(
+            f'{setting_locator(cfg)("data", "probes")}: probes = "{cfg.data.probes}": file not found, so evaluate would '
+            'measure no bias probes; fix the path, or set it to "" to run without them.'
+        )
     if probes_path.is_file():
         # read_records names every line that is not JSON, or nested too deeply for the checks to handle;
         # then load_probes checks each probe the way `evaluate` will use it. It skips blank

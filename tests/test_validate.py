@@ -715,6 +715,16 @@ def test_a_key_fact_that_is_not_text_stops_validate(tmp_path, tiny_model_dir, ca
                                       "not int; the evaluation counts a reply as correct when it contains this text.")  # fmt: skip
 
 
+def test_a_probes_file_that_is_not_there_stops_validate(tmp_path, tiny_model_dir, capsys):
+    """evaluate skips a missing probes file: a typo in the path would publish a model whose bias was never probed."""
+    config = settings_project(tmp_path, tiny_model_dir, probes='"datasets/probe.jsonl"')
+    assert_stops(config, capsys, f'{line_of(config, "probes")} [data]: probes = "datasets/probe.jsonl": file not found, so '
+                                 'evaluate would measure no bias probes; fix the path, or set it to "" to run without them.')  # fmt: skip
+    config = settings_project(tmp_path / "none", tiny_model_dir, probes='""')
+    assert cli(["validate", "--config", str(config)]) == 0
+    assert report_of(config)["counts"]["probes"] == 0
+
+
 def test_a_key_fact_under_a_misspelt_key_stops_validate(tmp_path, tiny_model_dir, capsys):
     """With "Answer" instead of "answer", evaluate would look for the whole reference sentence: nearly always scored wrong."""
     config = settings_project(tmp_path, tiny_model_dir)
