@@ -215,11 +215,13 @@ def rehearsal_questions(cfg) -> list[Example]:
     if not cfg.path(relative).is_file():
         raise UserError(f'project.toml: [data] rehearsal = "{relative}": file not found; fix the path, or set it to "" to train without rehearsal.')
     examples = load_examples(cfg.path(relative), "auto", display_name=relative)
-    if not any(example.messages and example.messages[-1]["role"] == "assistant" for example in examples):  # as train counts them
+    answered = [example for example in examples if example.messages and example.messages[-1]["role"] == "assistant"]  # as train counts them
+    if not answered:
         raise UserError(
             f"{relative}: no question to rehearse (none ends with an assistant answer), so training would stop; "
             'add some, or set [data] rehearsal = "" in project.toml.'
         )
+    require_questions(answered, "training")  # it asks the base model each one at its first step
     return examples
 
 
@@ -235,8 +237,31 @@ def general_questions(cfg) -> list[Example]:
         )
     questions = load_examples(cfg.path(relative), "auto", display_name=relative)
     require_conversations(questions)  # evaluate asks each question and looks for its answer
+    require_questions(questions, "evaluate")
     require_text_answers(questions)
     return questions
+
+
+def require_questions(examples: list[Example], step: str) -> None:
+    """Records that `step` asks the model (rehearsal, forgetting check): a user turn, then the assistant's answer last.
+
+    Validate's other checks read only train and eval; without a question `step` would stop after the merge (the
+    chat template refuses an empty conversation), and after a last user turn it would take that turn for the answer.
+    """
+    for example in examples:
+        roles = [message["role"] for message in example.messages]
+        if not roles or roles[-1] != "assistant":
+            field_name = _role_field(example.fields[-1]) if example.fields else "messages"
+            last = f'the last turn is "{roles[-1]}"' if roles else "there are no turns"
+            raise UserError(
+                f"{where(example.file, example.line, field_name)}: {last}, so {step} has no answer to check the model's "
+                "reply against; end the conversation with the assistant's answer."
+            )
+        if "user" not in roles[:-1]:
+            raise UserError(
+                f"{where(example.file, example.line, example.fields[0].split('[')[0])}: no user turn before the answer, so "
+                f"there is no question to ask and {step} would stop after the merge; add the question as a user turn."
+            )
 
 
 def require_text_answers(examples: list[Example]) -> None:

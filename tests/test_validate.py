@@ -702,6 +702,23 @@ def test_question_sets_evaluate_and_train_would_refuse_stop_validate(tmp_path, t
                                       'so training would stop; add some, or set [data] rehearsal = "" in project.toml.')  # fmt: skip
 
 
+def test_question_sets_with_a_record_that_asks_nothing_stop_validate(tmp_path, tiny_model_dir, capsys):
+    """Only train and eval get the role checks: without a question, evaluate or train would stop after the merge."""
+    answer_only = {"messages": [{"role": "assistant", "content": "Paris is the capital of France."}], "answer": "Paris"}
+    unanswered = {"messages": [{"role": "user", "content": "What is 2 + 2?"}], "answer": "4"}
+    good = (REPO / "datasets" / "general_knowledge.jsonl").read_text(encoding="utf-8").splitlines()[:2]
+    config = settings_project(tmp_path, tiny_model_dir, general_knowledge='"datasets/general.jsonl"')
+    (tmp_path / "datasets" / "general.jsonl").write_text("\n".join([*good, json.dumps(unanswered)]) + "\n")
+    assert_data_stops(config, capsys, 'datasets/general.jsonl:3 field "messages[0].role": the last turn is "user", so '
+                                      "evaluate has no answer to check the model's reply against; end the conversation "
+                                      "with the assistant's answer.")  # fmt: skip
+    config = settings_project(tmp_path / "rehearsal", tiny_model_dir, rehearsal_weight="1.0", rehearsal='"datasets/rehearsal.jsonl"')
+    (tmp_path / "rehearsal" / "datasets" / "rehearsal.jsonl").write_text("\n".join([*good, json.dumps(answer_only)]) + "\n")
+    assert_data_stops(config, capsys, 'datasets/rehearsal.jsonl:3 field "messages": no user turn before the answer, so '
+                                      "there is no question to ask and training would stop after the merge; add the "
+                                      "question as a user turn.")  # fmt: skip
+
+
 def test_a_key_fact_that_is_not_text_stops_validate(tmp_path, tiny_model_dir, capsys):
     """evaluate would silently ignore a numeric `answer` and look for the whole reference sentence instead."""
     config = settings_project(tmp_path, tiny_model_dir)
