@@ -135,6 +135,7 @@ def main(cfg, args) -> int:
                 check_role_order(data, template_errors),
                 check_system_prompts(data),
                 check_empty_turns(data),
+                check_chat_markup(passages(data), special_tokens(tokenizer), cfg.model.base),
             ]
             text_results = text_checks.result()
             checks += text_results.checks
@@ -912,6 +913,35 @@ def check_empty_turns(data: Datasets) -> Check:
         for message, field_name in list(zip(example.messages, example.fields))[:-1]:
             if not message["content"].strip():
                 check.flag(example, f'the {message["role"]} turn is empty', field_name)
+    return check
+
+
+def special_tokens(tokenizer) -> list[str]:
+    """The base model's control tokens as text (<|im_start|>, <|im_end|>, </s>, ...), longest first."""
+    return sorted({token for token in tokenizer.all_special_tokens if len(token) > 1}, key=len, reverse=True)
+
+
+def check_chat_markup(texts: list[Passage], markers: list[str], model: str) -> Check:
+    """A control token typed into the data is read as one: <|im_end|> inside an answer ends the turn there.
+
+    The tokenizer turns the text "<|im_end|>" into the end-of-turn token, so training teaches the model to
+    stop mid-answer (evaluate then cuts every reply there), and "<|im_start|>user" in a question starts a turn.
+    """
+    check = Check(
+        "chat_markup",
+        "No chat markup of the base model in the text",
+        "Delete the marker (often left over from a copied chat log or another tool's export): the chat template "
+        "adds the markup around each turn itself, and the model reads a marker in the text as its own control token.",
+        details=f"looked for the special tokens of {model}: {', '.join(markers) or 'none'}",
+    )
+    if not markers:
+        return check
+    pattern = re.compile("|".join(map(re.escape, markers)))
+    for passage in texts:
+        found = list(dict.fromkeys(pattern.findall(passage.text)))
+        if found:
+            message = f"contains {', '.join(found)}, which the model reads as a control token, not as text"
+            check.problems.append(Problem(check.id, "fail", message, passage.file, passage.line, passage.field))
     return check
 
 

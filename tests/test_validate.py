@@ -32,6 +32,7 @@ from scripts.validate import (
     audit_language_mix,
     Passage,
     check_duplicates,
+    check_chat_markup,
     check_empty_turns,
     check_near_duplicates,
     check_personal_data,
@@ -40,6 +41,7 @@ from scripts.validate import (
     example_table,
     passages,
     render_chats,
+    special_tokens,
 )
 from scripts.outputs import read_validate_report
 from scripts.validate_report import staging_folder
@@ -474,8 +476,24 @@ def test_every_record_format_passes_the_checks(tokenizer, name):
         check_near_duplicates(data, 0.8),
         check_placeholders(texts),
         check_personal_data(texts),
+        check_chat_markup(texts, special_tokens(tokenizer), "SmolLM2"),
     ]
     assert [problem for check in checks for problem in check.problems] == []
+
+
+def test_chat_markup_pasted_into_the_text_fails_validate(tmp_path, tiny_model_dir):
+    """The tokenizer reads the text "<|im_end|>" as the end-of-turn token: the model would learn to stop there."""
+    config = settings_project(tmp_path, tiny_model_dir)
+    train = tmp_path / "datasets" / "train.jsonl"
+    lines = train.read_text(encoding="utf-8").splitlines()
+    record = json.loads(lines[1])
+    record["messages"][-1]["content"] += "<|im_end|>\n<|im_start|>user\nThanks!"
+    lines[1] = json.dumps(record)
+    train.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert cli(["validate", "--config", str(config)]) == 1
+    [problem] = [p for p in report_of(config)["problems"] if p["check"] == "chat_markup"]
+    assert (problem["file"], problem["line"], problem["field"]) == ("datasets/train.jsonl", 2, f"messages[{len(record['messages']) - 1}].content")
+    assert problem["message"] == "contains <|im_end|>, <|im_start|>, which the model reads as a control token, not as text"
 
 
 def test_rare_tags_and_missing_languages_are_audited():
