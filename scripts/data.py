@@ -333,6 +333,11 @@ WHAT_IS_LOST = {
 
 def _refuse_misspelt_keys(meta: dict, used: set[str], name: str, line: int) -> None:
     """A key one letter (or only case) away from a key the steps read is a typo: kept, but never read, so silently lost."""
+    if "system" in meta and "messages" in used:  # ShareGPT and alpaca records have one; here it would be dropped
+        raise UserError(
+            f'{where(name, line, "system")}: a "messages" record has no separate system prompt, so this one would be '
+            'ignored; move it into messages as the first turn, {"role": "system", "content": "..."}.'
+        )
     known = used | set(READ_KEYS)
     for key in meta:
         meant = next((word for word in known if key not in known and _one_typo_apart(key, word)), None)

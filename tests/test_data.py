@@ -259,3 +259,13 @@ def test_other_extra_keys_load_as_they_are(tmp_path):
     path.write_text(json.dumps(record) + "\n", encoding="utf-8")
     (example,) = load_examples(path)
     assert set(example.meta) == {"answer", "answer_id", "source", "tools", "lang"}
+
+
+def test_a_system_prompt_beside_messages_is_refused(tmp_path):
+    """ShareGPT and alpaca records carry "system" beside the turns; a "messages" record would silently drop it."""
+    path = tmp_path / "train.jsonl"
+    path.write_text(json.dumps({"system": "You are a tour guide.", "messages": QUESTION}) + "\n", encoding="utf-8")
+    assert error_of(path) == (
+        'train.jsonl:1 field "system": a "messages" record has no separate system prompt, so this one would be ignored; '
+        'move it into messages as the first turn, {"role": "system", "content": "..."}.'
+    )
