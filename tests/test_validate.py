@@ -760,6 +760,14 @@ def test_a_probes_file_that_is_not_there_stops_validate(tmp_path, tiny_model_dir
     assert report_of(config)["counts"]["probes"] == 0
 
 
+def test_jinja_syntax_in_text_the_card_prints_stops_validate(tmp_path, tiny_model_dir, capsys):
+    """The card and Space steps refuse rendered text that still holds {{ or {%: they would stop after the merge."""
+    config = settings_project(tmp_path, tiny_model_dir, limitations='"It may answer {{name}} instead of a name."')
+    assert_stops(config, capsys, f'{line_of(config, "limitations")} [card]: limitations contains "{{{{", which the card and '
+                                 "Space steps take for template syntax left unfilled, so they would stop after the merge; "
+                                 "write it another way (for a placeholder, <name> instead of {{name}}).")  # fmt: skip
+
+
 def test_a_key_fact_under_a_misspelt_key_stops_validate(tmp_path, tiny_model_dir, capsys):
     """With "Answer" instead of "answer", evaluate would look for the whole reference sentence: nearly always scored wrong."""
     config = settings_project(tmp_path, tiny_model_dir)
