@@ -316,20 +316,20 @@ def check_ethics_fields(cfg) -> None:
         )
 
 
-# The card and Space steps refuse a rendered file that still holds one of these, as a sign of a broken template.
+# The Space step refuses a rendered file that still holds one of these, as a sign of a broken template.
 TEMPLATE_MARKERS = ("{{", "{%", "{#")
 PRINTED_SECTIONS = ("project", "model", "card")  # the settings whose text the model card and the Space show
 
 
 def check_template_markers(cfg) -> None:
-    """Text that the card or the Space prints must not look like Jinja: those steps would stop after the merge."""
+    """Text that the Space prints must not look like Jinja: that step would stop after the merge."""
     for section in PRINTED_SECTIONS:
         for key, value in vars(getattr(cfg, section)).items():
             marker = next((marker for marker in TEMPLATE_MARKERS if isinstance(value, str) and marker in value), None)
             if marker:
                 raise UserError(
-                    f'{setting_locator(cfg)(section, key)}: {key} contains "{marker}", which the card and Space steps take '
-                    "for template syntax left unfilled, so they would stop after the merge; write it another way "
+                    f'{setting_locator(cfg)(section, key)}: {key} contains "{marker}", which the Space step takes for '
+                    "template syntax left unfilled, so it would stop after the merge; write it another way "
                     '(for a placeholder, <name> instead of {{name}}).'
                 )
 

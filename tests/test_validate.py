@@ -761,10 +761,10 @@ def test_a_probes_file_that_is_not_there_stops_validate(tmp_path, tiny_model_dir
 
 
 def test_jinja_syntax_in_text_the_card_prints_stops_validate(tmp_path, tiny_model_dir, capsys):
-    """The card and Space steps refuse rendered text that still holds {{ or {%: they would stop after the merge."""
+    """The Space step refuses rendered text that still holds {{ or {%: it would stop after the merge."""
     config = settings_project(tmp_path, tiny_model_dir, limitations='"It may answer {{name}} instead of a name."')
-    assert_stops(config, capsys, f'{line_of(config, "limitations")} [card]: limitations contains "{{{{", which the card and '
-                                 "Space steps take for template syntax left unfilled, so they would stop after the merge; "
+    assert_stops(config, capsys, f'{line_of(config, "limitations")} [card]: limitations contains "{{{{", which the Space '
+                                 "step takes for template syntax left unfilled, so it would stop after the merge; "
                                  "write it another way (for a placeholder, <name> instead of {{name}}).")  # fmt: skip
 
 
