@@ -191,8 +191,8 @@ def _jsonl_records(text: str, name: str):
         try:
             records.append((number, _checked_record(json.loads(line), name, number)))
         except json.JSONDecodeError as error:
-            errors.append((number, f"{where(name, number)}: not valid JSON ({_reason(error)}); "
-                                   "each line must be one complete JSON object, with double quotes around keys and text."))
+            errors.append((number, f"{where(name, number)}: not valid JSON ({_reason(error)}); " + (_likely_cause(error) or
+                                   "each line must be one complete JSON object, with double quotes around keys and text.")))
         except RecursionError:  # json parses nested brackets recursively: thousands of them overflow its stack
             errors.append((number, _too_deep(name, number)))
         except UserError as error:
@@ -226,8 +226,8 @@ def _array_records(text: str, name: str):
             record, position = decoder.raw_decode(text, position)
             records.append((line, _checked_record(record, name, line)))
         except json.JSONDecodeError as error:
-            errors.append((error.lineno, f"{where(name, error.lineno)}: not valid JSON ({_reason(error)}); "
-                                         "check for a missing comma, quote or bracket near there."))
+            errors.append((error.lineno, f"{where(name, error.lineno)}: not valid JSON ({_reason(error)}); " + (_likely_cause(error) or
+                                         "check for a missing comma, quote or bracket near there.")))
             position = _next_record_start(text, error.pos, record_column)
             continue
         except RecursionError:
@@ -250,6 +250,22 @@ def _array_records(text: str, name: str):
 def _reason(error: json.JSONDecodeError) -> str:
     # Some of json's messages end in "at" ("Unterminated string starting at"): one "at" is enough.
     return f"{error.msg.removesuffix(' at')} at column {error.colno}"
+
+
+CURLY_QUOTES = "“”„‘’"  # what word processors and chat apps type for " and '
+
+
+def _likely_cause(error: json.JSONDecodeError) -> str | None:
+    """The usual beginner's cause of a JSON error, when the character it stopped at shows it; else None."""
+    at = error.doc[error.pos : error.pos + 1]
+    before = error.doc[: error.pos].rstrip()[-1:]
+    if at and at in CURLY_QUOTES:
+        return f'"{at}" is a curly quote, which JSON does not accept around keys and text; type straight double quotes (").'
+    if at == "'":
+        return "JSON needs double quotes around keys and text, not single quotes (a Python dict printed as it is has those: write records with json.dumps)."
+    if at in ("}", "]") and before == ",":
+        return f"remove the comma before {at}: JSON allows no comma after the last item."
+    return None
 
 
 def _next_record_start(text: str, after: int, record_column: int) -> int:

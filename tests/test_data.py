@@ -163,6 +163,23 @@ def test_one_broken_line_is_still_one_sentence(tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    "line, cause",
+    [
+        ('{“messages”: []}', '"“" is a curly quote, which JSON does not accept around keys and text; type straight double quotes (").'),
+        ("{'messages': []}", "JSON needs double quotes around keys and text, not single quotes (a Python dict printed as it is "
+                             "has those: write records with json.dumps)."),
+        ('{"messages": [], }', "remove the comma before }: JSON allows no comma after the last item."),
+    ],
+    ids=["curly-quotes", "single-quotes", "trailing-comma"],
+)  # fmt: skip
+def test_the_usual_causes_of_broken_json_are_named(tmp_path, line, cause):
+    """Pasted from a word processor, printed from Python, or a comma left after the last item."""
+    path = write_lines(tmp_path / "train.jsonl", {2: line}, total=3)
+    assert error_of(path).startswith("train.jsonl:2: not valid JSON (")
+    assert error_of(path).endswith(f"); {cause}")
+
+
 def test_json_array_reading_goes_on_after_a_broken_record(tmp_path):
     records = [json.loads(GOOD % (number, number)) for number in range(1, 8)]
     text = json.dumps(records, indent=2)
