@@ -27,6 +27,7 @@ WLLAMA_VERSION = "3.8.1"
 CONTEXT_LENGTH = 2048  # tokens the page keeps in memory: a question and its answer fit easily
 PLACEHOLDER_OWNER = "your-username"
 EXAMPLE_QUESTIONS = 3
+TEMPLATE_MARKERS = ("{{", "{%")  # left in a rendered file: a broken tag, or a value holding Jinja (validate checks values)
 
 
 def add_arguments(parser) -> None:
@@ -221,7 +222,7 @@ def check_rendered(rendered: list[Path]) -> None:
     """No Jinja markers left in the rendered files (a value that itself contained Jinja, or a broken tag)."""
     for path in rendered:
         text = path.read_text(encoding="utf-8")
-        for marker in ("{{", "{%"):
+        for marker in TEMPLATE_MARKERS:
             if marker in text:
                 line = text[: text.index(marker)].count("\n") + 1
                 raise UserError(f"{path.name}:{line}: '{marker}' left after rendering; check the template's Jinja syntax.")

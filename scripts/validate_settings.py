@@ -316,13 +316,13 @@ def check_ethics_fields(cfg) -> None:
         )
 
 
-# The Space step refuses a rendered file that still holds one of these, as a sign of a broken template.
-TEMPLATE_MARKERS = ("{{", "{%", "{#")
 PRINTED_SECTIONS = ("project", "model", "card")  # the settings whose text the model card and the Space show
 
 
 def check_template_markers(cfg) -> None:
     """Text that the Space prints must not look like Jinja: that step would stop after the merge."""
+    from .space import TEMPLATE_MARKERS  # what the Space step refuses in a rendered file
+
     for section in PRINTED_SECTIONS:
         for key, value in vars(getattr(cfg, section)).items():
             marker = next((marker for marker in TEMPLATE_MARKERS if isinstance(value, str) and marker in value), None)
