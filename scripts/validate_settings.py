@@ -13,7 +13,7 @@ These need the base model, its tokenizer or the machine, so they cannot run when
 
 check_plain_settings runs first and needs no model: what the card and publish steps would refuse
 after the merge (an empty [card] text, a licence id or language code the Hub does not accept) and an
-hf_flavor a Hugging Face Job cannot train on, and text the card or Space would take for Jinja syntax.
+hf_flavor a Hugging Face Job cannot train on, and text the Space would take for Jinja syntax.
 The card step checks the [card] texts and the licence again.
 """
 
