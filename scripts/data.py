@@ -22,6 +22,7 @@ docs/design.md, "Reading the data").
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -355,8 +356,8 @@ def _refuse_misspelt_keys(meta: dict, used: set[str], name: str, line: int) -> N
             'ignored; move it into messages as the first turn, {"role": "system", "content": "..."}.'
         )
     known = used | set(READ_KEYS)
-    for key in meta:
-        meant = next((word for word in known if key not in known and _one_typo_apart(key, word)), None)
+    for key in [key for key in meta if key not in known]:
+        meant = next((word for word in sorted(known) if _one_typo_apart(key, word)), None)
         if meant:
             lost = WHAT_IS_LOST.get(meant, "the steps would leave this text out")
             raise UserError(
@@ -365,6 +366,7 @@ def _refuse_misspelt_keys(meta: dict, used: set[str], name: str, line: int) -> N
             )
 
 
+@functools.lru_cache(maxsize=4096)  # a file repeats the same few keys on every record: compare each pair once
 def _one_typo_apart(key: str, word: str) -> bool:
     """"Answer", "anwser", "answers", "tag", "Categories": one edit (or a swap of neighbours) from `word`, ignoring case."""
     key = key.lower().replace("_", "").replace("-", "").replace(" ", "")
