@@ -165,7 +165,6 @@ def check_texts(data: Datasets, cfg) -> TextResults:
         check_leakage(data, threshold),
         check_rehearsal_overlap(data, threshold),
         check_placeholders(texts),
-        check_space_examples(data.eval),
         check_personal_data(texts),
         check_names(texts, load_name_finder(cfg.data, cfg.root)),
         check_languages(data.examples(), languages, cfg.project.languages),
@@ -1052,26 +1051,6 @@ def check_placeholders(texts: list[Passage]) -> Check:
                 message = "unfilled placeholder: " + ", ".join(matches)
                 check.problems.append(Problem(check.id, severity, message, passage.file, passage.line, passage.field))
     check.details = ", ".join(f"{text} ({count})" for text, count in found.most_common(5)) or f"{len(texts)} texts scanned"
-    return check
-
-
-def check_space_examples(evaluation: list[Example]) -> Check:
-    """The demo Space offers the first eval questions to click, and refuses a page that still holds {{ or {%."""
-    from .space import EXAMPLE_QUESTIONS, TEMPLATE_MARKERS
-
-    check = Check(
-        "space_examples",
-        "The demo's example questions hold no template syntax",
-        "Reword the question without {{ or {% (or move it further down the eval file): the Space step takes them "
-        "for template syntax left unfilled and would stop after the merge.",
-        details=f"the first {EXAMPLE_QUESTIONS} eval questions, which the Space shows as examples",
-    )
-    for example in evaluation[:EXAMPLE_QUESTIONS]:
-        if len(example.messages) < 2:  # no question (role checks report it)
-            continue
-        found = [marker for marker in TEMPLATE_MARKERS if marker in example.messages[-2]["content"]]
-        if found:
-            check.flag(example, f"the Space shows this question, and it contains {' and '.join(found)}", example.fields[-2])
     return check
 
 

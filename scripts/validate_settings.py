@@ -13,8 +13,7 @@ These need the base model, its tokenizer or the machine, so they cannot run when
 
 check_plain_settings runs first and needs no model: what the card and publish steps would refuse
 after the merge (an empty [card] text, a licence id or language code the Hub does not accept) and an
-hf_flavor a Hugging Face Job cannot train on, and text the Space would take for Jinja syntax.
-The card step checks the [card] texts and the licence again.
+hf_flavor a Hugging Face Job cannot train on. The card step checks the [card] texts and the licence again.
 """
 
 from __future__ import annotations
@@ -51,7 +50,6 @@ class SettingWarning:
 def check_plain_settings(cfg) -> None:
     """Raise UserError for a setting that a later step would refuse and that needs no model to check."""
     check_ethics_fields(cfg)
-    check_template_markers(cfg)
     check_license(cfg)
     check_language_codes(cfg)
     check_hf_flavor(cfg)
@@ -314,24 +312,6 @@ def check_ethics_fields(cfg) -> None:
             f"{setting_locator(cfg)('card', next(iter(empty)))}: fill in {reasons}: readers of the model card need them "
             "to use the model safely, and the comments in project.toml show an example of each."
         )
-
-
-PRINTED_SECTIONS = ("project", "model", "card")  # the settings whose text the model card and the Space show
-
-
-def check_template_markers(cfg) -> None:
-    """Text that the Space prints must not look like Jinja: that step would stop after the merge."""
-    from .space import TEMPLATE_MARKERS  # what the Space step refuses in a rendered file
-
-    for section in PRINTED_SECTIONS:
-        for key, value in vars(getattr(cfg, section)).items():
-            marker = next((marker for marker in TEMPLATE_MARKERS if isinstance(value, str) and marker in value), None)
-            if marker:
-                raise UserError(
-                    f'{setting_locator(cfg)(section, key)}: {key} contains "{marker}", which the Space step takes for '
-                    "template syntax left unfilled, so it would stop after the merge; write it another way "
-                    '(for a placeholder, <name> instead of {{name}}).'
-                )
 
 
 def check_license(cfg) -> None:

@@ -533,7 +533,7 @@ def test_a_model_reply_with_template_braces_is_shown_as_written(card_project):
 
 
 def test_template_syntax_the_template_itself_leaves_still_stops_the_card(card_project, capsys):
-    template = (REPO / "model_card.j2").read_text().replace("{{ description }}", "{{ '{{' }} description }}")
+    template = (REPO / "model_card.j2").read_text().replace("{{ description }}", "{% raw %}{{ description }}{% endraw %}")
     (card_project.parent / "model_card.j2").write_text(template)
     assert run_card(card_project) == 2
     assert "the rendered card still has Jinja syntax on line" in capsys.readouterr().err

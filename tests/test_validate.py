@@ -760,30 +760,6 @@ def test_a_probes_file_that_is_not_there_stops_validate(tmp_path, tiny_model_dir
     assert report_of(config)["counts"]["probes"] == 0
 
 
-def test_jinja_syntax_in_text_the_card_prints_stops_validate(tmp_path, tiny_model_dir, capsys):
-    """The Space step refuses rendered text that still holds {{ or {%: it would stop after the merge."""
-    config = settings_project(tmp_path, tiny_model_dir, limitations='"It may answer {{name}} instead of a name."')
-    assert_stops(config, capsys, f'{line_of(config, "limitations")} [card]: limitations contains "{{{{", which the Space '
-                                 "step takes for template syntax left unfilled, so it would stop after the merge; "
-                                 "write it another way (for a placeholder, <name> instead of {{name}}).")  # fmt: skip
-
-
-def test_template_syntax_in_a_question_the_space_shows_fails_validate(tmp_path, tiny_model_dir):
-    """The Space offers the first three eval questions to click, and stops on a page that still holds {% or {{."""
-    config = settings_project(tmp_path, tiny_model_dir)
-    evaluation = tmp_path / "datasets" / "eval.jsonl"
-    jinja = "In a Jinja template, what does {% raw %} do?"
-    lines = evaluation.read_text(encoding="utf-8").splitlines()  # two questions
-    record = json.loads(lines[0])
-    lines[0] = json.dumps({**record, "messages": [{"role": "user", "content": jinja}, record["messages"][1]]})
-    lines += [json.dumps({"messages": [{"role": "user", "content": question}, {"role": "assistant", "content": "It is."}]})
-              for question in ("Is Etosha a national park?", jinja)]  # the fourth is not shown, so it may ask about Jinja
-    evaluation.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    assert cli(["validate", "--config", str(config)]) == 1
-    found = [(p["file"], p["line"], p["field"], p["message"]) for p in report_of(config)["problems"] if p["check"] == "space_examples"]
-    assert found == [("datasets/eval.jsonl", 1, "messages[0].content", "the Space shows this question, and it contains {%")]
-
-
 def test_a_key_fact_under_a_misspelt_key_stops_validate(tmp_path, tiny_model_dir, capsys):
     """With "Answer" instead of "answer", evaluate would look for the whole reference sentence: nearly always scored wrong."""
     config = settings_project(tmp_path, tiny_model_dir)
