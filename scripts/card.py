@@ -35,6 +35,7 @@ from .outputs import (
     read_train_metrics, read_validate_report, train_metrics_path, validate_report_path,
 )  # fmt: skip
 from .validate_settings import check_ethics_fields, check_license
+from .templating import leftover_syntax
 
 TEMPLATE = "model_card.j2"
 PACKAGE_TEMPLATE = Path(__file__).resolve().parents[1] / TEMPLATE  # used when the project folder has none
@@ -338,14 +339,17 @@ def render_card(cfg, context: dict) -> str:
         autoescape=False,  # markdown, not HTML
     )
     try:
-        text = environment.get_template(template_path.name).render(**context)
+        template = environment.get_template(template_path.name)
+        text = template.render(**context)
     except jinja2.UndefinedError as error:
         raise UserError(f"{template_path.name}: uses a value the card step does not provide ({error.message}); check the spelling.") from None
     except jinja2.TemplateSyntaxError as error:
         raise UserError(f"{template_path.name}:{error.lineno}: Jinja syntax error ({error.message}).") from None
-    for number, line in enumerate(text.splitlines(), start=1):
-        if "{{" in line or "{%" in line or "{#" in line:
-            raise UserError(f"{template_path.name}: the rendered card still has Jinja syntax on line {number}: {line.strip()[:80]!r}.")
+    # Only what the template itself leaves is an error: a model's reply may say "{{ name }}", and stopping
+    # the card step after training for that would lose the run.
+    leftover = leftover_syntax(template, context)
+    if leftover:
+        raise UserError(f"{template_path.name}: the rendered card still has Jinja syntax on line {leftover[0]}: {leftover[1][:80]!r}.")
     return re.sub(r"\n{3,}", "\n\n", text)
 
 

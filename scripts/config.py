@@ -75,7 +75,7 @@ class DataSettings:
     eval: str = "datasets/eval.jsonl"
     """Held-out examples used only for evaluation, never for training."""
     probes: str = "datasets/probes.jsonl"
-    """Counterfactual prompt pairs for the bias probes."""
+    """Counterfactual prompt pairs for the bias probes ("" runs without them)."""
     rehearsal: str = "datasets/rehearsal.jsonl"
     """Everyday questions trained alongside yours so the model keeps what it knew ("" trains without them)."""
     format: Literal["auto", "messages", "prompt_completion", "alpaca", "sharegpt", "text"] = "auto"

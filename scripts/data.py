@@ -22,6 +22,7 @@ docs/design.md, "Reading the data").
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,8 +192,8 @@ def _jsonl_records(text: str, name: str):
         try:
             records.append((number, _checked_record(json.loads(line), name, number)))
         except json.JSONDecodeError as error:
-            errors.append((number, f"{where(name, number)}: not valid JSON ({_reason(error)}); "
-                                   "each line must be one complete JSON object, with double quotes around keys and text."))
+            errors.append((number, f"{where(name, number)}: not valid JSON ({_reason(error)}); " + (_likely_cause(error) or
+                                   "each line must be one complete JSON object, with double quotes around keys and text.")))
         except RecursionError:  # json parses nested brackets recursively: thousands of them overflow its stack
             errors.append((number, _too_deep(name, number)))
         except UserError as error:
@@ -226,8 +227,8 @@ def _array_records(text: str, name: str):
             record, position = decoder.raw_decode(text, position)
             records.append((line, _checked_record(record, name, line)))
         except json.JSONDecodeError as error:
-            errors.append((error.lineno, f"{where(name, error.lineno)}: not valid JSON ({_reason(error)}); "
-                                         "check for a missing comma, quote or bracket near there."))
+            errors.append((error.lineno, f"{where(name, error.lineno)}: not valid JSON ({_reason(error)}); " + (_likely_cause(error) or
+                                         "check for a missing comma, quote or bracket near there.")))
             position = _next_record_start(text, error.pos, record_column)
             continue
         except RecursionError:
@@ -250,6 +251,22 @@ def _array_records(text: str, name: str):
 def _reason(error: json.JSONDecodeError) -> str:
     # Some of json's messages end in "at" ("Unterminated string starting at"): one "at" is enough.
     return f"{error.msg.removesuffix(' at')} at column {error.colno}"
+
+
+CURLY_QUOTES = "“”„‘’"  # what word processors and chat apps type for " and '
+
+
+def _likely_cause(error: json.JSONDecodeError) -> str | None:
+    """The usual beginner's cause of a JSON error, when the character it stopped at shows it; else None."""
+    at = error.doc[error.pos : error.pos + 1]
+    before = error.doc[: error.pos].rstrip()[-1:]
+    if at and at in CURLY_QUOTES:
+        return f'"{at}" is a curly quote, which JSON does not accept around keys and text; type straight double quotes (").'
+    if at == "'":
+        return "JSON needs double quotes around keys and text, not single quotes (a Python dict printed as it is has those: write records with json.dumps)."
+    if at in ("}", "]") and before == ",":
+        return f"remove the comma before {at}: JSON allows no comma after the last item."
+    return None
 
 
 def _next_record_start(text: str, after: int, record_column: int) -> int:
@@ -315,8 +332,61 @@ def _normalise(record: dict, data_format: str, name: str, line: int, index: int)
     }[data_format]
     messages, text, used = convert(record, name, line)
     meta = {key: value for key, value in record.items() if key not in used}
+    _refuse_misspelt_keys(meta, used, name, line)
     fields = _message_fields(record, data_format, len(messages))
     return Example(messages=messages, file=name, line=line, index=index, text=text, meta=meta, fields=fields)
+
+
+# Keys the steps read besides each format's own: evaluate scores a reply by `answer` (the key fact), validate's
+# balance checks and the card group examples by `category` and `tags`, and `language` names an example's language.
+READ_KEYS = ("answer", "category", "tags", "language")
+WHAT_IS_LOST = {
+    "answer": "evaluate would score the whole reference answer instead of this key fact",
+    "category": "results and the balance check would not see this example's topic",
+    "tags": "the balance check would not see these tags",
+    "language": "the language would be guessed instead",
+}
+
+
+def _refuse_misspelt_keys(meta: dict, used: set[str], name: str, line: int) -> None:
+    """A key one letter (or only case) away from a key the steps read is a typo: kept, but never read, so silently lost."""
+    if "system" in meta and "messages" in used:  # ShareGPT and alpaca records have one; here it would be dropped
+        raise UserError(
+            f'{where(name, line, "system")}: a "messages" record has no separate system prompt, so this one would be '
+            'ignored; move it into messages as the first turn, {"role": "system", "content": "..."}.'
+        )
+    known = used | set(READ_KEYS)
+    for key in [key for key in meta if key not in known]:
+        meant = next((word for word in sorted(known) if _one_typo_apart(key, word)), None)
+        if meant:
+            lost = WHAT_IS_LOST.get(meant, "the steps would leave this text out")
+            raise UserError(
+                f'{where(name, line, key)}: not a key this template reads, so {lost}; rename it "{meant}" '
+                "(keys are case-sensitive)."
+            )
+
+
+@functools.lru_cache(maxsize=4096)  # a file repeats the same few keys on every record: compare each pair once
+def _one_typo_apart(key: str, word: str) -> bool:
+    """"Answer", "anwser", "answers", "tag", "Categories": one edit (or a swap of neighbours) from `word`, ignoring case."""
+    key = key.lower().replace("_", "").replace("-", "").replace(" ", "")
+    if key.endswith("ies") and key[:-3] + "y" == word:  # categories -> category
+        return True
+    return _edit_distance(key, word) <= 1
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Insertions, deletions, substitutions and swaps of neighbouring letters that turn a into b."""
+    if abs(len(a) - len(b)) > 1:
+        return 2  # more than one apart: the only answer the caller needs
+    previous, current = None, list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        before, previous, current = previous, current, [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], before[j - 2] + 1)
+    return current[len(b)]
 
 
 def _message_fields(record: dict, data_format: str, count: int) -> list[str]:

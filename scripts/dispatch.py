@@ -305,7 +305,10 @@ def project_files(cfg) -> dict[str, Path]:
     settings and data are the project's.
     """
     files = {"project.toml": cfg.config_path or cfg.root / "project.toml"}
-    for name in (cfg.data.train, cfg.data.eval, cfg.data.probes):
+    # Every data file train and evaluate read: the job has nothing else (a missing rehearsal or
+    # general-knowledge file would stop the paid job after its GPU time had started).
+    data = (cfg.data.train, cfg.data.eval, cfg.data.probes, cfg.data.rehearsal, cfg.evaluate.general_knowledge)
+    for name in (name for name in data if name.strip()):
         path = cfg.path(name)
         try:
             files[path.relative_to(cfg.root).as_posix()] = path

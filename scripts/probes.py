@@ -38,7 +38,10 @@ SPREAD = 2.0  # a change counts as real when it is more than SPREAD uncertaintie
 
 def load_probes(path: Path, display_name: str) -> list[dict]:
     """Counterfactual pairs: {"id", "axis", "prompt_a", "prompt_b", "group_a", "group_b"} per line."""
-    if not path.is_file():
+    if not display_name.strip():
+        print("No bias probes: [data] probes is empty (skipped).")
+        return []
+    if not path.is_file():  # validate stops on this; evaluate goes on without the probes
         print(f"No bias probes: {display_name} not found (skipped).")
         return []
     probes = []

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .files import replace_folder
 from .errors import EXIT_OK, UserError
+from .templating import leftover_syntax
 
 SPACE_DIR = "results/space"
 WLLAMA_VERSION = "3.8.1"
@@ -180,16 +181,15 @@ def render_into_place(source: Path, target: Path, context: dict) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
     try:
-        rendered = render_tree(source, partial, context)
-        check_rendered(rendered)
+        render_tree(source, partial, context)
         partial.chmod(0o755)
         replace_folder(partial, target)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
 
 
-def render_tree(source: Path, target: Path, context: dict) -> list[Path]:
-    """Render every *.j2 file (dropping the suffix) and copy every other file as is; returns the rendered files."""
+def render_tree(source: Path, target: Path, context: dict) -> None:
+    """Render every *.j2 file (dropping the suffix) and copy every other file as is."""
     import jinja2
 
     environment = jinja2.Environment(
@@ -198,7 +198,6 @@ def render_tree(source: Path, target: Path, context: dict) -> list[Path]:
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
         keep_trailing_newline=True,
     )
-    rendered = []
     for path in sorted(p for p in source.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         relative = path.relative_to(source)
         out = target / relative
@@ -206,25 +205,17 @@ def render_tree(source: Path, target: Path, context: dict) -> list[Path]:
         if path.suffix == ".j2":
             out = out.with_suffix("")
             try:
-                text = environment.get_template(relative.as_posix()).render(**context)
+                template = environment.get_template(relative.as_posix())
+                text = template.render(**context)
             except jinja2.UndefinedError as error:
                 raise UserError(f"{path}: {error.message}; the template uses a value the space step does not provide.") from None
+            leftover = leftover_syntax(template, context)  # a value may hold "{{" (an eval question about Jinja, say)
+            if leftover:
+                raise UserError(f"{path}: the rendered {out.name} still has Jinja syntax on line {leftover[0]}: {leftover[1][:80]!r}; check the template's tags.")
             out.write_text(text, encoding="utf-8")
-            rendered.append(out)
         else:
             shutil.copyfile(path, out)
         out.chmod(0o644)
-    return rendered
-
-
-def check_rendered(rendered: list[Path]) -> None:
-    """No Jinja markers left in the rendered files (a value that itself contained Jinja, or a broken tag)."""
-    for path in rendered:
-        text = path.read_text(encoding="utf-8")
-        for marker in ("{{", "{%"):
-            if marker in text:
-                line = text[: text.index(marker)].count("\n") + 1
-                raise UserError(f"{path.name}:{line}: '{marker}' left after rendering; check the template's Jinja syntax.")
 
 
 # ---------------------------------------------------------------- trying it locally

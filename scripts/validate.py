@@ -135,6 +135,7 @@ def main(cfg, args) -> int:
                 check_role_order(data, template_errors),
                 check_system_prompts(data),
                 check_empty_turns(data),
+                check_chat_markup(passages(data), special_tokens(tokenizer), cfg.model.base),
             ]
             text_results = text_checks.result()
             checks += text_results.checks
@@ -185,6 +186,11 @@ def load_datasets(cfg) -> Datasets:
     names = {"train": cfg.data.train, "eval": cfg.data.eval, "probes": cfg.data.probes}
     probes_path = cfg.path(cfg.data.probes)
     probes = []
+    if cfg.data.probes.strip() and not probes_path.is_file():  # a typo would make evaluate skip the bias probes, silently
+        raise UserError(
+            f'{setting_locator(cfg)("data", "probes")}: probes = "{cfg.data.probes}": file not found, so evaluate would '
+            'measure no bias probes; fix the path, or set it to "" to run without them.'
+        )
     if probes_path.is_file():
         # read_records names every line that is not JSON, or nested too deeply for the checks to handle;
         # then load_probes checks each probe the way `evaluate` will use it. It skips blank
@@ -210,11 +216,13 @@ def rehearsal_questions(cfg) -> list[Example]:
     if not cfg.path(relative).is_file():
         raise UserError(f'project.toml: [data] rehearsal = "{relative}": file not found; fix the path, or set it to "" to train without rehearsal.')
     examples = load_examples(cfg.path(relative), "auto", display_name=relative)
-    if not any(example.messages and example.messages[-1]["role"] == "assistant" for example in examples):  # as train counts them
+    answered = [example for example in examples if example.messages and example.messages[-1]["role"] == "assistant"]  # as train counts them
+    if not answered:
         raise UserError(
             f"{relative}: no question to rehearse (none ends with an assistant answer), so training would stop; "
             'add some, or set [data] rehearsal = "" in project.toml.'
         )
+    require_questions(answered, "training")  # it asks the base model each one at its first step
     return examples
 
 
@@ -230,8 +238,31 @@ def general_questions(cfg) -> list[Example]:
         )
     questions = load_examples(cfg.path(relative), "auto", display_name=relative)
     require_conversations(questions)  # evaluate asks each question and looks for its answer
+    require_questions(questions, "evaluate")
     require_text_answers(questions)
     return questions
+
+
+def require_questions(examples: list[Example], step: str) -> None:
+    """Records that `step` asks the model (rehearsal, forgetting check): a user turn, then the assistant's answer last.
+
+    Validate's other checks read only train and eval; without a question `step` would stop after the merge (the
+    chat template refuses an empty conversation), and after a last user turn it would take that turn for the answer.
+    """
+    for example in examples:
+        roles = [message["role"] for message in example.messages]
+        if not roles or roles[-1] != "assistant":
+            field_name = _role_field(example.fields[-1]) if example.fields else "messages"
+            last = f'the last turn is "{roles[-1]}"' if roles else "there are no turns"
+            raise UserError(
+                f"{where(example.file, example.line, field_name)}: {last}, so {step} has no answer to check the model's "
+                "reply against; end the conversation with the assistant's answer."
+            )
+        if "user" not in roles[:-1]:
+            raise UserError(
+                f"{where(example.file, example.line, example.fields[0].split('[')[0])}: no user turn before the answer, so "
+                f"there is no question to ask and {step} would stop after the merge; add the question as a user turn."
+            )
 
 
 def require_text_answers(examples: list[Example]) -> None:
@@ -882,6 +913,35 @@ def check_empty_turns(data: Datasets) -> Check:
         for message, field_name in list(zip(example.messages, example.fields))[:-1]:
             if not message["content"].strip():
                 check.flag(example, f'the {message["role"]} turn is empty', field_name)
+    return check
+
+
+def special_tokens(tokenizer) -> list[str]:
+    """The base model's control tokens as text (<|im_start|>, <|im_end|>, </s>, ...), longest first."""
+    return sorted({token for token in tokenizer.all_special_tokens if len(token) > 1}, key=len, reverse=True)
+
+
+def check_chat_markup(texts: list[Passage], markers: list[str], model: str) -> Check:
+    """A control token typed into the data is read as one: <|im_end|> inside an answer ends the turn there.
+
+    The tokenizer turns the text "<|im_end|>" into the end-of-turn token, so training teaches the model to
+    stop mid-answer (evaluate then cuts every reply there), and "<|im_start|>user" in a question starts a turn.
+    """
+    check = Check(
+        "chat_markup",
+        "No chat markup of the base model in the text",
+        "Delete the marker (often left over from a copied chat log or another tool's export): the chat template "
+        "adds the markup around each turn itself, and the model reads a marker in the text as its own control token.",
+        details=f"looked for the special tokens of {model}: {', '.join(markers) or 'none'}",
+    )
+    if not markers:
+        return check
+    pattern = re.compile("|".join(map(re.escape, markers)))
+    for passage in texts:
+        found = list(dict.fromkeys(pattern.findall(passage.text)))
+        if found:
+            message = f"contains {', '.join(found)}, which the model reads as a control token, not as text"
+            check.problems.append(Problem(check.id, "fail", message, passage.file, passage.line, passage.field))
     return check
 
 

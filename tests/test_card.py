@@ -523,6 +523,23 @@ def test_a_template_with_an_unknown_value_fails_loudly_and_writes_nothing(card_p
     assert not (card_project.parent / "results").exists()
 
 
+def test_a_model_reply_with_template_braces_is_shown_as_written(card_project):
+    """Models write "{{ name }}" when asked about templates: the card step after training must not stop for that."""
+    rows = side_by_side()
+    rows[0]["tuned"] = "Write {{ name }} or {% if %} in the template."
+    (card_project.parent / "outputs" / "evaluate" / "side_by_side.json").write_text(json.dumps(rows))
+    assert run_card(card_project) == 0
+    assert "Write {{ name }} or {% if %} in the template." in (card_project.parent / "results" / "model" / "README.md").read_text()
+
+
+def test_template_syntax_the_template_itself_leaves_still_stops_the_card(card_project, capsys):
+    template = (REPO / "model_card.j2").read_text().replace("{{ description }}", "{% raw %}{{ description }}{% endraw %}")
+    (card_project.parent / "model_card.j2").write_text(template)
+    assert run_card(card_project) == 2
+    assert "the rendered card still has Jinja syntax on line" in capsys.readouterr().err
+    assert not (card_project.parent / "results").exists()
+
+
 def test_a_report_from_an_older_validate_step_says_not_reported(card_project, capsys):
     report = validate_report_path(load_settings(card_project))
     older = {key: value for key, value in json.loads(report.read_text()).items()

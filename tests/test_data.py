@@ -163,6 +163,23 @@ def test_one_broken_line_is_still_one_sentence(tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    "line, cause",
+    [
+        ('{“messages”: []}', '"“" is a curly quote, which JSON does not accept around keys and text; type straight double quotes (").'),
+        ("{'messages': []}", "JSON needs double quotes around keys and text, not single quotes (a Python dict printed as it is "
+                             "has those: write records with json.dumps)."),
+        ('{"messages": [], }', "remove the comma before }: JSON allows no comma after the last item."),
+    ],
+    ids=["curly-quotes", "single-quotes", "trailing-comma"],
+)  # fmt: skip
+def test_the_usual_causes_of_broken_json_are_named(tmp_path, line, cause):
+    """Pasted from a word processor, printed from Python, or a comma left after the last item."""
+    path = write_lines(tmp_path / "train.jsonl", {2: line}, total=3)
+    assert error_of(path).startswith("train.jsonl:2: not valid JSON (")
+    assert error_of(path).endswith(f"); {cause}")
+
+
 def test_json_array_reading_goes_on_after_a_broken_record(tmp_path):
     records = [json.loads(GOOD % (number, number)) for number in range(1, 8)]
     text = json.dumps(records, indent=2)
@@ -226,3 +243,46 @@ def test_deeply_nested_array_element_is_named_and_reading_goes_on(tmp_path):
         "  train.json:4: not valid JSON (Expecting property name enclosed in double quotes at column 2); "
         "check for a missing comma, quote or bracket near there.",
     ]
+
+
+# ---------------------------------------------------------------- keys spelt differently from the ones the steps read
+
+QUESTION = [{"role": "user", "content": "What is the capital of Namibia?"}, {"role": "assistant", "content": "Windhoek is."}]
+
+
+@pytest.mark.parametrize(
+    "record, key, meant, lost",
+    [
+        ({"messages": QUESTION, "Answer": "Windhoek"}, "Answer", "answer", "evaluate would score the whole reference answer"),
+        ({"messages": QUESTION, "anwser": "Windhoek"}, "anwser", "answer", "evaluate would score the whole reference answer"),
+        ({"messages": QUESTION, "Categories": "geo"}, "Categories", "category", "results and the balance check would not see"),
+        ({"messages": QUESTION, "tag": ["geo"]}, "tag", "tags", "the balance check would not see these tags"),
+        ({"instruction": "Translate.", "Input": "Good morning", "output": "Goeie môre"}, "Input", "input", "the steps would leave this text out"),
+    ],
+)  # fmt: skip
+def test_a_key_one_typo_from_a_key_the_steps_read_is_refused(tmp_path, record, key, meant, lost):
+    """Such a key is kept but never read: an "Answer" would make evaluate look for the whole reference sentence."""
+    first = json.dumps({"instruction": "Hi.", "output": "Hello."}) if "instruction" in record else GOOD % (1, 1)  # sets the format
+    path = tmp_path / "eval.jsonl"
+    path.write_text(first + "\n" + json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
+    message = error_of(path)
+    assert message.startswith(f'eval.jsonl:2 field "{key}": not a key this template reads, so {lost}')
+    assert message.endswith(f'; rename it "{meant}" (keys are case-sensitive).')
+
+
+def test_other_extra_keys_load_as_they_are(tmp_path):
+    record = {"messages": QUESTION, "answer": "Windhoek", "answer_id": 7, "source": "x", "tools": [], "lang": "en"}
+    path = tmp_path / "train.jsonl"
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    (example,) = load_examples(path)
+    assert set(example.meta) == {"answer", "answer_id", "source", "tools", "lang"}
+
+
+def test_a_system_prompt_beside_messages_is_refused(tmp_path):
+    """ShareGPT and alpaca records carry "system" beside the turns; a "messages" record would silently drop it."""
+    path = tmp_path / "train.jsonl"
+    path.write_text(json.dumps({"system": "You are a tour guide.", "messages": QUESTION}) + "\n", encoding="utf-8")
+    assert error_of(path) == (
+        'train.jsonl:1 field "system": a "messages" record has no separate system prompt, so this one would be ignored; '
+        'move it into messages as the first turn, {"role": "system", "content": "..."}.'
+    )

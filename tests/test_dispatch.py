@@ -177,6 +177,8 @@ def test_the_exact_run_uv_job_arguments_and_no_token_in_output(hub_project, fake
     uploaded = {op.path_in_repo for op in commit["operations"]}
     prefix = "runs/20260101-120000/project/"
     assert {prefix + "project.toml", prefix + "datasets/train.jsonl", prefix + "scripts/train.py"} <= uploaded
+    # train rehearses and evaluate checks forgetting on the job too: without these files both would stop there
+    assert {prefix + "datasets/rehearsal.jsonl", prefix + "datasets/general_knowledge.jsonl"} <= uploaded
     assert fake_hub.called("fetch_job_logs")[0]["follow"] is True
 
     out = capsys.readouterr()

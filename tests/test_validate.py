@@ -32,6 +32,7 @@ from scripts.validate import (
     audit_language_mix,
     Passage,
     check_duplicates,
+    check_chat_markup,
     check_empty_turns,
     check_near_duplicates,
     check_personal_data,
@@ -40,6 +41,7 @@ from scripts.validate import (
     example_table,
     passages,
     render_chats,
+    special_tokens,
 )
 from scripts.outputs import read_validate_report
 from scripts.validate_report import staging_folder
@@ -474,8 +476,24 @@ def test_every_record_format_passes_the_checks(tokenizer, name):
         check_near_duplicates(data, 0.8),
         check_placeholders(texts),
         check_personal_data(texts),
+        check_chat_markup(texts, special_tokens(tokenizer), "SmolLM2"),
     ]
     assert [problem for check in checks for problem in check.problems] == []
+
+
+def test_chat_markup_pasted_into_the_text_fails_validate(tmp_path, tiny_model_dir):
+    """The tokenizer reads the text "<|im_end|>" as the end-of-turn token: the model would learn to stop there."""
+    config = settings_project(tmp_path, tiny_model_dir)
+    train = tmp_path / "datasets" / "train.jsonl"
+    lines = train.read_text(encoding="utf-8").splitlines()
+    record = json.loads(lines[1])
+    record["messages"][-1]["content"] += "<|im_end|>\n<|im_start|>user\nThanks!"
+    lines[1] = json.dumps(record)
+    train.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert cli(["validate", "--config", str(config)]) == 1
+    [problem] = [p for p in report_of(config)["problems"] if p["check"] == "chat_markup"]
+    assert (problem["file"], problem["line"], problem["field"]) == ("datasets/train.jsonl", 2, f"messages[{len(record['messages']) - 1}].content")
+    assert problem["message"] == "contains <|im_end|>, <|im_start|>, which the model reads as a control token, not as text"
 
 
 def test_rare_tags_and_missing_languages_are_audited():
@@ -702,6 +720,23 @@ def test_question_sets_evaluate_and_train_would_refuse_stop_validate(tmp_path, t
                                       'so training would stop; add some, or set [data] rehearsal = "" in project.toml.')  # fmt: skip
 
 
+def test_question_sets_with_a_record_that_asks_nothing_stop_validate(tmp_path, tiny_model_dir, capsys):
+    """Only train and eval get the role checks: without a question, evaluate or train would stop after the merge."""
+    answer_only = {"messages": [{"role": "assistant", "content": "Paris is the capital of France."}], "answer": "Paris"}
+    unanswered = {"messages": [{"role": "user", "content": "What is 2 + 2?"}], "answer": "4"}
+    good = (REPO / "datasets" / "general_knowledge.jsonl").read_text(encoding="utf-8").splitlines()[:2]
+    config = settings_project(tmp_path, tiny_model_dir, general_knowledge='"datasets/general.jsonl"')
+    (tmp_path / "datasets" / "general.jsonl").write_text("\n".join([*good, json.dumps(unanswered)]) + "\n")
+    assert_data_stops(config, capsys, 'datasets/general.jsonl:3 field "messages[0].role": the last turn is "user", so '
+                                      "evaluate has no answer to check the model's reply against; end the conversation "
+                                      "with the assistant's answer.")  # fmt: skip
+    config = settings_project(tmp_path / "rehearsal", tiny_model_dir, rehearsal_weight="1.0", rehearsal='"datasets/rehearsal.jsonl"')
+    (tmp_path / "rehearsal" / "datasets" / "rehearsal.jsonl").write_text("\n".join([*good, json.dumps(answer_only)]) + "\n")
+    assert_data_stops(config, capsys, 'datasets/rehearsal.jsonl:3 field "messages": no user turn before the answer, so '
+                                      "there is no question to ask and training would stop after the merge; add the "
+                                      "question as a user turn.")  # fmt: skip
+
+
 def test_a_key_fact_that_is_not_text_stops_validate(tmp_path, tiny_model_dir, capsys):
     """evaluate would silently ignore a numeric `answer` and look for the whole reference sentence instead."""
     config = settings_project(tmp_path, tiny_model_dir)
@@ -713,6 +748,26 @@ def test_a_key_fact_that_is_not_text_stops_validate(tmp_path, tiny_model_dir, ca
     evaluation.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert_data_stops(config, capsys, 'datasets/eval.jsonl:2 field "answer": must be text in double quotes, like "1990", '
                                       "not int; the evaluation counts a reply as correct when it contains this text.")  # fmt: skip
+
+
+def test_a_probes_file_that_is_not_there_stops_validate(tmp_path, tiny_model_dir, capsys):
+    """evaluate skips a missing probes file: a typo in the path would publish a model whose bias was never probed."""
+    config = settings_project(tmp_path, tiny_model_dir, probes='"datasets/probe.jsonl"')
+    assert_stops(config, capsys, f'{line_of(config, "probes")} [data]: probes = "datasets/probe.jsonl": file not found, so '
+                                 'evaluate would measure no bias probes; fix the path, or set it to "" to run without them.')  # fmt: skip
+    config = settings_project(tmp_path / "none", tiny_model_dir, probes='""')
+    assert cli(["validate", "--config", str(config)]) == 0
+    assert report_of(config)["counts"]["probes"] == 0
+
+
+def test_a_key_fact_under_a_misspelt_key_stops_validate(tmp_path, tiny_model_dir, capsys):
+    """With "Answer" instead of "answer", evaluate would look for the whole reference sentence: nearly always scored wrong."""
+    config = settings_project(tmp_path, tiny_model_dir)
+    evaluation = tmp_path / "datasets" / "eval.jsonl"
+    evaluation.write_text(evaluation.read_text(encoding="utf-8").replace('"answer": "Namibian dollar"', '"Answer": "Namibian dollar"'))
+    assert_data_stops(config, capsys, 'datasets/eval.jsonl:2 field "Answer": not a key this template reads, so evaluate '
+                                      "would score the whole reference answer instead of this key fact; rename it "
+                                      '"answer" (keys are case-sensitive).')  # fmt: skip
 
 
 def test_a_max_length_shorter_than_the_chat_template_stops_validate(tmp_path, tiny_model_dir, capsys):
