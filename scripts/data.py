@@ -376,7 +376,12 @@ def _one_typo_apart(key: str, word: str) -> bool:
 
 
 def _edit_distance(a: str, b: str) -> int:
-    """Insertions, deletions, substitutions and swaps of neighbouring letters that turn a into b."""
+    """Insertions, deletions, substitutions and swaps of neighbouring letters that turn a into b.
+
+    Written here because the standard library has no edit distance: difflib's similarity ratio depends on
+    length (one wrong letter, "tog" for "tag", scores 0.67, as low as "lang" for "language"), and a
+    dependency for twelve lines is not worth it.
+    """
     if abs(len(a) - len(b)) > 1:
         return 2  # more than one apart: the only answer the caller needs
     previous, current = None, list(range(len(b) + 1))
