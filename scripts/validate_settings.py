@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from .config import setting_locator
 from .errors import UserError
@@ -65,6 +67,7 @@ def check_settings(cfg, resolved: ResolvedModel, tokenizer, table) -> list[Setti
     check_logging_steps(cfg, int((table["split"] == "train").sum()), locate)
     warnings += check_hyperparameters(cfg, locate)
     warnings += check_licence_compatibility(cfg, locate)
+    warnings += check_data_locations(cfg, locate)
     return sorted(warnings, key=lambda warning: warning.line or 0)  # in the order of project.toml
 
 
@@ -279,6 +282,26 @@ def licence_problem(base_licence: str, adapter_licence: str) -> str | None:
     if SHARE_ALIKE in base_licence and SHARE_ALIKE not in adapter_licence:
         return "it asks that what is built from it is shared under the same licence"
     return None
+
+
+# The Train workflow (.github/workflows/train.yml, `paths:`) starts on main only when a file in this folder or
+# project.toml changes; a test reads train.yml so the two cannot drift.
+TRAIN_WATCHES = "datasets"
+
+
+def check_data_locations(cfg, locate) -> list[SettingWarning]:
+    """Warn about a data file outside datasets/: a merged change to it alone would start no training on GitHub."""
+    files = [("data", "train", cfg.data.train), ("data", "eval", cfg.data.eval), ("data", "probes", cfg.data.probes),
+             ("data", "rehearsal", cfg.data.rehearsal), ("evaluate", "general_knowledge", cfg.evaluate.general_knowledge)]  # fmt: skip
+    found = []
+    for section, key, name in files:
+        if name.strip() and Path(os.path.normpath(name)).parts[:1] != (TRAIN_WATCHES,):
+            found.append(_warning(locate, section, key, (
+                f'"{name}" is outside {TRAIN_WATCHES}/, and the Train workflow starts on main only when {TRAIN_WATCHES}/ '
+                "or project.toml change, so a merged change to this file alone would train nothing (until you press "
+                f"Run workflow); move the file into {TRAIN_WATCHES}/ and change this path"
+            )))  # fmt: skip
+    return found
 
 
 def _warning(locate, section: str, key: str, message: str) -> SettingWarning:

@@ -1063,3 +1063,23 @@ def test_a_probe_pair_whose_result_would_mean_nothing_stops_validate(tmp_path, t
     with (tmp_path / "datasets" / "probes.jsonl").open("a", encoding="utf-8") as handle:
         handle.write(json.dumps(added) + "\n")
     assert_data_stops(config, capsys, error)
+
+
+@pytest.mark.parametrize("train_path, warned", [("datasets/train.jsonl", False), ("./datasets/more/train.jsonl", False),
+                                                ("data/train.jsonl", True), ("train.jsonl", True)])  # fmt: skip
+def test_a_data_file_outside_datasets_is_a_warning_because_train_would_not_start(tmp_path, train_path, warned):
+    """train.yml starts on main for datasets/ and project.toml only: a change to data kept elsewhere trains nothing."""
+    import yaml
+
+    from scripts.validate_settings import TRAIN_WATCHES, check_data_locations, setting_locator
+
+    train_workflow = yaml.safe_load((REPO / ".github" / "workflows" / "train.yml").read_text(encoding="utf-8"))
+    assert f"{TRAIN_WATCHES}/**" in train_workflow[True]["push"]["paths"]  # YAML reads the key `on` as True
+    config = tmp_path / "project.toml"
+    config.write_text((REPO / "project.toml").read_text(encoding="utf-8").replace('train = "datasets/train.jsonl"', f'train = "{train_path}"'))
+    cfg = load_settings(config)
+    found = [(w.section, w.key, w.line) for w in check_data_locations(cfg, setting_locator(cfg))]
+    assert found == ([("data", "train", line_of(config, "train"))] if warned else [])
+    if warned:
+        message = check_data_locations(cfg, setting_locator(cfg))[0].message
+        assert message.startswith(f'"{train_path}" is outside datasets/, and the Train workflow starts on main only when')
