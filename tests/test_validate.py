@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, make_project
+from conftest import REPO, make_project, set_values
 from udhr import UDHR_ENGLISH, UDHR_GERMAN, UDHR_SETSWANA, UDHR_ZULU
 from scripts.__main__ import main as cli
 from scripts.config import load_settings
@@ -705,6 +705,22 @@ def test_plain_text_records_stop_validate(tmp_path, tiny_model_dir, capsys):
     shutil.copy(FIXTURES / "formats" / "text.jsonl", tmp_path / "datasets" / "eval.jsonl")
     assert_data_stops(config, capsys, 'datasets/eval.jsonl:1: plain-text records cannot train a chat model; write them as '
                                       '{"messages": [...]} or {"prompt": ..., "completion": ...}.')  # fmt: skip
+
+
+def test_a_data_format_set_for_the_train_file_but_not_the_eval_file_stops_validate(tmp_path, tiny_model_dir, capsys):
+    """[data] format is for both files: one sentence says so, not one "missing" line per eval record."""
+    config = settings_project(tmp_path, tiny_model_dir, format='"alpaca"')
+    train = tmp_path / "datasets" / "train.jsonl"
+    records = [json.loads(line) for line in train.read_text(encoding="utf-8").splitlines()]
+    alpaca = [{"instruction": r["messages"][0]["content"], "input": "", "output": r["messages"][1]["content"], "answer": r["answer"]}
+              for r in records]  # fmt: skip
+    train.write_text("".join(json.dumps(record) + "\n" for record in alpaca), encoding="utf-8")
+    assert_data_stops(config, capsys, 'datasets/eval.jsonl:1: project.toml [data] format = "alpaca" is for both the train '
+                                      "and the eval file and needs instruction and output in every record, but this "
+                                      'file\'s records are in the "messages" format; write format = "auto" to detect each '
+                                      "file's format, or rewrite this file in that format.")  # fmt: skip
+    set_values(config, "data", format="auto")
+    assert cli(["validate", "--config", str(config)]) == 0
 
 
 def test_question_sets_evaluate_and_train_would_refuse_stop_validate(tmp_path, tiny_model_dir, capsys):
