@@ -652,6 +652,10 @@ def test_hf_jobs_settings_that_would_fail_on_the_paid_job_stop_validate(tmp_path
         ({"license": '"Apache 2.0"'}, "license",
          "[project]: license 'Apache 2.0' is not a licence id the Hugging Face Hub knows; did you mean apache-2.0? pick "
          "one from https://huggingface.co/docs/hub/repositories-licenses (e.g. apache-2.0, mit, cc-by-4.0)."),
+        ({"license": '"other"'}, "license",
+         '[project]: license "other" tells the card\'s readers nothing about what they may do unless the card also '
+         "names the licence and links its text (license_name, license_link), which project.toml has no place for yet; "
+         "pick a listed licence id from https://huggingface.co/docs/hub/repositories-licenses (e.g. apache-2.0, mit, cc-by-4.0)."),
         ({"languages": '["en", "English", "en-US", "Herero", "xx", "ng", "hz", "naq", "kwn", "loz"]'}, "languages",
          '[project]: languages lists "English" (write "en"), "en-US" (write "en"), "Herero" (write "hz"), "xx", which the '
          'Hugging Face Hub refuses on a model card; write ISO 639 codes of two or three lowercase letters, such as '
@@ -666,7 +670,7 @@ def test_hf_jobs_settings_that_would_fail_on_the_paid_job_stop_validate(tmp_path
          '[evaluate]: general_knowledge = "datasets/general.jsonl": file not found, so evaluate would stop after '
          'training; fix the path, or set it to "" to skip the forgetting check.'),
     ],
-    ids=["empty-card-text", "licence-id", "language-codes", "unknown-flavor", "cpu-flavor", "general-knowledge-file"],
+    ids=["empty-card-text", "licence-id", "licence-other", "language-codes", "unknown-flavor", "cpu-flavor", "general-knowledge-file"],
 )  # fmt: skip
 def test_a_setting_a_later_step_would_refuse_stops_validate(tmp_path, tiny_model_dir, capsys, settings, key, message):
     config = settings_project(tmp_path, tiny_model_dir, **settings)
