@@ -198,6 +198,11 @@ def require_set_format(record: dict, data_format: str, name: str, line: int) -> 
     """
     if all(key in record for key in FORMAT_KEYS[data_format]):
         return data_format
+    if data_format == "text":  # rewriting the file as plain text would not help: it cannot train a chat model
+        raise UserError(
+            f'{where(name, line)}: project.toml [data] format = "text" reads records as plain text without roles, which '
+            'cannot train a chat model; write format = "auto" to detect each file\'s format.'
+        )
     try:
         shape = f'in the "{detect_format(record, name, line)}" format'
     except UserError:

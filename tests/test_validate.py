@@ -723,6 +723,10 @@ def test_a_data_format_set_for_the_train_file_but_not_the_eval_file_stops_valida
                                       "and the eval file and needs instruction and output in every record, but this "
                                       'file\'s records are in the "messages" format; write format = "auto" to detect each '
                                       "file's format, or rewrite this file in that format.")  # fmt: skip
+    set_values(config, "data", format="text")  # no advice to rewrite the files: plain text cannot train
+    assert_data_stops(config, capsys, 'datasets/train.jsonl:1: project.toml [data] format = "text" reads records as '
+                                      "plain text without roles, which cannot train a chat model; write format = "
+                                      '"auto" to detect each file\'s format.')  # fmt: skip
     set_values(config, "data", format="auto")
     assert cli(["validate", "--config", str(config)]) == 0
 
