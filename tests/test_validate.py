@@ -898,6 +898,27 @@ def test_hub_repos_named_in_publish_need_no_hub_owner(tmp_path, tiny_model_dir, 
     assert (check["status"], check["details"]) == ("pass", "model: org/qa, space: org/qa-demo, dataset: org/qa-data")
 
 
+@pytest.mark.parametrize("kind, where", [("static", "in each visitor's browser"), ("gradio", "on its server")])
+def test_a_private_model_repo_that_the_space_cannot_read_is_a_warning(tmp_path, tiny_model_dir, no_gpu, capsys, kind, where):
+    """[publish] private makes the model repo private too; neither Space holds a token, so its demo would not load."""
+    config = settings_project(tmp_path, tiny_model_dir, private="true", space_kind=f'"{kind}"')
+    assert cli(["validate", "--config", str(config)]) == 0  # a learner may keep everything private on purpose
+    [problem] = [p for p in report_of(config)["problems"] if p["check"] == "space_access"]
+    assert (problem["file"], problem["line"], problem["field"], problem["severity"]) == (
+        "project.toml", line_of(config, "private"), "private", "warn"
+    )
+    assert problem["message"] == (
+        f"private = true makes the model repo private, and the {kind} Space downloads the model from it {where} without "
+        "a Hugging Face token, so the published Space would fail to load the model; set private = false (your data "
+        "stays private: dataset_private)"
+    )
+    assert "WARN  The demo Space can load the published model (1 found)" in capsys.readouterr().out
+    set_values(config, "publish", private=False)
+    assert cli(["validate", "--config", str(config)]) == 0
+    [check] = [check for check in report_of(config)["checks"] if check["id"] == "space_access"]
+    assert check["status"] == "pass"
+
+
 @pytest.mark.parametrize(
     "changes, expected",
     [
