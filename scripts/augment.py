@@ -150,7 +150,7 @@ def require_jsonl_messages(path: Path, name: str, records: list[tuple[int, dict]
 def training_questions(cfg) -> SimilarityIndex:
     """Every training question, to spot proposals that copy one ([data] near_duplicate_threshold, as validate counts copies)."""
     known = SimilarityIndex(cfg.data.near_duplicate_threshold)
-    for example in load_examples(cfg.path(cfg.data.train), cfg.data.format, cfg.data.train):
+    for example in load_examples(cfg.path(cfg.data.train), cfg.data.format, cfg.data.train, from_settings=True):
         known.add(comparable(last_user_turn(example)), example.location)
     return known
 

@@ -108,11 +108,13 @@ MAX_ERRORS_LISTED = 20  # broken records named in one error message; the rest ar
 MAX_NESTING = 100  # levels of [ ] and { }: real records need fewer than 10, and far deeper ones crash Python's recursion
 
 
-def load_examples(path: str | Path, data_format: str = "auto", display_name: str | None = None) -> list[Example]:
+def load_examples(
+    path: str | Path, data_format: str = "auto", display_name: str | None = None, from_settings: bool = False
+) -> list[Example]:
     """Read a JSONL or JSON-array file and normalise every record.
 
     Raises one UserError naming the file, line and field of every broken record (the first 20 of them),
-    so a learner fixes them all in one go.
+    so a learner fixes them all in one go. `from_settings`: `data_format` is the learner's [data] format.
     """
     name = display_name or str(path)
     if not Path(path).is_file():
@@ -121,13 +123,18 @@ def load_examples(path: str | Path, data_format: str = "auto", display_name: str
     examples = []
     if records:
         try:
-            chosen = data_format if data_format != "auto" else detect_format(records[0][1], name, records[0][0])
+            if data_format == "auto":
+                chosen, how = detect_format(records[0][1], name, records[0][0]), "detected from the first record"
+            elif from_settings:
+                chosen, how = require_set_format(records[0][1], data_format, name, records[0][0]), "[data] format"
+            else:
+                chosen, how = data_format, "the only format this step reads"
         except UserError as error:
             errors.append((records[0][0], str(error)))
             records = []  # every record would fail the same way: one message says it
         for index, (line, record) in enumerate(records):
             try:
-                examples.append(_normalise(record, chosen, name, line, index))
+                examples.append(_normalise(record, chosen, name, line, index, how))
             except UserError as error:
                 errors.append((line, str(error)))
     _raise_if_any(name, errors)
@@ -180,6 +187,30 @@ def detect_format(record: dict, name: str, line: int) -> str:
         f"{where(name, line)}: cannot tell the record format from its keys ({found}); "
         'use "messages", "prompt"/"completion", "instruction"/"output", "conversations" or "text", '
         "or set [data] format in project.toml."
+    )
+
+
+def require_set_format(record: dict, data_format: str, name: str, line: int) -> str:
+    """`data_format` when the file's first record has its keys; else one UserError for the whole file.
+
+    [data] format applies to the train and the eval file, so a learner who sets it for an alpaca train file
+    and keeps the eval file in messages would otherwise get one "missing" line per eval record.
+    """
+    if all(key in record for key in FORMAT_KEYS[data_format]):
+        return data_format
+    if data_format == "text":  # rewriting the file as plain text would not help: it cannot train a chat model
+        raise UserError(
+            f'{where(name, line)}: project.toml [data] format = "text" reads records as plain text without roles, which '
+            'cannot train a chat model; write format = "auto" to detect each file\'s format.'
+        )
+    try:
+        shape = f'in the "{detect_format(record, name, line)}" format'
+    except UserError:
+        shape = f"with the keys {', '.join(sorted(record)) or 'none'}"
+    raise UserError(
+        f'{where(name, line)}: project.toml [data] format = "{data_format}" is for both the train and the eval file '
+        f"and needs {' and '.join(FORMAT_KEYS[data_format])} in every record, but this file's records are {shape}; "
+        'write format = "auto" to detect each file\'s format, or rewrite this file in that format.'
     )
 
 
@@ -315,13 +346,13 @@ def _deeper_than(value, limit: int) -> bool:
     return False
 
 
-def _normalise(record: dict, data_format: str, name: str, line: int, index: int) -> Example:
+def _normalise(record: dict, data_format: str, name: str, line: int, index: int, how: str) -> Example:
     keys = FORMAT_KEYS[data_format]
     for key in keys:
         if key not in record:
             raise UserError(
                 f'{where(name, line, key)}: missing; every record in this file is in the "{data_format}" '
-                f"format (detected from the first record), which needs {' and '.join(keys)}."
+                f"format ({how}), which needs {' and '.join(keys)}."
             )
     convert = {
         "messages": _from_messages,
@@ -524,4 +555,4 @@ def _from_text(record, name, line):
 def load_split(cfg, split: str) -> list[Example]:
     """Load the "train" or "eval" file named in project.toml [data]."""
     relative = getattr(cfg.data, split)
-    return load_examples(cfg.path(relative), cfg.data.format, display_name=relative)
+    return load_examples(cfg.path(relative), cfg.data.format, display_name=relative, from_settings=True)

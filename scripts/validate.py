@@ -131,6 +131,7 @@ def main(cfg, args) -> int:
                 check_split_sizes(data, cfg.data.min_examples),
                 check_training_settings(cfg, unusual_settings),
                 check_hub_names(cfg),
+                check_space_access(cfg),
                 *run_expectations(table, cfg.model.max_length, staging / "data_docs", cfg.evaluate.max_new_tokens),
                 check_role_order(data, template_errors),
                 check_system_prompts(data),
@@ -837,6 +838,30 @@ def check_hub_names(cfg) -> Check:
         check.problems.append(Problem(check.id, "warn", message, config_name, line, "hub_owner"))
     else:
         check.details = ", ".join(f"{kind}: {repo_id}" for kind, repo_id in repo_ids(cfg).items())
+    return check
+
+
+# Where each kind of Space downloads the model from the model repo: neither holds a Hugging Face token.
+SPACE_DOWNLOADS = {"static": "in each visitor's browser", "gradio": "on its server"}
+
+
+def check_space_access(cfg) -> Check:
+    """[publish] private also makes the model repo private, which the Space then cannot read: a demo broken after the merge."""
+    check = Check(
+        "space_access",
+        "The demo Space can load the published model",
+        "Set [publish] private = false for a demo that works; the dataset repo stays private by dataset_private.",
+        in_terminal=True,
+    )
+    if cfg.publish.private:
+        message = (
+            f"private = true makes the model repo private, and the {cfg.publish.space_kind} Space downloads the model "
+            f"from it {SPACE_DOWNLOADS[cfg.publish.space_kind]} without a Hugging Face token, so the published Space "
+            "would fail to load the model; set private = false (your data stays private: dataset_private)"
+        )
+        config_name = cfg.config_path.name if cfg.config_path else "project.toml"
+        line = setting_locator(cfg).line("publish", "private")
+        check.problems.append(Problem(check.id, "warn", message, config_name, line, "private"))
     return check
 
 

@@ -339,6 +339,13 @@ def check_ethics_fields(cfg) -> None:
 
 def check_license(cfg) -> None:
     license_id = cfg.project.license.strip()
+    if license_id == "other":  # on the Hub's list, but tells a reader nothing without a name and link project.toml cannot give
+        raise UserError(
+            f'{setting_locator(cfg)("project", "license")}: license "other" tells the card\'s readers nothing about '
+            "what they may do unless the card also names the licence and links its text (license_name, license_link), "
+            "which project.toml has no place for yet; pick a listed licence id from "
+            "https://huggingface.co/docs/hub/repositories-licenses (e.g. apache-2.0, mit, cc-by-4.0)."
+        )
     if license_id not in HUB_LICENSES:
         close = difflib.get_close_matches(license_id.lower(), sorted(HUB_LICENSES), n=1)
         hint = f"did you mean {close[0]}? " if close else ""

@@ -286,3 +286,15 @@ def test_a_system_prompt_beside_messages_is_refused(tmp_path):
         'train.jsonl:1 field "system": a "messages" record has no separate system prompt, so this one would be ignored; '
         'move it into messages as the first turn, {"role": "system", "content": "..."}.'
     )
+
+
+def test_a_format_the_step_asks_for_names_no_project_setting(tmp_path):
+    """augment reads its proposals file as "messages" whatever [data] format says: the error must not blame the setting."""
+    path = tmp_path / "proposals.jsonl"
+    path.write_text(json.dumps({"messages": QUESTION}) + "\n" + json.dumps({"prompt": "Hi.", "completion": "Hello."}) + "\n")
+    with pytest.raises(UserError) as error:
+        load_examples(path, "messages", display_name="proposals.jsonl")
+    assert str(error.value) == (
+        'proposals.jsonl:2 field "messages": missing; every record in this file is in the "messages" format (the only '
+        "format this step reads), which needs messages."
+    )

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, make_project
+from conftest import REPO, make_project, set_values
 from udhr import UDHR_ENGLISH, UDHR_GERMAN, UDHR_SETSWANA, UDHR_ZULU
 from scripts.__main__ import main as cli
 from scripts.config import load_settings
@@ -652,6 +652,10 @@ def test_hf_jobs_settings_that_would_fail_on_the_paid_job_stop_validate(tmp_path
         ({"license": '"Apache 2.0"'}, "license",
          "[project]: license 'Apache 2.0' is not a licence id the Hugging Face Hub knows; did you mean apache-2.0? pick "
          "one from https://huggingface.co/docs/hub/repositories-licenses (e.g. apache-2.0, mit, cc-by-4.0)."),
+        ({"license": '"other"'}, "license",
+         '[project]: license "other" tells the card\'s readers nothing about what they may do unless the card also '
+         "names the licence and links its text (license_name, license_link), which project.toml has no place for yet; "
+         "pick a listed licence id from https://huggingface.co/docs/hub/repositories-licenses (e.g. apache-2.0, mit, cc-by-4.0)."),
         ({"languages": '["en", "English", "en-US", "Herero", "xx", "ng", "hz", "naq", "kwn", "loz"]'}, "languages",
          '[project]: languages lists "English" (write "en"), "en-US" (write "en"), "Herero" (write "hz"), "xx", which the '
          'Hugging Face Hub refuses on a model card; write ISO 639 codes of two or three lowercase letters, such as '
@@ -666,7 +670,7 @@ def test_hf_jobs_settings_that_would_fail_on_the_paid_job_stop_validate(tmp_path
          '[evaluate]: general_knowledge = "datasets/general.jsonl": file not found, so evaluate would stop after '
          'training; fix the path, or set it to "" to skip the forgetting check.'),
     ],
-    ids=["empty-card-text", "licence-id", "language-codes", "unknown-flavor", "cpu-flavor", "general-knowledge-file"],
+    ids=["empty-card-text", "licence-id", "licence-other", "language-codes", "unknown-flavor", "cpu-flavor", "general-knowledge-file"],
 )  # fmt: skip
 def test_a_setting_a_later_step_would_refuse_stops_validate(tmp_path, tiny_model_dir, capsys, settings, key, message):
     config = settings_project(tmp_path, tiny_model_dir, **settings)
@@ -705,6 +709,26 @@ def test_plain_text_records_stop_validate(tmp_path, tiny_model_dir, capsys):
     shutil.copy(FIXTURES / "formats" / "text.jsonl", tmp_path / "datasets" / "eval.jsonl")
     assert_data_stops(config, capsys, 'datasets/eval.jsonl:1: plain-text records cannot train a chat model; write them as '
                                       '{"messages": [...]} or {"prompt": ..., "completion": ...}.')  # fmt: skip
+
+
+def test_a_data_format_set_for_the_train_file_but_not_the_eval_file_stops_validate(tmp_path, tiny_model_dir, capsys):
+    """[data] format is for both files: one sentence says so, not one "missing" line per eval record."""
+    config = settings_project(tmp_path, tiny_model_dir, format='"alpaca"')
+    train = tmp_path / "datasets" / "train.jsonl"
+    records = [json.loads(line) for line in train.read_text(encoding="utf-8").splitlines()]
+    alpaca = [{"instruction": r["messages"][0]["content"], "input": "", "output": r["messages"][1]["content"], "answer": r["answer"]}
+              for r in records]  # fmt: skip
+    train.write_text("".join(json.dumps(record) + "\n" for record in alpaca), encoding="utf-8")
+    assert_data_stops(config, capsys, 'datasets/eval.jsonl:1: project.toml [data] format = "alpaca" is for both the train '
+                                      "and the eval file and needs instruction and output in every record, but this "
+                                      'file\'s records are in the "messages" format; write format = "auto" to detect each '
+                                      "file's format, or rewrite this file in that format.")  # fmt: skip
+    set_values(config, "data", format="text")  # no advice to rewrite the files: plain text cannot train
+    assert_data_stops(config, capsys, 'datasets/train.jsonl:1: project.toml [data] format = "text" reads records as '
+                                      "plain text without roles, which cannot train a chat model; write format = "
+                                      '"auto" to detect each file\'s format.')  # fmt: skip
+    set_values(config, "data", format="auto")
+    assert cli(["validate", "--config", str(config)]) == 0
 
 
 def test_question_sets_evaluate_and_train_would_refuse_stop_validate(tmp_path, tiny_model_dir, capsys):
@@ -872,6 +896,27 @@ def test_hub_repos_named_in_publish_need_no_hub_owner(tmp_path, tiny_model_dir, 
     assert cli(["validate", "--config", str(config)]) == 0
     [check] = [check for check in report_of(config)["checks"] if check["id"] == "hub_names"]
     assert (check["status"], check["details"]) == ("pass", "model: org/qa, space: org/qa-demo, dataset: org/qa-data")
+
+
+@pytest.mark.parametrize("kind, where", [("static", "in each visitor's browser"), ("gradio", "on its server")])
+def test_a_private_model_repo_that_the_space_cannot_read_is_a_warning(tmp_path, tiny_model_dir, no_gpu, capsys, kind, where):
+    """[publish] private makes the model repo private too; neither Space holds a token, so its demo would not load."""
+    config = settings_project(tmp_path, tiny_model_dir, private="true", space_kind=f'"{kind}"')
+    assert cli(["validate", "--config", str(config)]) == 0  # a learner may keep everything private on purpose
+    [problem] = [p for p in report_of(config)["problems"] if p["check"] == "space_access"]
+    assert (problem["file"], problem["line"], problem["field"], problem["severity"]) == (
+        "project.toml", line_of(config, "private"), "private", "warn"
+    )
+    assert problem["message"] == (
+        f"private = true makes the model repo private, and the {kind} Space downloads the model from it {where} without "
+        "a Hugging Face token, so the published Space would fail to load the model; set private = false (your data "
+        "stays private: dataset_private)"
+    )
+    assert "WARN  The demo Space can load the published model (1 found)" in capsys.readouterr().out
+    set_values(config, "publish", private=False)
+    assert cli(["validate", "--config", str(config)]) == 0
+    [check] = [check for check in report_of(config)["checks"] if check["id"] == "space_access"]
+    assert check["status"] == "pass"
 
 
 @pytest.mark.parametrize(
