@@ -235,6 +235,12 @@ class Settings:
         """A path from project.toml, resolved against the folder project.toml is in."""
         return (self.root / relative).resolve()
 
+    def data_files(self) -> list[tuple[str, str, str]]:
+        """(section, key, path as written) of every data file the steps read; a file set to "" is left out."""
+        named = [("data", "train", self.data.train), ("data", "eval", self.data.eval), ("data", "probes", self.data.probes),
+                 ("data", "rehearsal", self.data.rehearsal), ("evaluate", "general_knowledge", self.evaluate.general_knowledge)]  # fmt: skip
+        return [(section, key, name) for section, key, name in named if name.strip()]
+
     @property
     def output_dir(self) -> Path:
         return self.path(self.project.output_dir)

@@ -363,6 +363,7 @@ def _normalise(record: dict, data_format: str, name: str, line: int, index: int,
     }[data_format]
     messages, text, used = convert(record, name, line)
     meta = {key: value for key, value in record.items() if key not in used}
+    _refuse_dropped_system(meta, used, name, line)
     _refuse_misspelt_keys(meta, used, name, line)
     fields = _message_fields(record, data_format, len(messages))
     return Example(messages=messages, file=name, line=line, index=index, text=text, meta=meta, fields=fields)
@@ -379,13 +380,17 @@ WHAT_IS_LOST = {
 }
 
 
-def _refuse_misspelt_keys(meta: dict, used: set[str], name: str, line: int) -> None:
-    """A key one letter (or only case) away from a key the steps read is a typo: kept, but never read, so silently lost."""
-    if "system" in meta and "messages" in used:  # ShareGPT and alpaca records have one; here it would be dropped
+def _refuse_dropped_system(meta: dict, used: set[str], name: str, line: int) -> None:
+    """A record-level "system" beside "messages" would be dropped (ShareGPT and alpaca records have one that is read)."""
+    if "system" in meta and "messages" in used:
         raise UserError(
             f'{where(name, line, "system")}: a "messages" record has no separate system prompt, so this one would be '
             'ignored; move it into messages as the first turn, {"role": "system", "content": "..."}.'
         )
+
+
+def _refuse_misspelt_keys(meta: dict, used: set[str], name: str, line: int) -> None:
+    """A key one letter (or only case) away from a key the steps read is a typo: kept, but never read, so silently lost."""
     known = used | set(READ_KEYS)
     for key in [key for key in meta if key not in known]:
         meant = next((word for word in sorted(known) if _one_typo_apart(key, word)), None)

@@ -307,8 +307,7 @@ def project_files(cfg) -> dict[str, Path]:
     files = {"project.toml": cfg.config_path or cfg.root / "project.toml"}
     # Every data file train and evaluate read: the job has nothing else (a missing rehearsal or
     # general-knowledge file would stop the paid job after its GPU time had started).
-    data = (cfg.data.train, cfg.data.eval, cfg.data.probes, cfg.data.rehearsal, cfg.evaluate.general_knowledge)
-    for name in (name for name in data if name.strip()):
+    for _section, _key, name in cfg.data_files():
         path = cfg.path(name)
         try:
             files[path.relative_to(cfg.root).as_posix()] = path

@@ -291,11 +291,9 @@ TRAIN_WATCHES = "datasets"
 
 def check_data_locations(cfg, locate) -> list[SettingWarning]:
     """Warn about a data file outside datasets/: a merged change to it alone would start no training on GitHub."""
-    files = [("data", "train", cfg.data.train), ("data", "eval", cfg.data.eval), ("data", "probes", cfg.data.probes),
-             ("data", "rehearsal", cfg.data.rehearsal), ("evaluate", "general_knowledge", cfg.evaluate.general_knowledge)]  # fmt: skip
     found = []
-    for section, key, name in files:
-        if name.strip() and Path(os.path.normpath(name)).parts[:1] != (TRAIN_WATCHES,):
+    for section, key, name in cfg.data_files():
+        if Path(os.path.normpath(name)).parts[:1] != (TRAIN_WATCHES,):
             found.append(_warning(locate, section, key, (
                 f'"{name}" is outside {TRAIN_WATCHES}/, and the Train workflow starts on main only when {TRAIN_WATCHES}/ '
                 "or project.toml change, so a merged change to this file alone would train nothing (until you press "

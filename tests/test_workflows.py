@@ -217,8 +217,8 @@ def test_a_change_to_the_projects_data_files_starts_train_on_main():
 
     cfg = load_settings(REPO / "project.toml")
     train = load(REPO / ".github/workflows/train.yml")
-    files = [cfg.data.train, cfg.data.eval, cfg.data.probes, cfg.data.rehearsal, cfg.evaluate.general_knowledge, "project.toml"]
-    for name in filter(None, files):
+    files = [name for _section, _key, name in cfg.data_files()] + ["project.toml"]
+    for name in files:
         assert runs_on_push(train, "main", [name]), f"train.yml does not start on main when {name} changes"
     assert not runs_on_push(train, "main", ["data/train.jsonl"])  # why README asks to keep them in datasets/
 
