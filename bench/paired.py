@@ -3,6 +3,7 @@
     .venv/bin/python bench/paired.py lora-layer       # the one-step LoRA layer against PEFT's own
     .venv/bin/python bench/paired.py length-buckets   # LengthBucketSampler's batches against the Trainer's own grouping
     .venv/bin/python bench/paired.py length-buckets --epochs 6
+    .venv/bin/python bench/paired.py shared-opening   # every row run whole against the shared opening run once per batch
 
 On a shared machine two whole benchmark runs can differ by 10% or more, which hides a
 change worth a few percent. Here the two ways take turns, batch by batch, in the same
@@ -12,7 +13,10 @@ process, the order alternating from pair to pair:
     with `OneStepLoraLinear`'s;
   * length-buckets: the same examples, batched by the Trainer's "group_by_length"
     sampler and by `LengthBucketSampler`, a new shuffle each epoch; the i-th batch of
-    one is paired with the i-th batch of the other.
+    one is paired with the i-th batch of the other;
+  * shared-opening: each training batch (and its rehearsal batch) is stepped once with
+    every row run whole and once with the rows' shared opening run once
+    (scripts/shared_opening.py).
 
 A step here is a forward and backward pass with no optimizer step, so the weights stay
 the same. Two warm-up steps are not timed (the first step of a process pays for one-off
@@ -33,6 +37,7 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 WARMUP_STEPS = 2
+SHARING, NO_SHARING = 8, 10**9  # scripts/shared_opening.py MIN_SHARED_TOKENS: its default, and one no opening reaches
 
 
 def batches_from(sampler, trainer, epochs: int) -> list[dict]:
@@ -50,7 +55,8 @@ def lora_layer_arms(trainer, epochs: int) -> dict:
     from scripts import fast_training
 
     batches = batches_from(trainer._get_train_sampler(), trainer, epochs)
-    return {"PEFT's layer": (batches, fast_training.LoraLinear.forward), "one-step layer": (batches, fast_training.OneStepLoraLinear.forward)}
+    one_step = fast_training.OneStepLoraLinear.forward
+    return {"PEFT's layer": (batches, fast_training.LoraLinear.forward, SHARING), "one-step layer": (batches, one_step, SHARING)}
 
 
 def length_bucket_arms(trainer, epochs: int) -> dict:
@@ -63,21 +69,29 @@ def length_bucket_arms(trainer, epochs: int) -> dict:
     trainers_own = LengthGroupedSampler(trainer.args.train_batch_size * trainer.args.gradient_accumulation_steps, lengths=buckets.lengths)
     forward = fast_training.OneStepLoraLinear.forward
     return {
-        "Trainer's grouping": (batches_from(trainers_own, trainer, epochs), forward),
-        "length buckets": (batches_from(buckets, trainer, epochs), forward),
+        "Trainer's grouping": (batches_from(trainers_own, trainer, epochs), forward, SHARING),
+        "length buckets": (batches_from(buckets, trainer, epochs), forward, SHARING),
     }
+
+
+def shared_opening_arms(trainer, epochs: int) -> dict:
+    from scripts import fast_training
+
+    batches = batches_from(trainer._get_train_sampler(), trainer, epochs)
+    forward = fast_training.OneStepLoraLinear.forward
+    return {"every row whole": (batches, forward, NO_SHARING), "opening shared": (batches, forward, SHARING)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("comparison", choices=["lora-layer", "length-buckets"])
+    parser.add_argument("comparison", choices=["lora-layer", "length-buckets", "shared-opening"])
     parser.add_argument("--config", default=str(REPO / "project.toml"))
     parser.add_argument("--epochs", type=int, default=3, help="passes over the training examples for each way")
     options = parser.parse_args()
 
     import torch
 
-    from scripts import fast_training, train
+    from scripts import fast_training, shared_opening, train
     from scripts.config import load_settings
     from scripts.model import detect_hardware, load_causal_lm, load_for
 
@@ -92,11 +106,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         trainer = train.build_trainer(cfg, model, tokenizer, train_rows, eval_rows, hardware, Path(scratch))
     trainer.model.train()
-    arms = (lora_layer_arms if options.comparison == "lora-layer" else length_bucket_arms)(trainer, options.epochs)
+    arms = {"lora-layer": lora_layer_arms, "length-buckets": length_bucket_arms, "shared-opening": shared_opening_arms}[options.comparison](
+        trainer, options.epochs
+    )
     ours_forward = fast_training.OneStepLoraLinear.forward
 
-    def step_seconds(batch, forward) -> float:
+    def step_seconds(batch, forward, min_shared: int) -> float:
         fast_training.OneStepLoraLinear.forward = forward
+        shared_opening.MIN_SHARED_TOKENS = min_shared
         inputs = {key: batch[key] for key in ("input_ids", "attention_mask", "labels")}
         started = time.perf_counter()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=trainer.args.bf16):
@@ -107,18 +124,18 @@ def main() -> None:
 
     names = list(arms)
     for name in names:
-        batches, forward = arms[name]
+        batches, forward, min_shared = arms[name]
         for batch in batches[:WARMUP_STEPS]:
-            step_seconds(batch, forward)
+            step_seconds(batch, forward, min_shared)
     seconds, real, computed = (dict.fromkeys(names, 0) for _ in range(3))
-    pairs = min(len(batches) for batches, _ in arms.values())
+    pairs = min(len(batches) for batches, _, _ in arms.values())
     for index in range(pairs):
         for name in names if index % 2 == 0 else reversed(names):
-            batches, forward = arms[name]
-            seconds[name] += step_seconds(batches[index], forward)
+            batches, forward, min_shared = arms[name]
+            seconds[name] += step_seconds(batches[index], forward, min_shared)
             real[name] += int(batches[index]["attention_mask"].sum())
             computed[name] += batches[index]["attention_mask"].numel()
-    fast_training.OneStepLoraLinear.forward = ours_forward
+    fast_training.OneStepLoraLinear.forward, shared_opening.MIN_SHARED_TOKENS = ours_forward, SHARING
 
     print(f"\n{hardware.name}, {hardware.precision}; {pairs} pairs of steps ({options.epochs} epochs each)")
     print(f"{'':<20} {'seconds':>8} {'real tokens':>11} {'padding':>8} {'tokens/s':>9}")

@@ -188,18 +188,16 @@ def answer_token_log_probs(model, tokenizer, pairs: list[tuple[list[dict], str]]
 def logits_from(model, input_ids, attention, first: int):
     """The logits at positions first..width-2 of a right-padded batch, running the rows' shared opening once.
 
-    Every chat prompt opens with the same tokens (SmolLM2's system prompt: 24 of about 37), so the model runs
-    them for one row, copies their keys and values to every row (the cache), and runs each row from there on.
+    Every chat prompt opens with the same tokens (SmolLM2's system prompt: 24 of about 37), run for one row
+    and copied to every row (scripts/shared_opening.py).
     """
     import torch
     from transformers import DynamicCache
 
-    same = (input_ids == input_ids[:1]).all(dim=0) & (attention == 1).all(dim=0)
-    shared = min(int(same.long().cumprod(dim=0).sum()), first)  # the logits at `first` are still needed
-    cache = DynamicCache(config=model.config.get_text_config(decoder=True))
-    if shared:
-        model(input_ids=input_ids[:1, :shared], cache=cache, use_cache=True, logits_to_keep=1)
-        cache.batch_repeat_interleave(len(input_ids))
+    from .shared_opening import cache_of_opening, shared_length
+
+    shared = shared_length(input_ids, attention, first)  # the logits at `first` are still needed
+    cache = cache_of_opening(model, input_ids, shared) if shared else DynamicCache(config=model.config.get_text_config(decoder=True))
     width = input_ids.shape[1]
     positions = torch.arange(shared, width, device=input_ids.device).expand(len(input_ids), -1)
     keep = torch.arange(first - shared, width - 1 - shared, device=input_ids.device)

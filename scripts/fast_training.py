@@ -14,6 +14,7 @@ from peft.tuners.lora import Linear as LoraLinear
 from torch.utils.data import Sampler
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
+from .shared_opening import final_hidden_states
 from .trainer import RehearsalSFTTrainer
 
 
@@ -92,6 +93,9 @@ class FastSFTTrainer(RehearsalSFTTrainer):
        position, in float32. This computes the same loss, the same way TRL normalises it, from the final
        hidden states of the answer positions only: a training step is about 1.5x faster (bench/README.md).
        GPUs keep TRL's loss unchanged.
+    3. In that CPU loss, the opening every example shares (the chat template's system prompt, 26 of about
+       63 tokens on the bundled example) runs once per batch instead of once per example
+       (scripts/shared_opening.py); the rehearsal batches do the same.
     """
 
     def _get_train_sampler(self, train_dataset=None):
@@ -108,19 +112,15 @@ class FastSFTTrainer(RehearsalSFTTrainer):
         return self._answer_only_loss(model, inputs, num_items_in_batch)
 
     def _answer_only_loss(self, model, inputs, num_items_in_batch):
-        # Through the (possibly DDP-wrapped) model, so multi-process training still syncs gradients.
-        # An empty logits_to_keep: the model's own output layer scores no position; we do it below.
-        outputs = model(
-            input_ids=inputs["input_ids"],
-            attention_mask=inputs["attention_mask"],
-            output_hidden_states=[-1],  # only the last layer's
-            logits_to_keep=torch.empty(0, dtype=torch.long, device=inputs["input_ids"].device),
-            use_cache=False,
-        )
-        labels = inputs["labels"][:, 1:]  # position t predicts token t + 1
+        # Through the (possibly DDP-wrapped) model, so multi-process training still syncs gradients. The rows'
+        # shared opening (the chat template's system prompt) runs once for the whole batch.
+        labels = inputs["labels"]
+        first_label = int((labels != -100).any(dim=0).long().argmax())  # the earliest answer token's column
+        hidden, offset = final_hidden_states(model, inputs["input_ids"], inputs["attention_mask"], limit=first_label - 1)
+        labels = labels[:, offset + 1 :]  # position t predicts token t + 1
         answer = labels != -100
         output_layer = self.model.get_output_embeddings()  # self.model is never DDP-wrapped
-        hidden = outputs.hidden_states[-1][:, :-1][answer]  # the final, normalised hidden states
+        hidden = hidden[:, :-1][answer]  # the final, normalised hidden states
         # Autocast covers only the model's forward, so compute in the weights' own precision, as it would.
         logits = output_layer(hidden.to(output_layer.weight.dtype)).float()
         targets = labels[answer]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from .generation import generate_answers, tokenize_answers
+from .shared_opening import final_hidden_states
 
 TOP_K = 32  # base-model tokens kept per answer position
 REPLY_TOKENS = 48  # the longest base-model reply rehearsed; everyday answers are short
@@ -52,15 +53,8 @@ def answer_logits(model, output_layer, input_ids, attention_mask, starts: list[i
 
     The output layer runs on those positions only: on a small model it is a fifth of the weights.
     """
-    outputs = model(
-        input_ids=input_ids,
-        attention_mask=attention_mask,
-        output_hidden_states=[-1],  # only the last layer's (normalised)
-        logits_to_keep=torch.empty(0, dtype=torch.long, device=input_ids.device),  # no logits from the model itself
-        use_cache=False,
-    )
-    hidden = outputs.hidden_states[-1]
-    rows = [hidden[row, start - 1 : length - 1] for row, (start, length) in enumerate(zip(starts, lengths))]
+    hidden, offset = final_hidden_states(model, input_ids, attention_mask, limit=min(starts) - 1)  # shared opening once
+    rows = [hidden[row, start - 1 - offset : length - 1 - offset] for row, (start, length) in enumerate(zip(starts, lengths))]
     stacked = output_layer(torch.cat(rows).to(output_layer.weight.dtype)).float()
     return list(stacked.split([len(row) for row in rows]))
 

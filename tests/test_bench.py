@@ -37,10 +37,10 @@ def test_train_throughput_prints_both_runs_and_the_ratio(tiny_project):
     assert ratio and float(ratio.group(1)) > 0, output[-1500:]
 
 
-@pytest.mark.parametrize("comparison", ["lora-layer", "length-buckets"])
+@pytest.mark.parametrize("comparison", ["lora-layer", "length-buckets", "shared-opening"])
 def test_paired_prints_both_ways_and_the_ratio(tiny_project, comparison):
     output = run_bench("paired.py", comparison, "--config", str(tiny_project), "--epochs", "1")
-    rows = [line for line in output.splitlines() if re.match(r"(PEFT's layer|one-step layer|Trainer's grouping|length buckets) ", line)]
+    rows = [line for line in output.splitlines() if re.match(r"(PEFT's layer|one-step layer|Trainer's grouping|length buckets|every row whole|opening shared) ", line)]
     assert len(rows) == 2, output[-1500:]
     ratio = re.search(r"ratio: .* trained ([\d.]+)x as many real tokens per second as", output)
     assert ratio and float(ratio.group(1)) > 0, output[-1500:]

@@ -16,7 +16,7 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 from trl import SFTTrainer
 
 from conftest import REPO, run_cli, set_values, small_trainer
-from scripts import fast_training, train
+from scripts import fast_training, shared_opening, train
 from scripts.config import load_settings
 
 QUICK = {"max_steps": 4, "batch_size": 4, "save_steps": 2, "logging_steps": 1, "precision": "fp32"}
@@ -89,6 +89,8 @@ def test_answer_only_loss_equals_trl_loss_and_gradients(quick_project, precision
     assert type(trainer).compute_loss is not SFTTrainer.compute_loss
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
     answer_tokens = int((batch["labels"] != -100).sum())
+    opening = shared_opening.shared_length(batch["input_ids"], batch["attention_mask"], limit=batch["input_ids"].shape[1])
+    assert opening >= shared_opening.MIN_SHARED_TOKENS  # ours runs the shared opening once (TRL's runs every row whole)
 
     def loss(compute_loss):
         return lambda: compute_loss(trainer, trainer.model, dict(batch), num_items_in_batch=answer_tokens)
