@@ -215,7 +215,7 @@ class Runner:
         expression = expression.strip()
         if expression.startswith("${{") and expression.endswith("}}"):
             expression = expression[3:-2].strip()
-        python = re.sub(r"\b(github|secrets|vars|env|runner|steps|needs)((?:\.[\w-]+)+)", r"lookup('\1\2')", expression)
+        python = re.sub(r"\b(github|inputs|secrets|vars|env|runner|steps|needs)((?:\.[\w-]+)+)", r"lookup('\1\2')", expression)
         python = python.replace("&&", " and ").replace("||", " or ")
         python = re.sub(r"!(?!=)", " not ", python)
         failed = bool(result and result.failed)
