@@ -16,11 +16,13 @@ docs/design.md, "Dispatch to a GPU".
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -60,7 +62,7 @@ def add_arguments(parser) -> None:
     )
     parser.add_argument("--yes", action="store_true", help="start the paid job without asking (for CI)")
     parser.add_argument("--dry-run", action="store_true", help="show the job and its estimated cost; send nothing")
-    parser.add_argument("--resume", metavar="RUN_ID", help="hf-jobs: continue that run from its last checkpoint")
+    parser.add_argument("--resume", metavar="RUN_ID", help="hf-jobs: continue that run from its last checkpoint (empty: a new run; the Train workflow's `resume` input)")
     parser.add_argument(
         "--ref", metavar="BRANCH", help="the branch being trained (CI passes it; a trained/... branch carries Colab's outputs)"
     )
@@ -227,31 +229,68 @@ def dispatch_hf_job(cfg, args) -> int:
 
     token = _hf_token()
     api = hub_api(token)
-    namespace = cfg.project.hub_owner or api.whoami()["name"]
+    with hub_refusals_explained(f"{cfg.project.hub_owner or '<you>'}/{cfg.project.name}-runs"):
+        namespace = cfg.project.hub_owner or api.whoami()["name"]
     plan = plan_hf_job(cfg, namespace, run_id, resume=bool(args.resume), usd_per_hour=_live_price(api, cfg.train.hf_flavor))
     print(describe_plan(plan))
     if not args.yes and not _confirmed("Start this job and pay for it?"):
         print("Nothing was sent.")
         return EXIT_OK
 
-    revision = project_revision(api, plan) if plan.resume else upload_project(api, cfg, plan)
-    plan.script_args += ["--project-revision", revision]
-    job = api.run_uv_job(**plan.run_uv_job_arguments(token), namespace=namespace)
+    with hub_refusals_explained(plan.runs_repo):
+        revision = project_revision(api, plan) if plan.resume else upload_project(api, cfg, plan)
+        plan.script_args += ["--project-revision", revision]
+        job = api.run_uv_job(**plan.run_uv_job_arguments(token), namespace=namespace)
     print(f"Started job {job.id}: {getattr(job, 'url', '')}", flush=True)
     add_to_job_summary(f"Training on Hugging Face Jobs ({plan.flavor}): job `{job.id}`, run `{plan.run_id}`.")
 
     stage = follow_job(api, job.id, namespace)
     if stage != "COMPLETED":
-        print(
-            f"The job ended with {stage}. Its last checkpoint is kept in {plan.runs_repo}; continue with\n"
-            f"  python -m scripts dispatch --backend hf-jobs --resume {plan.run_id}",
-            file=sys.stderr,
-        )
+        print(how_to_resume(stage, plan), file=sys.stderr)
+        add_to_job_summary(how_to_resume(stage, plan))
         return EXIT_CHECKS_FAILED
     bring_back_outputs(cfg, plan, token)
     write_provenance(cfg, f"Hugging Face Jobs (job `{job.id}`, {plan.flavor}, run `{plan.run_id}` in {plan.runs_repo})")
     set_github_output("stage", "trained")
     return EXIT_OK
+
+
+def how_to_resume(stage: str, plan: JobPlan) -> str:
+    """What to do after a job that failed or hit its timeout: on GitHub, where nobody can type a command, the Train
+    workflow's "Run workflow" button takes the run id (train.yml's `resume` input)."""
+    where = f"The job ended with {stage}. Its last checkpoint is kept in {plan.runs_repo}; "
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        return where + (
+            f"read the job's log above, fix what stopped it, then continue: Actions > Train > Run workflow, "
+            f"on this branch, with resume = {plan.run_id} (or leave it empty to start again)."
+        )
+    return where + f"continue with\n  python -m scripts dispatch --backend hf-jobs --resume {plan.run_id}"
+
+
+@contextmanager
+def hub_refusals_explained(runs_repo: str):
+    """Turn the Hub's "no" (a bad token, no credit, a missing permission) into one sentence saying what to fix."""
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        yield
+    except HfHubHTTPError as error:
+        raise UserError(hub_refusal(error, runs_repo)) from None
+
+
+def hub_refusal(error, runs_repo: str) -> str:
+    status = getattr(getattr(error, "response", None), "status_code", None)
+    said = (getattr(error, "server_message", None) or str(error).splitlines()[0]).strip()
+    fixes = {
+        401: "the token is not valid (expired, revoked or mistyped): make a new one as below and put it in HF_TOKEN "
+        "(on GitHub, the HF_JOBS_TOKEN secret)",
+        402: "the account has no credit for Jobs: add a payment method or credit at https://huggingface.co/settings/billing "
+        "(Jobs are paid by the minute), or train with [train] backend = \"colab\" on Colab's free GPU",
+        403: f"the token may not do this: edit it at https://huggingface.co/settings/tokens so that it may start Jobs and "
+        f"write to the private dataset {runs_repo} (create that dataset first if it does not exist)",
+    }
+    fix = fixes.get(status, "try again later (https://status.huggingface.co says whether the Hub is down)")
+    return f"Hugging Face refused ({status or 'no answer'}: {said}); {fix}."
 
 
 def new_run_id() -> str:

@@ -9,6 +9,10 @@
      loaded that way, so we convert it once into an ordinary safetensors folder
      in a cache directory and reuse that folder afterwards.
 
+With FINETUNE_BUNDLED_FIRST=1 (GitHub's workflows set it) 3 comes before 2: the default model
+is the bundled copy in every run, and any other model still comes from the Hub, which a runner
+can reach. (HF_HUB_OFFLINE=1 there would refuse every model but the bundled one.)
+
 `ResolvedModel.weights_note` records which weights were used, for the model card.
 """
 
@@ -66,17 +70,28 @@ def resolve_base(model_id: str, revision: str = "main", root: Path | None = None
             f"project.toml [model] base: folder {model_id} has no config.json; "
             "point it at a folder saved with save_pretrained, or use a Hub id like HuggingFaceTB/SmolLM2-135M-Instruct."
         )
+    if model_id in BUNDLED and bundled_first():
+        return _bundled(model_id)
     hub_folder = _try_hub(model_id, revision)
     if hub_folder is not None:
         return ResolvedModel(hub_folder, model_id, "hub", f"{model_id} at revision {revision} from the Hugging Face Hub")
     if model_id in BUNDLED:
-        _, _, note = BUNDLED[model_id]
-        return ResolvedModel(convert_bundled(model_id), model_id, "bundled", note)
+        return _bundled(model_id)
     raise UserError(
         f"project.toml [model] base: cannot reach the Hugging Face Hub to download {model_id}, and no offline copy "
         f"is bundled for it; connect to the internet, download it to a folder and set base to that folder, "
         f"or use one of: {', '.join(BUNDLED)}."
     )
+
+
+def bundled_first() -> bool:
+    """True where the bundled copy is wanted even though the Hub can be reached (see the module docstring)."""
+    return os.environ.get("FINETUNE_BUNDLED_FIRST") == "1"
+
+
+def _bundled(model_id: str) -> ResolvedModel:
+    _, _, note = BUNDLED[model_id]
+    return ResolvedModel(convert_bundled(model_id), model_id, "bundled", note)
 
 
 def _looks_like_path(model_id: str) -> bool:
@@ -88,10 +103,31 @@ def _try_hub(model_id: str, revision: str) -> Path | None:
     if os.environ.get("HF_HUB_OFFLINE") == "1":
         return None
     from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+    from huggingface_hub.errors import (
+        GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError,
+    )
 
     try:
         return Path(snapshot_download(model_id, revision=revision, allow_patterns=_MODEL_FILES))
+    # The Hub answered "no": say why, rather than "cannot reach the Hub" (GatedRepoError is a RepositoryNotFoundError).
+    except GatedRepoError:
+        raise UserError(
+            f"project.toml [model] base: {model_id} is gated on the Hub; accept its licence at "
+            f"https://huggingface.co/{model_id} and give this machine a token of that account (`hf auth login`, or "
+            "HF_TOKEN). GitHub's Data check and Train workflows have no Hugging Face token, so there choose a model "
+            "that is not gated (README, week 1)."
+        ) from None
+    except RepositoryNotFoundError:
+        raise UserError(
+            f"project.toml [model] base: the Hub has no public model {model_id}; check its spelling on "
+            "https://huggingface.co/models (`python -m scripts models` lists tested ones), "
+            "e.g. HuggingFaceTB/SmolLM2-135M-Instruct."
+        ) from None
+    except RevisionNotFoundError:
+        raise UserError(
+            f'project.toml [model] revision: {model_id} has no revision "{revision}" on the Hub; use "main" or a commit '
+            f"hash from https://huggingface.co/{model_id}/commits/main."
+        ) from None
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError):
         return None
 

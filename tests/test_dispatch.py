@@ -204,6 +204,50 @@ def test_a_failed_job_says_how_to_resume_and_resuming_uploads_nothing(hub_projec
     assert script_args[-2:] == ["--project-revision", PROJECT_COMMIT]  # the upload's commit, not the newest one
 
 
+def test_on_github_a_failed_job_says_which_button_resumes_it(hub_project, fake_hub, capsys, monkeypatch, tmp_path):
+    """A learner working on GitHub cannot type `dispatch --resume`, and a run resumed on a laptop opens no results
+    pull request: the Train workflow's "Run workflow" takes the run id, and passes it to dispatch."""
+    import yaml
+
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
+    monkeypatch.setattr(dispatch, "new_run_id", lambda: "20260101-120000")
+    fake_hub.stage = "ERROR"
+    assert dispatch.main(load_settings(hub_project), arguments(resume="")) == 1  # what a push passes: a new run
+    said = capsys.readouterr().err
+    assert "Actions > Train > Run workflow" in said and "resume = 20260101-120000" in said
+    assert "resume = 20260101-120000" in (tmp_path / "summary.md").read_text()
+    assert len(fake_hub.called("create_commit")) == 1  # "" is a new run: its project files were uploaded
+
+    train = yaml.safe_load((REPO / ".github/workflows/train.yml").read_text(encoding="utf-8"))
+    assert "resume" in train[True]["workflow_dispatch"]["inputs"]  # YAML 1.1 reads a bare `on` key as True
+    (step,) = [step for step in train["jobs"]["train"]["steps"] if "scripts dispatch" in step.get("run", "")]
+    (name,) = [key for key, value in step["env"].items() if value == "${{ inputs.resume }}"]
+    assert f'--resume "${name}"' in step["run"]
+
+
+@pytest.mark.parametrize(
+    "status, fix",
+    [(401, "the token is not valid"), (402, "https://huggingface.co/settings/billing"),
+     (403, "may start Jobs and write to the private dataset ada-learner/namibia-qa-runs")],
+)  # fmt: skip
+def test_a_job_the_hub_refuses_is_one_sentence_saying_what_to_fix(hub_project, fake_hub, status, fix):
+    """No credit, a revoked token or one without the Jobs permission used to end in a traceback."""
+    import httpx2
+    from huggingface_hub.errors import HfHubHTTPError
+
+    def refuse(**kwargs):
+        response = httpx2.Response(status, request=httpx2.Request("POST", "https://huggingface.co/api/jobs/ada-learner"))
+        raise HfHubHTTPError(f"{status} Client Error: the Hub says no", response=response)
+
+    fake_hub.run_uv_job = refuse
+    with pytest.raises(dispatch.UserError) as refused:
+        dispatch.main(load_settings(hub_project), arguments())
+    message = str(refused.value)
+    assert message.startswith(f"Hugging Face refused ({status}: ") and fix in message, message
+    assert TOKEN not in message
+
+
 def test_resuming_a_run_whose_project_was_never_uploaded_is_a_clear_error(hub_project, fake_hub):
     with pytest.raises(dispatch.UserError, match="cannot be resumed; start a new run without --resume"):
         dispatch.main(load_settings(hub_project), arguments(resume="20251231-000000"))

@@ -215,7 +215,7 @@ class Runner:
         expression = expression.strip()
         if expression.startswith("${{") and expression.endswith("}}"):
             expression = expression[3:-2].strip()
-        python = re.sub(r"\b(github|secrets|vars|env|runner|steps|needs)((?:\.[\w-]+)+)", r"lookup('\1\2')", expression)
+        python = re.sub(r"\b(github|inputs|secrets|vars|env|runner|steps|needs)((?:\.[\w-]+)+)", r"lookup('\1\2')", expression)
         python = python.replace("&&", " and ").replace("||", " or ")
         python = re.sub(r"!(?!=)", " not ", python)
         failed = bool(result and result.failed)
@@ -431,6 +431,44 @@ def test_the_colab_notebook_runs_and_its_pushed_branch_goes_to_review(tmp_path, 
     pushed = subprocess.run(["git", "show", f"{branch}:outputs/train/adapter/adapter_model.safetensors"], cwd=bare,
                             capture_output=True, check=True).stdout  # the adapter Colab pushed  # fmt: skip
     assert f"| `outputs/train/adapter/adapter_model.safetensors` | {len(pushed)} | `{hashlib.sha256(pushed).hexdigest()}` |" in body
+
+
+def test_the_colab_download_holds_what_a_push_would_and_says_how_to_push_it(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    """HAND_BACK = "download" (no GitHub token in Colab): the zip holds the files the push would commit, not the
+    checkpoints, and the commands it prints push a trained/... branch with them from the learner's clone; the test
+    above shows such a branch goes on to the review. It used to say "run `python -m scripts card`", which opens no
+    results pull request."""
+    import zipfile
+
+    import nbformat
+
+    bare, learner = make_learner_repo(tmp_path, tiny_model_dir)
+    notebook = nbformat.read(REPO / "template" / "colab" / "train.ipynb", as_version=4)
+    helpers = next(cell.source for cell in notebook.cells if "def git(" in cell.source)
+    hand_back = next(cell.source for cell in notebook.cells if "HAND_BACK ==" in cell.source)
+    colab = tmp_path / "colab-clone"  # what training left in the notebook's clone
+    trained = ["outputs/train/adapter/adapter_model.safetensors", "outputs/train/adapter/adapter_config.json",
+               "outputs/train/metrics.json", "outputs/evaluate/metrics.json"]  # fmt: skip
+    for name in [*trained, "outputs/train/checkpoints/checkpoint-2/optimizer.pt"]:
+        (colab / name).parent.mkdir(parents=True, exist_ok=True)
+        (colab / name).write_text(name)
+    monkeypatch.chdir(colab)
+    namespace = {"HAND_BACK": "download", "BRANCH": "main", "PROJECT": str(colab)}
+    exec(helpers, namespace)  # the notebook's own code, as Colab runs it
+    exec(hand_back, namespace)
+    said = capsys.readouterr().out
+
+    archive = Path(re.search(r"Wrote (\S+\.zip)\.", said).group(1))
+    with zipfile.ZipFile(archive) as bundle:
+        assert sorted(bundle.namelist()) == sorted(trained)
+        bundle.extractall(learner)
+    archive.unlink()
+    commands = [line.strip() for line in said.splitlines() if line.startswith("  git ")]
+    assert commands, said
+    for command in commands:
+        subprocess.run(command, shell=True, cwd=learner, check=True, capture_output=True)
+    (branch,) = git("branch", "--list", "trained/*", cwd=bare).split()
+    assert sorted(git("ls-tree", "-r", "--name-only", branch, "--", "outputs", cwd=bare).splitlines()) == sorted(trained)
 
 
 def test_the_colab_backend_stops_the_run_with_a_link(tmp_path, tiny_model_dir, monkeypatch):

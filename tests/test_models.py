@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from conftest import REPO, make_project, run_cli, set_values, validate_report
 from scripts.base_models import find, load_catalogue, readme_table
 from scripts.card_facts import base_licence, tokens_per_word_text
@@ -85,3 +87,54 @@ def test_tokens_per_word_by_declared_language(tiny_model_dir):
     assert 'add `"language": "<code>"` to its records' in markdown  # hz: nothing attributed
     card = tokens_per_word_text(figures)
     assert card.startswith(f"en {languages['en']['tokens_per_word']}, ng {languages['ng']['tokens_per_word']} (English reference")
+
+
+# ---------------------------------------------------------------- when the Hub says no
+
+
+def hub_refusal(error_class, status: int):
+    import httpx2
+
+    response = httpx2.Response(status, request=httpx2.Request("GET", "https://huggingface.co/api/models/x"))
+    return error_class(f"{status} Client Error", response=response)
+
+
+@pytest.mark.parametrize(
+    "error_name, status, says",
+    [
+        ("GatedRepoError", 401, ["is gated on the Hub", "https://huggingface.co/google/gemma-3-270m-it", "not gated"]),
+        ("RepositoryNotFoundError", 401, ["the Hub has no public model google/gemma-3-270m-it", "spelling"]),
+        ("RevisionNotFoundError", 404, ['[model] revision: google/gemma-3-270m-it has no revision "main"']),
+    ],
+)
+def test_a_model_the_hub_refuses_is_named_with_the_reason_not_as_no_connection(monkeypatch, error_name, status, says):
+    """Week 1: a learner types a model id. A typo, or a gated model (Gemma, Llama) on GitHub's runners, which have no
+    Hugging Face token, used to end in "cannot reach the Hugging Face Hub ... connect to the internet"."""
+    from huggingface_hub import errors
+
+    from scripts import model
+
+    def snapshot_download(*args, **kwargs):
+        raise hub_refusal(getattr(errors, error_name), status)
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr("huggingface_hub.snapshot_download", snapshot_download)
+    with pytest.raises(model.UserError) as refused:
+        model.resolve_base("google/gemma-3-270m-it")
+    message = str(refused.value)
+    assert all(part in message for part in says), message
+    assert "cannot reach" not in message
+
+
+def test_no_connection_still_says_so(monkeypatch):
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    from scripts import model
+
+    def snapshot_download(*args, **kwargs):
+        raise LocalEntryNotFoundError("cannot find the requested files in the disk cache")
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr("huggingface_hub.snapshot_download", snapshot_download)
+    with pytest.raises(model.UserError, match="cannot reach the Hugging Face Hub to download google/gemma-3-270m-it"):
+        model.resolve_base("google/gemma-3-270m-it")

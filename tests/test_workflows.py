@@ -160,6 +160,43 @@ def test_the_torch_pin_of_remote_jobs_matches_the_makefile():
     assert dispatch.TORCH_REQUIREMENT in (REPO / "Makefile").read_text()
 
 
+# The steps that load the base model, and the workflow jobs that run them on GitHub.
+MODEL_STEPS = re.compile(r"^python -m scripts (validate|train|evaluate|card|export)\b", re.MULTILINE)
+
+
+@pytest.mark.parametrize("workflow, job_name", [("validate.yml", "validate"), ("train.yml", "train")])
+def test_a_base_model_without_a_bundled_copy_comes_from_the_hub_on_github(workflow, job_name, monkeypatch, tmp_path):
+    """Week 1 asks the learner to choose a base model. On GitHub the Hub can be reached, so each step that loads the
+    model must download one that is not bundled (with HF_HUB_OFFLINE=1 the Data check failed, telling the learner to
+    'connect to the internet'), and still use the bundled copy of the default model (no download, same weights)."""
+    from scripts import model
+
+    spec = load(REPO / ".github/workflows" / workflow)
+    job = spec["jobs"][job_name]
+    model_steps = [step for step in job["steps"] if MODEL_STEPS.search(step.get("run", ""))]
+    assert model_steps, f"{workflow} {job_name}: no step loads the model"
+    downloads = []
+
+    def snapshot_download(model_id, revision="main", allow_patterns=None):
+        downloads.append(model_id)
+        return str(tmp_path / "from-the-hub")
+
+    monkeypatch.setattr("huggingface_hub.snapshot_download", snapshot_download)
+    monkeypatch.setattr(model, "convert_bundled", lambda model_id: tmp_path / "bundled")
+    for step in model_steps:
+        env = {**spec.get("env", {}), **job.get("env", {}), **step.get("env", {})}
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # tests set it; on GitHub only the workflow does
+        for key, value in env.items():
+            monkeypatch.setenv(key, str(value))
+        where = f"{workflow} `{step.get('name', step['run'])}`"
+        try:
+            assert model.resolve_base("Qwen/Qwen2.5-0.5B-Instruct").source == "hub", where
+        except model.UserError as error:
+            raise AssertionError(f"{where}: {error}") from None
+        assert model.resolve_base("HuggingFaceTB/SmolLM2-135M-Instruct").source == "bundled", where
+    assert downloads == ["Qwen/Qwen2.5-0.5B-Instruct"] * len(model_steps)
+
+
 # ---------------------------------------------------------------- the required checks run on every pull request of the flow
 
 # What the learner's data pull request and the results pull request change (the results PR only results/).
