@@ -28,7 +28,10 @@ weights are frozen, so no weight gradients); LoRA's weights are trained, so they
 2 more for their own gradients. With rank 16 on all seven projections of SmolLM2-135M,
 LoRA is about 6% of the total. Each token attends to the tokens of its own example, so
 the attention term uses the token-weighted mean example length (sum of squared lengths
-over sum of lengths), not the plain mean. Padding is computed but never counted.
+over sum of lengths), not the plain mean. Padding is computed but never counted. This project runs
+the opening every example of a batch shares (the system prompt) once per batch: those tokens are
+counted once too, as the model runs them. The rehearsal passes (scripts/rehearsal.py) are not
+counted, so this project's share of the peak is a little higher than printed.
 """
 
 from __future__ import annotations
@@ -66,8 +69,8 @@ def matmul_peak_gflops(dtype, size: int = 2048, repeats: int = 8) -> float:
     return 2 * size**3 / best / 1e9
 
 
-def flops_per_token(model_config, attention_length: float, loss_share: float, lora_parameters: int) -> float:
-    """Model FLOPs per real token, as in the module docstring."""
+def flops_per_token(model_config, attention_length: float, loss_share: float, lora_parameters: int, run_share: float = 1.0) -> float:
+    """Model FLOPs per real token, as in the module docstring; `run_share` of the tokens go through the model."""
     layers, width, mlp = model_config.num_hidden_layers, model_config.hidden_size, model_config.intermediate_size
     heads, kv_heads = model_config.num_attention_heads, model_config.num_key_value_heads
     head_dim = width // heads
@@ -75,7 +78,21 @@ def flops_per_token(model_config, attention_length: float, loss_share: float, lo
     body = layers * (attention_params + 3 * width * mlp)
     head = width * model_config.vocab_size
     attention = 12 * layers * attention_length * heads * head_dim
-    return 4 * body + 4 * head * loss_share + 6 * lora_parameters + attention
+    return (4 * body + 6 * lora_parameters + attention) * run_share + 4 * head * loss_share
+
+
+def tokens_run(batches, shares_opening: bool) -> int:
+    """Real tokens the model runs: with the shared opening (scripts/shared_opening.py), once per batch, not per row."""
+    from scripts.shared_opening import MIN_SHARED_TOKENS, shared_length
+
+    total = 0
+    for batch in batches:
+        total += int(batch["attention_mask"].sum())
+        if shares_opening:
+            first_label = int((batch["labels"] != -100).any(dim=0).long().argmax())
+            shared = shared_length(batch["input_ids"], batch["attention_mask"], first_label - 1)
+            total -= shared * (len(batch["input_ids"]) - 1) if shared >= MIN_SHARED_TOKENS else 0
+    return total
 
 
 def trl_default_trainer(cfg, model, tokenizer, train_rows, eval_rows, output_dir, hardware):
@@ -175,7 +192,10 @@ def run_variant(label: str, config_path: str, steps: int, precision: str) -> dic
     trainer.model.eval()
     perplexity = answer_perplexity(trainer.model, tokenizer, load_split(cfg, "eval"), 8, cfg.model.max_length)
     lora_parameters = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
-    per_token = flops_per_token(model.config, attention_length, labelled / real, lora_parameters)
+    from scripts.fast_training import FastSFTTrainer
+
+    shares_opening = isinstance(trainer, FastSFTTrainer) and hardware.device == "cpu"  # the speed layer's CPU loss
+    per_token = flops_per_token(model.config, attention_length, labelled / real, lora_parameters, tokens_run(batches, shares_opening) / real)
     steady = clock.steady_tokens_per_second()
     return {
         "run": label,

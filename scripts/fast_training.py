@@ -93,7 +93,7 @@ class FastSFTTrainer(RehearsalSFTTrainer):
        position, in float32. This computes the same loss, the same way TRL normalises it, from the final
        hidden states of the answer positions only: a training step is about 1.5x faster (bench/README.md).
        GPUs keep TRL's loss unchanged.
-    3. In that CPU loss, the opening every example shares (the chat template's system prompt, 26 of about
+    3. In that CPU loss, the opening every example shares (the chat template's system prompt, 24 of about
        63 tokens on the bundled example) runs once per batch instead of once per example
        (scripts/shared_opening.py); the rehearsal batches do the same.
     """
