@@ -267,12 +267,22 @@ def require_questions(examples: list[Example], step: str) -> None:
 
 
 def require_text_answers(examples: list[Example]) -> None:
-    """A record's `answer` (the key fact) must be text: evaluate ignores any other value and scores the whole reply."""
+    """A record's `answer` (the key fact) must be text, and not empty: evaluate ignores any other value and scores the
+    reply against the whole reference answer instead, which a right short reply rarely contains word for word."""
     for example in examples:
-        value = example.meta.get("answer")
-        if value is not None and not isinstance(value, str):
+        if "answer" not in example.meta:
+            continue
+        value = example.meta["answer"]
+        place = where(example.file, example.line, "answer")
+        if value is None or isinstance(value, str) and not value.strip():  # an empty cell of a spreadsheet export
+            shown = "null" if value is None else "empty"
             raise UserError(
-                f'{where(example.file, example.line, "answer")}: must be text in double quotes, like "{value}", not '
+                f"{place}: is {shown}, so evaluate would look for the whole reference answer in the reply instead of a key "
+                'fact; write the key fact (a name, a number, a few words of the answer), or delete "answer" from this record.'
+            )
+        if not isinstance(value, str):
+            raise UserError(
+                f'{place}: must be text in double quotes, like "{value}", not '
                 f"{type(value).__name__}; the evaluation counts a reply as correct when it contains this text."
             )
 

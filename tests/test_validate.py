@@ -774,6 +774,25 @@ def test_a_key_fact_that_is_not_text_stops_validate(tmp_path, tiny_model_dir, ca
                                       "not int; the evaluation counts a reply as correct when it contains this text.")  # fmt: skip
 
 
+@pytest.mark.parametrize("value, shown", [("", "empty"), ("  ", "empty"), (None, "null")])
+def test_an_empty_key_fact_stops_validate(tmp_path, tiny_model_dir, capsys, value, shown):
+    """An empty spreadsheet cell exported as "" or null: evaluate would silently score the whole reference sentence."""
+    config = settings_project(tmp_path, tiny_model_dir)
+    evaluation = tmp_path / "datasets" / "eval.jsonl"
+    lines = evaluation.read_text(encoding="utf-8").splitlines()
+    record = json.loads(lines[1])
+    record["answer"] = value
+    lines[1] = json.dumps(record)
+    evaluation.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert_data_stops(config, capsys, f'datasets/eval.jsonl:2 field "answer": is {shown}, so evaluate would look for the '
+                                      "whole reference answer in the reply instead of a key fact; write the key fact (a "
+                                      'name, a number, a few words of the answer), or delete "answer" from this record.')  # fmt: skip
+    del record["answer"]  # no key fact at all is allowed: the whole reference is then what a reply must contain
+    lines[1] = json.dumps(record)
+    evaluation.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert cli(["validate", "--config", str(config)]) == 0
+
+
 def test_a_probes_file_that_is_not_there_stops_validate(tmp_path, tiny_model_dir, capsys):
     """evaluate skips a missing probes file: a typo in the path would publish a model whose bias was never probed."""
     config = settings_project(tmp_path, tiny_model_dir, probes='"datasets/probe.jsonl"')
