@@ -34,6 +34,7 @@ from scripts.validate import (
     check_duplicates,
     check_chat_markup,
     check_empty_turns,
+    check_leakage,
     check_near_duplicates,
     check_personal_data,
     check_placeholders,
@@ -385,6 +386,23 @@ def test_similarity_index_finds_near_copies_only():
     assert item == "first" and 0.8 <= similarity < 1
     assert index.best_match("which river forms the southern border of namibia") is None
     assert index.best_match("ab") is None  # too short to compare
+
+
+def test_invisible_characters_do_not_hide_an_eval_question_that_is_in_the_training_data(tmp_path):
+    """Zero-width spaces and soft hyphens (pasted from a web page or a chat window) split words for the comparison,
+    so an eval question that copies a training question slipped past the leakage check."""
+    question = "Which desert runs along the whole Atlantic coast of Namibia?"
+    hidden = {"zero-width space": "\u200b", "soft hyphen": "\u00ad", "word joiner": "\u2060", "byte-order mark": "\ufeff"}
+    files = {}
+    for split, questions in (("train", [question]), ("eval", ["".join(c + hidden[name] for c in question[:30]) + question[30:]
+                                                                for name in hidden])):  # fmt: skip
+        path = tmp_path / f"{split}.jsonl"
+        records = [{"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": "The Namib."}]} for q in questions]
+        path.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+        files[split] = load_examples(path, display_name=f"{split}.jsonl")
+    data = Datasets(files["train"], files["eval"], [], {"train": "train.jsonl", "eval": "eval.jsonl"})
+    flagged = [(problem.line, problem.message) for problem in check_leakage(data, 0.8).problems]
+    assert flagged == [(line, "the same question as train.jsonl:1") for line in (1, 2, 3, 4)]
 
 
 # Texts for the batched paths below: the bundled examples, and the cases their code treats apart
