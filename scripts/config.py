@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from .errors import UserError
+from .files import text_lines
 
 DEFAULT_CONFIG = "project.toml"
 
@@ -432,13 +433,13 @@ def _toml_syntax_message(path: Path, error: tomllib.TOMLDecodeError, text: str) 
     # tomllib ends its messages with "(at line L, column C)"; move the place to the front.
     match = re.search(r"\(at line (\d+), column (\d+)\)", str(error))
     reason = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(error))
-    twice = _set_twice_message(path, reason, int(match.group(1)), text.splitlines()) if match else None
+    twice = _set_twice_message(path, reason, int(match.group(1)), text_lines(text)) if match else None
     if twice:
         return twice
     if match:
         place = f"{path}:{match.group(1)}"
     else:  # "at end of document": an unclosed bracket or quote somewhere above
-        place = f"{path}:{len(text.splitlines()) or 1}"
+        place = f"{path}:{len(text_lines(text)) or 1}"
     return (
         f"{place}: TOML syntax error: {reason}; check quotes around text, "
         '"=" between key and value, and [section] headers on that line.'
@@ -523,7 +524,7 @@ class _KeyLocator:
 
     def __init__(self, path: Path, text: str):
         self.path = path
-        self.lines = text.splitlines()
+        self.lines = text_lines(text)
 
     def __call__(self, section: str, key: str | None = None) -> str:
         number = self.line(section, key)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UserError, where
+from .files import text_lines
 
 FORMATS = ("messages", "prompt_completion", "alpaca", "sharegpt", "text")
 
@@ -217,7 +218,7 @@ def require_set_format(record: dict, data_format: str, name: str, line: int) -> 
 def _jsonl_records(text: str, name: str):
     """(line number, record) for each line of a JSONL file, and (line number, message) for each broken one."""
     records, errors = [], []
-    for number, line in enumerate(text.splitlines(), start=1):  # splitlines handles \r\n
+    for number, line in enumerate(text_lines(text), start=1):
         if not line.strip():
             continue
         try:

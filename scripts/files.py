@@ -10,6 +10,16 @@ import tempfile
 from pathlib import Path
 
 
+def text_lines(text: str) -> list[str]:
+    """The lines of a text as an editor numbers them: split at each newline, with a Windows "\\r" dropped.
+
+    str.splitlines also splits at characters that JSON and TOML allow inside a string (U+2028 LINE SEPARATOR,
+    U+0085, form feed), which text pasted from a web page or a PDF carries: it would cut a record in two and
+    shift the number of every line after it.
+    """
+    return [line.removesuffix("\r") for line in text.removesuffix("\n").split("\n")] if text else []
+
+
 def sha256_of(path: Path) -> str:
     """The sha256 of a file, read in 1 MiB blocks so big model files never sit in memory."""
     digest = hashlib.sha256()

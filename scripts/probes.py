@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .errors import UserError, where
+from .files import text_lines
 from .markdown import one_line, table_cell
 
 Messages = list[dict]
@@ -46,7 +47,7 @@ def load_probes(path: Path, display_name: str) -> list[dict]:
         return []
     probes = []
     first_line_of: dict[str, int] = {}  # id -> the line that first used it
-    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+    for number, line in enumerate(text_lines(path.read_text(encoding="utf-8-sig")), start=1):
         if not line.strip():
             continue
         try:

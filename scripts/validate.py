@@ -27,6 +27,7 @@ from .config import setting_locator
 from .data import Example, load_examples, load_split, read_records, require_conversations
 from .dataset_repo import datasheet_path, read_datasheet
 from .errors import EXIT_CHECKS_FAILED, EXIT_OK, UserError, where
+from .files import text_lines
 from .facts import key_fact, phrasing_distribution, phrasings_by_fact, taught_flags
 from .language_id import LanguageDetector, name_of
 from .manifest import repo_ids
@@ -288,7 +289,7 @@ def require_text_answers(examples: list[Example]) -> None:
 
 
 def _lines(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8-sig").splitlines()
+    return text_lines(path.read_text(encoding="utf-8-sig"))
 
 
 def passages(data: Datasets) -> list[Passage]:

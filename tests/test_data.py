@@ -73,6 +73,20 @@ def test_byte_order_mark_windows_line_endings_and_blank_lines():
     assert examples[0].messages[0]["content"] == "What is the capital of Namibia?"  # no BOM left in front
 
 
+def test_line_separators_inside_a_json_string_do_not_split_the_record(tmp_path):
+    """JSON allows U+2028, U+2029 and U+0085 unescaped inside a string (json.dumps(..., ensure_ascii=False) writes
+    them as they are, from text pasted out of a web page or a PDF); str.splitlines cut the record in two there."""
+    answers = ["Windhoek is the capital.\u2028It is also the largest city.", "Windhoek.\u2029More.", "Windhoek.\x85More."]
+    records = [{"prompt": "What is the capital of Namibia?", "completion": answer} for answer in answers]
+    path = tmp_path / "train.jsonl"
+    path.write_text("".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records) + "{broken\n", encoding="utf-8")
+    with pytest.raises(UserError) as raised:  # the broken record is on line 4, as every editor numbers it
+        load_examples(path, display_name="train.jsonl")
+    assert str(raised.value).startswith("train.jsonl:4: not valid JSON")
+    path.write_text("".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records), encoding="utf-8")
+    assert [example.answer for example in load_examples(path)] == answers
+
+
 BROKEN = [
     ("bad_json.jsonl", "broken/bad_json.jsonl:3: not valid JSON"),
     ("missing_field.jsonl", 'broken/missing_field.jsonl:2 field "completion": missing'),

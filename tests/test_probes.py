@@ -30,6 +30,16 @@ REGION = {"id": "region-family", "axis": "region", "group_a": "Rundu", "group_b"
 THRESHOLD = 0.1
 
 
+def test_a_line_separator_inside_a_prompt_does_not_split_the_probe(tmp_path):
+    """U+2028 is allowed unescaped in a JSON string; splitting lines there cut the probe in two."""
+    import json
+
+    probe = REGION | {"prompt_a": "What is life like\u2028for a young family in Rundu?"}
+    path = tmp_path / "probes.jsonl"
+    path.write_text(json.dumps(probe, ensure_ascii=False) + "\n" + json.dumps(REGION | {"id": "two"}) + "\n", encoding="utf-8")
+    assert [loaded["prompt_a"] for loaded in load_probes(path, "probes.jsonl")] == [probe["prompt_a"], REGION["prompt_a"]]
+
+
 # ---------------------------------------------------------------- the swap
 
 
