@@ -87,6 +87,27 @@ def test_line_separators_inside_a_json_string_do_not_split_the_record(tmp_path):
     assert [example.answer for example in load_examples(path)] == answers
 
 
+def test_records_spread_over_several_lines_are_one_sentence(tmp_path):
+    """Pretty-printed objects in a .jsonl file (an editor's "Format document", a chat window): every line of them
+    was an error of its own, hundreds for a small file; one sentence names the first such record and both fixes."""
+    records = [{"prompt": f"What is {number} + {number}?", "completion": str(2 * number)} for number in range(50)]
+    path = tmp_path / "train.jsonl"
+    path.write_text("".join(json.dumps(record, indent=2) + "\n" for record in records), encoding="utf-8")
+    fix = ('but a .jsonl file holds each record on one line; put each record on one line, or make the file a JSON array: '
+           '"[" before the first record, a comma between records and "]" after the last.')  # fmt: skip
+    with pytest.raises(UserError) as raised:
+        load_examples(path, display_name="train.jsonl")
+    assert str(raised.value) == ('train.jsonl:1: a record spread over lines 1-4 (as an editor\'s "Format document" or a chat '
+                                 f"window writes JSON), {fix}")  # fmt: skip
+    lines = [json.dumps(record) for record in records]  # one record broken over two lines by an Enter key
+    lines[2:3] = [lines[2][:20], lines[2][20:]]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(UserError, match=r"^train\.jsonl:3: a record spread over lines 3-4 \("):
+        read_records(path, display_name="train.jsonl")
+    path.write_text("[" + ",\n".join(json.dumps(record, indent=2) for record in records) + "]\n", encoding="utf-8")
+    assert len(load_examples(path)) == 50  # the same records as a JSON array are fine
+
+
 BROKEN = [
     ("bad_json.jsonl", "broken/bad_json.jsonl:3: not valid JSON"),
     ("missing_field.jsonl", 'broken/missing_field.jsonl:2 field "completion": missing'),
