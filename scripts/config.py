@@ -289,6 +289,7 @@ def load_settings(config_path: str | Path = DEFAULT_CONFIG) -> Settings:
     settings = Settings(**sections, root=path.resolve().parent, config_path=path.resolve())
     check_repo_ids(settings, locate)
     check_names_model(settings, locate)
+    check_revision(settings, locate)
     return settings
 
 
@@ -357,6 +358,25 @@ def check_names_model(settings: Settings, locate: "_KeyLocator") -> None:
             f'{locate("data", "names_model")}: names_model "{model}" is not a folder, so it comes from the Hub and '
             "needs names_model_revision set to the commit to use (40 hex digits, from the model page's \"Files and "
             'versions" history), or write names_model = "" to use the rules.'
+        )
+
+
+# What git refuses in a branch or tag name (git check-ref-format): no revision on the Hub can contain these.
+NOT_IN_A_REVISION = re.compile(r"\s|\.\.|[~^:?*\[\\]|^[/.]|[/.]$|@\{")
+
+
+def check_revision(settings: Settings, locate: "_KeyLocator") -> None:
+    """[model] revision must be something the Hub could have: on the runner the bundled copy is trained whatever it
+    says, so a revision that cannot exist would only break the published adapter, the card's code and the Space."""
+    revision = settings.model.revision
+    if settings.path(settings.model.base).is_dir():  # a local folder: revision is not used
+        return
+    if not revision.strip() or NOT_IN_A_REVISION.search(revision):
+        problem = "is empty" if not revision.strip() else f'"{revision}" cannot be a branch, tag or commit of a Hub model'
+        raise UserError(
+            f"{locate('model', 'revision')}: revision {problem}, so code that loads the published adapter, the model "
+            'card\'s example and the Space would fail to load the base model; write "main", or pin the 40-character '
+            "commit hash from the base model's \"Files and versions\" history."
         )
 
 

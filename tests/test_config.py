@@ -61,6 +61,26 @@ def test_mistakes_name_the_line_the_key_and_the_fix(tmp_path, text, message):
     assert _error_for(tmp_path, text) == message
 
 
+REVISION_FIX = ("so code that loads the published adapter, the model card's example and the Space would fail to load the base "
+                'model; write "main", or pin the 40-character commit hash from the base model\'s "Files and versions" history.')
+
+
+@pytest.mark.parametrize("revision, problem", [("", "is empty"), ("main ", 'cannot be a branch, tag or commit of a Hub model'),
+                                               ("my pinned commit", "cannot be"), ("v1..0", "cannot be")])  # fmt: skip
+def test_a_revision_the_hub_cannot_have_names_the_line_and_the_fix(tmp_path, revision, problem):
+    """On the runner the bundled copy trains whatever revision says: only the published code would fail, after the merge."""
+    message = _error_for(tmp_path, f'[model]\nbase = "HuggingFaceTB/SmolLM2-135M-Instruct"\nrevision = "{revision}"\n')
+    shown = problem if problem == "is empty" else f'"{revision}" cannot be a branch, tag or commit of a Hub model'
+    assert message == f"project.toml:3 [model]: revision {shown}, {REVISION_FIX}"
+
+
+@pytest.mark.parametrize("revision", ["main", "v1.0", "refs/pr/4", "0123abc", "feature/x", "a" * 40])
+def test_a_branch_tag_or_commit_is_a_revision(tmp_path, revision):
+    path = tmp_path / "project.toml"
+    path.write_text(f'[model]\nrevision = "{revision}"\n', encoding="utf-8")
+    assert load_settings(path).model.revision == revision
+
+
 def test_toml_syntax_error_names_the_line(tmp_path):
     message = _error_for(tmp_path, '[project]\nname = "x"\nlicense = apache\n')
     assert message.startswith("project.toml:3: TOML syntax error: Invalid value;")
