@@ -891,6 +891,8 @@ def check_role_order(data: Datasets, template_errors: dict[int, str]) -> Check:
         for number, role in enumerate(roles):
             if role == "system" and number > 0:
                 check.flag(example, "a system turn can only come first", _role_field(example.fields[number]))
+            elif number > 0 and role == roles[number - 1] and role in ("user", "assistant"):
+                check.flag(example, _same_role_twice(role), _role_field(example.fields[number]), severity="warn")
         if "user" not in roles:
             list_field = example.fields[0].split("[")[0] if example.fields else None  # "messages", ...
             check.flag(example, "there is no user turn, so the model learns to answer nothing", list_field)
@@ -898,6 +900,16 @@ def check_role_order(data: Datasets, template_errors: dict[int, str]) -> Check:
             check.flag(example, f"the model's chat template refuses this conversation: {template_errors[row]}")
     check.details = f"{sum(example.text is None for example in chats)} conversations checked"
     return check
+
+
+def _same_role_twice(role: str) -> str:
+    """Two user (or assistant) turns in a row: usually a line copied with its role, which was not changed (a warning:
+    the chat template may accept it, and someone may mean it, but the model learns from a conversation nobody has)."""
+    other = "assistant" if role == "user" else "user"
+    return (
+        f'this turn and the one before it are both "{role}", so the conversation does not alternate between user and '
+        f'assistant; if this one was meant to be the {other}\'s, change its role to "{other}"'
+    )
 
 
 SYSTEM_PROMPTS_LISTED = 5  # eval questions named by the system-turn check; the same mismatch is usually on all of them

@@ -358,6 +358,33 @@ def test_a_chat_template_that_refuses_a_conversation_is_reported():
     assert list(errors) == [1] and "must alternate" in errors[1]
 
 
+def test_two_user_or_assistant_turns_in_a_row_are_a_warning_naming_the_second(tmp_path):
+    """SmolLM2's chat template accepts them, so nothing after the merge would say that a role was left unchanged."""
+    def turn(role: str, text: str) -> dict:
+        return {"role": role, "content": text}
+
+    chats = [
+        [turn("user", "What is the capital of Namibia?"), turn("user", "Windhoek."), turn("assistant", "Windhoek.")],
+        [turn("user", "Hi"), turn("assistant", "Hello!"), turn("assistant", "How can I help?"), turn("user", "Capital?"),
+         turn("assistant", "Windhoek.")],
+        [turn("user", "Weather?"), turn("assistant", "Let me look."), turn("tool", "sunny"), turn("assistant", "Sunny.")],
+    ]  # fmt: skip
+    path = tmp_path / "train.jsonl"
+    path.write_text("".join(json.dumps({"messages": chat}) + "\n" for chat in chats), encoding="utf-8")
+    data = Datasets(train=load_examples(path, display_name="train.jsonl"), eval=[], probes=[], names={"train": "train.jsonl"})
+    check = check_role_order(data, {})
+    found = [(problem.severity, problem.line, problem.field, problem.message) for problem in check.problems]
+    assert found == [
+        ("warn", 1, "messages[1].role", 'this turn and the one before it are both "user", so the conversation does not '
+                                        "alternate between user and assistant; if this one was meant to be the "
+                                        'assistant\'s, change its role to "assistant"'),
+        ("warn", 2, "messages[2].role", 'this turn and the one before it are both "assistant", so the conversation does '
+                                        "not alternate between user and assistant; if this one was meant to be the "
+                                        'user\'s, change its role to "user"'),
+    ]  # fmt: skip
+    assert check.status == "warn"  # the third, with a tool's answer between two assistant turns, is fine
+
+
 @pytest.mark.parametrize(
     "text, severity",
     [
