@@ -167,6 +167,7 @@ def check_texts(data: Datasets, cfg) -> TextResults:
         check_leakage(data, threshold),
         check_rehearsal_overlap(data, threshold),
         check_placeholders(texts),
+        check_html_entities(texts),
         check_personal_data(texts),
         check_names(texts, load_name_finder(cfg.data, cfg.root)),
         check_languages(data.examples(), languages, cfg.project.languages),
@@ -1100,6 +1101,40 @@ def check_placeholders(texts: list[Passage]) -> Check:
                 check.problems.append(Problem(check.id, severity, message, passage.file, passage.line, passage.field))
     check.details = ", ".join(f"{text} ({count})" for text, count in found.most_common(5)) or f"{len(texts)} texts scanned"
     return check
+
+
+# &amp; &quot; &#39; &nbsp; &#x2019;: what a web page's source, an HTML export or some spreadsheet exports write
+# instead of the character itself. Only names HTML defines count, so "R&D;" or "AT&T" are not reported.
+HTML_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+
+
+def check_html_entities(texts: list[Passage]) -> Check:
+    """An entity is read as its letters, not as the character it stands for: the model learns to write "&amp;"."""
+    import html
+    from html.entities import html5
+
+    check = Check(
+        "html_entities",
+        "No HTML entities in the text",
+        "Replace each one with the character it stands for (`&amp;` is &, `&quot;` is \", `&#39;` is ', `&nbsp;` is a space): "
+        "the model reads and learns the letters of the entity, not the character. A warning can be ignored when "
+        "the examples are about HTML.",
+    )
+    found = Counter()
+    for passage in texts:
+        entities = [match.group() for match in HTML_ENTITY.finditer(passage.text)]
+        entities = list(dict.fromkeys(entity for entity in entities if entity[1] == "#" or entity[1:] in html5))
+        if entities:
+            found.update(entities)
+            # In `backticks`: the report is markdown, where a bare &amp; would show as &.
+            shown = ", ".join(f"`{entity}` ({_stands_for(html.unescape(entity))})" for entity in entities)
+            check.problems.append(Problem(check.id, "warn", f"HTML entities: {shown}", passage.file, passage.line, passage.field))
+    check.details = ", ".join(f"`{entity}` ({count})" for entity, count in found.most_common(5)) or f"{len(texts)} texts scanned"
+    return check
+
+
+def _stands_for(character: str) -> str:
+    return "a space" if character.isspace() else repr(character)
 
 
 def check_personal_data(texts: list[Passage]) -> Check:

@@ -34,6 +34,7 @@ from scripts.validate import (
     check_duplicates,
     check_chat_markup,
     check_empty_turns,
+    check_html_entities,
     check_leakage,
     check_near_duplicates,
     check_personal_data,
@@ -404,6 +405,19 @@ def test_placeholder_patterns(text, severity):
     problems = check_placeholders([Passage("f.jsonl", 1, "output", text)]).problems
     assert [problem.severity for problem in problems] == ([severity] if severity else [])
     assert len(PLACEHOLDER_PATTERNS) == 4
+
+
+def test_html_entities_pasted_from_a_web_page_are_a_warning():
+    """Nothing else notices them: the model would learn to write "&amp;" and "&#39;" as letters."""
+    texts = [
+        Passage("train.jsonl", 1, "messages[1].content", "Rock &amp; roll, &quot;loud&quot; &#39;n&#x27; free&nbsp;!"),
+        Passage("train.jsonl", 2, "messages[1].content", "R&D; AT&T; Q&A, &notanentity; & more; fish &chips;"),
+    ]
+    check = check_html_entities(texts)
+    assert [(problem.severity, problem.line, problem.message) for problem in check.problems] == [
+        ("warn", 1, "HTML entities: `&amp;` ('&'), `&quot;` ('\"'), `&#39;` (\"'\"), `&#x27;` (\"'\"), `&nbsp;` (a space)"),
+    ]  # fmt: skip
+    assert check.status == "warn"
 
 
 def test_similarity_index_finds_near_copies_only():
