@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from .errors import UserError
-from .files import text_lines
+from .files import read_learner_text, text_lines
 
 DEFAULT_CONFIG = "project.toml"
 
@@ -273,7 +273,7 @@ def load_settings(config_path: str | Path = DEFAULT_CONFIG) -> Settings:
     path = Path(config_path)
     if not path.is_file():
         raise UserError(f"{path}: file not found; run the command from your project folder or pass --config PATH.")
-    text = path.read_text(encoding="utf-8-sig")
+    text = read_learner_text(path, str(path))
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -449,6 +449,9 @@ def _suggest(word: str, options) -> str:
     return f" (did you mean {close[0]}?)" if close else f" (valid: {', '.join(options)})"
 
 
+CURLY_QUOTES = "“”„‘’"  # what word processors, phones and chat apps type for " and '
+
+
 def _toml_syntax_message(path: Path, error: tomllib.TOMLDecodeError, text: str) -> str:
     # tomllib ends its messages with "(at line L, column C)"; move the place to the front.
     match = re.search(r"\(at line (\d+), column (\d+)\)", str(error))
@@ -460,6 +463,12 @@ def _toml_syntax_message(path: Path, error: tomllib.TOMLDecodeError, text: str) 
         place = f"{path}:{match.group(1)}"
     else:  # "at end of document": an unclosed bracket or quote somewhere above
         place = f"{path}:{len(text_lines(text)) or 1}"
+    # The usual causes, which tomllib's words do not name: a curly quote ("Invalid value"), a missing closing quote.
+    stopped_at = text_lines(text)[int(match.group(1)) - 1][int(match.group(2)) - 1 :][:1] if match else ""
+    if stopped_at and stopped_at in CURLY_QUOTES:
+        return f'{place}: TOML syntax error: "{stopped_at}" is a curly quote, which TOML does not accept around text; type straight double quotes (").'
+    if reason == "Illegal character '\\n'":  # a text in "quotes" reached the end of its line
+        return f'{place}: TOML syntax error: a text in quotes is not closed on this line; add the closing double quote (").'
     return (
         f"{place}: TOML syntax error: {reason}; check quotes around text, "
         '"=" between key and value, and [section] headers on that line.'

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UserError, where
-from .files import text_lines
+from .files import read_learner_text, text_lines
 
 FORMATS = ("messages", "prompt_completion", "alpaca", "sharegpt", "text")
 
@@ -155,11 +155,7 @@ def read_records(path: str | Path, display_name: str | None = None) -> list[tupl
 
 def _read(path: Path, name: str) -> tuple[list[tuple[int, dict]], list[tuple[int, str]]]:
     """The readable records, and (line, message) for each unreadable one."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # -sig drops a byte-order mark
-    except UnicodeDecodeError as error:
-        line = path.read_bytes()[: error.start].count(b"\n") + 1
-        raise UserError(f"{where(name, line)}: not valid UTF-8 text; save the file as UTF-8.") from None
+    text = read_learner_text(path, name)
     if text.lstrip().startswith("["):
         return _array_records(text, name)
     records, errors = _jsonl_records(text, name)

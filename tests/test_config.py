@@ -86,6 +86,40 @@ def test_toml_syntax_error_names_the_line(tmp_path):
     assert message.startswith("project.toml:3: TOML syntax error: Invalid value;")
 
 
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ('name = “namibia-qa”', '"“" is a curly quote, which TOML does not accept around text; type straight double quotes (").'),
+        ("license = ‘apache-2.0’", '"‘" is a curly quote, which TOML does not accept around text; type straight double quotes (").'),
+        ('languages = ["en", “af”]', '"“" is a curly quote, which TOML does not accept around text; type straight double quotes (").'),
+        ('name = "namibia-qa', 'a text in quotes is not closed on this line; add the closing double quote (").'),
+    ],
+)
+def test_the_usual_causes_of_a_toml_syntax_error_are_named(tmp_path, line, message):
+    """A phone, a word processor or a chat window types curly quotes; tomllib says only "Invalid value"."""
+    assert _error_for(tmp_path, f'[project]\ndescription = "A “quoted” word is fine inside straight quotes."\n{line}\n') == (
+        f"project.toml:3: TOML syntax error: {message}"
+    )
+
+
+@pytest.mark.parametrize(
+    "encoding, message",
+    [
+        ("utf-16", 'project.toml:1: saved as UTF-16 (what Windows Notepad calls "Unicode"), which this template cannot read; '
+                   'save it again with the encoding "UTF-8".'),
+        ("cp1252", 'project.toml:3: not valid UTF-8 text (an editor saved it in another encoding, such as Notepad\'s "ANSI"); '
+                   'save the file again with the encoding "UTF-8".'),
+    ],
+)  # fmt: skip
+def test_a_project_toml_saved_in_another_encoding_names_it(tmp_path, encoding, message):
+    """Windows Notepad's "Unicode" and "ANSI": reading it stopped with a Python traceback."""
+    path = tmp_path / "project.toml"
+    path.write_text('[project]\nname = "cafe"\ndescription = "Answers about a café."\n', encoding=encoding)
+    with pytest.raises(UserError) as caught:
+        load_settings(path)
+    assert str(caught.value) == message.replace("project.toml", str(path), 1)
+
+
 def test_unclosed_bracket_points_at_the_end(tmp_path):
     message = _error_for(tmp_path, '[project]\nlanguages = ["en",\n')
     assert message.startswith("project.toml:2: TOML syntax error")

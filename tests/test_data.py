@@ -108,6 +108,16 @@ def test_records_spread_over_several_lines_are_one_sentence(tmp_path):
     assert len(load_examples(path)) == 50  # the same records as a JSON array are fine
 
 
+def test_a_data_file_saved_as_utf16_says_so(tmp_path):
+    """Windows Notepad's "Unicode" is UTF-16: "not valid UTF-8" alone does not say what to change."""
+    path = tmp_path / "train.jsonl"
+    path.write_text(json.dumps({"prompt": "Hi", "completion": "Hello"}) + "\n", encoding="utf-16")
+    with pytest.raises(UserError) as raised:
+        load_examples(path, display_name="train.jsonl")
+    assert str(raised.value) == ('train.jsonl:1: saved as UTF-16 (what Windows Notepad calls "Unicode"), which this template '
+                                 'cannot read; save it again with the encoding "UTF-8".')  # fmt: skip
+
+
 BROKEN = [
     ("bad_json.jsonl", "broken/bad_json.jsonl:3: not valid JSON"),
     ("missing_field.jsonl", 'broken/missing_field.jsonl:2 field "completion": missing'),
