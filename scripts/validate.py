@@ -201,11 +201,22 @@ def load_datasets(cfg) -> Datasets:
         read_records(probes_path, cfg.data.probes)
         lines = [number for number, text in enumerate(_lines(probes_path), start=1) if text.strip()]
         probes = list(zip(lines, load_probes(probes_path, cfg.data.probes)))
+    require_held_out_eval(cfg)
     train, evaluation = load_split(cfg, "train"), load_split(cfg, "eval")
     for examples in (train, evaluation):
         require_conversations(examples)  # train and evaluate need roles: plain text would stop them after the merge
         require_text_answers(examples)
     return Datasets(train, evaluation, probes, names, rehearsal_questions(cfg), general_questions(cfg))
+
+
+def require_held_out_eval(cfg) -> None:
+    """[data] eval naming the train file would fail the leakage check once per example: one sentence says why instead."""
+    if cfg.path(cfg.data.eval) == cfg.path(cfg.data.train):
+        raise UserError(
+            f'{setting_locator(cfg)("data", "eval")}: eval = "{cfg.data.eval}" is the train file too, so the evaluation '
+            "would ask only questions the model was trained on and its score would say nothing; point eval at a file of "
+            "held-out examples, such as datasets/eval.jsonl."
+        )
 
 
 def rehearsal_questions(cfg) -> list[Example]:

@@ -852,6 +852,14 @@ def test_an_empty_key_fact_stops_validate(tmp_path, tiny_model_dir, capsys, valu
     assert cli(["validate", "--config", str(config)]) == 0
 
 
+def test_an_eval_file_that_is_the_train_file_stops_validate(tmp_path, tiny_model_dir, capsys):
+    """Not one leakage failure per example: one sentence says the evaluation would measure nothing."""
+    config = settings_project(tmp_path, tiny_model_dir, eval='"./datasets/train.jsonl"')
+    assert_stops(config, capsys, f'{line_of(config, "eval")} [data]: eval = "./datasets/train.jsonl" is the train file too, '
+                                 "so the evaluation would ask only questions the model was trained on and its score would "
+                                 "say nothing; point eval at a file of held-out examples, such as datasets/eval.jsonl.")  # fmt: skip
+
+
 def test_a_probes_file_that_is_not_there_stops_validate(tmp_path, tiny_model_dir, capsys):
     """evaluate skips a missing probes file: a typo in the path would publish a model whose bias was never probed."""
     config = settings_project(tmp_path, tiny_model_dir, probes='"datasets/probe.jsonl"')
