@@ -19,6 +19,7 @@ import re
 import tomllib
 import types
 import typing
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -467,6 +468,12 @@ def _toml_syntax_message(path: Path, error: tomllib.TOMLDecodeError, text: str) 
     stopped_at = text_lines(text)[int(match.group(1)) - 1][int(match.group(2)) - 1 :][:1] if match else ""
     if stopped_at and stopped_at in CURLY_QUOTES:
         return f'{place}: TOML syntax error: "{stopped_at}" is a curly quote, which TOML does not accept around text; type straight double quotes (").'
+    if stopped_at and (stopped_at.isspace() or unicodedata.category(stopped_at) == "Cf") and stopped_at not in " \t":
+        return (
+            f"{place}: TOML syntax error: column {match.group(2)} holds U+{ord(stopped_at):04X}, a space-like or invisible "
+            "character often copied from a web page, which TOML does not accept outside quotes; delete it (and type an "
+            "ordinary space where one is needed)."
+        )
     if reason == "Illegal character '\\n'":  # a text in "quotes" reached the end of its line
         return f'{place}: TOML syntax error: a text in quotes is not closed on this line; add the closing double quote (").'
     return (

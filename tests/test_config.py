@@ -93,6 +93,12 @@ def test_toml_syntax_error_names_the_line(tmp_path):
         ("license = ‘apache-2.0’", '"‘" is a curly quote, which TOML does not accept around text; type straight double quotes (").'),
         ('languages = ["en", “af”]', '"“" is a curly quote, which TOML does not accept around text; type straight double quotes (").'),
         ('name = "namibia-qa', 'a text in quotes is not closed on this line; add the closing double quote (").'),
+        ('name\u00a0= "namibia-qa"', "column 5 holds U+00A0, a space-like or invisible character often copied from a web "
+                                   "page, which TOML does not accept outside quotes; delete it (and type an ordinary space "
+                                   "where one is needed)."),
+        ('\u200bname = "namibia-qa"', "column 1 holds U+200B, a space-like or invisible character often copied from a web "
+                                     "page, which TOML does not accept outside quotes; delete it (and type an ordinary space "
+                                     "where one is needed)."),
     ],
 )
 def test_the_usual_causes_of_a_toml_syntax_error_are_named(tmp_path, line, message):
