@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -35,13 +36,13 @@ def read_learner_text(path: Path, name: str) -> str:
 
 
 def text_lines(text: str) -> list[str]:
-    """The lines of a text as an editor numbers them: split at each newline, with a Windows "\\r" dropped.
+    """The lines of a text as an editor numbers them: split at each line end (\\n, Windows' \\r\\n, old Macs' \\r).
 
     str.splitlines also splits at characters that JSON and TOML allow inside a string (U+2028 LINE SEPARATOR,
     U+0085, form feed), which text pasted from a web page or a PDF carries: it would cut a record in two and
     shift the number of every line after it.
     """
-    return [line.removesuffix("\r") for line in text.removesuffix("\n").split("\n")] if text else []
+    return re.split(r"\r\n|\r|\n", re.sub(r"(\r\n|\r|\n)\Z", "", text)) if text else []
 
 
 def sha256_of(path: Path) -> str:

@@ -85,6 +85,8 @@ def test_line_separators_inside_a_json_string_do_not_split_the_record(tmp_path):
     assert str(raised.value).startswith("train.jsonl:4: not valid JSON")
     path.write_text("".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records), encoding="utf-8")
     assert [example.answer for example in load_examples(path)] == answers
+    path.write_bytes("".join(json.dumps(record) + "\r" for record in records).encode())  # an old Mac's line ends
+    assert [example.line for example in load_examples(path)] == [1, 2, 3]
 
 
 def test_records_spread_over_several_lines_are_one_sentence(tmp_path):
