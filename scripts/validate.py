@@ -24,10 +24,9 @@ from pathlib import Path
 from typing import Callable
 
 from .config import setting_locator
-from .data import Example, load_examples, load_split, read_records, require_conversations
+from .data import Example, load_examples, load_split, require_conversations
 from .dataset_repo import datasheet_path, read_datasheet
 from .errors import EXIT_CHECKS_FAILED, EXIT_OK, UserError, where
-from .files import text_lines
 from .facts import key_fact, phrasing_distribution, phrasings_by_fact, taught_flags
 from .language_id import LanguageDetector, name_of
 from .manifest import repo_ids
@@ -184,7 +183,7 @@ def check_texts(data: Datasets, cfg) -> TextResults:
 
 def load_datasets(cfg) -> Datasets:
     """Load train, eval, the probes (when the file exists) and the extra question sets; a broken file raises UserError."""
-    from .probes import load_probes
+    from .probes import load_probe_records
 
     names = {"train": cfg.data.train, "eval": cfg.data.eval, "probes": cfg.data.probes}
     probes_path = cfg.path(cfg.data.probes)
@@ -194,13 +193,8 @@ def load_datasets(cfg) -> Datasets:
             f'{setting_locator(cfg)("data", "probes")}: probes = "{cfg.data.probes}": file not found, so evaluate would '
             'measure no bias probes; fix the path, or set it to "" to run without them.'
         )
-    if probes_path.is_file():
-        # read_records names every line that is not JSON, or nested too deeply for the checks to handle;
-        # then load_probes checks each probe the way `evaluate` will use it. It skips blank
-        # lines, so the probes pair up with the file's non-blank lines in order.
-        read_records(probes_path, cfg.data.probes)
-        lines = [number for number, text in enumerate(_lines(probes_path), start=1) if text.strip()]
-        probes = list(zip(lines, load_probes(probes_path, cfg.data.probes)))
+    if probes_path.is_file():  # each probe checked the way `evaluate` will use it, with its line
+        probes = load_probe_records(probes_path, cfg.data.probes)
     require_held_out_eval(cfg)
     train, evaluation = load_split(cfg, "train"), load_split(cfg, "eval")
     for examples in (train, evaluation):
@@ -298,10 +292,6 @@ def require_text_answers(examples: list[Example]) -> None:
                 f'{place}: must be text in double quotes, like "{value}", not '
                 f"{type(value).__name__}; the evaluation counts a reply as correct when it contains this text."
             )
-
-
-def _lines(path: Path) -> list[str]:
-    return text_lines(path.read_text(encoding="utf-8-sig"))
 
 
 def passages(data: Datasets) -> list[Passage]:
