@@ -465,12 +465,14 @@ def _toml_syntax_message(path: Path, error: tomllib.TOMLDecodeError, text: str) 
     else:  # "at end of document": an unclosed bracket or quote somewhere above
         place = f"{path}:{len(text_lines(text)) or 1}"
     # The usual causes, which tomllib's words do not name: a curly quote ("Invalid value"), a missing closing quote.
-    stopped_at = text_lines(text)[int(match.group(1)) - 1][int(match.group(2)) - 1 :][:1] if match else ""
+    lines = text_lines(text)
+    line, column = (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+    stopped_at = lines[line - 1][column - 1 : column] if 0 < line <= len(lines) else ""
     if stopped_at and stopped_at in CURLY_QUOTES:
         return f'{place}: TOML syntax error: "{stopped_at}" is a curly quote, which TOML does not accept around text; type straight double quotes (").'
     if stopped_at and (stopped_at.isspace() or unicodedata.category(stopped_at) == "Cf") and stopped_at not in " \t":
         return (
-            f"{place}: TOML syntax error: column {match.group(2)} holds U+{ord(stopped_at):04X}, a space-like or invisible "
+            f"{place}: TOML syntax error: column {column} holds U+{ord(stopped_at):04X}, a space-like or invisible "
             "character often copied from a web page, which TOML does not accept outside quotes; delete it (and type an "
             "ordinary space where one is needed)."
         )
