@@ -362,7 +362,7 @@ def accept(cfg, path: Path, name: str) -> int:
     newline = "\r\n" if "\r\n" in text else "\n"
     if text and not text.endswith("\n"):
         text += newline
-    first_line = len(text.splitlines()) + 1
+    first_line = text.count("\n") + 1  # the text ends in a newline here: count lines as an editor does
     text += "".join(json.dumps(record, ensure_ascii=False) + newline for record in accepted)
     write_atomic(train_path, text)
     print(

@@ -19,11 +19,13 @@ import re
 import tomllib
 import types
 import typing
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from .errors import UserError
+from .files import read_learner_text, text_lines
 
 DEFAULT_CONFIG = "project.toml"
 
@@ -272,7 +274,7 @@ def load_settings(config_path: str | Path = DEFAULT_CONFIG) -> Settings:
     path = Path(config_path)
     if not path.is_file():
         raise UserError(f"{path}: file not found; run the command from your project folder or pass --config PATH.")
-    text = path.read_text(encoding="utf-8-sig")
+    text = read_learner_text(path, str(path))
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -288,6 +290,7 @@ def load_settings(config_path: str | Path = DEFAULT_CONFIG) -> Settings:
     settings = Settings(**sections, root=path.resolve().parent, config_path=path.resolve())
     check_repo_ids(settings, locate)
     check_names_model(settings, locate)
+    check_revision(settings, locate)
     return settings
 
 
@@ -356,6 +359,25 @@ def check_names_model(settings: Settings, locate: "_KeyLocator") -> None:
             f'{locate("data", "names_model")}: names_model "{model}" is not a folder, so it comes from the Hub and '
             "needs names_model_revision set to the commit to use (40 hex digits, from the model page's \"Files and "
             'versions" history), or write names_model = "" to use the rules.'
+        )
+
+
+# What git refuses in a branch or tag name (git check-ref-format): no revision on the Hub can contain these.
+NOT_IN_A_REVISION = re.compile(r"\s|\.\.|[~^:?*\[\\]|^[/.]|[/.]$|@\{")
+
+
+def check_revision(settings: Settings, locate: "_KeyLocator") -> None:
+    """[model] revision must be something the Hub could have: on the runner the bundled copy is trained whatever it
+    says, so a revision that cannot exist would only break the published adapter, the card's code and the Space."""
+    revision = settings.model.revision
+    if settings.path(settings.model.base).is_dir():  # a local folder: revision is not used
+        return
+    if not revision.strip() or NOT_IN_A_REVISION.search(revision):
+        problem = "is empty" if not revision.strip() else f'"{revision}" cannot be a branch, tag or commit of a Hub model'
+        raise UserError(
+            f"{locate('model', 'revision')}: revision {problem}, so code that loads the published adapter, the model "
+            'card\'s example and the Space would fail to load the base model; write "main", or pin the 40-character '
+            "commit hash from the base model's \"Files and versions\" history."
         )
 
 
@@ -428,17 +450,34 @@ def _suggest(word: str, options) -> str:
     return f" (did you mean {close[0]}?)" if close else f" (valid: {', '.join(options)})"
 
 
+CURLY_QUOTES = "“”„‘’"  # what word processors, phones and chat apps type for " and '
+
+
 def _toml_syntax_message(path: Path, error: tomllib.TOMLDecodeError, text: str) -> str:
     # tomllib ends its messages with "(at line L, column C)"; move the place to the front.
     match = re.search(r"\(at line (\d+), column (\d+)\)", str(error))
     reason = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(error))
-    twice = _set_twice_message(path, reason, int(match.group(1)), text.splitlines()) if match else None
+    twice = _set_twice_message(path, reason, int(match.group(1)), text_lines(text)) if match else None
     if twice:
         return twice
     if match:
         place = f"{path}:{match.group(1)}"
     else:  # "at end of document": an unclosed bracket or quote somewhere above
-        place = f"{path}:{len(text.splitlines()) or 1}"
+        place = f"{path}:{len(text_lines(text)) or 1}"
+    # The usual causes, which tomllib's words do not name: a curly quote ("Invalid value"), a missing closing quote.
+    lines = text_lines(text)
+    line, column = (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+    stopped_at = lines[line - 1][column - 1 : column] if 0 < line <= len(lines) else ""
+    if stopped_at and stopped_at in CURLY_QUOTES:
+        return f'{place}: TOML syntax error: "{stopped_at}" is a curly quote, which TOML does not accept around text; type straight double quotes (").'
+    if stopped_at and (stopped_at.isspace() or unicodedata.category(stopped_at) == "Cf") and stopped_at not in " \t":
+        return (
+            f"{place}: TOML syntax error: column {column} holds U+{ord(stopped_at):04X}, a space-like or invisible "
+            "character often copied from a web page, which TOML does not accept outside quotes; delete it (and type an "
+            "ordinary space where one is needed)."
+        )
+    if reason == "Illegal character '\\n'":  # a text in "quotes" reached the end of its line
+        return f'{place}: TOML syntax error: a text in quotes is not closed on this line; add the closing double quote (").'
     return (
         f"{place}: TOML syntax error: {reason}; check quotes around text, "
         '"=" between key and value, and [section] headers on that line.'
@@ -523,7 +562,7 @@ class _KeyLocator:
 
     def __init__(self, path: Path, text: str):
         self.path = path
-        self.lines = text.splitlines()
+        self.lines = text_lines(text)
 
     def __call__(self, section: str, key: str | None = None) -> str:
         number = self.line(section, key)

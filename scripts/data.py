@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UserError, where
+from .files import read_learner_text, text_lines
 
 FORMATS = ("messages", "prompt_completion", "alpaca", "sharegpt", "text")
 
@@ -154,14 +155,35 @@ def read_records(path: str | Path, display_name: str | None = None) -> list[tupl
 
 def _read(path: Path, name: str) -> tuple[list[tuple[int, dict]], list[tuple[int, str]]]:
     """The readable records, and (line, message) for each unreadable one."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # -sig drops a byte-order mark
-    except UnicodeDecodeError as error:
-        line = path.read_bytes()[: error.start].count(b"\n") + 1
-        raise UserError(f"{where(name, line)}: not valid UTF-8 text; save the file as UTF-8.") from None
+    text = read_learner_text(path, name)
     if text.lstrip().startswith("["):
         return _array_records(text, name)
-    return _jsonl_records(text, name)
+    records, errors = _jsonl_records(text, name)
+    spread = _record_spread_over_lines(text) if errors else None
+    if spread:  # every line of it would be an error of its own: one sentence says what happened instead
+        first, last = spread
+        return [], [(first, (
+            f"{where(name, first)}: a record spread over lines {first}-{last} (as an editor's \"Format document\" or a chat "
+            "window writes JSON), but a .jsonl file holds each record on one line; put each record on one line, or make "
+            'the file a JSON array: "[" before the first record, a comma between records and "]" after the last.'))]  # fmt: skip
+    return records, errors
+
+
+def _record_spread_over_lines(text: str) -> tuple[int, int] | None:
+    """(first line, last line) of the first JSON object that spans several lines, read from the top of the file
+    object after object; None when none does before the first thing that is not a JSON object."""
+    decoder = json.JSONDecoder(strict=False)  # also across an Enter pressed inside a text, which JSON itself refuses
+    position = _skip_space(text, 0)
+    while position < len(text) and text[position] == "{":
+        try:
+            _, end = decoder.raw_decode(text, position)
+        except (json.JSONDecodeError, RecursionError):
+            return None
+        first, last = text.count("\n", 0, position) + 1, text.count("\n", 0, end) + 1
+        if last > first:
+            return first, last
+        position = _skip_space(text, end)
+    return None
 
 
 def _raise_if_any(name: str, errors: list[tuple[int, str]]) -> None:
@@ -217,7 +239,7 @@ def require_set_format(record: dict, data_format: str, name: str, line: int) -> 
 def _jsonl_records(text: str, name: str):
     """(line number, record) for each line of a JSONL file, and (line number, message) for each broken one."""
     records, errors = [], []
-    for number, line in enumerate(text.splitlines(), start=1):  # splitlines handles \r\n
+    for number, line in enumerate(text_lines(text), start=1):
         if not line.strip():
             continue
         try:

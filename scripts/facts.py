@@ -19,13 +19,14 @@ import unicodedata
 from collections import defaultdict
 
 from .data import Example
+from .similarity import without_invisible
 
 PUNCTUATION = str.maketrans({c: " " for c in string.punctuation + "‘’“”–—"})
 
 
 def normalise(text: str) -> str:
-    """Lower-case, fold compatibility forms (NFKC), turn punctuation into spaces, squeeze spaces."""
-    text = unicodedata.normalize("NFKC", text).lower().translate(PUNCTUATION)
+    """Lower-case, fold compatibility forms (NFKC), drop invisible characters, turn punctuation into spaces, squeeze spaces."""
+    text = unicodedata.normalize("NFKC", without_invisible(text)).lower().translate(PUNCTUATION)
     return re.sub(r"\s+", " ", text).strip()
 
 

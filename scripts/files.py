@@ -5,9 +5,44 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
+
+from .errors import UserError, where
+
+
+def read_learner_text(path: Path, name: str) -> str:
+    """The text of a file the learner writes (project.toml, a data file), without a byte-order mark.
+
+    A UserError naming the line when it is not UTF-8: Windows Notepad's "Unicode" is UTF-16, its "ANSI" a
+    Windows code page; Python would stop with a traceback on either.
+    """
+    data = Path(path).read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # the byte-order marks of UTF-16
+        raise UserError(
+            f'{where(name, 1)}: saved as UTF-16 (what Windows Notepad calls "Unicode"), which this template cannot '
+            'read; save it again with the encoding "UTF-8".'
+        )
+    try:
+        return data.decode("utf-8-sig")  # -sig drops a UTF-8 byte-order mark
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise UserError(
+            f'{where(name, line)}: not valid UTF-8 text (an editor saved it in another encoding, such as Notepad\'s '
+            '"ANSI"); save the file again with the encoding "UTF-8".'
+        ) from None
+
+
+def text_lines(text: str) -> list[str]:
+    """The lines of a text as an editor numbers them: split at each line end (\\n, Windows' \\r\\n, old Macs' \\r).
+
+    str.splitlines also splits at characters that JSON and TOML allow inside a string (U+2028 LINE SEPARATOR,
+    U+0085, form feed), which text pasted from a web page or a PDF carries: it would cut a record in two and
+    shift the number of every line after it.
+    """
+    return re.split(r"\r\n|\r|\n", re.sub(r"(\r\n|\r|\n)\Z", "", text)) if text else []
 
 
 def sha256_of(path: Path) -> str:

@@ -77,6 +77,12 @@ def resolve_base(model_id: str, revision: str = "main", root: Path | None = None
         return ResolvedModel(hub_folder, model_id, "hub", f"{model_id} at revision {revision} from the Hugging Face Hub")
     if model_id in BUNDLED:
         return _bundled(model_id)
+    meant = _known_model_close_to(model_id)
+    if meant:  # offline (make sets HF_HUB_OFFLINE=1) the Hub cannot say "no such model"
+        raise UserError(
+            f'project.toml [model] base: "{model_id}" is not a model this template knows, but it is close to "{meant}"; '
+            "fix the spelling (the Hub cannot be asked here whether your spelling exists)."
+        )
     raise UserError(
         f"project.toml [model] base: cannot reach the Hugging Face Hub to download {model_id}, and no offline copy "
         f"is bundled for it; connect to the internet, download it to a folder and set base to that folder, "
@@ -92,6 +98,19 @@ def bundled_first() -> bool:
 def _bundled(model_id: str) -> ResolvedModel:
     _, _, note = BUNDLED[model_id]
     return ResolvedModel(convert_bundled(model_id), model_id, "bundled", note)
+
+
+def _known_model_close_to(model_id: str) -> str | None:
+    """The bundled or catalogued model id (scripts/base_models.toml) a typo away from `model_id`, if any."""
+    import difflib
+
+    from .base_models import load_catalogue
+
+    known = {model.id.lower(): model.id for model in load_catalogue()} | {key.lower(): key for key in BUNDLED}
+    if model_id in known.values():  # spelt right: the model is just not bundled
+        return None
+    close = difflib.get_close_matches(model_id.lower(), list(known), n=1, cutoff=0.9)
+    return known[close[0]] if close else None
 
 
 def _looks_like_path(model_id: str) -> bool:

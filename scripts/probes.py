@@ -6,7 +6,7 @@ words the two versions share are for the answer's own group and for the other: 0
 fits both groups. `compare_models` pairs the base and tuned scores and flags the pairs that tuning moved
 beyond `[evaluate] probe_threshold` and twice their uncertainty; `probes_report` and `probes_markdown`
 give probes.json and probes.md. Used by evaluate; `load_probes` reads datasets/probes.jsonl (validate
-checks the file with it too).
+checks the file with `load_probe_records`, which gives each pair's line too).
 
 Why the score is built this way: docs/design.md, "Bias probes: what the score measures"; the figures
 behind the default threshold: bench/README.md, "Bias probes: the default threshold".
@@ -15,7 +15,6 @@ behind the default threshold: bench/README.md, "Bias probes: the default thresho
 from __future__ import annotations
 
 import difflib
-import json
 import math
 import re
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .errors import UserError, where
+from .data import read_records
 from .markdown import one_line, table_cell
 
 Messages = list[dict]
@@ -37,22 +37,21 @@ SPREAD = 2.0  # a change counts as real when it is more than SPREAD uncertaintie
 
 
 def load_probes(path: Path, display_name: str) -> list[dict]:
-    """Counterfactual pairs: {"id", "axis", "prompt_a", "prompt_b", "group_a", "group_b"} per line."""
+    """Counterfactual pairs: {"id", "axis", "prompt_a", "prompt_b", "group_a", "group_b"} per record."""
     if not display_name.strip():
         print("No bias probes: [data] probes is empty (skipped).")
         return []
     if not path.is_file():  # validate stops on this; evaluate goes on without the probes
         print(f"No bias probes: {display_name} not found (skipped).")
         return []
+    return [probe for _, probe in load_probe_records(path, display_name)]
+
+
+def load_probe_records(path: Path, display_name: str) -> list[tuple[int, dict]]:
+    """(line, probe) for each pair, read as the data files are (JSONL or a JSON array), each checked as evaluate uses it."""
     probes = []
     first_line_of: dict[str, int] = {}  # id -> the line that first used it
-    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            probe = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise UserError(f"{where(display_name, number)}: not valid JSON ({error.msg}); fix that line.") from None
+    for number, probe in read_records(path, display_name):
         for key in ("prompt_a", "prompt_b"):
             if not isinstance(probe, dict) or not isinstance(probe.get(key), str) or not probe[key].strip():
                 raise UserError(f'{where(display_name, number, key)}: missing; each probe needs "prompt_a" and "prompt_b" text.')
@@ -76,7 +75,7 @@ def load_probes(path: Path, display_name: str) -> list[dict]:
                 "so the probe results could not say which pair was flagged; give each pair its own id."
             )
         first_line_of[key] = number
-        probes.append(probe)
+        probes.append((number, probe))
     return probes
 
 

@@ -12,11 +12,19 @@ import re
 import unicodedata
 
 NOT_A_WORD = re.compile(r"[^\w\s]")
+# Characters that show as nothing (Unicode's "format" characters): zero-width space and joiners, soft hyphen,
+# word joiner, byte-order mark, direction marks. Text copied from a web page or a chat window often carries them,
+# and "Nami\u200bbia" must compare as "Namibia", not as the two words "nami bia".
+INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]")
+
+
+def without_invisible(text: str) -> str:
+    return INVISIBLE.sub("", text)
 
 
 def comparable(text: str) -> str:
-    """Text reduced to what matters for spotting copies: lower case, no punctuation, single spaces."""
-    text = unicodedata.normalize("NFKC", text).lower()
+    """Text reduced to what matters for spotting copies: lower case, no punctuation, no invisible characters, single spaces."""
+    text = unicodedata.normalize("NFKC", without_invisible(text)).lower()
     return " ".join(NOT_A_WORD.sub(" ", text).split())
 
 

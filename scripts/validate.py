@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from .config import setting_locator
-from .data import Example, load_examples, load_split, read_records, require_conversations
+from .data import Example, load_examples, load_split, require_conversations
 from .dataset_repo import datasheet_path, read_datasheet
 from .errors import EXIT_CHECKS_FAILED, EXIT_OK, UserError, where
 from .facts import key_fact, phrasing_distribution, phrasings_by_fact, taught_flags
@@ -166,6 +166,7 @@ def check_texts(data: Datasets, cfg) -> TextResults:
         check_leakage(data, threshold),
         check_rehearsal_overlap(data, threshold),
         check_placeholders(texts),
+        check_html_entities(texts),
         check_personal_data(texts),
         check_names(texts, load_name_finder(cfg.data, cfg.root)),
         check_languages(data.examples(), languages, cfg.project.languages),
@@ -182,7 +183,7 @@ def check_texts(data: Datasets, cfg) -> TextResults:
 
 def load_datasets(cfg) -> Datasets:
     """Load train, eval, the probes (when the file exists) and the extra question sets; a broken file raises UserError."""
-    from .probes import load_probes
+    from .probes import load_probe_records
 
     names = {"train": cfg.data.train, "eval": cfg.data.eval, "probes": cfg.data.probes}
     probes_path = cfg.path(cfg.data.probes)
@@ -192,18 +193,24 @@ def load_datasets(cfg) -> Datasets:
             f'{setting_locator(cfg)("data", "probes")}: probes = "{cfg.data.probes}": file not found, so evaluate would '
             'measure no bias probes; fix the path, or set it to "" to run without them.'
         )
-    if probes_path.is_file():
-        # read_records names every line that is not JSON, or nested too deeply for the checks to handle;
-        # then load_probes checks each probe the way `evaluate` will use it. It skips blank
-        # lines, so the probes pair up with the file's non-blank lines in order.
-        read_records(probes_path, cfg.data.probes)
-        lines = [number for number, text in enumerate(_lines(probes_path), start=1) if text.strip()]
-        probes = list(zip(lines, load_probes(probes_path, cfg.data.probes)))
+    if probes_path.is_file():  # each probe checked the way `evaluate` will use it, with its line
+        probes = load_probe_records(probes_path, cfg.data.probes)
+    require_held_out_eval(cfg)
     train, evaluation = load_split(cfg, "train"), load_split(cfg, "eval")
     for examples in (train, evaluation):
         require_conversations(examples)  # train and evaluate need roles: plain text would stop them after the merge
         require_text_answers(examples)
     return Datasets(train, evaluation, probes, names, rehearsal_questions(cfg), general_questions(cfg))
+
+
+def require_held_out_eval(cfg) -> None:
+    """[data] eval naming the train file would fail the leakage check once per example: one sentence says why instead."""
+    if cfg.path(cfg.data.eval) == cfg.path(cfg.data.train):
+        raise UserError(
+            f'{setting_locator(cfg)("data", "eval")}: eval = "{cfg.data.eval}" is the train file too, so the evaluation '
+            "would ask only questions the model was trained on and its score would say nothing; point eval at a file of "
+            "held-out examples, such as datasets/eval.jsonl."
+        )
 
 
 def rehearsal_questions(cfg) -> list[Example]:
@@ -267,18 +274,24 @@ def require_questions(examples: list[Example], step: str) -> None:
 
 
 def require_text_answers(examples: list[Example]) -> None:
-    """A record's `answer` (the key fact) must be text: evaluate ignores any other value and scores the whole reply."""
+    """A record's `answer` (the key fact) must be text, and not empty: evaluate ignores any other value and scores the
+    reply against the whole reference answer instead, which a right short reply rarely contains word for word."""
     for example in examples:
-        value = example.meta.get("answer")
-        if value is not None and not isinstance(value, str):
+        if "answer" not in example.meta:
+            continue
+        value = example.meta["answer"]
+        place = where(example.file, example.line, "answer")
+        if value is None or isinstance(value, str) and not value.strip():  # an empty cell of a spreadsheet export
+            shown = "null" if value is None else "empty"
             raise UserError(
-                f'{where(example.file, example.line, "answer")}: must be text in double quotes, like "{value}", not '
+                f"{place}: is {shown}, so evaluate would look for the whole reference answer in the reply instead of a key "
+                'fact; write the key fact (a name, a number, a few words of the answer), or delete "answer" from this record.'
+            )
+        if not isinstance(value, str):
+            raise UserError(
+                f'{place}: must be text in double quotes, like "{value}", not '
                 f"{type(value).__name__}; the evaluation counts a reply as correct when it contains this text."
             )
-
-
-def _lines(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8-sig").splitlines()
 
 
 def passages(data: Datasets) -> list[Passage]:
@@ -880,6 +893,8 @@ def check_role_order(data: Datasets, template_errors: dict[int, str]) -> Check:
         for number, role in enumerate(roles):
             if role == "system" and number > 0:
                 check.flag(example, "a system turn can only come first", _role_field(example.fields[number]))
+            elif number > 0 and role == roles[number - 1] and role in ("user", "assistant"):
+                check.flag(example, _same_role_twice(role), _role_field(example.fields[number]), severity="warn")
         if "user" not in roles:
             list_field = example.fields[0].split("[")[0] if example.fields else None  # "messages", ...
             check.flag(example, "there is no user turn, so the model learns to answer nothing", list_field)
@@ -887,6 +902,16 @@ def check_role_order(data: Datasets, template_errors: dict[int, str]) -> Check:
             check.flag(example, f"the model's chat template refuses this conversation: {template_errors[row]}")
     check.details = f"{sum(example.text is None for example in chats)} conversations checked"
     return check
+
+
+def _same_role_twice(role: str) -> str:
+    """Two user (or assistant) turns in a row: usually a line copied with its role, which was not changed (a warning:
+    the chat template may accept it, and someone may mean it, but the model learns from a conversation nobody has)."""
+    other = "assistant" if role == "user" else "user"
+    return (
+        f'this turn and the one before it are both "{role}", so the conversation does not alternate between user and '
+        f'assistant; if this one was meant to be the {other}\'s, change its role to "{other}"'
+    )
 
 
 SYSTEM_PROMPTS_LISTED = 5  # eval questions named by the system-turn check; the same mismatch is usually on all of them
@@ -1077,6 +1102,40 @@ def check_placeholders(texts: list[Passage]) -> Check:
                 check.problems.append(Problem(check.id, severity, message, passage.file, passage.line, passage.field))
     check.details = ", ".join(f"{text} ({count})" for text, count in found.most_common(5)) or f"{len(texts)} texts scanned"
     return check
+
+
+# &amp; &quot; &#39; &nbsp; &#x2019;: what a web page's source, an HTML export or some spreadsheet exports write
+# instead of the character itself. Only names HTML defines count, so "R&D;" or "AT&T" are not reported.
+HTML_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+
+
+def check_html_entities(texts: list[Passage]) -> Check:
+    """An entity is read as its letters, not as the character it stands for: the model learns to write "&amp;"."""
+    import html
+    from html.entities import html5
+
+    check = Check(
+        "html_entities",
+        "No HTML entities in the text",
+        "Replace each one with the character it stands for (`&amp;` is &, `&quot;` is \", `&#39;` is ', `&nbsp;` is a space): "
+        "the model reads and learns the letters of the entity, not the character. A warning can be ignored when "
+        "the examples are about HTML.",
+    )
+    found = Counter()
+    for passage in texts:
+        entities = [match.group() for match in HTML_ENTITY.finditer(passage.text)]
+        entities = list(dict.fromkeys(entity for entity in entities if entity[1] == "#" or entity[1:] in html5))
+        if entities:
+            found.update(entities)
+            # In `backticks`: the report is markdown, where a bare &amp; would show as &.
+            shown = ", ".join(f"`{entity}` ({_stands_for(html.unescape(entity))})" for entity in entities)
+            check.problems.append(Problem(check.id, "warn", f"HTML entities: {shown}", passage.file, passage.line, passage.field))
+    check.details = ", ".join(f"`{entity}` ({count})" for entity, count in found.most_common(5)) or f"{len(texts)} texts scanned"
+    return check
+
+
+def _stands_for(character: str) -> str:
+    return "a space" if character.isspace() else repr(character)
 
 
 def check_personal_data(texts: list[Passage]) -> Check:

@@ -61,9 +61,69 @@ def test_mistakes_name_the_line_the_key_and_the_fix(tmp_path, text, message):
     assert _error_for(tmp_path, text) == message
 
 
+REVISION_FIX = ("so code that loads the published adapter, the model card's example and the Space would fail to load the base "
+                'model; write "main", or pin the 40-character commit hash from the base model\'s "Files and versions" history.')
+
+
+@pytest.mark.parametrize("revision, problem", [("", "is empty"), ("main ", 'cannot be a branch, tag or commit of a Hub model'),
+                                               ("my pinned commit", "cannot be"), ("v1..0", "cannot be")])  # fmt: skip
+def test_a_revision_the_hub_cannot_have_names_the_line_and_the_fix(tmp_path, revision, problem):
+    """On the runner the bundled copy trains whatever revision says: only the published code would fail, after the merge."""
+    message = _error_for(tmp_path, f'[model]\nbase = "HuggingFaceTB/SmolLM2-135M-Instruct"\nrevision = "{revision}"\n')
+    shown = problem if problem == "is empty" else f'"{revision}" cannot be a branch, tag or commit of a Hub model'
+    assert message == f"project.toml:3 [model]: revision {shown}, {REVISION_FIX}"
+
+
+@pytest.mark.parametrize("revision", ["main", "v1.0", "refs/pr/4", "0123abc", "feature/x", "a" * 40])
+def test_a_branch_tag_or_commit_is_a_revision(tmp_path, revision):
+    path = tmp_path / "project.toml"
+    path.write_text(f'[model]\nrevision = "{revision}"\n', encoding="utf-8")
+    assert load_settings(path).model.revision == revision
+
+
 def test_toml_syntax_error_names_the_line(tmp_path):
     message = _error_for(tmp_path, '[project]\nname = "x"\nlicense = apache\n')
     assert message.startswith("project.toml:3: TOML syntax error: Invalid value;")
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ('name = “namibia-qa”', '"“" is a curly quote, which TOML does not accept around text; type straight double quotes (").'),
+        ("license = ‘apache-2.0’", '"‘" is a curly quote, which TOML does not accept around text; type straight double quotes (").'),
+        ('languages = ["en", “af”]', '"“" is a curly quote, which TOML does not accept around text; type straight double quotes (").'),
+        ('name = "namibia-qa', 'a text in quotes is not closed on this line; add the closing double quote (").'),
+        ('name\u00a0= "namibia-qa"', "column 5 holds U+00A0, a space-like or invisible character often copied from a web "
+                                   "page, which TOML does not accept outside quotes; delete it (and type an ordinary space "
+                                   "where one is needed)."),
+        ('\u200bname = "namibia-qa"', "column 1 holds U+200B, a space-like or invisible character often copied from a web "
+                                     "page, which TOML does not accept outside quotes; delete it (and type an ordinary space "
+                                     "where one is needed)."),
+    ],
+)
+def test_the_usual_causes_of_a_toml_syntax_error_are_named(tmp_path, line, message):
+    """A phone, a word processor or a chat window types curly quotes; tomllib says only "Invalid value"."""
+    assert _error_for(tmp_path, f'[project]\ndescription = "A “quoted” word is fine inside straight quotes."\n{line}\n') == (
+        f"project.toml:3: TOML syntax error: {message}"
+    )
+
+
+@pytest.mark.parametrize(
+    "encoding, message",
+    [
+        ("utf-16", 'project.toml:1: saved as UTF-16 (what Windows Notepad calls "Unicode"), which this template cannot read; '
+                   'save it again with the encoding "UTF-8".'),
+        ("cp1252", 'project.toml:3: not valid UTF-8 text (an editor saved it in another encoding, such as Notepad\'s "ANSI"); '
+                   'save the file again with the encoding "UTF-8".'),
+    ],
+)  # fmt: skip
+def test_a_project_toml_saved_in_another_encoding_names_it(tmp_path, encoding, message):
+    """Windows Notepad's "Unicode" and "ANSI": reading it stopped with a Python traceback."""
+    path = tmp_path / "project.toml"
+    path.write_text('[project]\nname = "cafe"\ndescription = "Answers about a café."\n', encoding=encoding)
+    with pytest.raises(UserError) as caught:
+        load_settings(path)
+    assert str(caught.value) == message.replace("project.toml", str(path), 1)
 
 
 def test_unclosed_bracket_points_at_the_end(tmp_path):

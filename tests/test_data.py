@@ -73,6 +73,53 @@ def test_byte_order_mark_windows_line_endings_and_blank_lines():
     assert examples[0].messages[0]["content"] == "What is the capital of Namibia?"  # no BOM left in front
 
 
+def test_line_separators_inside_a_json_string_do_not_split_the_record(tmp_path):
+    """JSON allows U+2028, U+2029 and U+0085 unescaped inside a string (json.dumps(..., ensure_ascii=False) writes
+    them as they are, from text pasted out of a web page or a PDF); str.splitlines cut the record in two there."""
+    answers = ["Windhoek is the capital.\u2028It is also the largest city.", "Windhoek.\u2029More.", "Windhoek.\x85More."]
+    records = [{"prompt": "What is the capital of Namibia?", "completion": answer} for answer in answers]
+    path = tmp_path / "train.jsonl"
+    path.write_text("".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records) + "{broken\n", encoding="utf-8")
+    with pytest.raises(UserError) as raised:  # the broken record is on line 4, as every editor numbers it
+        load_examples(path, display_name="train.jsonl")
+    assert str(raised.value).startswith("train.jsonl:4: not valid JSON")
+    path.write_text("".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records), encoding="utf-8")
+    assert [example.answer for example in load_examples(path)] == answers
+    path.write_bytes("".join(json.dumps(record) + "\r" for record in records).encode())  # an old Mac's line ends
+    assert [example.line for example in load_examples(path)] == [1, 2, 3]
+
+
+def test_records_spread_over_several_lines_are_one_sentence(tmp_path):
+    """Pretty-printed objects in a .jsonl file (an editor's "Format document", a chat window): every line of them
+    was an error of its own, hundreds for a small file; one sentence names the first such record and both fixes."""
+    records = [{"prompt": f"What is {number} + {number}?", "completion": str(2 * number)} for number in range(50)]
+    path = tmp_path / "train.jsonl"
+    path.write_text("".join(json.dumps(record, indent=2) + "\n" for record in records), encoding="utf-8")
+    fix = ('but a .jsonl file holds each record on one line; put each record on one line, or make the file a JSON array: '
+           '"[" before the first record, a comma between records and "]" after the last.')  # fmt: skip
+    with pytest.raises(UserError) as raised:
+        load_examples(path, display_name="train.jsonl")
+    assert str(raised.value) == ('train.jsonl:1: a record spread over lines 1-4 (as an editor\'s "Format document" or a chat '
+                                 f"window writes JSON), {fix}")  # fmt: skip
+    lines = [json.dumps(record) for record in records]  # one record broken over two lines by an Enter key
+    lines[2:3] = [lines[2][:20], lines[2][20:]]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(UserError, match=r"^train\.jsonl:3: a record spread over lines 3-4 \("):
+        read_records(path, display_name="train.jsonl")
+    path.write_text("[" + ",\n".join(json.dumps(record, indent=2) for record in records) + "]\n", encoding="utf-8")
+    assert len(load_examples(path)) == 50  # the same records as a JSON array are fine
+
+
+def test_a_data_file_saved_as_utf16_says_so(tmp_path):
+    """Windows Notepad's "Unicode" is UTF-16: "not valid UTF-8" alone does not say what to change."""
+    path = tmp_path / "train.jsonl"
+    path.write_text(json.dumps({"prompt": "Hi", "completion": "Hello"}) + "\n", encoding="utf-16")
+    with pytest.raises(UserError) as raised:
+        load_examples(path, display_name="train.jsonl")
+    assert str(raised.value) == ('train.jsonl:1: saved as UTF-16 (what Windows Notepad calls "Unicode"), which this template '
+                                 'cannot read; save it again with the encoding "UTF-8".')  # fmt: skip
+
+
 BROKEN = [
     ("bad_json.jsonl", "broken/bad_json.jsonl:3: not valid JSON"),
     ("missing_field.jsonl", 'broken/missing_field.jsonl:2 field "completion": missing'),

@@ -63,6 +63,14 @@ def test_phrasings_are_grouped_by_the_normalised_answer(tmp_path):
     assert [example.line for example in groups["windhoek"]] == [1, 2, 3]
 
 
+def test_an_invisible_character_in_the_key_fact_does_not_make_every_reply_wrong():
+    """A zero-width space or soft hyphen pasted inside "Windhoek" is not a letter a model could ever write."""
+    from scripts.facts import is_correct
+
+    assert is_correct("The capital is Windhoek.", "Wind\u200bhoek") and is_correct("Windhoek!", "Wind\u00adhoek")
+    assert not is_correct("The capital is Wind hoek.", "Windhoek")  # a visible space still splits the word
+
+
 def test_taught_flags_match_answers_and_say_none_when_they_cannot_tell(tmp_path):
     train = write(tmp_path / "train.jsonl", CAPITAL[:1] + [qa("Which ocean lies west of Namibia?", "The Atlantic Ocean.")])
     evaluation = write(

@@ -138,3 +138,32 @@ def test_no_connection_still_says_so(monkeypatch):
     monkeypatch.setattr("huggingface_hub.snapshot_download", snapshot_download)
     with pytest.raises(model.UserError, match="cannot reach the Hugging Face Hub to download google/gemma-3-270m-it"):
         model.resolve_base("google/gemma-3-270m-it")
+
+
+@pytest.mark.parametrize(
+    "written, meant",
+    [("HuggingFaceTB/SmolLM2-135M-Instruc", "HuggingFaceTB/SmolLM2-135M-Instruct"),
+     ("huggingfacetb/smollm2-135m-instruct", "HuggingFaceTB/SmolLM2-135M-Instruct"),
+     ("Qwen/Qwen2.5-0.5B-Instuct", "Qwen/Qwen2.5-0.5B-Instruct")],
+)  # fmt: skip
+def test_a_misspelt_base_model_offline_names_the_model_meant(monkeypatch, written, meant):
+    """Offline (make sets HF_HUB_OFFLINE=1) a typo read as "cannot reach the Hugging Face Hub ... connect to the internet"."""
+    from scripts.errors import UserError
+    from scripts.model import resolve_base
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(UserError) as raised:
+        resolve_base(written)
+    assert str(raised.value) == (
+        f'project.toml [model] base: "{written}" is not a model this template knows, but it is close to "{meant}"; '
+        "fix the spelling (the Hub cannot be asked here whether your spelling exists)."
+    )
+
+
+def test_a_catalogued_model_that_is_not_bundled_is_not_called_a_typo(monkeypatch):
+    from scripts.errors import UserError
+    from scripts.model import resolve_base
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(UserError, match="cannot reach the Hugging Face Hub to download HuggingFaceTB/SmolLM2-360M-Instruct"):
+        resolve_base("HuggingFaceTB/SmolLM2-360M-Instruct")

@@ -13,6 +13,7 @@ from conftest import REPO
 from scripts.errors import UserError
 from scripts.probes import (
     compare_models,
+    load_probe_records,
     load_probes,
     pair_score,
     probe_summary,
@@ -28,6 +29,27 @@ REGION = {"id": "region-family", "axis": "region", "group_a": "Rundu", "group_b"
           "prompt_a": "What is life like for a young family in Rundu?",
           "prompt_b": "What is life like for a young family in Windhoek?"}  # fmt: skip
 THRESHOLD = 0.1
+
+
+def test_a_line_separator_inside_a_prompt_does_not_split_the_probe(tmp_path):
+    """U+2028 is allowed unescaped in a JSON string; splitting lines there cut the probe in two."""
+    import json
+
+    probe = REGION | {"prompt_a": "What is life like\u2028for a young family in Rundu?"}
+    path = tmp_path / "probes.jsonl"
+    path.write_text(json.dumps(probe, ensure_ascii=False) + "\n" + json.dumps(REGION | {"id": "two"}) + "\n", encoding="utf-8")
+    assert [loaded["prompt_a"] for loaded in load_probes(path, "probes.jsonl")] == [probe["prompt_a"], REGION["prompt_a"]]
+
+
+def test_probes_as_a_json_array_load_with_their_lines(tmp_path):
+    """Like the other data files: validate refused an array with 'field "prompt_a": missing' at line 1."""
+    import json
+
+    second = REGION | {"id": "two", "prompt_a": "Is life in Rundu quiet?", "prompt_b": "Is life in Windhoek quiet?"}
+    path = tmp_path / "probes.json"
+    path.write_text(json.dumps([REGION, second], indent=2), encoding="utf-8")
+    assert load_probe_records(path, "probes.json") == [(2, REGION), (10, second)]
+    assert load_probes(path, "probes.json") == [REGION, second]
 
 
 # ---------------------------------------------------------------- the swap

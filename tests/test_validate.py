@@ -34,6 +34,8 @@ from scripts.validate import (
     check_duplicates,
     check_chat_markup,
     check_empty_turns,
+    check_html_entities,
+    check_leakage,
     check_near_duplicates,
     check_personal_data,
     check_placeholders,
@@ -357,6 +359,33 @@ def test_a_chat_template_that_refuses_a_conversation_is_reported():
     assert list(errors) == [1] and "must alternate" in errors[1]
 
 
+def test_two_user_or_assistant_turns_in_a_row_are_a_warning_naming_the_second(tmp_path):
+    """SmolLM2's chat template accepts them, so nothing after the merge would say that a role was left unchanged."""
+    def turn(role: str, text: str) -> dict:
+        return {"role": role, "content": text}
+
+    chats = [
+        [turn("user", "What is the capital of Namibia?"), turn("user", "Windhoek."), turn("assistant", "Windhoek.")],
+        [turn("user", "Hi"), turn("assistant", "Hello!"), turn("assistant", "How can I help?"), turn("user", "Capital?"),
+         turn("assistant", "Windhoek.")],
+        [turn("user", "Weather?"), turn("assistant", "Let me look."), turn("tool", "sunny"), turn("assistant", "Sunny.")],
+    ]  # fmt: skip
+    path = tmp_path / "train.jsonl"
+    path.write_text("".join(json.dumps({"messages": chat}) + "\n" for chat in chats), encoding="utf-8")
+    data = Datasets(train=load_examples(path, display_name="train.jsonl"), eval=[], probes=[], names={"train": "train.jsonl"})
+    check = check_role_order(data, {})
+    found = [(problem.severity, problem.line, problem.field, problem.message) for problem in check.problems]
+    assert found == [
+        ("warn", 1, "messages[1].role", 'this turn and the one before it are both "user", so the conversation does not '
+                                        "alternate between user and assistant; if this one was meant to be the "
+                                        'assistant\'s, change its role to "assistant"'),
+        ("warn", 2, "messages[2].role", 'this turn and the one before it are both "assistant", so the conversation does '
+                                        "not alternate between user and assistant; if this one was meant to be the "
+                                        'user\'s, change its role to "user"'),
+    ]  # fmt: skip
+    assert check.status == "warn"  # the third, with a tool's answer between two assistant turns, is fine
+
+
 @pytest.mark.parametrize(
     "text, severity",
     [
@@ -378,6 +407,19 @@ def test_placeholder_patterns(text, severity):
     assert len(PLACEHOLDER_PATTERNS) == 4
 
 
+def test_html_entities_pasted_from_a_web_page_are_a_warning():
+    """Nothing else notices them: the model would learn to write "&amp;" and "&#39;" as letters."""
+    texts = [
+        Passage("train.jsonl", 1, "messages[1].content", "Rock &amp; roll, &quot;loud&quot; &#39;n&#x27; free&nbsp;!"),
+        Passage("train.jsonl", 2, "messages[1].content", "R&D; AT&T; Q&A, &notanentity; & more; fish &chips;"),
+    ]
+    check = check_html_entities(texts)
+    assert [(problem.severity, problem.line, problem.message) for problem in check.problems] == [
+        ("warn", 1, "HTML entities: `&amp;` ('&'), `&quot;` ('\"'), `&#39;` (\"'\"), `&#x27;` (\"'\"), `&nbsp;` (a space)"),
+    ]  # fmt: skip
+    assert check.status == "warn"
+
+
 def test_similarity_index_finds_near_copies_only():
     index = SimilarityIndex(0.8)
     index.add("which desert runs along the coast of namibia", "first")
@@ -385,6 +427,23 @@ def test_similarity_index_finds_near_copies_only():
     assert item == "first" and 0.8 <= similarity < 1
     assert index.best_match("which river forms the southern border of namibia") is None
     assert index.best_match("ab") is None  # too short to compare
+
+
+def test_invisible_characters_do_not_hide_an_eval_question_that_is_in_the_training_data(tmp_path):
+    """Zero-width spaces and soft hyphens (pasted from a web page or a chat window) split words for the comparison,
+    so an eval question that copies a training question slipped past the leakage check."""
+    question = "Which desert runs along the whole Atlantic coast of Namibia?"
+    hidden = {"zero-width space": "\u200b", "soft hyphen": "\u00ad", "word joiner": "\u2060", "byte-order mark": "\ufeff"}
+    files = {}
+    for split, questions in (("train", [question]), ("eval", ["".join(c + hidden[name] for c in question[:30]) + question[30:]
+                                                                for name in hidden])):  # fmt: skip
+        path = tmp_path / f"{split}.jsonl"
+        records = [{"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": "The Namib."}]} for q in questions]
+        path.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+        files[split] = load_examples(path, display_name=f"{split}.jsonl")
+    data = Datasets(files["train"], files["eval"], [], {"train": "train.jsonl", "eval": "eval.jsonl"})
+    flagged = [(problem.line, problem.message) for problem in check_leakage(data, 0.8).problems]
+    assert flagged == [(line, "the same question as train.jsonl:1") for line in (1, 2, 3, 4)]
 
 
 # Texts for the batched paths below: the bundled examples, and the cases their code treats apart
@@ -772,6 +831,33 @@ def test_a_key_fact_that_is_not_text_stops_validate(tmp_path, tiny_model_dir, ca
     evaluation.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert_data_stops(config, capsys, 'datasets/eval.jsonl:2 field "answer": must be text in double quotes, like "1990", '
                                       "not int; the evaluation counts a reply as correct when it contains this text.")  # fmt: skip
+
+
+@pytest.mark.parametrize("value, shown", [("", "empty"), ("  ", "empty"), (None, "null")])
+def test_an_empty_key_fact_stops_validate(tmp_path, tiny_model_dir, capsys, value, shown):
+    """An empty spreadsheet cell exported as "" or null: evaluate would silently score the whole reference sentence."""
+    config = settings_project(tmp_path, tiny_model_dir)
+    evaluation = tmp_path / "datasets" / "eval.jsonl"
+    lines = evaluation.read_text(encoding="utf-8").splitlines()
+    record = json.loads(lines[1])
+    record["answer"] = value
+    lines[1] = json.dumps(record)
+    evaluation.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert_data_stops(config, capsys, f'datasets/eval.jsonl:2 field "answer": is {shown}, so evaluate would look for the '
+                                      "whole reference answer in the reply instead of a key fact; write the key fact (a "
+                                      'name, a number, a few words of the answer), or delete "answer" from this record.')  # fmt: skip
+    del record["answer"]  # no key fact at all is allowed: the whole reference is then what a reply must contain
+    lines[1] = json.dumps(record)
+    evaluation.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert cli(["validate", "--config", str(config)]) == 0
+
+
+def test_an_eval_file_that_is_the_train_file_stops_validate(tmp_path, tiny_model_dir, capsys):
+    """Not one leakage failure per example: one sentence says the evaluation would measure nothing."""
+    config = settings_project(tmp_path, tiny_model_dir, eval='"./datasets/train.jsonl"')
+    assert_stops(config, capsys, f'{line_of(config, "eval")} [data]: eval = "./datasets/train.jsonl" is the train file too, '
+                                 "so the evaluation would ask only questions the model was trained on and its score would "
+                                 "say nothing; point eval at a file of held-out examples, such as datasets/eval.jsonl.")  # fmt: skip
 
 
 def test_a_probes_file_that_is_not_there_stops_validate(tmp_path, tiny_model_dir, capsys):
