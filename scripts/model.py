@@ -60,8 +60,12 @@ def cache_dir() -> Path:
     return Path(os.environ.get("FINETUNE_CACHE", default))
 
 
-def resolve_base(model_id: str, revision: str = "main", root: Path | None = None) -> ResolvedModel:
-    """Turn `[model] base` into a folder on disk (see the module docstring for the order)."""
+def resolve_base(model_id: str, revision: str = "main", root: Path | None = None, weights: bool = True) -> ResolvedModel:
+    """Turn `[model] base` into a folder on disk (see the module docstring for the order).
+
+    weights=False downloads from the Hub only the config and the tokenizer (CONFIG_AND_TOKENIZER): all validate
+    reads. A 7B model's weights are 14 GB, as much as a GitHub runner's whole disk.
+    """
     local = Path(model_id) if Path(model_id).is_absolute() else (root or Path.cwd()) / model_id
     if (local / "config.json").is_file():
         return ResolvedModel(local.resolve(), model_id, "local", f"local folder {model_id}")
@@ -72,7 +76,7 @@ def resolve_base(model_id: str, revision: str = "main", root: Path | None = None
         )
     if model_id in BUNDLED and bundled_first():
         return _bundled(model_id)
-    hub_folder = _try_hub(model_id, revision)
+    hub_folder = _try_hub(model_id, revision, CONFIG_AND_TOKENIZER + (WEIGHTS if weights else []))
     if hub_folder is not None:
         return ResolvedModel(hub_folder, model_id, "hub", f"{model_id} at revision {revision} from the Hugging Face Hub")
     if model_id in BUNDLED:
@@ -117,8 +121,8 @@ def _looks_like_path(model_id: str) -> bool:
     return model_id.startswith((".", "/", "~")) or model_id.count("/") > 1
 
 
-def _try_hub(model_id: str, revision: str) -> Path | None:
-    """Download (or find in the Hub cache) a snapshot; None when the Hub cannot be reached."""
+def _try_hub(model_id: str, revision: str, allow_patterns: list[str]) -> Path | None:
+    """Download (or find in the Hub cache) the files of a snapshot that match allow_patterns; None when the Hub cannot be reached."""
     if os.environ.get("HF_HUB_OFFLINE") == "1":
         return None
     from huggingface_hub import snapshot_download
@@ -127,7 +131,7 @@ def _try_hub(model_id: str, revision: str) -> Path | None:
     )
 
     try:
-        return Path(snapshot_download(model_id, revision=revision, allow_patterns=_MODEL_FILES))
+        return Path(snapshot_download(model_id, revision=revision, allow_patterns=allow_patterns))
     # The Hub answered "no": say why, rather than "cannot reach the Hub" (GatedRepoError is a RepositoryNotFoundError).
     except GatedRepoError:
         raise UserError(
@@ -151,7 +155,11 @@ def _try_hub(model_id: str, revision: str) -> Path | None:
         return None
 
 
-_MODEL_FILES = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"]
+# Which files of a Hub model to download. config.json and the tokenizer (tokenizer.json, tokenizer_config.json,
+# a SentencePiece tokenizer.model, vocab.json + merges.txt, chat_template.jinja) are a few MB; the weights are
+# the rest, 2 bytes per parameter in bf16. Other files (.bin or .gguf copies of the weights, ONNX) are not used.
+CONFIG_AND_TOKENIZER = ["*.json", "*.model", "*.txt", "*.jinja"]
+WEIGHTS = ["*.safetensors"]
 
 
 def convert_bundled(model_id: str) -> Path:
@@ -229,9 +237,12 @@ def check_tokenizer(tokenizer, model_id: str) -> None:
         tokenizer.pad_token = tokenizer.eos_token  # padding is masked out of the loss, so reusing EOS is safe
 
 
-def load_for(cfg):
-    """Resolve `[model] base` from the settings and load its tokenizer: (resolved, tokenizer)."""
-    resolved = resolve_base(cfg.model.base, cfg.model.revision, cfg.root)
+def load_for(cfg, weights: bool = True):
+    """Resolve `[model] base` from the settings and load its tokenizer: (resolved, tokenizer).
+
+    weights=False: the folder may hold only the config and the tokenizer (see resolve_base).
+    """
+    resolved = resolve_base(cfg.model.base, cfg.model.revision, cfg.root, weights=weights)
     return resolved, load_tokenizer(resolved, cfg.model.trust_remote_code)
 
 

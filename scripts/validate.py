@@ -122,7 +122,7 @@ def main(cfg, args) -> int:
     with ProcessPoolExecutor(max_workers=1) as helper:
         facts = helper.submit(fact_columns, data, cfg.data.near_duplicate_threshold)
         text_checks = helper.submit(check_texts, data, cfg)
-        resolved, tokenizer = load_for(cfg)
+        resolved, tokenizer = load_for(cfg, weights=False)  # the checks read the config and the tokenizer only
         table, template_errors = example_table(data, tokenizer)
         unusual_settings = check_settings(cfg, resolved, tokenizer, table)  # a setting that cannot work stops here
         table = with_fact_columns(table, facts.result())

@@ -686,7 +686,7 @@ def test_hf_jobs_settings_that_would_fail_on_the_paid_job_stop_validate(tmp_path
     from scripts.model import ResolvedModel
 
     hub_model = ResolvedModel(tiny_model_dir, "HuggingFaceTB/SmolLM2-135M-Instruct", "hub", "")  # as if downloaded
-    monkeypatch.setattr("scripts.model.resolve_base", lambda *args: hub_model)
+    monkeypatch.setattr("scripts.model.resolve_base", lambda *args, **kwargs: hub_model)
     config = settings_project(tmp_path, tiny_model_dir, backend='"hf-jobs"', precision='"bf16"')
     assert_stops(config, capsys, (
         f'{line_of(config, "precision")} [train]: precision "bf16" cannot run on hf_flavor "t4-small", an NVIDIA T4, which '
@@ -698,6 +698,43 @@ def test_hf_jobs_settings_that_would_fail_on_the_paid_job_stop_validate(tmp_path
         f'{line_of(config, "base")} [model]: base is the local folder {tiny_model_dir}, which a Hugging Face Job cannot '
         'read ([train] backend = "hf-jobs"); use a Hub id such as HuggingFaceTB/SmolLM2-135M-Instruct.'
     ))  # fmt: skip
+
+
+def test_validate_downloads_the_config_and_tokenizer_not_the_weights(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    """A Hub model's weights can be larger than a GitHub runner's disk (Mistral-7B: 14 GB), and validate reads only the
+    config (to list the layers) and the tokenizer. The fake download below hands back only the tiny model's files that
+    the requested allow_patterns match, so validate passes only if it needs nothing else. Not covered (no network
+    here): what the Hub sends for those patterns, e.g. that each model's tokenizer files match them."""
+    from fnmatch import fnmatch
+
+    from scripts import model
+
+    asked = []
+
+    def snapshot_download(model_id, revision="main", allow_patterns=None):
+        asked.append(allow_patterns)
+        folder = tmp_path / "snapshot"
+        folder.mkdir(exist_ok=True)
+        for file in tiny_model_dir.iterdir():
+            if any(fnmatch(file.name, pattern) for pattern in allow_patterns):
+                shutil.copy(file, folder)
+        return str(folder)
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr("huggingface_hub.snapshot_download", snapshot_download)
+    # A list of target modules, so validate builds the model from its config to check them.
+    config = settings_project(
+        tmp_path / "project", tiny_model_dir, base='"Qwen/Qwen2.5-0.5B-Instruct"', target_modules='["q_proj", "v_proj"]'
+    )
+    assert cli(["validate", "--config", str(config)]) == 0, capsys.readouterr().err
+    assert asked == [model.CONFIG_AND_TOKENIZER] and not any(pattern.endswith(".safetensors") for pattern in asked[0])
+    assert not list((tmp_path / "snapshot").glob("*.safetensors"))
+    assert report_of(config)["verdict"] in ("pass", "warn")  # the clean fixture has too few examples: a warning
+
+    # Train, evaluate and export ask for the weights too.
+    assert model.resolve_base("Qwen/Qwen2.5-0.5B-Instruct").path == tmp_path / "snapshot"
+    assert asked[-1] == model.CONFIG_AND_TOKENIZER + model.WEIGHTS
+    assert list((tmp_path / "snapshot").glob("*.safetensors"))
 
 
 # What the card, evaluate, dispatch and publish steps would refuse after the merge: validate stops on it first,
