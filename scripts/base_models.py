@@ -10,6 +10,10 @@ card (the base model's licence terms). The estimates are rough, and say so:
   * T4 time: a LoRA step costs about 4 x parameters floating-point operations per token (forward, and the
     backward pass through the frozen weights); a T4 peaks at 65 TFLOP/s in float16 and training reaches
     about a quarter of that. Not measured here (no GPU).
+  * a free GitHub runner: on GitHub, export (merge the adapter, write the GGUF file; scripts/export.py) runs on
+    the runner after training whatever [train] backend says, and publish runs it again. Its disk and memory
+    grow with the parameter count (the figures below); a model that needs more than the runner has stops there,
+    after training, and a gated one cannot be downloaded at all (the workflows have no Hugging Face token).
 """
 
 from __future__ import annotations
@@ -25,6 +29,20 @@ T4_FLOPS = 65e12 * 0.25  # peak float16 TFLOP/s of a T4, times the share trainin
 T4_MEMORY_GB = 15  # what a T4 has free for a model
 LORA_FLOPS_PER_PARAMETER_TOKEN = 4
 
+# A free GitHub-hosted runner of a public repository (ubuntu-latest), from
+# https://docs.github.com/en/actions/reference/runners/github-hosted-runners
+RUNNER_MEMORY_GB = 16
+RUNNER_DISK_GB = 14
+RUNNER_INSTALL_GB = 2.5  # what `make setup` puts on that disk first (the .venv is 2.3 GB)
+# Export per parameter of the base model, on disk: the Hub's copy in bf16 (2 bytes), the merged model in float32 (4),
+# the f16 GGUF file (2), and publish's copy of the GGUF file in the tree it uploads (2). In memory: measured on
+# a 2-core CPU without llama-cpp-python (`/usr/bin/time -v python -m scripts export`), 0.66 GB at 3.2M parameters
+# and 2.75 GB at SmolLM2-135M: about 16 bytes per parameter (the merged model in float32 is still held while
+# transformers reads the GGUF file back in float32 to check its answers) on top of 0.7 GB for Python and the libraries.
+EXPORT_DISK_BYTES_PER_PARAMETER = 10
+EXPORT_MEMORY_BYTES_PER_PARAMETER = 16
+EXPORT_MEMORY_BASE_GB = 0.7
+
 
 @dataclass(frozen=True)
 class BaseModel:
@@ -34,6 +52,8 @@ class BaseModel:
     licence: str
     licence_terms: str
     languages: list[str]
+    gated: bool = False
+    """The Hub asks each user to accept the licence first, so a download needs a token of an account that did."""
 
     def weights_gb(self, bytes_per_parameter: float) -> float:
         return self.parameters_millions * 1e6 * bytes_per_parameter / 1e9
@@ -47,6 +67,37 @@ class BaseModel:
     def t4_precision(self) -> str:
         """float16 where the weights fit a T4 with room to train; else 4-bit (QLoRA)."""
         return "fp16" if self.weights_gb(2) < T4_MEMORY_GB / 2 else "4-bit"
+
+
+    def on_github(self) -> str:
+        """Whether the whole flow (train, export, publish) can run on GitHub's free runners; if not, why."""
+        reasons = ["gated"] if self.gated else []
+        too_big = runner_problem(self.parameters_millions)
+        reasons += [f"export needs {too_big}"] if too_big else []
+        return f"no: {'; '.join(reasons)}" if reasons else "yes"
+
+
+def export_needs_gb(parameters_millions: float) -> tuple[float, float]:
+    """(disk, memory) in GB that export and publish need on a GitHub runner (see the figures above)."""
+    parameters = parameters_millions * 1e6
+    disk = RUNNER_INSTALL_GB + parameters * EXPORT_DISK_BYTES_PER_PARAMETER / 1e9
+    memory = EXPORT_MEMORY_BASE_GB + parameters * EXPORT_MEMORY_BYTES_PER_PARAMETER / 1e9
+    return disk, memory
+
+
+def runner_problem(parameters_millions: float) -> str | None:
+    """What export would lack on a free GitHub runner, e.g. "~62 GB of memory and ~41 GB of disk"; None where it fits."""
+    disk, memory = export_needs_gb(parameters_millions)
+    lacking = [f"~{needed:.0f} GB of {what}" for needed, has, what in
+               ((memory, RUNNER_MEMORY_GB, "memory"), (disk, RUNNER_DISK_GB, "disk")) if needed > has]  # fmt: skip
+    return " and ".join(lacking) or None
+
+
+def largest_for_runner_millions() -> int:
+    """The most parameters (in millions) whose export fits a free GitHub runner."""
+    by_disk = (RUNNER_DISK_GB - RUNNER_INSTALL_GB) * 1e3 / EXPORT_DISK_BYTES_PER_PARAMETER
+    by_memory = (RUNNER_MEMORY_GB - EXPORT_MEMORY_BASE_GB) * 1e3 / EXPORT_MEMORY_BYTES_PER_PARAMETER
+    return int(min(by_disk, by_memory))
 
 
 def load_catalogue(path: Path = CATALOGUE) -> list[BaseModel]:
@@ -66,15 +117,15 @@ def languages_text(model: BaseModel) -> str:
 def readme_table(models: list[BaseModel]) -> str:
     """The README's table: what does not depend on the learner's data."""
     lines = [
-        "| model | family | parameters | licence | languages (model card) | weights in memory: CPU fp32 / T4 |",
-        "|---|---|---|---|---|---|",
+        "| model | family | parameters | licence | languages (model card) | weights in memory: CPU fp32 / T4 | all the way on GitHub, free |",
+        "|---|---|---|---|---|---|---|",
     ]
     for model in models:
         t4 = model.t4_precision()
         t4_gb = model.weights_gb(2 if t4 == "fp16" else 0.5)
         lines.append(
             f"| `{model.id}` | {model.family} | {_size(model)} | {model.licence} | {languages_text(model)} | "
-            f"{model.weights_gb(4):.1f} GB / {t4_gb:.1f} GB ({t4}) |"
+            f"{model.weights_gb(4):.1f} GB / {t4_gb:.1f} GB ({t4}) | {model.on_github()} |"
         )
     return "\n".join(lines)
 

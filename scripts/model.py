@@ -249,19 +249,30 @@ def load_for(cfg, weights: bool = True):
 def adaptable_layer_names(resolved: ResolvedModel, trust_remote_code: bool = False) -> list[str]:
     """The full name of every layer of the base model LoRA can adapt, e.g. "model.layers.0.self_attn.q_proj".
 
-    The model is built on PyTorch's "meta" device from its config.json: shapes only, no weights, so it
-    takes no memory and a fraction of a second even for a large model.
+    Read from the model built without weights (see _model_without_weights), so it is quick even for a large model.
     """
     import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
     from transformers.pytorch_utils import Conv1D
 
-    config = AutoConfig.from_pretrained(resolved.path, trust_remote_code=trust_remote_code)
-    with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(config, trust_remote_code=trust_remote_code)
+    model = _model_without_weights(resolved, trust_remote_code)
     # The layer types PEFT's LoRA accepts (it names the same list when it refuses another type).
     kinds = (torch.nn.Linear, torch.nn.Embedding, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d, torch.nn.MultiheadAttention, Conv1D)
     return [name for name, module in model.named_modules() if isinstance(module, kinds)]
+
+
+def parameter_count(resolved: ResolvedModel, trust_remote_code: bool = False) -> int:
+    """How many parameters the base model has, counted from its config.json (no weights needed; tied ones once)."""
+    return sum(parameter.numel() for parameter in _model_without_weights(resolved, trust_remote_code).parameters())
+
+
+def _model_without_weights(resolved: ResolvedModel, trust_remote_code: bool):
+    """The model built on PyTorch's "meta" device from its config.json: shapes only, no memory, a fraction of a second."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = AutoConfig.from_pretrained(resolved.path, trust_remote_code=trust_remote_code)
+    with torch.device("meta"):
+        return AutoModelForCausalLM.from_config(config, trust_remote_code=trust_remote_code)
 
 
 # ---------------------------------------------------------------- hardware and loading

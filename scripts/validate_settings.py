@@ -29,7 +29,7 @@ from .config import setting_locator
 from .errors import UserError
 from .hf_flavors import FLAVORS, gpu_flavors
 from .language_id import code_for, iso_639_language
-from .model import ResolvedModel, adaptable_layer_names, cpu_has_native_bf16
+from .model import ResolvedModel, adaptable_layer_names, cpu_has_native_bf16, parameter_count
 
 # Far outside these, LoRA on a small dataset rarely does what a learner wants (the reasons are in the warnings).
 LEARNING_RATE_RANGE = (1e-6, 1e-2)
@@ -68,6 +68,7 @@ def check_settings(cfg, resolved: ResolvedModel, tokenizer, table) -> list[Setti
     warnings += check_hyperparameters(cfg, locate)
     warnings += check_licence_compatibility(cfg, locate)
     warnings += check_data_locations(cfg, locate)
+    warnings += check_runner_room(cfg, resolved, locate)
     return sorted(warnings, key=lambda warning: warning.line or 0)  # in the order of project.toml
 
 
@@ -287,6 +288,38 @@ def licence_problem(base_licence: str, adapter_licence: str) -> str | None:
 # The Train workflow (.github/workflows/train.yml, `paths:`) starts on main only when a file in this folder or
 # project.toml changes; a test reads train.yml so the two cannot drift.
 TRAIN_WATCHES = "datasets"
+
+
+def check_runner_room(cfg, resolved: ResolvedModel, locate) -> list[SettingWarning]:
+    """Warn when export would not fit a free GitHub runner, where it runs after training on every backend.
+
+    Warned at the pull request, in the data report, because on GitHub it would otherwise fail after the merge,
+    after training (maybe paid for), with nothing to review. Sizes: scripts/base_models.toml for a listed model,
+    else counted from the model's config.json.
+    """
+    from .base_models import RUNNER_DISK_GB, RUNNER_MEMORY_GB, find, largest_for_runner_millions, runner_problem
+
+    listed = find(cfg.model.base)
+    fix = (f"choose a model of at most {largest_for_runner_millions() / 1000:.2f}B parameters (README, week 1), or run "
+           "card, export and publish on a computer with that much room")  # fmt: skip
+    try:
+        millions = listed.parameters_millions if listed else parameter_count(resolved, cfg.model.trust_remote_code) / 1e6
+    except Exception as error:  # a config transformers cannot build without the model's own code, for instance
+        return [_warning(locate, "model", "base", (
+            f"validate could not count the parameters of {cfg.model.base} from its config.json ({type(error).__name__}), "
+            f"so it cannot say whether export fits a free GitHub runner ({RUNNER_MEMORY_GB} GB of memory, "
+            f"{RUNNER_DISK_GB} GB of disk), where it runs after training; models up to "
+            f"{largest_for_runner_millions() / 1000:.2f}B parameters fit"
+        ))]  # fmt: skip
+    lacking = runner_problem(millions)
+    if lacking is None:
+        return []
+    return [_warning(locate, "model", "base", (
+        f"{cfg.model.base} has {millions / 1000:.2f}B parameters, and on GitHub export (merging the adapter, writing "
+        f"the GGUF file) runs on a free runner after training whatever the backend, and publish runs it again: it "
+        f"would need {lacking}, more than the runner's {RUNNER_MEMORY_GB} GB of memory and {RUNNER_DISK_GB} GB of disk, "
+        f"so the flow would stop after training with nothing to review; {fix}"
+    ))]  # fmt: skip
 
 
 def check_data_locations(cfg, locate) -> list[SettingWarning]:

@@ -700,11 +700,13 @@ def test_hf_jobs_settings_that_would_fail_on_the_paid_job_stop_validate(tmp_path
     ))  # fmt: skip
 
 
-def test_validate_downloads_the_config_and_tokenizer_not_the_weights(tmp_path, tiny_model_dir, monkeypatch, capsys):
+@pytest.mark.parametrize("base, too_big", [("Qwen/Qwen2.5-0.5B-Instruct", False), ("microsoft/Phi-4-mini-instruct", True)])
+def test_validate_downloads_the_config_and_tokenizer_not_the_weights(tmp_path, tiny_model_dir, monkeypatch, capsys, base, too_big):
     """A Hub model's weights can be larger than a GitHub runner's disk (Mistral-7B: 14 GB), and validate reads only the
     config (to list the layers) and the tokenizer. The fake download below hands back only the tiny model's files that
-    the requested allow_patterns match, so validate passes only if it needs nothing else. Not covered (no network
-    here): what the Hub sends for those patterns, e.g. that each model's tokenizer files match them."""
+    the requested allow_patterns match, so validate passes only if it needs nothing else. A model too big to export on
+    a runner is warned about in the data report (its size from scripts/base_models.toml, not the tiny stand-in's).
+    Not covered (no network here): what the Hub sends for those patterns, e.g. that each model's tokenizer files match them."""
     from fnmatch import fnmatch
 
     from scripts import model
@@ -724,17 +726,72 @@ def test_validate_downloads_the_config_and_tokenizer_not_the_weights(tmp_path, t
     monkeypatch.setattr("huggingface_hub.snapshot_download", snapshot_download)
     # A list of target modules, so validate builds the model from its config to check them.
     config = settings_project(
-        tmp_path / "project", tiny_model_dir, base='"Qwen/Qwen2.5-0.5B-Instruct"', target_modules='["q_proj", "v_proj"]'
+        tmp_path / "project", tiny_model_dir, base=f'"{base}"', target_modules='["q_proj", "v_proj"]'
     )
     assert cli(["validate", "--config", str(config)]) == 0, capsys.readouterr().err
     assert asked == [model.CONFIG_AND_TOKENIZER] and not any(pattern.endswith(".safetensors") for pattern in asked[0])
     assert not list((tmp_path / "snapshot").glob("*.safetensors"))
-    assert report_of(config)["verdict"] in ("pass", "warn")  # the clean fixture has too few examples: a warning
+    report = report_of(config)
+    assert report["verdict"] in ("pass", "warn")  # the clean fixture has too few examples: a warning
+    warned = [p for p in report["problems"] if p["check"] == "training_settings" and p["field"] == "base"]
+    assert [p["message"].startswith(f"{base} has 3.84B parameters, and on GitHub export") for p in warned] == [True] * too_big
 
     # Train, evaluate and export ask for the weights too.
-    assert model.resolve_base("Qwen/Qwen2.5-0.5B-Instruct").path == tmp_path / "snapshot"
+    assert model.resolve_base(base).path == tmp_path / "snapshot"
     assert asked[-1] == model.CONFIG_AND_TOKENIZER + model.WEIGHTS
     assert list((tmp_path / "snapshot").glob("*.safetensors"))
+
+
+def runner_room(tmp_path, base: str, model_dir=None):
+    """check_runner_room's warnings for `base`; model_dir is where its config.json is (an unlisted model)."""
+    from scripts.model import ResolvedModel
+    from scripts.validate_settings import check_runner_room, setting_locator
+
+    config = tmp_path / "project.toml"
+    shutil.copy(REPO / "project.toml", config)
+    cfg = load_settings(config)
+    cfg.model.base = base
+    return check_runner_room(cfg, ResolvedModel(model_dir or tmp_path, base, "hub", ""), setting_locator(cfg)), config
+
+
+@pytest.mark.parametrize("base", ["HuggingFaceTB/SmolLM2-135M-Instruct", "Qwen/Qwen3-0.6B"])
+def test_a_model_whose_export_fits_a_github_runner_is_not_warned(tmp_path, base):
+    assert runner_room(tmp_path, base)[0] == []
+
+
+def test_a_model_too_big_to_export_on_a_github_runner_is_warned_at_model_base(tmp_path):
+    """On GitHub, export runs on the runner after training for every backend: a 3.8B model would stop there."""
+    [warning], config = runner_room(tmp_path, "microsoft/Phi-4-mini-instruct")
+    assert (warning.section, warning.key, warning.line) == ("model", "base", line_of(config, "base"))
+    assert warning.message == (
+        "microsoft/Phi-4-mini-instruct has 3.84B parameters, and on GitHub export (merging the adapter, writing the GGUF "
+        "file) runs on a free runner after training whatever the backend, and publish runs it again: it would need "
+        "~62 GB of memory and ~41 GB of disk, more than the runner's 16 GB of memory and 14 GB of disk, so the flow "
+        "would stop after training with nothing to review; choose a model of at most 0.96B parameters (README, week 1), "
+        "or run card, export and publish on a computer with that much room"
+    )
+
+
+def test_an_unlisted_model_is_sized_from_its_config_or_the_warning_says_it_cannot_be(tmp_path):
+    """No weights are needed: the parameters are counted on PyTorch's meta device from config.json alone."""
+    from transformers import LlamaConfig
+
+    big = tmp_path / "big"
+    LlamaConfig(vocab_size=128256, hidden_size=2048, intermediate_size=8192, num_hidden_layers=16, num_attention_heads=32,
+                num_key_value_heads=8, tie_word_embeddings=True).save_pretrained(big)  # Llama-3.2-1B's shape
+    [warning], _ = runner_room(tmp_path, "someone/unlisted-1b", big)
+    assert warning.message.startswith("someone/unlisted-1b has 1.24B parameters") and "~20 GB of memory" in warning.message
+
+    small = tmp_path / "small"
+    LlamaConfig(vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4).save_pretrained(small)
+    assert runner_room(tmp_path, "someone/unlisted-small", small)[0] == []
+
+    unknown = tmp_path / "unknown"
+    unknown.mkdir()
+    (unknown / "config.json").write_text('{"model_type": "not-a-model-type"}')
+    [warning], _ = runner_room(tmp_path, "someone/unknown", unknown)
+    assert warning.message.startswith("validate could not count the parameters of someone/unknown from its config.json (")
+    assert "models up to 0.96B parameters fit" in warning.message
 
 
 # What the card, evaluate, dispatch and publish steps would refuse after the merge: validate stops on it first,
