@@ -78,6 +78,13 @@ def resolve_base(model_id: str, revision: str = "main", root: Path | None = None
         return _bundled(model_id)
     hub_folder = _try_hub(model_id, revision, CONFIG_AND_TOKENIZER + (WEIGHTS if weights else []))
     if hub_folder is not None:
+        if weights and not any(hub_folder.glob("*.safetensors")):
+            # The Hub cache can hold only what validate fetched (config and tokenizer): offline, that copy comes back.
+            raise UserError(
+                f"project.toml [model] base: the copy of {model_id} on this machine has no weights (*.safetensors), only "
+                "what validate downloads (config and tokenizer), and the Hub could not give them (offline?) or has them in "
+                "no safetensors file; connect to the internet and run again, or choose a model with safetensors weights."
+            )
         return ResolvedModel(hub_folder, model_id, "hub", f"{model_id} at revision {revision} from the Hugging Face Hub")
     if model_id in BUNDLED:
         return _bundled(model_id)

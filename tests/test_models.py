@@ -186,3 +186,19 @@ def test_a_catalogued_model_that_is_not_bundled_is_not_called_a_typo(monkeypatch
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(UserError, match="cannot reach the Hugging Face Hub to download HuggingFaceTB/SmolLM2-360M-Instruct"):
         resolve_base("HuggingFaceTB/SmolLM2-360M-Instruct")
+
+
+def test_a_cached_copy_without_weights_is_named_not_loaded(monkeypatch, tmp_path, tiny_model_dir):
+    """validate downloads only the config and the tokenizer; offline, the Hub cache hands that copy back to train,
+    which must say the weights are missing instead of failing inside transformers."""
+    import shutil
+
+    from scripts import model
+
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(tiny_model_dir / name, tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr("huggingface_hub.snapshot_download", lambda *args, **kwargs: str(tmp_path))
+    assert model.resolve_base("Qwen/Qwen2.5-0.5B-Instruct", weights=False).path == tmp_path
+    with pytest.raises(model.UserError, match=r"the copy of Qwen/Qwen2.5-0.5B-Instruct on this machine has no weights"):
+        model.resolve_base("Qwen/Qwen2.5-0.5B-Instruct")

@@ -179,7 +179,10 @@ def test_a_base_model_without_a_bundled_copy_comes_from_the_hub_on_github(workfl
 
     def snapshot_download(model_id, revision="main", allow_patterns=None):
         downloads.append(model_id)
-        return str(tmp_path / "from-the-hub")
+        folder = tmp_path / "from-the-hub"
+        folder.mkdir(exist_ok=True)
+        (folder / "model.safetensors").touch()  # resolve_base checks the weights came (train and export ask for them)
+        return str(folder)
 
     monkeypatch.setattr("huggingface_hub.snapshot_download", snapshot_download)
     monkeypatch.setattr(model, "convert_bundled", lambda model_id: tmp_path / "bundled")
