@@ -78,7 +78,7 @@ def flops_per_token(model_config, attention_length: float, loss_share: float, lo
     body = layers * (attention_params + 3 * width * mlp)
     head = width * model_config.vocab_size
     attention = 12 * layers * attention_length * heads * head_dim
-    return (4 * body + 6 * lora_parameters + attention) * run_share + 4 * head * loss_share
+    return (4 * body + 6 * lora_parameters) * run_share + attention + 4 * head * loss_share  # every token still attends to the opening
 
 
 def tokens_run(batches, shares_opening: bool) -> int:

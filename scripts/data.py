@@ -161,7 +161,12 @@ def _read(path: Path, name: str) -> tuple[list[tuple[int, dict]], list[tuple[int
     records, errors = _jsonl_records(text, name)
     spread = _record_spread_over_lines(text) if errors else None
     if spread:  # every line of it would be an error of its own: one sentence says what happened instead
-        first, last = spread
+        first, last, break_in_text = spread
+        if break_in_text:  # an Enter inside a text: a JSON array would refuse it too
+            return [], [(first, (
+                f"{where(name, first)}: a line break inside a text of the record on lines {first}-{last} (an Enter pressed "
+                "while typing), which JSON does not allow; join its lines into one, writing \\n where the text should "
+                "break."))]  # fmt: skip
         return [], [(first, (
             f"{where(name, first)}: a record spread over lines {first}-{last} (as an editor's \"Format document\" or a chat "
             "window writes JSON), but a .jsonl file holds each record on one line; put each record on one line, or make "
@@ -169,9 +174,10 @@ def _read(path: Path, name: str) -> tuple[list[tuple[int, dict]], list[tuple[int
     return records, errors
 
 
-def _record_spread_over_lines(text: str) -> tuple[int, int] | None:
-    """(first line, last line) of the first JSON object that spans several lines, read from the top of the file
-    object after object; None when none does before the first thing that is not a JSON object."""
+def _record_spread_over_lines(text: str) -> tuple[int, int, bool] | None:
+    """(first line, last line, whether a line break is inside a text) of the first JSON object that spans several
+    lines, read from the top of the file object after object; None when none does before the first thing that is
+    not a JSON object."""
     decoder = json.JSONDecoder(strict=False)  # also across an Enter pressed inside a text, which JSON itself refuses
     position = _skip_space(text, 0)
     while position < len(text) and text[position] == "{":
@@ -181,9 +187,18 @@ def _record_spread_over_lines(text: str) -> tuple[int, int] | None:
             return None
         first, last = text.count("\n", 0, position) + 1, text.count("\n", 0, end) + 1
         if last > first:
-            return first, last
+            return first, last, not _strict_json(text, position)
         position = _skip_space(text, end)
     return None
+
+
+def _strict_json(text: str, position: int) -> bool:
+    """Whether the JSON object at `position` is valid JSON as written (no raw line break inside a text)."""
+    try:
+        json.JSONDecoder().raw_decode(text, position)
+        return True
+    except (json.JSONDecodeError, RecursionError):
+        return False
 
 
 def _raise_if_any(name: str, errors: list[tuple[int, str]]) -> None:

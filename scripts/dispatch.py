@@ -72,6 +72,12 @@ def add_arguments(parser) -> None:
 def main(cfg, args) -> int:
     backend = args.backend or cfg.train.backend
     ref = args.ref or ""
+    args.resume = (args.resume or "").strip()  # a run id pasted into the Run workflow form may carry spaces
+    if args.resume and backend != "hf-jobs":
+        raise UserError(
+            f'resume = "{args.resume}" continues a Hugging Face Job, but [train] backend is "{backend}" in project.toml; '
+            'leave resume empty, or set backend = "hf-jobs" if that run is what you want to continue.'
+        )
     if ref.startswith(TRAINED_BRANCH_PREFIX):
         return use_pushed_outputs(cfg, ref)
     if backend == "runner":
@@ -261,10 +267,14 @@ def how_to_resume(stage: str, plan: JobPlan) -> str:
     where = f"The job ended with {stage}. Its last checkpoint is kept in {plan.runs_repo}; "
     if os.environ.get("GITHUB_ACTIONS") == "true":
         return where + (
-            f"read the job's log above, fix what stopped it, then continue: Actions > Train > Run workflow, "
-            f"on this branch, with resume = {plan.run_id} (or leave it empty to start again)."
+            f"read the job's log above. If it ran out of time, continue it: Actions > Train > Run workflow, on this "
+            f"branch, with resume = {plan.run_id}. A continued run uses the data and settings it started with, so after "
+            "fixing those, leave resume empty to start a new run."
         )
-    return where + f"continue with\n  python -m scripts dispatch --backend hf-jobs --resume {plan.run_id}"
+    return where + (
+        f"if it ran out of time, continue with\n  python -m scripts dispatch --backend hf-jobs --resume {plan.run_id}\n"
+        "A continued run uses the data and settings it started with: after fixing those, start a new run (no --resume)."
+    )
 
 
 @contextmanager
@@ -282,10 +292,13 @@ def hub_refusal(error, runs_repo: str) -> str:
     status = getattr(getattr(error, "response", None), "status_code", None)
     said = (getattr(error, "server_message", None) or str(error).splitlines()[0]).strip()
     fixes = {
-        401: "the token is not valid (expired, revoked or mistyped): make a new one as below and put it in HF_TOKEN "
-        "(on GitHub, the HF_JOBS_TOKEN secret)",
+        401: "the token is not valid (expired, revoked or mistyped): make a new fine-grained one at "
+        f"https://huggingface.co/settings/tokens that may start Jobs and write to the private dataset {runs_repo}, and "
+        "put it in HF_TOKEN (on GitHub, the HF_JOBS_TOKEN secret)",
         402: "the account has no credit for Jobs: add a payment method or credit at https://huggingface.co/settings/billing "
         "(Jobs are paid by the minute), or train with [train] backend = \"colab\" on Colab's free GPU",
+        404: f"the Hub has no {runs_repo} or no run by that id that this token may read: check the run id, and that the "
+        "token may read and write that dataset (https://huggingface.co/settings/tokens)",
         403: f"the token may not do this: edit it at https://huggingface.co/settings/tokens so that it may start Jobs and "
         f"write to the private dataset {runs_repo} (create that dataset first if it does not exist)",
     }
@@ -386,7 +399,7 @@ def project_revision(api, plan: JobPlan) -> str:
     title = project_commit_title(plan.run_id)
     commits = [c.commit_id for c in api.list_repo_commits(plan.runs_repo, repo_type="dataset") if c.title == title]
     if not commits:
-        raise UserError(f"{plan.runs_repo} has no commit \"{title}\", so run {plan.run_id} cannot be resumed; start a new run without --resume.")
+        raise UserError(f"{plan.runs_repo} has no commit \"{title}\", so run {plan.run_id} cannot be resumed; start a new run (on GitHub: Run workflow with resume left empty; here: without --resume).")
     return commits[-1]  # newest first: the last one is the upload this run made
 
 

@@ -196,6 +196,7 @@ def logits_from(model, input_ids, attention, first: int):
 
     from .shared_opening import cache_of_opening, shared_length
 
+    # Scoring has no gradients, so any shared opening, however short, runs once (training has more limits).
     shared = shared_length(input_ids, attention, first)  # the logits at `first` are still needed
     cache = cache_of_opening(model, input_ids, shared) if shared else DynamicCache(config=model.config.get_text_config(decoder=True))
     width = input_ids.shape[1]

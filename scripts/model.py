@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -91,8 +92,9 @@ def resolve_base(model_id: str, revision: str = "main", root: Path | None = None
     meant = _known_model_close_to(model_id)
     if meant:  # offline (make sets HF_HUB_OFFLINE=1) the Hub cannot say "no such model"
         raise UserError(
-            f'project.toml [model] base: "{model_id}" is not a model this template knows, but it is close to "{meant}"; '
-            "fix the spelling (the Hub cannot be asked here whether your spelling exists)."
+            f'project.toml [model] base: "{model_id}" is not a model this template knows, but it is close to "{meant}": '
+            "if you meant that one, fix the spelling; if your spelling is right, the Hub cannot be reached from here "
+            "(no connection, or HF_HUB_OFFLINE=1 as make sets), so connect and run with HF_HUB_OFFLINE=0."
         )
     raise UserError(
         f"project.toml [model] base: cannot reach the Hugging Face Hub to download {model_id}, and no offline copy "
@@ -121,7 +123,16 @@ def _known_model_close_to(model_id: str) -> str | None:
     if model_id in known.values():  # spelt right: the model is just not bundled
         return None
     close = difflib.get_close_matches(model_id.lower(), list(known), n=1, cutoff=0.9)
-    return known[close[0]] if close else None
+    if not close:
+        return None
+    if close[0] != model_id.lower() and _without_size(close[0]) == _without_size(model_id.lower()):
+        return None  # only the size differs: another model of the same family (Qwen2.5-1.5B, 0.5B), not a typo
+    return known[close[0]]
+
+
+def _without_size(model_id: str) -> str:
+    """The id without its parameter count ("1.7b", "135m")."""
+    return re.sub(r"\d+(\.\d+)?[bm](?![a-z])", "", model_id)
 
 
 def _looks_like_path(model_id: str) -> bool:

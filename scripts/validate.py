@@ -199,7 +199,8 @@ def load_datasets(cfg) -> Datasets:
     train, evaluation = load_split(cfg, "train"), load_split(cfg, "eval")
     for examples in (train, evaluation):
         require_conversations(examples)  # train and evaluate need roles: plain text would stop them after the merge
-        require_text_answers(examples)
+    require_text_answers(train, scored=False)
+    require_text_answers(evaluation)
     return Datasets(train, evaluation, probes, names, rehearsal_questions(cfg), general_questions(cfg))
 
 
@@ -273,15 +274,19 @@ def require_questions(examples: list[Example], step: str) -> None:
             )
 
 
-def require_text_answers(examples: list[Example]) -> None:
-    """A record's `answer` (the key fact) must be text, and not empty: evaluate ignores any other value and scores the
-    reply against the whole reference answer instead, which a right short reply rarely contains word for word."""
+def require_text_answers(examples: list[Example], scored: bool = True) -> None:
+    """A record's `answer` (the key fact) must be text, and not empty where evaluate scores it: evaluate ignores any
+    other value and scores the reply against the whole reference answer instead, which a right short reply rarely
+    contains word for word. In training records (`scored=False`) an empty one only means "no key fact", as a
+    spreadsheet export writes for an empty cell."""
     for example in examples:
         if "answer" not in example.meta:
             continue
         value = example.meta["answer"]
         place = where(example.file, example.line, "answer")
         if value is None or isinstance(value, str) and not value.strip():  # an empty cell of a spreadsheet export
+            if not scored:
+                continue
             shown = "null" if value is None else "empty"
             raise UserError(
                 f"{place}: is {shown}, so evaluate would look for the whole reference answer in the reply instead of a key "

@@ -308,8 +308,8 @@ def check_runner_room(cfg, resolved: ResolvedModel, locate) -> list[SettingWarni
     except Exception as error:  # a config transformers cannot build without the model's own code, for instance
         return [_warning(locate, "model", "base", (
             f"validate could not count the parameters of {cfg.model.base} from its config.json ({type(error).__name__}), "
-            f"so it cannot say whether export fits a free GitHub runner ({RUNNER_MEMORY_GB} GB of memory, "
-            f"{RUNNER_DISK_GB} GB of disk), where it runs after training; models up to "
+            f"so it cannot say whether export fits a free GitHub runner of a public repository ({RUNNER_MEMORY_GB} GB of "
+            f"memory, {RUNNER_DISK_GB} GB of disk), where it runs after training; models up to "
             f"{largest_for_runner_millions() / 1000:.2f}B parameters fit"
         ))]  # fmt: skip
     lacking = runner_problem(millions)
@@ -318,7 +318,7 @@ def check_runner_room(cfg, resolved: ResolvedModel, locate) -> list[SettingWarni
     return [_warning(locate, "model", "base", (
         f"{cfg.model.base} has {millions / 1000:.2f}B parameters, and on GitHub export (merging the adapter, writing "
         f"the GGUF file) runs on a free runner after training whatever the backend, and publish runs it again: it "
-        f"would need {lacking}, more than the runner's {RUNNER_MEMORY_GB} GB of memory and {RUNNER_DISK_GB} GB of disk, "
+        f"would need {lacking}, more than a public repository's runner has ({RUNNER_MEMORY_GB} GB of memory, {RUNNER_DISK_GB} GB of disk), "
         f"so the flow would stop after training with nothing to review; {fix}"
     ))]  # fmt: skip
 

@@ -101,11 +101,21 @@ def test_records_spread_over_several_lines_are_one_sentence(tmp_path):
         load_examples(path, display_name="train.jsonl")
     assert str(raised.value) == ('train.jsonl:1: a record spread over lines 1-4 (as an editor\'s "Format document" or a chat '
                                  f"window writes JSON), {fix}")  # fmt: skip
-    lines = [json.dumps(record) for record in records]  # one record broken over two lines by an Enter key
-    lines[2:3] = [lines[2][:20], lines[2][20:]]
+    lines = [json.dumps(record) for record in records]  # one record broken over two lines by an Enter key ...
+    between_keys = lines[2].index(', "completion"') + 1
+    lines[2:3] = [lines[2][:between_keys], lines[2][between_keys:]]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(UserError, match=r"^train\.jsonl:3: a record spread over lines 3-4 \("):
         read_records(path, display_name="train.jsonl")
+    lines = [json.dumps(record) for record in records]  # ... or inside a text, which a JSON array refuses too
+    lines[2:3] = [lines[2][:20], lines[2][20:]]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(UserError) as raised:
+        read_records(path, display_name="train.jsonl")
+    assert str(raised.value) == (
+        "train.jsonl:3: a line break inside a text of the record on lines 3-4 (an Enter pressed while typing), which "
+        "JSON does not allow; join its lines into one, writing \\n where the text should break."
+    )
     path.write_text("[" + ",\n".join(json.dumps(record, indent=2) for record in records) + "]\n", encoding="utf-8")
     assert len(load_examples(path)) == 50  # the same records as a JSON array are fine
 

@@ -229,7 +229,8 @@ def test_on_github_a_failed_job_says_which_button_resumes_it(hub_project, fake_h
 @pytest.mark.parametrize(
     "status, fix",
     [(401, "the token is not valid"), (402, "https://huggingface.co/settings/billing"),
-     (403, "may start Jobs and write to the private dataset ada-learner/namibia-qa-runs")],
+     (403, "may start Jobs and write to the private dataset ada-learner/namibia-qa-runs"),
+     (404, "check the run id, and that the token may read and write that dataset")],
 )  # fmt: skip
 def test_a_job_the_hub_refuses_is_one_sentence_saying_what_to_fix(hub_project, fake_hub, status, fix):
     """No credit, a revoked token or one without the Jobs permission used to end in a traceback."""
@@ -249,9 +250,20 @@ def test_a_job_the_hub_refuses_is_one_sentence_saying_what_to_fix(hub_project, f
 
 
 def test_resuming_a_run_whose_project_was_never_uploaded_is_a_clear_error(hub_project, fake_hub):
-    with pytest.raises(dispatch.UserError, match="cannot be resumed; start a new run without --resume"):
-        dispatch.main(load_settings(hub_project), arguments(resume="20251231-000000"))
+    with pytest.raises(dispatch.UserError, match=r"cannot be resumed; start a new run \(on GitHub: Run workflow with resume left empty"):
+        dispatch.main(load_settings(hub_project), arguments(resume=" 20251231-000000 "))  # pasted with spaces
     assert fake_hub.called("run_uv_job") == []
+
+
+def test_a_run_id_to_resume_with_another_backend_is_refused(hub_project, fake_hub):
+    """The Run workflow form's resume only continues a Hugging Face Job: with another backend it would be ignored."""
+    cfg = load_settings(hub_project)
+    with pytest.raises(dispatch.UserError) as refused:
+        dispatch.main(cfg, arguments(resume="20251231-000000", backend="runner"))
+    assert str(refused.value) == (
+        'resume = "20251231-000000" continues a Hugging Face Job, but [train] backend is "runner" in project.toml; '
+        'leave resume empty, or set backend = "hf-jobs" if that run is what you want to continue.'
+    )
 
 
 def test_the_job_downloads_the_project_at_the_given_commit(monkeypatch, tmp_path):

@@ -174,18 +174,21 @@ def test_a_misspelt_base_model_offline_names_the_model_meant(monkeypatch, writte
     with pytest.raises(UserError) as raised:
         resolve_base(written)
     assert str(raised.value) == (
-        f'project.toml [model] base: "{written}" is not a model this template knows, but it is close to "{meant}"; '
-        "fix the spelling (the Hub cannot be asked here whether your spelling exists)."
+        f'project.toml [model] base: "{written}" is not a model this template knows, but it is close to "{meant}": '
+        "if you meant that one, fix the spelling; if your spelling is right, the Hub cannot be reached from here "
+        "(no connection, or HF_HUB_OFFLINE=1 as make sets), so connect and run with HF_HUB_OFFLINE=0."
     )
 
 
-def test_a_catalogued_model_that_is_not_bundled_is_not_called_a_typo(monkeypatch):
+@pytest.mark.parametrize("model_id", ["HuggingFaceTB/SmolLM2-360M-Instruct", "Qwen/Qwen2.5-1.5B-Instruct", "HuggingFaceTB/SmolLM2-1.7B-Instruct"])
+def test_a_real_model_that_is_not_bundled_is_not_called_a_typo(monkeypatch, model_id):
+    """Catalogued, or another size of a catalogued family (only its numbers differ): not a spelling mistake."""
     from scripts.errors import UserError
     from scripts.model import resolve_base
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(UserError, match="cannot reach the Hugging Face Hub to download HuggingFaceTB/SmolLM2-360M-Instruct"):
-        resolve_base("HuggingFaceTB/SmolLM2-360M-Instruct")
+    with pytest.raises(UserError, match=f"cannot reach the Hugging Face Hub to download {model_id}"):
+        resolve_base(model_id)
 
 
 def test_a_cached_copy_without_weights_is_named_not_loaded(monkeypatch, tmp_path, tiny_model_dir):

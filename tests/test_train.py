@@ -103,6 +103,16 @@ def test_answer_only_loss_equals_trl_loss_and_gradients(quick_project, precision
     assert any(gradient.abs().sum() > 0 for gradient in our_gradients)
 
 
+def test_the_opening_is_shared_only_where_it_changes_nothing(quick_project):
+    """Not with LoRA dropout in training (one random mask for every row), not for a batch of one row (no saving)."""
+    set_values(quick_project, "lora", dropout=0.1)
+    model = small_trainer(quick_project, "fp32", examples=2).model
+    model.train()
+    assert not shared_opening.can_share(model, rows=8)
+    model.eval()  # evaluation: dropout is off
+    assert shared_opening.can_share(model, rows=8) and not shared_opening.can_share(model, rows=1)
+
+
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 @pytest.mark.parametrize("use_dora", [False, True])
 def test_one_step_lora_layer_equals_pefts_layer(quick_project, precision, use_dora, monkeypatch):

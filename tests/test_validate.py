@@ -766,7 +766,8 @@ def test_a_model_too_big_to_export_on_a_github_runner_is_warned_at_model_base(tm
     assert warning.message == (
         "microsoft/Phi-4-mini-instruct has 3.84B parameters, and on GitHub export (merging the adapter, writing the GGUF "
         "file) runs on a free runner after training whatever the backend, and publish runs it again: it would need "
-        "~62 GB of memory and ~41 GB of disk, more than the runner's 16 GB of memory and 14 GB of disk, so the flow "
+        "~62 GB of memory and ~41 GB of disk, more than a public repository's runner has (16 GB of memory, 14 GB of "
+        "disk), so the flow "
         "would stop after training with nothing to review; choose a model of at most 0.96B parameters (README, week 1), "
         "or run card, export and publish on a computer with that much room"
     )
@@ -943,6 +944,13 @@ def test_an_empty_key_fact_stops_validate(tmp_path, tiny_model_dir, capsys, valu
     del record["answer"]  # no key fact at all is allowed: the whole reference is then what a reply must contain
     lines[1] = json.dumps(record)
     evaluation.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert cli(["validate", "--config", str(config)]) == 0
+    train = tmp_path / "datasets" / "train.jsonl"  # in training an empty cell only means "no key fact": nothing is scored
+    lines = train.read_text(encoding="utf-8").splitlines()
+    record = json.loads(lines[0])
+    record["answer"] = value
+    lines[0] = json.dumps(record)
+    train.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert cli(["validate", "--config", str(config)]) == 0
 
 
