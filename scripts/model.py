@@ -96,6 +96,12 @@ def resolve_base(model_id: str, revision: str = "main", root: Path | None = None
             "if you meant that one, fix the spelling; if your spelling is right, the Hub cannot be reached from here "
             "(no connection, or HF_HUB_OFFLINE=1 as make sets), so connect and run with HF_HUB_OFFLINE=0."
         )
+    if os.environ.get("HF_HUB_OFFLINE") == "1":  # the Hub was not asked: say who switched it off
+        raise UserError(
+            f"project.toml [model] base: cannot reach the Hugging Face Hub to download {model_id}: HF_HUB_OFFLINE=1 is set "
+            "(make sets it, so that `make demo` runs offline on the bundled model), and no offline copy is bundled for it; "
+            "run the steps with `python -m scripts run` instead, or `HF_HUB_OFFLINE=0 make demo`, on a computer online."
+        )
     raise UserError(
         f"project.toml [model] base: cannot reach the Hugging Face Hub to download {model_id}, and no offline copy "
         f"is bundled for it; connect to the internet, download it to a folder and set base to that folder, "

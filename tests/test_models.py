@@ -187,8 +187,8 @@ def test_a_real_model_that_is_not_bundled_is_not_called_a_typo(monkeypatch, mode
     from scripts.model import resolve_base
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(UserError, match=f"cannot reach the Hugging Face Hub to download {model_id}"):
-        resolve_base(model_id)
+    with pytest.raises(UserError, match=f"cannot reach the Hugging Face Hub to download {model_id}: HF_HUB_OFFLINE=1 is set"):
+        resolve_base(model_id)  # and it says who set it: make, for an offline demo
 
 
 def test_a_cached_copy_without_weights_is_named_not_loaded(monkeypatch, tmp_path, tiny_model_dir):
