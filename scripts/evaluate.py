@@ -192,13 +192,12 @@ def logits_from(model, input_ids, attention, first: int):
     and copied to every row (scripts/shared_opening.py).
     """
     import torch
-    from transformers import DynamicCache
 
     from .shared_opening import cache_of_opening, shared_length
 
     # Scoring has no gradients, so any shared opening, however short, runs once (training has more limits).
     shared = shared_length(input_ids, attention, first)  # the logits at `first` are still needed
-    cache = cache_of_opening(model, input_ids, shared) if shared else DynamicCache(config=model.config.get_text_config(decoder=True))
+    cache = cache_of_opening(model, input_ids, shared)
     width = input_ids.shape[1]
     positions = torch.arange(shared, width, device=input_ids.device).expand(len(input_ids), -1)
     keep = torch.arange(first - shared, width - 1 - shared, device=input_ids.device)

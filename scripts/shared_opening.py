@@ -25,13 +25,14 @@ def shared_length(input_ids: torch.Tensor, attention_mask: torch.Tensor, limit: 
 
 
 def cache_of_opening(model, input_ids: torch.Tensor, shared: int):
-    """The keys and values of the first `shared` tokens, computed for one row and copied to every row."""
+    """The keys and values of the first `shared` tokens, computed for one row and copied to every row (empty for 0)."""
     from transformers import DynamicCache
 
     cache = DynamicCache(config=model.config.get_text_config(decoder=True))
-    no_logits = torch.empty(0, dtype=torch.long, device=input_ids.device)
-    model(input_ids=input_ids[:1, :shared], cache=cache, use_cache=True, logits_to_keep=no_logits)
-    cache.batch_repeat_interleave(len(input_ids))
+    if shared:
+        no_logits = torch.empty(0, dtype=torch.long, device=input_ids.device)
+        model(input_ids=input_ids[:1, :shared], cache=cache, use_cache=True, logits_to_keep=no_logits)
+        cache.batch_repeat_interleave(len(input_ids))
     return cache
 
 
