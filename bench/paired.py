@@ -14,9 +14,8 @@ process, the order alternating from pair to pair:
   * length-buckets: the same examples, batched by the Trainer's "group_by_length"
     sampler and by `LengthBucketSampler`, a new shuffle each epoch; the i-th batch of
     one is paired with the i-th batch of the other;
-  * shared-opening: each training batch (and its rehearsal batch) is stepped once with
-    every row run whole and once with the rows' shared opening run once
-    (scripts/shared_opening.py).
+  * shared-opening: each training batch is stepped once with every row run whole and
+    once with the rows' shared opening run once (scripts/shared_opening.py).
 
 A step here is a forward and backward pass with no optimizer step, so the weights stay
 the same. Two warm-up steps are not timed (the first step of a process pays for one-off
@@ -37,7 +36,7 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 WARMUP_STEPS = 2
-SHARING, NO_SHARING = 8, 10**9  # scripts/shared_opening.py MIN_SHARED_TOKENS: its default, and one no opening reaches
+NO_SHARING = 10**9  # as scripts/shared_opening.py MIN_SHARED_TOKENS: a length no opening reaches
 
 
 def batches_from(sampler, trainer, epochs: int) -> list[dict]:
@@ -56,7 +55,7 @@ def lora_layer_arms(trainer, epochs: int) -> dict:
 
     batches = batches_from(trainer._get_train_sampler(), trainer, epochs)
     one_step = fast_training.OneStepLoraLinear.forward
-    return {"PEFT's layer": (batches, fast_training.LoraLinear.forward, SHARING), "one-step layer": (batches, one_step, SHARING)}
+    return {"PEFT's layer": (batches, fast_training.LoraLinear.forward, True), "one-step layer": (batches, one_step, True)}
 
 
 def length_bucket_arms(trainer, epochs: int) -> dict:
@@ -69,8 +68,8 @@ def length_bucket_arms(trainer, epochs: int) -> dict:
     trainers_own = LengthGroupedSampler(trainer.args.train_batch_size * trainer.args.gradient_accumulation_steps, lengths=buckets.lengths)
     forward = fast_training.OneStepLoraLinear.forward
     return {
-        "Trainer's grouping": (batches_from(trainers_own, trainer, epochs), forward, SHARING),
-        "length buckets": (batches_from(buckets, trainer, epochs), forward, SHARING),
+        "Trainer's grouping": (batches_from(trainers_own, trainer, epochs), forward, True),
+        "length buckets": (batches_from(buckets, trainer, epochs), forward, True),
     }
 
 
@@ -79,7 +78,7 @@ def shared_opening_arms(trainer, epochs: int) -> dict:
 
     batches = batches_from(trainer._get_train_sampler(), trainer, epochs)
     forward = fast_training.OneStepLoraLinear.forward
-    return {"every row whole": (batches, forward, NO_SHARING), "opening shared": (batches, forward, SHARING)}
+    return {"every row whole": (batches, forward, False), "opening shared": (batches, forward, True)}
 
 
 def main() -> None:
@@ -109,11 +108,11 @@ def main() -> None:
     arms = {"lora-layer": lora_layer_arms, "length-buckets": length_bucket_arms, "shared-opening": shared_opening_arms}[options.comparison](
         trainer, options.epochs
     )
-    ours_forward = fast_training.OneStepLoraLinear.forward
+    ours_forward, ours_min_shared = fast_training.OneStepLoraLinear.forward, shared_opening.MIN_SHARED_TOKENS
 
-    def step_seconds(batch, forward, min_shared: int) -> float:
+    def step_seconds(batch, forward, share: bool) -> float:
         fast_training.OneStepLoraLinear.forward = forward
-        shared_opening.MIN_SHARED_TOKENS = min_shared
+        shared_opening.MIN_SHARED_TOKENS = ours_min_shared if share else NO_SHARING
         inputs = {key: batch[key] for key in ("input_ids", "attention_mask", "labels")}
         started = time.perf_counter()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=trainer.args.bf16):
@@ -124,18 +123,18 @@ def main() -> None:
 
     names = list(arms)
     for name in names:
-        batches, forward, min_shared = arms[name]
+        batches, forward, share = arms[name]
         for batch in batches[:WARMUP_STEPS]:
-            step_seconds(batch, forward, min_shared)
+            step_seconds(batch, forward, share)
     seconds, real, computed = (dict.fromkeys(names, 0) for _ in range(3))
     pairs = min(len(batches) for batches, _, _ in arms.values())
     for index in range(pairs):
         for name in names if index % 2 == 0 else reversed(names):
-            batches, forward, min_shared = arms[name]
-            seconds[name] += step_seconds(batches[index], forward, min_shared)
+            batches, forward, share = arms[name]
+            seconds[name] += step_seconds(batches[index], forward, share)
             real[name] += int(batches[index]["attention_mask"].sum())
             computed[name] += batches[index]["attention_mask"].numel()
-    fast_training.OneStepLoraLinear.forward, shared_opening.MIN_SHARED_TOKENS = ours_forward, SHARING
+    fast_training.OneStepLoraLinear.forward, shared_opening.MIN_SHARED_TOKENS = ours_forward, ours_min_shared
 
     print(f"\n{hardware.name}, {hardware.precision}; {pairs} pairs of steps ({options.epochs} epochs each)")
     print(f"{'':<20} {'seconds':>8} {'real tokens':>11} {'padding':>8} {'tokens/s':>9}")
