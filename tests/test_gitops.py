@@ -109,6 +109,14 @@ class Runner:
             f"open({str(self.gh_log)!r}, 'a').write(json.dumps([os.environ.get('GH_TOKEN', '')] + sys.argv[1:]) + '\\n')\n"
             "# no pull request exists yet: `gh pr view` fails, everything else succeeds\n"
             "if sys.argv[1:3] == ['pr', 'view']: sys.exit(1)\n"
+            "# `gh api repos/OWNER/REPO/contents/PATH?ref=BRANCH`: the file's git blob sha on that branch, as GitHub answers\n"
+            "if sys.argv[1] == 'api' and '/contents/' in sys.argv[2]:\n"
+            "    import subprocess\n"
+            "    path, _, ref = sys.argv[2].split('/contents/', 1)[1].partition('?ref=')\n"
+            f"    found = subprocess.run(['git', '--git-dir', {str(self.bare)!r}, 'rev-parse', '--verify', '-q', ref + ':' + path],\n"
+            "                           capture_output=True, text=True).stdout.strip()\n"
+            "    if not found: sys.exit('gh: Not Found (HTTP 404)')\n"
+            "    print(found if sys.argv[3:5] == ['--jq', '.sha'] else json.dumps({'path': path, 'sha': found}))\n"
             "# GitHub's answer on a new copy, where Actions may not open pull requests yet\n"
             "if sys.argv[1:3] == os.environ.get('FAKE_GH_REFUSES', '').split():\n"
             "    sys.exit('pull request create failed: GraphQL: GitHub Actions is not permitted to create or approve pull requests (createPullRequest)')\n"
@@ -178,6 +186,8 @@ class Runner:
         options = {key: str(self.render(value, scope)) for key, value in step.get("with", {}).items()}
         if action == "actions/checkout":
             subprocess.run(["git", "clone", "-q", "--branch", self.context["ref"], str(self.bare), str(work)], check=True)
+            if self.context.get("sha"):  # the run's own commit (a re-run checks it out again, wherever the branch is now)
+                subprocess.run(["git", "checkout", "-q", "--detach", self.context["sha"]], cwd=work, check=True)
         elif action == "actions/upload-artifact":
             # As upload-artifact does: paths are kept relative to the least common ancestor of what exists.
             sources = [work / pattern.rstrip("/") for pattern in options["path"].split() if (work / pattern).exists()]
@@ -622,6 +632,48 @@ def test_every_required_check_runs_on_the_results_branch(tmp_path, with_app):
     data_check = runner.run_job("validate.yml", "validate", branch)
     assert not data_check.failed, data_check
     assert "nothing to check" in data_check.summary, data_check.summary
+
+
+# ---------------------------------------------------------------- which commit a Publish run may upload
+
+
+@pytest.mark.parametrize(
+    "later, publishes",
+    [(None, True), ("a README fix", True), ("newer results", False)],
+    ids=["newest", "results-unchanged-since", "newer-results-merged"],
+)
+def test_an_old_publish_run_never_puts_older_results_over_newer_ones(tmp_path, later, publishes):
+    """GitHub re-runs a workflow on the run's own commit (GITHUB_SHA), and a concurrency group does not promise that
+    two Publish runs start in the order of their merges. So "Re-run all jobs" on last month's Publish run, or two
+    results pull requests merged a minute apart, could upload older reviewed files over newer ones: reviewed bytes,
+    but not the model the card on main describes. The publishing job asks GitHub (a `gh` that answers from the bare
+    repository) for main's results/manifest.json and uploads only when it is still its own commit's."""
+    bare, learner = make_learner_repo(tmp_path, tmp_path / "no-model-needed")  # nothing here trains
+    manifest = learner / "results" / "manifest.json"
+    manifest.parent.mkdir()
+    manifest.write_text('{"schema": 1, "created": "2026-03-01T12:00:00+00:00", "repos": {}}\n', encoding="utf-8")
+    git("add", "results", cwd=learner)
+    git("commit", "-q", "-m", "Merge results pull request #8", cwd=learner)
+    reviewed = git("rev-parse", "HEAD", cwd=learner)
+    if later == "newer results":
+        manifest.write_text('{"schema": 1, "created": "2026-03-02T12:00:00+00:00", "repos": {}}\n', encoding="utf-8")
+    elif later == "a README fix":
+        (learner / "README.md").write_text("# namibia-qa\n", encoding="utf-8")
+    if later:
+        git("commit", "-q", "-am", f"Merge {later}", cwd=learner)
+    git("push", "-q", "origin", "main", cwd=learner)
+
+    runner = Runner(tmp_path, bare, context("main"))
+    runner.context["sha"] = reviewed  # the run of the first merge, started (or re-run) after the later push
+    (runner.artifacts / "publish-trees" / "model").mkdir(parents=True)  # what its prepare job handed over
+    job = runner.run_job("publish.yml", "publish", "main", needs={"prepare": {"result": "success"}},
+                         until=None if later == "newer results" else "newest")  # fmt: skip
+    assert not job.failed, job
+    assert job.steps["newest"]["outputs"]["publish"] == ("yes" if publishes else "no"), job
+    if not publishes:
+        assert "Publish the reviewed files" not in str(job), job  # neither publishing step ran
+        summary = " ".join(job.summary.split())
+        assert "Nothing was published" in summary and "revert `results/`" in summary, summary
 
 
 # ---------------------------------------------------------------- what the Data check looks at

@@ -359,6 +359,19 @@ def test_the_publishing_job_runs_as_little_code_as_possible():
     assert fetched and fetched <= prepared, (prepared, fetched)
 
 
+def test_only_the_commit_whose_manifest_is_mains_publishes():
+    """Every step that uploads runs only after the check that main's results/manifest.json is this run's own
+    (tests/test_gitops.py runs that check on real commits): a re-run of an old Publish run checks out its old commit."""
+    jobs = load(REPO / ".github/workflows/publish.yml")["jobs"]
+    (publishing,) = [job for job in jobs.values() if job.get("environment")]
+    ids = [step.get("id") for step in publishing["steps"]]
+    assert "newest" in ids, "the publishing job does not ask which manifest main has now"
+    for position, step in enumerate(publishing["steps"]):
+        if "scripts publish" in step.get("run", ""):
+            assert position > ids.index("newest"), f"{step['name']}: runs before the check"
+            assert "steps.newest.outputs.publish == 'yes'" in step.get("if", ""), f"{step['name']}: not gated by the check"
+
+
 def test_the_checked_trees_outlive_the_wait_for_a_required_reviewer():
     """With required reviewers on the `huggingface` environment (docs/mentor.md, optional), the publishing job waits
     for a click before it downloads the trees the prepare job uploaded. GitHub deletes an artifact when its
