@@ -621,6 +621,7 @@ def test_every_required_check_runs_on_the_results_branch(tmp_path, with_app):
         else:
             assert ["workflow", "run", path.name, "--ref", branch] in started, f"{check}: not started on {branch}: {started}"
             assert accepts_dispatch(workflow), f"{path.name} ({check}) does not accept workflow_dispatch"
+    assert "changes files outside" not in body  # a results branch made from main changes results/ only
     if with_app:
         assert started == [] and "Reopen pull request" not in body
     else:
@@ -632,6 +633,32 @@ def test_every_required_check_runs_on_the_results_branch(tmp_path, with_app):
     data_check = runner.run_job("validate.yml", "validate", branch)
     assert not data_check.failed, data_check
     assert "nothing to check" in data_check.summary, data_check.summary
+
+
+def test_a_results_branch_that_changes_more_than_results_says_so(tmp_path):
+    """A trained/... branch (pushed from Colab by anyone who may write) holds whatever was committed on it, not only
+    outputs/; the results branch is made from it, so merging the results merges those changes too, and the mentor
+    guide tells mentors that results/ is what they review. The pull request's text must name every other file."""
+    bare, learner = make_learner_repo(tmp_path, tmp_path / "no-model-needed")  # nothing here trains
+    branch = "trained/20260301-1200"
+    git("switch", "-q", "-c", branch, cwd=learner)
+    (learner / "outputs" / "train").mkdir(parents=True)
+    (learner / "outputs" / "train" / "metrics.json").write_text("{}\n", encoding="utf-8")
+    publish = learner / "scripts" / "publish.py"
+    publish.write_text(publish.read_text(encoding="utf-8") + "\n# changed on the Colab branch\n", encoding="utf-8")
+    git("add", "-f", "outputs", "scripts", cwd=learner)
+    git("commit", "-q", "-m", "Training outputs from Colab", cwd=learner)
+    git("push", "-q", "origin", branch, cwd=learner)
+
+    runner = Runner(tmp_path, bare, context(branch))
+    upload_train_results(runner)
+    opened = runner.run_job("train.yml", "results-pr", branch, needs={"train": {"outputs": {"stage": "trained"}}})
+    assert not opened.failed, opened
+    create = next(call for call in runner.gh_calls() if call[:2] == ["pr", "create"])
+    body = (opened.work / create[create.index("--body-file") + 1]).read_text()
+    assert "[!WARNING]" in body and f"`{branch}`" in body, body
+    named = re.findall(r"^> - `(.+)`$", body, flags=re.MULTILINE)
+    assert named == ["scripts/publish.py"], body  # outputs/ stays out of the results branch, results/ is the review
 
 
 # ---------------------------------------------------------------- which commit a Publish run may upload
