@@ -114,6 +114,9 @@ def test_no_expressions_in_run_and_no_kept_credentials(path):
     for job_name, step in steps(load(path)):
         if "run" in step:
             assert "${{" not in step["run"], f"{path.name} {job_name}: pass `{step['run']}`'s values through env:"
+        # github-script's script is code too: an expression in it is pasted in before the code runs
+        script = step.get("with", {}).get("script", "")
+        assert "${{" not in script, f"{path.name} {job_name}: pass the script's values through env: (process.env)"
         if step.get("uses", "").startswith("actions/checkout@"):
             assert step.get("with", {}).get("persist-credentials") is False, f"{path.name} {job_name}: persist-credentials"
 
