@@ -661,6 +661,19 @@ def test_a_results_branch_that_changes_more_than_results_says_so(tmp_path):
     assert named == ["scripts/publish.py"], body  # outputs/ stays out of the results branch, results/ is the review
 
 
+def test_the_data_check_started_on_main_passes_so_branch_protection_can_require_it(tmp_path):
+    """GitHub's branch protection offers only checks that passed in the repository in the last 7 days, and a new
+    copy has never run the Data check (no pull request yet). The mentor guide says to start it on main with
+    "Run workflow": it must accept that, and pass there without a pull request to compare with."""
+    bare, _ = make_learner_repo(tmp_path, tmp_path / "no-model-needed")  # nothing here trains
+    assert accepts_dispatch(yaml.safe_load((WORKFLOWS / "validate.yml").read_text(encoding="utf-8")))
+    runner = Runner(tmp_path, bare, context("main"))
+    runner.context["github"]["event"] = {"repository": {"default_branch": "main"}}  # a workflow_dispatch event
+    check = runner.run_job("validate.yml", "validate", "main")
+    assert not check.failed, check
+    assert "nothing to check" in check.summary, check.summary
+
+
 # ---------------------------------------------------------------- which commit a Publish run may upload
 
 

@@ -319,6 +319,8 @@ def test_the_mentor_guide_sets_up_what_the_workflows_assume():
                  # an owner's merge button, a private repository on the free plan, a code owner who cannot write:
                  # each leaves main, and so the Hub, open without a mentor's review
                  "Do not allow bypassing the above settings", "Keep the repository public", "add each mentor as a collaborator",
+                 # a required check can be picked only after it passed here; a new copy has never run the Data check
+                 "passed in this repository in the last 7 days", "Run workflow",
                  # secrets every branch's workflow can read must not reach further than this repository and its runs
                  "install it on **this repository only**", "write access to **that dataset only**"):  # fmt: skip
         assert rule in words, f"the mentor guide's setup list does not say {rule!r}"
