@@ -679,8 +679,8 @@ def test_the_data_check_started_on_main_passes_so_branch_protection_can_require_
 
 @pytest.mark.parametrize(
     "later, publishes",
-    [(None, True), ("a README fix", True), ("newer results", False)],
-    ids=["newest", "results-unchanged-since", "newer-results-merged"],
+    [(None, True), ("a README fix", True), ("newer results", False), ("no results", False)],
+    ids=["newest", "results-unchanged-since", "newer-results-merged", "results-removed-since"],
 )
 def test_an_old_publish_run_never_puts_older_results_over_newer_ones(tmp_path, later, publishes):
     """GitHub re-runs a workflow on the run's own commit (GITHUB_SHA), and a concurrency group does not promise that
@@ -699,6 +699,8 @@ def test_an_old_publish_run_never_puts_older_results_over_newer_ones(tmp_path, l
         manifest.write_text('{"schema": 1, "created": "2026-03-02T12:00:00+00:00", "repos": {}}\n', encoding="utf-8")
     elif later == "a README fix":
         (learner / "README.md").write_text("# namibia-qa\n", encoding="utf-8")
+    elif later == "no results":
+        git("rm", "-q", "-r", "results", cwd=learner)
     if later:
         git("commit", "-q", "-am", f"Merge {later}", cwd=learner)
     git("push", "-q", "origin", "main", cwd=learner)
@@ -707,7 +709,11 @@ def test_an_old_publish_run_never_puts_older_results_over_newer_ones(tmp_path, l
     runner.context["sha"] = reviewed  # the run of the first merge, started (or re-run) after the later push
     (runner.artifacts / "publish-trees" / "model").mkdir(parents=True)  # what its prepare job handed over
     job = runner.run_job("publish.yml", "publish", "main", needs={"prepare": {"result": "success"}},
-                         until=None if later == "newer results" else "newest")  # fmt: skip
+                         until=None if not publishes else "newest")  # fmt: skip
+    if later == "no results":  # GitHub answers 404: one sentence, and nothing published
+        assert job.failed and "Publish the reviewed files" not in str(job), job
+        assert "GitHub did not give results/manifest.json on main" in str(job), job
+        return
     assert not job.failed, job
     assert job.steps["newest"]["outputs"]["publish"] == ("yes" if publishes else "no"), job
     if not publishes:
