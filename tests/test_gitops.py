@@ -109,6 +109,14 @@ class Runner:
             f"open({str(self.gh_log)!r}, 'a').write(json.dumps([os.environ.get('GH_TOKEN', '')] + sys.argv[1:]) + '\\n')\n"
             "# no pull request exists yet: `gh pr view` fails, everything else succeeds\n"
             "if sys.argv[1:3] == ['pr', 'view']: sys.exit(1)\n"
+            "# `gh api repos/OWNER/REPO/contents/PATH?ref=BRANCH`: the file's git blob sha on that branch, as GitHub answers\n"
+            "if sys.argv[1] == 'api' and '/contents/' in sys.argv[2]:\n"
+            "    import subprocess\n"
+            "    path, _, ref = sys.argv[2].split('/contents/', 1)[1].partition('?ref=')\n"
+            f"    found = subprocess.run(['git', '--git-dir', {str(self.bare)!r}, 'rev-parse', '--verify', '-q', ref + ':' + path],\n"
+            "                           capture_output=True, text=True).stdout.strip()\n"
+            "    if not found: sys.exit('gh: Not Found (HTTP 404)')\n"
+            "    print(found if sys.argv[3:5] == ['--jq', '.sha'] else json.dumps({'path': path, 'sha': found}))\n"
             "# GitHub's answer on a new copy, where Actions may not open pull requests yet\n"
             "if sys.argv[1:3] == os.environ.get('FAKE_GH_REFUSES', '').split():\n"
             "    sys.exit('pull request create failed: GraphQL: GitHub Actions is not permitted to create or approve pull requests (createPullRequest)')\n"
@@ -178,6 +186,8 @@ class Runner:
         options = {key: str(self.render(value, scope)) for key, value in step.get("with", {}).items()}
         if action == "actions/checkout":
             subprocess.run(["git", "clone", "-q", "--branch", self.context["ref"], str(self.bare), str(work)], check=True)
+            if self.context.get("sha"):  # the run's own commit (a re-run checks it out again, wherever the branch is now)
+                subprocess.run(["git", "checkout", "-q", "--detach", self.context["sha"]], cwd=work, check=True)
         elif action == "actions/upload-artifact":
             # As upload-artifact does: paths are kept relative to the least common ancestor of what exists.
             sources = [work / pattern.rstrip("/") for pattern in options["path"].split() if (work / pattern).exists()]
@@ -611,6 +621,7 @@ def test_every_required_check_runs_on_the_results_branch(tmp_path, with_app):
         else:
             assert ["workflow", "run", path.name, "--ref", branch] in started, f"{check}: not started on {branch}: {started}"
             assert accepts_dispatch(workflow), f"{path.name} ({check}) does not accept workflow_dispatch"
+    assert "changes files outside" not in body  # a results branch made from main changes results/ only
     if with_app:
         assert started == [] and "Reopen pull request" not in body
     else:
@@ -622,6 +633,93 @@ def test_every_required_check_runs_on_the_results_branch(tmp_path, with_app):
     data_check = runner.run_job("validate.yml", "validate", branch)
     assert not data_check.failed, data_check
     assert "nothing to check" in data_check.summary, data_check.summary
+
+
+def test_a_results_branch_that_changes_more_than_results_says_so(tmp_path):
+    """A trained/... branch (pushed from Colab by anyone who may write) holds whatever was committed on it, not only
+    outputs/; the results branch is made from it, so merging the results merges those changes too, and the mentor
+    guide tells mentors that results/ is what they review. The pull request's text must name every other file."""
+    bare, learner = make_learner_repo(tmp_path, tmp_path / "no-model-needed")  # nothing here trains
+    branch = "trained/20260301-1200"
+    git("switch", "-q", "-c", branch, cwd=learner)
+    (learner / "outputs" / "train").mkdir(parents=True)
+    (learner / "outputs" / "train" / "metrics.json").write_text("{}\n", encoding="utf-8")
+    publish = learner / "scripts" / "publish.py"
+    publish.write_text(publish.read_text(encoding="utf-8") + "\n# changed on the Colab branch\n", encoding="utf-8")
+    git("add", "-f", "outputs", "scripts", cwd=learner)
+    git("commit", "-q", "-m", "Training outputs from Colab", cwd=learner)
+    git("push", "-q", "origin", branch, cwd=learner)
+
+    runner = Runner(tmp_path, bare, context(branch))
+    upload_train_results(runner)
+    opened = runner.run_job("train.yml", "results-pr", branch, needs={"train": {"outputs": {"stage": "trained"}}})
+    assert not opened.failed, opened
+    create = next(call for call in runner.gh_calls() if call[:2] == ["pr", "create"])
+    body = (opened.work / create[create.index("--body-file") + 1]).read_text()
+    assert "[!WARNING]" in body and f"`{branch}`" in body, body
+    named = re.findall(r"^> - `(.+)`$", body, flags=re.MULTILINE)
+    assert named == ["scripts/publish.py"], body  # outputs/ stays out of the results branch, results/ is the review
+
+
+def test_the_data_check_started_on_main_passes_so_branch_protection_can_require_it(tmp_path):
+    """GitHub's branch protection offers only checks that passed in the repository in the last 7 days, and a new
+    copy has never run the Data check (no pull request yet). The mentor guide says to start it on main with
+    "Run workflow": it must accept that, and pass there without a pull request to compare with."""
+    bare, _ = make_learner_repo(tmp_path, tmp_path / "no-model-needed")  # nothing here trains
+    assert accepts_dispatch(yaml.safe_load((WORKFLOWS / "validate.yml").read_text(encoding="utf-8")))
+    runner = Runner(tmp_path, bare, context("main"))
+    runner.context["github"]["event"] = {"repository": {"default_branch": "main"}}  # a workflow_dispatch event
+    check = runner.run_job("validate.yml", "validate", "main")
+    assert not check.failed, check
+    assert "nothing to check" in check.summary, check.summary
+
+
+# ---------------------------------------------------------------- which commit a Publish run may upload
+
+
+@pytest.mark.parametrize(
+    "later, publishes",
+    [(None, True), ("a README fix", True), ("newer results", False), ("no results", False)],
+    ids=["newest", "results-unchanged-since", "newer-results-merged", "results-removed-since"],
+)
+def test_an_old_publish_run_never_puts_older_results_over_newer_ones(tmp_path, later, publishes):
+    """GitHub re-runs a workflow on the run's own commit (GITHUB_SHA), and a concurrency group does not promise that
+    two Publish runs start in the order of their merges. So "Re-run all jobs" on last month's Publish run, or two
+    results pull requests merged a minute apart, could upload older reviewed files over newer ones: reviewed bytes,
+    but not the model the card on main describes. The publishing job asks GitHub (a `gh` that answers from the bare
+    repository) for main's results/manifest.json and uploads only when it is still its own commit's."""
+    bare, learner = make_learner_repo(tmp_path, tmp_path / "no-model-needed")  # nothing here trains
+    manifest = learner / "results" / "manifest.json"
+    manifest.parent.mkdir()
+    manifest.write_text('{"schema": 1, "created": "2026-03-01T12:00:00+00:00", "repos": {}}\n', encoding="utf-8")
+    git("add", "results", cwd=learner)
+    git("commit", "-q", "-m", "Merge results pull request #8", cwd=learner)
+    reviewed = git("rev-parse", "HEAD", cwd=learner)
+    if later == "newer results":
+        manifest.write_text('{"schema": 1, "created": "2026-03-02T12:00:00+00:00", "repos": {}}\n', encoding="utf-8")
+    elif later == "a README fix":
+        (learner / "README.md").write_text("# namibia-qa\n", encoding="utf-8")
+    elif later == "no results":
+        git("rm", "-q", "-r", "results", cwd=learner)
+    if later:
+        git("commit", "-q", "-am", f"Merge {later}", cwd=learner)
+    git("push", "-q", "origin", "main", cwd=learner)
+
+    runner = Runner(tmp_path, bare, context("main"))
+    runner.context["sha"] = reviewed  # the run of the first merge, started (or re-run) after the later push
+    (runner.artifacts / "publish-trees" / "model").mkdir(parents=True)  # what its prepare job handed over
+    job = runner.run_job("publish.yml", "publish", "main", needs={"prepare": {"result": "success"}},
+                         until=None if not publishes else "newest")  # fmt: skip
+    if later == "no results":  # GitHub answers 404: one sentence, and nothing published
+        assert job.failed and "Publish the reviewed files" not in str(job), job
+        assert "GitHub did not give results/manifest.json on main" in str(job), job
+        return
+    assert not job.failed, job
+    assert job.steps["newest"]["outputs"]["publish"] == ("yes" if publishes else "no"), job
+    if not publishes:
+        assert "Publish the reviewed files" not in str(job), job  # neither publishing step ran
+        summary = " ".join(job.summary.split())
+        assert "Nothing was published" in summary and "revert `results/`" in summary, summary
 
 
 # ---------------------------------------------------------------- what the Data check looks at

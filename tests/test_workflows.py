@@ -114,6 +114,9 @@ def test_no_expressions_in_run_and_no_kept_credentials(path):
     for job_name, step in steps(load(path)):
         if "run" in step:
             assert "${{" not in step["run"], f"{path.name} {job_name}: pass `{step['run']}`'s values through env:"
+        # github-script's script is code too: an expression in it is pasted in before the code runs
+        script = step.get("with", {}).get("script", "")
+        assert "${{" not in script, f"{path.name} {job_name}: pass the script's values through env: (process.env)"
         if step.get("uses", "").startswith("actions/checkout@"):
             assert step.get("with", {}).get("persist-credentials") is False, f"{path.name} {job_name}: persist-credentials"
 
@@ -316,6 +319,8 @@ def test_the_mentor_guide_sets_up_what_the_workflows_assume():
                  # an owner's merge button, a private repository on the free plan, a code owner who cannot write:
                  # each leaves main, and so the Hub, open without a mentor's review
                  "Do not allow bypassing the above settings", "Keep the repository public", "add each mentor as a collaborator",
+                 # a required check can be picked only after it passed here; a new copy has never run the Data check
+                 "passed in this repository in the last 7 days", "Run workflow",
                  # secrets every branch's workflow can read must not reach further than this repository and its runs
                  "install it on **this repository only**", "write access to **that dataset only**"):  # fmt: skip
         assert rule in words, f"the mentor guide's setup list does not say {rule!r}"
@@ -357,6 +362,19 @@ def test_the_publishing_job_runs_as_little_code_as_possible():
     prepared = {step["with"]["name"] for job in others for step in job["steps"] if step.get("uses", "").startswith("actions/upload-artifact@")}
     fetched = {step["with"]["name"] for step in publishing["steps"] if step.get("uses", "").startswith("actions/download-artifact@")}
     assert fetched and fetched <= prepared, (prepared, fetched)
+
+
+def test_only_the_commit_whose_manifest_is_mains_publishes():
+    """Every step that uploads runs only after the check that main's results/manifest.json is this run's own
+    (tests/test_gitops.py runs that check on real commits): a re-run of an old Publish run checks out its old commit."""
+    jobs = load(REPO / ".github/workflows/publish.yml")["jobs"]
+    (publishing,) = [job for job in jobs.values() if job.get("environment")]
+    ids = [step.get("id") for step in publishing["steps"]]
+    assert "newest" in ids, "the publishing job does not ask which manifest main has now"
+    for position, step in enumerate(publishing["steps"]):
+        if "scripts publish" in step.get("run", ""):
+            assert position > ids.index("newest"), f"{step['name']}: runs before the check"
+            assert "steps.newest.outputs.publish == 'yes'" in step.get("if", ""), f"{step['name']}: not gated by the check"
 
 
 def test_the_checked_trees_outlive_the_wait_for_a_required_reviewer():
