@@ -545,8 +545,9 @@ def mask_in_actions_log(secret: str) -> None:
 
 
 def publish_repo(api, plan: RepoPlan, token: str) -> dict:
-    """Create the repo if needed, then one commit with the files whose content differs on the Hub."""
-    from huggingface_hub import CommitOperationAdd
+    """Create the repo if needed, then one commit that makes it the reviewed tree: the files whose content differs
+    on the Hub, and the removal of files the reviewed tree no longer lists."""
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
     api.create_repo(
         plan.repo_id,
@@ -556,16 +557,16 @@ def publish_repo(api, plan: RepoPlan, token: str) -> dict:
         private=plan.private,
         token=token,
     )
-    changed = files_to_upload(api, plan, token)
-    if not changed:
-        return {"commit": None, "uploaded": [], "summary": f"{plan.url()} already has every file; no commit made."}
+    changed, stale = files_to_upload(api, plan, token), files_not_reviewed(api, plan, token)
+    if not changed and not stale:
+        return {"commit": None, "uploaded": [], "removed": [], "summary": f"{plan.url()} already has every file; no commit made."}
     operations = [
         CommitOperationAdd(
             path_in_repo=item["path"],
             path_or_fileobj=str(verified_path(local, item)) if derived else verified_bytes(local, item),
         )
         for item, local, derived in changed
-    ]
+    ] + [CommitOperationDelete(path_in_repo=path) for path in stale]
     info = api.create_commit(
         plan.repo_id,
         operations,
@@ -575,7 +576,23 @@ def publish_repo(api, plan: RepoPlan, token: str) -> dict:
         token=token,
     )
     uploaded = [item["path"] for item, _, _ in changed]
-    return {"commit": info.oid, "uploaded": uploaded, "summary": f"{len(uploaded)} file(s) committed: {info.commit_url}"}
+    removed = f"; removed, as the reviewed files no longer list them: {', '.join(stale)}" if stale else ""
+    return {"commit": info.oid, "uploaded": uploaded, "removed": stale, "summary": f"{len(uploaded)} file(s) committed{removed}: {info.commit_url}"}
+
+
+def files_not_reviewed(api, plan: RepoPlan, token: str) -> list[str]:
+    """Files on the Hub that the reviewed tree does not list: an earlier publish's GGUF of another type, probes.jsonl
+    after [data] probes was emptied, the page a new static Space starts with. Left there, they would be published
+    beside files a mentor never saw together with them. The Hub's own .gitattributes (which files go to large-file
+    storage) is never in a reviewed tree and stays."""
+    from huggingface_hub.errors import EntryNotFoundError, RevisionNotFoundError
+
+    try:
+        on_hub = api.list_repo_files(plan.repo_id, repo_type=plan.repo_type, token=token)
+    except (RevisionNotFoundError, EntryNotFoundError):
+        return []  # an empty repo has no main branch yet
+    reviewed = {item["path"] for item, _, _ in plan.uploads()}
+    return sorted(path for path in on_hub if path not in reviewed and path != ".gitattributes")
 
 
 def files_to_upload(api, plan: RepoPlan, token: str) -> list[tuple[dict, Path, bool]]:

@@ -216,7 +216,12 @@ class FakeHub:
 
             def do_GET(self):
                 self._record()
-                self._reply(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
+                parts = unquote(self.path.split("?")[0]).strip("/").split("/")
+                repo = hub.repos.get((parts[1][:-1], f"{parts[2]}/{parts[3]}")) if len(parts) >= 6 and parts[4] == "tree" else None
+                if repo is None:
+                    return self._reply(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
+                # list_repo_files: the whole tree in one page (the Hub pages by 1000 entries).
+                return self._reply(200, [{"type": "file", "path": path, "size": len(data), "oid": _git_blob_id(data)} for path, data in repo["files"].items()])
 
             def do_POST(self):
                 token = self._record()
@@ -261,7 +266,9 @@ class FakeHub:
                     return self._reply(failure[0], {"error": f"{failure[1]} (token {token})"})
                 if key in hub.repos:  # the Hub's 409 also carries the url, which create_repo(exist_ok=True) returns
                     return self._reply(409, {"error": "You already created this repo", "url": f"{hub.url}/{key[1]}"})
-                hub.repos[key] = {"sdk": payload.get("sdk"), "private": payload.get("visibility") == "private", "files": {}, "commits": []}
+                # As the Hub does, a new repo starts with a .gitattributes (which files go to large-file storage).
+                files = {".gitattributes": b"*.gguf filter=lfs diff=lfs merge=lfs -text\n"}
+                hub.repos[key] = {"sdk": payload.get("sdk"), "private": payload.get("visibility") == "private", "files": files, "commits": []}
                 return self._reply(200, {"url": f"{hub.url}/{key[1]}"})
 
             def _paths_info(self, repo: dict, paths: list[str]):
@@ -284,9 +291,12 @@ class FakeHub:
                 lines = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
                 header = next(line["value"] for line in lines if line["key"] == "header")
                 files = {line["value"]["path"]: base64.b64decode(line["value"]["content"]) for line in lines if line["key"] == "file"}
+                deleted = [line["value"]["path"] for line in lines if line["key"] == "deletedFile"]
                 repo["files"].update(files)
+                for path in deleted:
+                    del repo["files"][path]
                 oid = hashlib.sha1(body).hexdigest()
-                repo["commits"].append({"summary": header["summary"], "description": header["description"], "files": files})
+                repo["commits"].append({"summary": header["summary"], "description": header["description"], "files": files, "deleted": deleted})
                 prefix = "spaces/" if repo_type == "space" else ""
                 return self._reply(200, {"commitUrl": f"{hub.url}/{prefix}{repo_id}/commit/{oid}", "commitOid": oid, "success": True})
 
@@ -385,6 +395,22 @@ def test_only_a_changed_file_is_uploaded(results_project, fake_hub):
     commits = fake_hub.commits("space", "learner/namibia-qa-demo")
     assert len(commits) == 2 and list(commits[1]["files"]) == ["index.html"]
     assert len(fake_hub.commits("model", "learner/namibia-qa")) == 1
+
+
+def test_a_file_the_reviewed_tree_no_longer_lists_is_removed_in_the_same_commit(results_project, fake_hub):
+    """An earlier publish's file that the new reviewed tree does not hold (a GGUF of another type, probes.jsonl
+    after probes were turned off) must not stay on the Hub beside files the mentor reviewed without it."""
+    assert publish_against(fake_hub, results_project).returncode == 0
+    model = fake_hub.repos[("model", "learner/namibia-qa")]
+    model["files"]["namibia-qa-q8_0.gguf"] = b"an older export"
+    result = publish_against(fake_hub, results_project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    commits = fake_hub.commits("model", "learner/namibia-qa")
+    assert len(commits) == 2 and commits[1]["files"] == {} and commits[1]["deleted"] == ["namibia-qa-q8_0.gguf"]
+    assert "removed, as the reviewed files no longer list them: namibia-qa-q8_0.gguf" in result.stdout
+    entry = manifest_of(results_project)["repos"]["model"]
+    assert sorted(model["files"]) == sorted([".gitattributes", *(item["path"] for item in all_files(entry))])  # the Hub's own stays
+    assert len(fake_hub.commits("space", "learner/namibia-qa-demo")) == 1  # nothing to remove there: no commit
 
 
 @pytest.mark.parametrize(
