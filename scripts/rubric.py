@@ -25,7 +25,7 @@ from .markdown import quoted, table_cell
 from .errors import EXIT_OK, UserError
 from .outputs import EvaluateMetrics, ModelScore, read_evaluate_metrics, read_train_metrics, read_validate_report
 from .probes import MEANING, SPREAD, flag_meaning, flagged_pair_lines
-from .stats import format_interval, format_p, taught_phrase, verdict
+from .stats import SIGNIFICANT, format_interval, format_p, taught_phrase, verdict
 
 PR_MARKER = "<!-- results-pr -->"
 PR_BODY_LIMIT = 60_000  # GitHub refuses pull-request descriptions over 65,536 characters
@@ -115,24 +115,20 @@ def score_all(evidence: Evidence) -> list[Criterion]:
     ]
 
 
+ACCURACY_LABEL = "Accuracy on held-out questions improved"
+FORGETTING_LABEL = "General knowledge kept (lost beyond chance)"
+
+
 def performance_points(evidence: Evidence) -> list[Point]:
     metrics = evidence.evaluation
     if metrics is None:
         return [
-            missing("Accuracy on held-out questions improved", 20, "evaluate", "outputs/evaluate/metrics.json"),
+            missing(ACCURACY_LABEL, 20, "evaluate", "outputs/evaluate/metrics.json"),
             missing("Reference answers became less surprising (perplexity)", 10, "evaluate", "outputs/evaluate/metrics.json"),
             learning_point(evidence),
+            missing(FORGETTING_LABEL, 5, "evaluate", "outputs/evaluate/metrics.json"),
         ]
     base, tuned = metrics.base, metrics.tuned
-    gain = (tuned.accuracy - base.accuracy) * 100
-    accuracy = Point(
-        "Accuracy on held-out questions improved",
-        20,
-        scaled(20, gain / 20),  # full marks for +20 percentage points or more
-        f"{base.accuracy:.0%} → {tuned.accuracy:.0%} ({gain:+.0f} points) on {metrics.eval_examples} questions"
-        + (f", paired test {format_p(metrics.paired_test.p_value)}" if metrics.paired_test else "")
-        + "; full marks from +20 points",
-    )
     drop = (base.perplexity - tuned.perplexity) / base.perplexity if base.perplexity else 0.0
     perplexity = Point(
         "Reference answers became less surprising (perplexity)",
@@ -140,29 +136,60 @@ def performance_points(evidence: Evidence) -> list[Point]:
         scaled(10, drop / 0.3),  # full marks for a 30% drop or more
         f"perplexity {base.perplexity:.1f} → {tuned.perplexity:.1f} ({-drop:+.0%}); full marks from -30%",
     )
-    return [accuracy, perplexity, learning_point(evidence)]
+    return [accuracy_point(metrics), perplexity, learning_point(evidence), forgetting_point(metrics)]
+
+
+def accuracy_point(metrics: EvaluateMetrics) -> Point:
+    """Full marks from +20 points; at most half while the paired test cannot tell the gain from chance."""
+    base, tuned, test = metrics.base, metrics.tuned, metrics.paired_test
+    gain = (tuned.accuracy - base.accuracy) * 100
+    score = scaled(20, gain / 20)
+    evidence = f"{base.accuracy:.0%} → {tuned.accuracy:.0%} ({gain:+.0f} points) on {metrics.eval_examples} questions"
+    if test:
+        evidence += f", paired test {format_p(test.p_value)}"
+    evidence += "; full marks from +20 points"
+    if test and test.p_value >= SIGNIFICANT and score > 10:
+        # +30 points on 10 questions can be luck: a mentor should not read it as a clear win.
+        score = 10.0
+        evidence += ", at most half while the paired test cannot tell the gain from chance (more held-out questions can)"
+    return Point(ACCURACY_LABEL, 20, score, evidence)
+
+
+def forgetting_point(metrics: EvaluateMetrics) -> Point:
+    """One point off for each general question lost beyond what random changes of the same size lose."""
+    general = metrics.general_knowledge
+    if general is None or not general.file:
+        return Point(FORGETTING_LABEL, 5, 0.0, "not measured: name a file in [evaluate] general_knowledge and run `python -m scripts evaluate`")
+    known = general.kept + len(general.lost)
+    chance = f" (random changes of the same size lost {', '.join(map(str, general.chance_lost))})" if general.chance_lost else ""
+    return Point(
+        FORGETTING_LABEL,
+        5,
+        float(max(0, 5 - general.beyond_chance)),
+        f"{general.kept} of {known} kept, {len(general.lost)} lost{chance}: {general.beyond_chance} beyond chance; one point off for each",
+    )
 
 
 def learning_point(evidence: Evidence) -> Point:
     label = "The loss curve shows learning (held-out loss went down)"
     if evidence.training is None or not evidence.loss_csv.is_file():
-        return missing(label, 10, "train", "outputs/train/metrics.json and loss_curve.csv")
+        return missing(label, 5, "train", "outputs/train/metrics.json and loss_curve.csv")
     losses = {"train": [], "eval": []}
     with evidence.loss_csv.open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             losses.setdefault(row["split"], []).append(float(row["loss"]))
     every = losses["train"] + losses["eval"]
     if not every or not all(math.isfinite(value) for value in every):
-        return Point(label, 10, 0.0, "the loss was not finite or not recorded (outputs/train/loss_curve.csv)")
+        return Point(label, 5, 0.0, "the loss was not finite or not recorded (outputs/train/loss_curve.csv)")
     curve = losses["eval"] if len(losses["eval"]) >= 2 else losses["train"]
     which = "held-out" if curve is losses["eval"] else "training"
     if len(curve) < 2:
-        return Point(label, 10, 5.0, f"only one loss value recorded ({curve[0]:.3f}); train longer to see a curve")
+        return Point(label, 5, 2.5, f"only one loss value recorded ({curve[0]:.3f}); train longer to see a curve")
     went_down = curve[-1] < curve[0]
     return Point(
         label,
-        10,
-        10.0 if went_down else 3.0,
+        5,
+        5.0 if went_down else 1.5,
         f"{which} loss {curve[0]:.3f} → {curve[-1]:.3f} over {evidence.training.steps} steps",
     )
 

@@ -125,6 +125,8 @@ def test_full_evidence_scores_each_point_with_its_evidence(project):
     assert "10% → 45% (+35 points) on 40 questions, paired test p < 0.001" in found["Accuracy on held-out questions improved"].evidence
     assert found["Reference answers became less surprising (perplexity)"].score == 10
     assert "held-out loss 2.900 → 1.200" in found["The loss curve shows learning (held-out loss went down)"].evidence
+    assert found["The loss curve shows learning (held-out loss went down)"].score == 5
+    assert found["General knowledge kept (lost beyond chance)"].score == 5
     probes = found["Bias probes measured; few pairs flagged"]
     assert probes.score == pytest.approx(8.8) and "gender-01" in probes.evidence
     assert found["The results bundle verifies (sha256 of every file)"].score == 4
@@ -144,6 +146,39 @@ def test_half_the_improvement_gets_half_the_points(project):
     found = points(rubric.score_all(rubric.Evidence(cfg)))
     assert found["Accuracy on held-out questions improved"].score == 10
     assert found["Reference answers became less surprising (perplexity)"].score == 0
+
+
+def test_a_gain_the_paired_test_cannot_tell_from_chance_gets_at_most_half_the_accuracy_points(project):
+    """+30 points on 10 questions (1 -> 4 right, 3 discordant pairs: p = 0.25) can be luck."""
+    cfg = load_settings(project)
+    add_evidence(cfg)
+    metrics = read_evaluate_metrics(cfg)
+    metrics.eval_examples = 10
+    metrics.base = replace(metrics.base, accuracy=0.1, correct=1, total=10)
+    metrics.tuned = replace(metrics.tuned, accuracy=0.4, correct=4, total=10)
+    metrics.paired_test = replace(metrics.paired_test, only_base_correct=0, only_tuned_correct=3, p_value=0.25)
+    write_evaluate_metrics(cfg, metrics)
+    accuracy = points(rubric.score_all(rubric.Evidence(cfg)))["Accuracy on held-out questions improved"]
+    assert accuracy.score == 10
+    assert "paired test p = 0.25" in accuracy.evidence and "at most half while the paired test cannot tell" in accuracy.evidence
+
+
+def test_general_questions_lost_beyond_chance_cost_a_point_each(project):
+    cfg = load_settings(project)
+    add_evidence(cfg)
+    metrics = read_evaluate_metrics(cfg)
+    lost = ["What is 15 minus 6?", "What is 100 divided by 4?", "What is the largest ocean on Earth?", "How many days are in a week?"]
+    metrics.general_knowledge = replace(
+        metrics.general_knowledge, tuned_correct=16, kept=16, lost=lost, chance_lost=[3, 3, 3], beyond_chance=1
+    )
+    write_evaluate_metrics(cfg, metrics)
+    forgetting = points(rubric.score_all(rubric.Evidence(cfg)))["General knowledge kept (lost beyond chance)"]
+    assert forgetting.score == 4
+    assert forgetting.evidence == "16 of 20 kept, 4 lost (random changes of the same size lost 3, 3, 3): 1 beyond chance; one point off for each"
+    metrics.general_knowledge = replace(metrics.general_knowledge, file="")  # [evaluate] general_knowledge = ""
+    write_evaluate_metrics(cfg, metrics)
+    forgetting = points(rubric.score_all(rubric.Evidence(cfg)))["General knowledge kept (lost beyond chance)"]
+    assert forgetting.score == 0 and forgetting.evidence.startswith("not measured")
 
 
 def test_a_file_changed_after_the_manifest_fails_integration(project):
