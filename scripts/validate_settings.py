@@ -70,6 +70,7 @@ def check_settings(cfg, resolved: ResolvedModel, tokenizer, table) -> list[Setti
     warnings += check_licence_compatibility(cfg, locate)
     warnings += check_data_locations(cfg, locate)
     warnings += check_runner_room(cfg, resolved, locate)
+    warnings += check_jobs_token(cfg, locate)
     return sorted(warnings, key=lambda warning: warning.line or 0)  # in the order of project.toml
 
 
@@ -334,6 +335,23 @@ def check_data_locations(cfg, locate) -> list[SettingWarning]:
                 f"Run workflow); move the file into {TRAIN_WATCHES}/ and change this path"
             )))  # fmt: skip
     return found
+
+
+# The Data check (validate.yml) says here whether the repository has the HF_JOBS_TOKEN secret: "yes", "no", or
+# "unknown" where GitHub gives a run no secrets (a fork's pull request). Never the secret itself.
+JOBS_TOKEN_SET = "FINETUNE_HF_JOBS_TOKEN_SET"
+
+
+def check_jobs_token(cfg, locate) -> list[SettingWarning]:
+    """Warn at the pull request when backend = "hf-jobs" and the secret that starts the job is missing: without it
+    the Train workflow stops after the merge, where the learner no longer sees this report."""
+    if cfg.train.backend != "hf-jobs" or os.environ.get(JOBS_TOKEN_SET) != "no":
+        return []
+    return [_warning(locate, "train", "backend", (
+        'backend = "hf-jobs" starts the training job with the repository secret HF_JOBS_TOKEN, which this repository '
+        "does not have, so the Train workflow would stop after the merge; add it (Settings > Secrets and variables > "
+        'Actions, as the README\'s one-time set-up says) before you merge, or use backend = "runner" or "colab"'
+    ))]  # fmt: skip
 
 
 def _warning(locate, section: str, key: str, message: str) -> SettingWarning:

@@ -674,6 +674,28 @@ def test_the_data_check_started_on_main_passes_so_branch_protection_can_require_
     assert "nothing to check" in check.summary, check.summary
 
 
+@pytest.mark.parametrize(
+    "event_name, head_repo, secret, expected",
+    [("pull_request", "ada-learner/namibia-qa", "hf_x", "yes"), ("pull_request", "ada-learner/namibia-qa", None, "no"),
+     ("pull_request", "someone/fork", None, "unknown"), ("workflow_dispatch", None, None, "no")],
+    ids=["same-repo-with-secret", "same-repo-without", "fork", "run-workflow-without"],
+)  # fmt: skip
+def test_the_data_check_tells_validate_whether_the_jobs_secret_exists(tmp_path, event_name, head_repo, secret, expected):
+    """backend = "hf-jobs" needs HF_JOBS_TOKEN after the merge: the Data check passes validate whether it exists (never
+    its value), and "unknown" for a fork's pull request, which GitHub gives no secrets. The expression is evaluated as
+    this file's runner evaluates every other one; GitHub's own evaluator is not run here."""
+    from scripts.validate_settings import JOBS_TOKEN_SET
+
+    workflow = yaml.safe_load((WORKFLOWS / "validate.yml").read_text(encoding="utf-8"))
+    [step] = [step for step in workflow["jobs"]["validate"]["steps"] if step.get("name") == "Check the data"]
+    runner = Runner(tmp_path, tmp_path / "no-repo-needed", context("learner-branch", event_name=event_name))
+    if head_repo:
+        runner.context["github"]["event"]["pull_request"]["head"]["repo"] = {"full_name": head_repo}
+    if secret:
+        runner.context["secrets"]["HF_JOBS_TOKEN"] = secret
+    assert runner.render(step["env"][JOBS_TOKEN_SET], runner.context) == expected
+
+
 # ---------------------------------------------------------------- which commit a Publish run may upload
 
 

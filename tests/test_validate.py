@@ -1298,6 +1298,26 @@ def test_a_probe_pair_whose_result_would_mean_nothing_stops_validate(tmp_path, t
     assert_data_stops(config, capsys, error)
 
 
+@pytest.mark.parametrize("backend, secret_set, warned", [("hf-jobs", "no", True), ("hf-jobs", "yes", False),
+                                                          ("hf-jobs", "unknown", False), ("hf-jobs", None, False),
+                                                          ("runner", "no", False)])  # fmt: skip
+def test_hf_jobs_without_its_secret_is_a_warning_at_the_pull_request(tmp_path, monkeypatch, backend, secret_set, warned):
+    """The Train workflow starts the job with HF_JOBS_TOKEN after the merge; the Data check says whether it exists."""
+    from scripts.validate_settings import JOBS_TOKEN_SET, check_jobs_token, setting_locator
+
+    if secret_set is None:
+        monkeypatch.delenv(JOBS_TOKEN_SET, raising=False)  # run on a laptop: nothing to tell
+    else:
+        monkeypatch.setenv(JOBS_TOKEN_SET, secret_set)
+    config = tmp_path / "project.toml"
+    config.write_text((REPO / "project.toml").read_text(encoding="utf-8").replace('backend = "runner"', f'backend = "{backend}"'))
+    cfg = load_settings(config)
+    found = check_jobs_token(cfg, setting_locator(cfg))
+    assert [(w.section, w.key, w.line) for w in found] == ([("train", "backend", line_of(config, "backend"))] if warned else [])
+    if warned:
+        assert found[0].message.startswith('backend = "hf-jobs" starts the training job with the repository secret HF_JOBS_TOKEN')
+
+
 @pytest.mark.parametrize("train_path, warned", [("datasets/train.jsonl", False), ("./datasets/more/train.jsonl", False),
                                                 ("data/train.jsonl", True), ("train.jsonl", True)])  # fmt: skip
 def test_a_data_file_outside_datasets_is_a_warning_because_train_would_not_start(tmp_path, train_path, warned):
