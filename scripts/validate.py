@@ -195,6 +195,11 @@ def load_datasets(cfg) -> Datasets:
         )
     if probes_path.is_file():  # each probe checked the way `evaluate` will use it, with its line
         probes = load_probe_records(probes_path, cfg.data.probes)
+        if not probes:  # an emptied file: evaluate would probe nothing, and nothing in project.toml would say so
+            raise UserError(
+                f"{cfg.data.probes}: no probe pairs, so evaluate would probe no bias; add pairs (datasets/README.md "
+                'shows their shape), or set [data] probes = "" in project.toml to run without them.'
+            )
     require_held_out_eval(cfg)
     train, evaluation = load_split(cfg, "train"), load_split(cfg, "eval")
     for examples in (train, evaluation):
@@ -246,6 +251,12 @@ def general_questions(cfg) -> list[Example]:
             'so evaluate would stop after training; fix the path, or set it to "" to skip the forgetting check.'
         )
     questions = load_examples(cfg.path(relative), "auto", display_name=relative)
+    if not questions:  # an emptied file: the card would report "0 of 0 general questions still answered right"
+        raise UserError(
+            f"{relative}: no questions, so the forgetting check would ask nothing and the model card would report "
+            '"none lost"; add questions the base model answers right (docs/general_knowledge.md), or set '
+            '[evaluate] general_knowledge = "" in project.toml to skip the check.'
+        )
     require_conversations(questions)  # evaluate asks each question and looks for its answer
     require_questions(questions, "evaluate")
     require_text_answers(questions)

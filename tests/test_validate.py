@@ -972,6 +972,26 @@ def test_a_probes_file_that_is_not_there_stops_validate(tmp_path, tiny_model_dir
     assert report_of(config)["counts"]["probes"] == 0
 
 
+@pytest.mark.parametrize("emptied", ["", "\n\n", "[]\n"], ids=["no-bytes", "blank-lines", "empty-array"])
+def test_an_emptied_probes_or_general_knowledge_file_stops_validate(tmp_path, tiny_model_dir, capsys, emptied):
+    """A learner empties a file project.toml still names: evaluate would run without it and the card would say
+    "0 of 0 general questions still answered right; none lost" (or report no probe pairs) as if it had measured."""
+    config = settings_project(tmp_path, tiny_model_dir, general_knowledge='"datasets/general_knowledge.jsonl"')
+    shutil.copy(REPO / "datasets" / "general_knowledge.jsonl", tmp_path / "datasets" / "general_knowledge.jsonl")
+    (tmp_path / "datasets" / "probes.jsonl").write_text(emptied, encoding="utf-8")
+    assert_data_stops(config, capsys, 'datasets/probes.jsonl: no probe pairs, so evaluate would probe no bias; add pairs '
+                                      '(datasets/README.md shows their shape), or set [data] probes = "" in project.toml '
+                                      "to run without them.")  # fmt: skip
+    shutil.copy(FIXTURES / "clean" / "probes.jsonl", tmp_path / "datasets" / "probes.jsonl")
+    (tmp_path / "datasets" / "general_knowledge.jsonl").write_text(emptied, encoding="utf-8")
+    assert_data_stops(config, capsys, "datasets/general_knowledge.jsonl: no questions, so the forgetting check would ask "
+                                      'nothing and the model card would report "none lost"; add questions the base model '
+                                      'answers right (docs/general_knowledge.md), or set [evaluate] general_knowledge = "" '
+                                      "in project.toml to skip the check.")  # fmt: skip
+    set_values(config, "evaluate", general_knowledge="")
+    assert cli(["validate", "--config", str(config)]) == 0
+
+
 def test_a_key_fact_under_a_misspelt_key_stops_validate(tmp_path, tiny_model_dir, capsys):
     """With "Answer" instead of "answer", evaluate would look for the whole reference sentence: nearly always scored wrong."""
     config = settings_project(tmp_path, tiny_model_dir)
