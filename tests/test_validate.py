@@ -992,6 +992,22 @@ def test_an_emptied_probes_or_general_knowledge_file_stops_validate(tmp_path, ti
     assert cli(["validate", "--config", str(config)]) == 0
 
 
+def test_a_general_knowledge_question_that_is_trained_on_fails_the_leakage_check(tmp_path, tiny_model_dir):
+    """The forgetting check asks what the base model knew: a question the model is also trained on would count as kept
+    however much tuning forgot (a learner copies a training example into general_knowledge.jsonl, or the reverse)."""
+    config = settings_project(tmp_path, tiny_model_dir, general_knowledge='"datasets/general_knowledge.jsonl"')
+    general = tmp_path / "datasets" / "general_knowledge.jsonl"
+    lines = (REPO / "datasets" / "general_knowledge.jsonl").read_text(encoding="utf-8").splitlines()
+    train_record = (tmp_path / "datasets" / "train.jsonl").read_text(encoding="utf-8").splitlines()[1]
+    general.write_text("\n".join([*lines, train_record]) + "\n", encoding="utf-8")
+    assert cli(["validate", "--config", str(config)]) == 1
+    report = report_of(config)
+    flagged = [(p["file"], p["line"], p["message"]) for p in report["problems"] if p["check"] == "train_eval_leakage"]
+    assert flagged == [("datasets/general_knowledge.jsonl", len(lines) + 1, "the same question as datasets/train.jsonl:2")]
+    [check] = [check for check in report["checks"] if check["id"] == "train_eval_leakage"]
+    assert check["title"] == "Eval and general-knowledge questions are not in the training data"
+
+
 def test_a_key_fact_under_a_misspelt_key_stops_validate(tmp_path, tiny_model_dir, capsys):
     """With "Answer" instead of "answer", evaluate would look for the whole reference sentence: nearly always scored wrong."""
     config = settings_project(tmp_path, tiny_model_dir)
