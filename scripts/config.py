@@ -393,8 +393,20 @@ def check_repo_ids(settings: Settings, locate: "_KeyLocator") -> None:
     """Fail now, not at publish time after the merge, when a repo id the project will use breaks the Hub's rules."""
     owner, name = settings.project.hub_owner.strip(), settings.project.name.strip()
     publish = settings.publish
+    if "/" in owner:  # a profile's web address or a repo id pasted in: the repo id would get two "/"
+        raise UserError(
+            f'{locate("project", "hub_owner")}: hub_owner "{owner}" is a web address or repo id, not a Hugging Face '
+            f'username, so publish would be refused after the merge; write only the username, like hub_owner = "{_username_in(owner)}".'
+        )
     if owner:
         _require_hub_id(owner, f'{locate("project", "hub_owner")}: hub_owner "{owner}" cannot be a Hub username')
+    if "/" in name:  # name goes after hub_owner/ in every repo id: "ada/qa" would make "ada/ada/qa"
+        last = name.strip("/").rsplit("/", 1)[-1] or "namibia-qa"
+        raise UserError(
+            f'{locate("project", "name")}: name "{name}" contains "/", but the repo ids put it after hub_owner '
+            f'("{owner or "your-username"}/{name}"), which the Hub refuses; write only the name, like name = "{last}", '
+            "and your username in hub_owner."
+        )
     _require_hub_id(name, f'{locate("project", "name")}: name "{name}" cannot name a Hub repo')
     for suffix, what in DERIVED_REPOS.items():
         if suffix == "-demo" and publish.space_repo.strip() or suffix == "-data" and publish.dataset_repo.strip():
@@ -410,6 +422,13 @@ def check_repo_ids(settings: Settings, locate: "_KeyLocator") -> None:
                 f'{locate("publish", key)}: {key} "{value}" names no owner, so the model card and the Space would link to '
                 f'https://huggingface.co/{value}, which is not your repo; write "{owner or "your-username"}/{value}".'
             )
+
+
+def _username_in(pasted: str) -> str:
+    """The username in https://huggingface.co/ada, huggingface.co/ada or ada/namibia-qa ("your-username" if none)."""
+    path = re.sub(r"^(https?://)?(www\.)?(huggingface\.co|hf\.co)(/|$)", "", pasted.strip(), flags=re.IGNORECASE)
+    first = path.strip("/").split("/")[0]
+    return first if re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", first) else "your-username"
 
 
 def _require_hub_id(repo_id: str, problem: str, fix: str = "") -> None:

@@ -171,6 +171,20 @@ LONG_NAME = "n" * 92  # fits the Hub's 96 characters, but name-demo, name-data a
          'project.toml:2 [project]: hub_owner "ada--lovelace" cannot be a Hub username: it contains "--" or "..", which the Hub does not allow.'),
         ('[project]\nhub_owner = "-ada"\n',
          'project.toml:2 [project]: hub_owner "-ada" cannot be a Hub username: "-ada" starts or ends with - or ., which the Hub does not allow.'),
+        # A profile's address or a repo id pasted from the browser: the repo ids would get a second "/".
+        ('[project]\nhub_owner = "https://huggingface.co/ada"\n',
+         'project.toml:2 [project]: hub_owner "https://huggingface.co/ada" is a web address or repo id, not a Hugging Face '
+         'username, so publish would be refused after the merge; write only the username, like hub_owner = "ada".'),
+        ('[project]\nhub_owner = "huggingface.co/Ada-L/"\n',
+         'project.toml:2 [project]: hub_owner "huggingface.co/Ada-L/" is a web address or repo id, not a Hugging Face '
+         'username, so publish would be refused after the merge; write only the username, like hub_owner = "Ada-L".'),
+        ('[project]\nhub_owner = "ada/namibia-qa"\n',
+         'project.toml:2 [project]: hub_owner "ada/namibia-qa" is a web address or repo id, not a Hugging Face '
+         'username, so publish would be refused after the merge; write only the username, like hub_owner = "ada".'),
+        ('[project]\nhub_owner = "ada"\nname = "ada/namibia-qa"\n',
+         'project.toml:3 [project]: name "ada/namibia-qa" contains "/", but the repo ids put it after hub_owner '
+         '("ada/ada/namibia-qa"), which the Hub refuses; write only the name, like name = "namibia-qa", and your '
+         "username in hub_owner."),
         ('[project]\nname = "namibia qa"\n',
          'project.toml:2 [project]: name "namibia qa" cannot name a Hub repo: it contains a space, and only letters, digits, -, _ and . are allowed.'),
         ('[project]\nname = "namibia..qa"\n',
