@@ -288,6 +288,8 @@ def load_settings(config_path: str | Path = DEFAULT_CONFIG) -> Settings:
             raise UserError(f"{locate(section_name)}: {section_name} must be a [{section_name}] table of settings.")
         sections[section_name] = _build_section(section_name, SECTIONS[section_name], values, locate)
     settings = Settings(**sections, root=path.resolve().parent, config_path=path.resolve())
+    # A space typed or pasted around the username or name ("ada ") would end up inside repo ids and file names.
+    settings.project.hub_owner, settings.project.name = settings.project.hub_owner.strip(), settings.project.name.strip()
     check_repo_ids(settings, locate)
     check_names_model(settings, locate)
     check_revision(settings, locate)

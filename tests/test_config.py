@@ -220,6 +220,14 @@ def test_repo_ids_the_hub_accepts_load(tmp_path):
     assert load_settings(path).project.hub_owner == "Ada.Lovelace_1"  # a 91-character name leaves room for -demo
 
 
+def test_spaces_around_the_username_and_name_are_not_kept(tmp_path):
+    """dispatch (the hf-jobs runs repo), export (the GGUF file) and the Space's title use them as written."""
+    path = tmp_path / "project.toml"
+    path.write_text('[project]\nhub_owner = "ada "\nname = " namibia-qa\t"\n')
+    project = load_settings(path).project
+    assert (project.hub_owner, project.name) == ("ada", "namibia-qa")
+
+
 def test_cli_stops_a_bad_hub_owner_before_validate_writes_anything(tmp_path):
     config = tmp_path / "project.toml"
     text = (REPO / "project.toml").read_text(encoding="utf-8").replace('hub_owner = ""', 'hub_owner = "my name"', 1)
