@@ -13,8 +13,8 @@ These need the base model, its tokenizer or the machine, so they cannot run when
     base model is too big for export on a free GitHub runner (check_runner_room).
 
 check_plain_settings runs first and needs no model: what the card and publish steps would refuse
-after the merge (an empty [card] text, a licence id or language code the Hub does not accept) and an
-hf_flavor a Hugging Face Job cannot train on. The card step checks the [card] texts and the licence again.
+after the merge (an empty [card] text, a licence id or language code the Hub does not accept), an
+hf_flavor a Hugging Face Job cannot train on, and an output_dir the workflows do not read. The card step checks the [card] texts and the licence again.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ def check_plain_settings(cfg) -> None:
     check_license(cfg)
     check_language_codes(cfg)
     check_hf_flavor(cfg)
+    check_output_dir(cfg)
 
 
 def check_settings(cfg, resolved: ResolvedModel, tokenizer, table) -> list[SettingWarning]:
@@ -113,6 +114,23 @@ def check_hf_flavor(cfg) -> None:
     raise UserError(
         f'{setting_locator(cfg)("train", "hf_flavor")}: hf_flavor "{flavor}" {why}, so the training job for '
         f'backend = "hf-jobs" could not start{_did_you_mean(flavor, gpu_flavors())}; use one of {", ".join(gpu_flavors())}.'
+    )
+
+
+# The folder the workflows read the steps' outputs from (.github/workflows/train.yml, publish.yml; the HF Jobs script
+# template/hf_jobs/train_job.py) and that .gitignore keeps out of git; a test reads them so they cannot drift.
+WORKFLOW_OUTPUTS = "outputs"
+
+
+def check_output_dir(cfg) -> None:
+    """[project] output_dir elsewhere would work here but break the Train workflow after the merge (cat outputs/...)."""
+    if cfg.output_dir == cfg.path(WORKFLOW_OUTPUTS):
+        return
+    raise UserError(
+        f'{setting_locator(cfg)("project", "output_dir")}: output_dir = "{cfg.project.output_dir}" is not '
+        f'"{WORKFLOW_OUTPUTS}", the folder the GitHub workflows and the Hugging Face Jobs script read the results from '
+        "and .gitignore keeps out of git, so the Train workflow would fail after training; write "
+        f'output_dir = "{WORKFLOW_OUTPUTS}".'
     )
 
 

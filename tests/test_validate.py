@@ -823,12 +823,29 @@ def test_an_unlisted_model_is_sized_from_its_config_or_the_warning_says_it_canno
         ({"general_knowledge": '"datasets/general.jsonl"'}, "general_knowledge",
          '[evaluate]: general_knowledge = "datasets/general.jsonl": file not found, so evaluate would stop after '
          'training; fix the path, or set it to "" to skip the forgetting check.'),
+        ({"output_dir": '"results"'}, "output_dir",
+         '[project]: output_dir = "results" is not "outputs", the folder the GitHub workflows and the Hugging Face Jobs '
+         "script read the results from and .gitignore keeps out of git, so the Train workflow would fail after training; "
+         'write output_dir = "outputs".'),
     ],
-    ids=["empty-card-text", "licence-id", "licence-other", "language-codes", "unknown-flavor", "cpu-flavor", "general-knowledge-file"],
+    ids=["empty-card-text", "licence-id", "licence-other", "language-codes", "unknown-flavor", "cpu-flavor", "general-knowledge-file",
+         "output-dir"],
 )  # fmt: skip
 def test_a_setting_a_later_step_would_refuse_stops_validate(tmp_path, tiny_model_dir, capsys, settings, key, message):
     config = settings_project(tmp_path, tiny_model_dir, **settings)
     assert_stops(config, capsys, f"{line_of(config, key)} {message}")
+
+
+def test_the_outputs_folder_validate_requires_is_the_one_the_workflows_read(tmp_path, tiny_model_dir):
+    """check_output_dir's reason: train.yml, publish.yml, the HF Jobs script and .gitignore name this folder."""
+    from scripts.validate_settings import WORKFLOW_OUTPUTS
+
+    assert f"cat {WORKFLOW_OUTPUTS}/rubric/rubric.md" in (REPO / ".github" / "workflows" / "train.yml").read_text(encoding="utf-8")
+    assert f"path: {WORKFLOW_OUTPUTS}/publish/" in (REPO / ".github" / "workflows" / "publish.yml").read_text(encoding="utf-8")
+    assert f'WORKDIR / "{WORKFLOW_OUTPUTS}"' in (REPO / "template" / "hf_jobs" / "train_job.py").read_text(encoding="utf-8")
+    assert f"{WORKFLOW_OUTPUTS}/" in (REPO / ".gitignore").read_text(encoding="utf-8").splitlines()
+    config = settings_project(tmp_path, tiny_model_dir, output_dir='"./outputs/"')  # the same folder, written another way
+    assert cli(["validate", "--config", str(config)]) == 0
 
 
 def assert_data_stops(config: Path, capsys, error: str) -> None:
