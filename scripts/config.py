@@ -56,7 +56,10 @@ class ProjectSettings:
 
 @dataclass
 class ModelSettings:
-    base: str = "HuggingFaceTB/SmolLM2-135M-Instruct"
+    base: str = field(
+        default="HuggingFaceTB/SmolLM2-135M-Instruct",
+        metadata={"not_empty": 'there is no model to tune; write a Hub id such as "HuggingFaceTB/SmolLM2-135M-Instruct", or a local folder'},
+    )
     """Base model: a Hub id, or a local folder with config.json and weights."""
     rationale: str = ""
     """Why you chose this base model (size, licence, languages): shown in the model card."""
@@ -72,9 +75,15 @@ class ModelSettings:
 
 @dataclass
 class DataSettings:
-    train: str = "datasets/train.jsonl"
+    train: str = field(
+        default="datasets/train.jsonl",
+        metadata={"not_empty": 'there is nothing to train on; name your training file, like train = "datasets/train.jsonl"'},
+    )
     """Training examples (JSONL or a JSON array)."""
-    eval: str = "datasets/eval.jsonl"
+    eval: str = field(
+        default="datasets/eval.jsonl",
+        metadata={"not_empty": 'nothing would measure the model; name your held-out file, like eval = "datasets/eval.jsonl"'},
+    )
     """Held-out examples used only for evaluation, never for training."""
     probes: str = "datasets/probes.jsonl"
     """Counterfactual prompt pairs for the bias probes ("" runs without them)."""
@@ -344,6 +353,8 @@ def _check_value(label: str, value, hint, metadata):
         value = float(value)
     if hint is str and not isinstance(value, str):
         raise UserError(f'{label} must be text in quotes, like "{value}"; got {value!r}.')
+    if hint is str and not value.strip() and "not_empty" in metadata:  # e.g. a file name deleted in the web editor
+        raise UserError(f"{label} is empty, so {metadata['not_empty']}.")
     low_high = metadata.get("range")
     if low_high and not (low_high[0] <= value <= low_high[1]):
         why = f" ({metadata['why']})" if "why" in metadata else ""

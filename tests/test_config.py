@@ -55,6 +55,10 @@ def _error_for(tmp_path, text: str) -> str:
         ('[lora]\ntarget_modules = "q_proj"\n', "project.toml:2 [lora]: target_modules must be a list of strings, like [\"a\", \"b\"], or \"all-linear\"; got 'q_proj'."),
         ('[lora]\ntarget_modules = ["q_proj", 1]\n', "project.toml:2 [lora]: target_modules must be a list of strings, like [\"a\", \"b\"]; got ['q_proj', 1]."),
         ("[lora]\ntarget_modules = []\n", 'project.toml:2 [lora]: target_modules is empty, so no layer would get an adapter: list layer names like ["q_proj", "v_proj"], or write "all-linear".'),
+        # A value deleted in the web editor: the steps would look for a file or model named "" (the project folder).
+        ('[data]\ntrain = ""\n', 'project.toml:2 [data]: train is empty, so there is nothing to train on; name your training file, like train = "datasets/train.jsonl".'),
+        ('[data]\neval = " "\n', 'project.toml:2 [data]: eval is empty, so nothing would measure the model; name your held-out file, like eval = "datasets/eval.jsonl".'),
+        ('[model]\nbase = ""\n', 'project.toml:2 [model]: base is empty, so there is no model to tune; write a Hub id such as "HuggingFaceTB/SmolLM2-135M-Instruct", or a local folder.'),
     ],
 )
 def test_mistakes_name_the_line_the_key_and_the_fix(tmp_path, text, message):
