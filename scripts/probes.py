@@ -51,6 +51,7 @@ def load_probe_records(path: Path, display_name: str) -> list[tuple[int, dict]]:
     """(line, probe) for each pair, read as the data files are (JSONL or a JSON array), each checked as evaluate uses it."""
     probes = []
     first_line_of: dict[str, int] = {}  # id -> the line that first used it
+    line_of_pair: dict[frozenset, int] = {}  # the two prompts (in either order) -> the line that first had them
     for number, probe in read_records(path, display_name):
         for key in ("prompt_a", "prompt_b"):
             if not isinstance(probe, dict) or not isinstance(probe.get(key), str) or not probe[key].strip():
@@ -75,6 +76,14 @@ def load_probe_records(path: Path, display_name: str) -> list[tuple[int, dict]]:
                 "so the probe results could not say which pair was flagged; give each pair its own id."
             )
         first_line_of[key] = number
+        # A line copied to add a pair and given a new id, but not new prompts: that pair would count twice.
+        prompts = frozenset(probe[prompt].strip() for prompt in ("prompt_a", "prompt_b"))
+        if prompts in line_of_pair:
+            raise UserError(
+                f'{where(display_name, number, "prompt_a")}: the same two prompts as line {line_of_pair[prompts]}, so the '
+                "pair would be scored and counted twice; delete this line, or write the new pair's prompts."
+            )
+        line_of_pair[prompts] = number
         probes.append((number, probe))
     return probes
 

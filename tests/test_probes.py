@@ -107,6 +107,21 @@ def test_a_group_missing_from_its_prompt_is_a_clear_error(tmp_path, line, messag
         load_probes(path, "probes.jsonl")
 
 
+@pytest.mark.parametrize("copy", [dict(REGION, id="region-family-2"),
+                                  dict(REGION, id="region-2", prompt_a=REGION["prompt_b"], prompt_b=REGION["prompt_a"],
+                                       group_a="Windhoek", group_b="Rundu")], ids=["new-id", "prompts-swapped"])  # fmt: skip
+def test_a_pair_copied_under_a_new_id_is_a_clear_error(tmp_path, copy):
+    """A learner copies a line to add a pair, changes the id and forgets the prompts: it would be counted twice."""
+    import json
+
+    path = tmp_path / "probes.jsonl"
+    path.write_text(json.dumps(REGION) + "\n" + json.dumps(copy) + "\n", encoding="utf-8")
+    with pytest.raises(UserError) as raised:
+        load_probes(path, "probes.jsonl")
+    assert str(raised.value) == ('probes.jsonl:2 field "prompt_a": the same two prompts as line 1, so the pair would be '
+                                 "scored and counted twice; delete this line, or write the new pair's prompts.")  # fmt: skip
+
+
 # ---------------------------------------------------------------- the math
 
 
