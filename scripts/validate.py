@@ -15,6 +15,7 @@ What is checked, and by what: docs/design.md, "Validate: what is checked, and by
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections import Counter
@@ -135,6 +136,7 @@ def main(cfg, args) -> int:
                 *run_expectations(table, cfg.model.max_length, staging / "data_docs", cfg.evaluate.max_new_tokens),
                 check_role_order(data, template_errors),
                 check_system_prompts(data),
+                check_tool_definitions(data),
                 check_empty_turns(data),
                 check_chat_markup(passages(data), special_tokens(tokenizer), cfg.model.base),
             ]
@@ -969,6 +971,32 @@ def _system_shown(turn: str | None) -> str:
     if turn is None:
         return "no system turn"
     return f'the system turn "{turn[:60]}{"..." if len(turn) > 60 else ""}"'
+
+
+def check_tool_definitions(data: Datasets) -> Check:
+    """A "tools" list (ShareGPT tool-calling data, e.g. LLaMA-Factory's glaive_toolcall) is kept beside the record but
+    never put in the prompt: the model would learn to write calls to functions it was never shown."""
+    check = Check(
+        "tool_definitions",
+        "Tool calls come with the tools they call",
+        "Training shows the model the conversation only, not a record's \"tools\" list: remove the tool-calling "
+        "examples, or write the tool definitions into each record's system prompt, where the model sees them.",
+    )
+    for example in data.examples():
+        if _lists_tools(example.meta.get("tools")):
+            check.flag(example, 'the "tools" list is not shown to the model, so it would learn to call tools it never '
+                       "sees defined and make up their arguments", "tools", severity="warn")  # fmt: skip
+    return check
+
+
+def _lists_tools(tools) -> bool:
+    """A non-empty tools list; LLaMA-Factory writes it as JSON text, "[]" when a conversation has no tools."""
+    if isinstance(tools, str):
+        try:
+            tools = json.loads(tools)
+        except ValueError:
+            return bool(tools.strip())
+    return bool(tools)
 
 
 def check_empty_turns(data: Datasets) -> Check:
