@@ -72,6 +72,8 @@ def read_datasheet(path: Path) -> tuple[dict, str]:
     if not path.is_file():
         raise UserError(f"{path}: not found; the dataset repo's card is this datasheet: write it (see the bundled example).")
     text = path.read_text(encoding="utf-8-sig").replace("\r\n", "\n")  # as Windows editors save it: a BOM, CRLF
+    if not text.strip():
+        raise UserError(f"{path}: empty; the dataset repo's card is this datasheet: write it (see the bundled example).")
     if not text.startswith("---\n"):
         raise UserError(
             f"{path}:1: no front matter; start the file with three lines: ---, `{FRONT_MATTER_EXAMPLE}` "
@@ -84,6 +86,12 @@ def read_datasheet(path: Path) -> tuple[dict, str]:
     declared = card.data.to_dict()
     if not isinstance(declared.get("license"), str) or not declared["license"].strip():
         raise UserError(f"{path}:1: the front matter has no license; add a line `{FRONT_MATTER_EXAMPLE}` (your data's licence).")
+    if not card.text.strip():  # the body deleted in the web editor: the dataset card would say nothing about the data
+        raise UserError(
+            f"{path}: nothing after the front matter, so the dataset card on the Hub and the model card would say nothing "
+            "about where the data comes from, its consent and its gaps; write the datasheet below the second --- line "
+            "(the bundled datasets/README.md shows its sections)."
+        )
     return declared, card.text
 
 

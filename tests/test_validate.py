@@ -863,6 +863,21 @@ def test_a_missing_datasheet_stops_validate(tmp_path, tiny_model_dir, capsys):
     assert_data_stops(config, capsys, f"{datasheet}: not found; the dataset repo's card is this datasheet: write it (see the bundled example).")
 
 
+@pytest.mark.parametrize("kept", ["nothing", "the front matter"])
+def test_an_emptied_datasheet_stops_validate(tmp_path, tiny_model_dir, capsys, kept):
+    """Deleting the text in the web editor: the dataset card and the model card would say nothing about the data."""
+    config = settings_project(tmp_path, tiny_model_dir)
+    datasheet = tmp_path / "datasets" / "README.md"
+    front_matter = datasheet.read_text(encoding="utf-8").split("---\n", 2)[1]
+    datasheet.write_text("" if kept == "nothing" else f"---\n{front_matter}---\n\n  \n", encoding="utf-8")
+    expected = (f"{datasheet}: empty; the dataset repo's card is this datasheet: write it (see the bundled example)."
+                if kept == "nothing" else
+                f"{datasheet}: nothing after the front matter, so the dataset card on the Hub and the model card would say "
+                "nothing about where the data comes from, its consent and its gaps; write the datasheet below the second "
+                "--- line (the bundled datasets/README.md shows its sections).")  # fmt: skip
+    assert_data_stops(config, capsys, expected)
+
+
 def test_a_datasheet_saved_on_windows_is_read(tmp_path):
     """A byte-order mark and CRLF line ends (Notepad) are not a missing front matter."""
     from scripts.dataset_repo import read_datasheet
