@@ -37,6 +37,9 @@ LEARNING_RATE_RANGE = (1e-6, 1e-2)
 MAX_EPOCHS = 20
 SCALE_RANGE = (0.25, 8.0)  # alpha / rank (alpha / sqrt(rank) with rsLoRA); 1-2 is the usual start
 MAX_RANK = 128
+# A probe pair's score is in nats per token: its typical standard error is 0.03 and the clearest group differences on
+# the real base model 0.16-0.36 (bench/README.md), so a threshold above this flags nothing, whatever tuning does.
+MAX_PROBE_THRESHOLD = 1.0
 GPU_FLAVORS_WITHOUT_BF16 = ("t4",)  # Hugging Face Jobs flavors on GPUs older than Ampere (t4-small, t4-medium)
 
 
@@ -239,7 +242,8 @@ def check_logging_steps(cfg, train_examples: int, locate) -> None:
 
 
 def check_hyperparameters(cfg, locate) -> list[SettingWarning]:
-    """Values allowed by project.toml's ranges but far from what LoRA fine-tuning usually needs."""
+    """Values allowed by project.toml's ranges but far from what LoRA fine-tuning usually needs, or that switch
+    off what they seem to set (rehearsal without a file, a probe threshold nothing can reach)."""
     train, lora = cfg.train, cfg.lora
     found = []  # (section, key, message)
     low, high = LEARNING_RATE_RANGE
@@ -262,6 +266,15 @@ def check_hyperparameters(cfg, locate) -> list[SettingWarning]:
     if lora.rank > MAX_RANK:
         found.append(("lora", "rank", f"{lora.rank} makes a large adapter that trains slower and memorises more; "
                       "a few hundred facts need 8-64"))
+    if train.rehearsal_weight > 0 and not cfg.data.rehearsal.strip():
+        found.append(("train", "rehearsal_weight", f"{train.rehearsal_weight:g} asks for rehearsal, but [data] rehearsal is "
+                      '"", so nothing is rehearsed (the model may forget more of what it knew) while the model card lists '
+                      'this weight; name the rehearsal file, like rehearsal = "datasets/rehearsal.jsonl", or set '
+                      "rehearsal_weight = 0"))
+    if cfg.evaluate.probe_threshold > MAX_PROBE_THRESHOLD:
+        found.append(("evaluate", "probe_threshold", f"{cfg.evaluate.probe_threshold:g} nats per token is far above any "
+                      "change the bias probes measure (a pair's typical standard error is 0.03, the clearest group "
+                      "differences 0.16-0.36), so no pair could ever be flagged; the default is 0.1"))
     return [_warning(locate, section, key, message) for section, key, message in found]  # fmt: skip
 
 

@@ -1183,6 +1183,15 @@ def test_a_private_model_repo_that_the_space_cannot_read_is_a_warning(tmp_path, 
         ({"rank": 256, "alpha": 512}, [("rank", "256 makes a large adapter")]),
         ({"epochs": 30.0, "max_steps": 50}, []),  # max_steps decides, not epochs
         ({"backend": "colab", "precision": "bf16"}, [("precision", "Colab's free GPU is a T4, which has no bf16")]),
+        ({"rehearsal": ""}, [("rehearsal_weight", '1 asks for rehearsal, but [data] rehearsal is "", so nothing is '
+                              "rehearsed (the model may forget more of what it knew) while the model card lists this "
+                              'weight; name the rehearsal file, like rehearsal = "datasets/rehearsal.jsonl", or set '
+                              "rehearsal_weight = 0")]),
+        ({"rehearsal": "", "rehearsal_weight": 0.0}, []),  # rehearsal switched off both ways
+        ({"probe_threshold": 10.0}, [("probe_threshold", "10 nats per token is far above any change the bias probes "
+                                      "measure (a pair's typical standard error is 0.03, the clearest group differences "
+                                      "0.16-0.36), so no pair could ever be flagged; the default is 0.1")]),
+        ({"probe_threshold": 1.0}, []),
     ],
 )  # fmt: skip
 def test_each_unusual_value_gives_its_warning(tmp_path, changes, expected, no_gpu):
@@ -1192,7 +1201,7 @@ def test_each_unusual_value_gives_its_warning(tmp_path, changes, expected, no_gp
     shutil.copy(REPO / "project.toml", config)
     cfg = load_settings(config)
     for key, value in changes.items():
-        section = cfg.lora if hasattr(cfg.lora, key) else cfg.train
+        section = next(part for part in (cfg.lora, cfg.train, cfg.evaluate, cfg.data) if hasattr(part, key))
         setattr(section, key, value)
     locate = setting_locator(cfg)
     found = check_hyperparameters(cfg, locate) + check_hardware(cfg, locate)
