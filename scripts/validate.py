@@ -167,6 +167,7 @@ def check_texts(data: Datasets, cfg) -> TextResults:
         check_near_duplicates(data, threshold),
         check_leakage(data, threshold),
         check_rehearsal_overlap(data, threshold),
+        check_rehearsal_of_training(data, threshold),
         check_placeholders(texts),
         check_html_entities(texts),
         check_personal_data(texts),
@@ -1096,7 +1097,9 @@ def check_leakage(data: Datasets, threshold: float) -> Check:
     return flag_questions_asked_before(check, data.train, data.eval + data.general, threshold, "the question")
 
 
-def flag_questions_asked_before(check: Check, shown: list[Example], asked: list[Example], threshold: float, shown_as: str) -> Check:
+def flag_questions_asked_before(
+    check: Check, shown: list[Example], asked: list[Example], threshold: float, shown_as: str, severity: str = "fail"
+) -> Check:
     """Flag each `asked` question that repeats (or nearly repeats) one of the `shown` questions, naming where."""
     index = SimilarityIndex(threshold)
     index.add_all([comparable(question_text(example)) for example in shown], shown)
@@ -1104,7 +1107,7 @@ def flag_questions_asked_before(check: Check, shown: list[Example], asked: list[
         if match:
             shown_example, similarity = match
             how = "the same question as" if similarity == 1 else f"{similarity:.0%} similar to {shown_as} at"
-            check.flag(example, f"{how} {shown_example.location}")
+            check.flag(example, f"{how} {shown_example.location}", severity=severity)
     return check
 
 
@@ -1118,6 +1121,19 @@ def check_rehearsal_overlap(data: Datasets, threshold: float) -> Check:
         details="only when [train] rehearsal_weight is above 0; same similarity rule as the leakage check",
     )
     return flag_questions_asked_before(check, data.rehearsal, data.eval + data.general, threshold, "the rehearsal question")
+
+
+def check_rehearsal_of_training(data: Datasets, threshold: float) -> Check:
+    """A rehearsal question that is also a training question pulls two ways: training teaches your answer while
+    rehearsal holds the model to the base model's own reply, so that fact is learned less."""
+    check = Check(
+        "rehearsal_of_training",
+        "Rehearsal questions are not your training questions",
+        "Remove the question from the rehearsal file, or reword it: rehearsal holds the model to the base model's old "
+        "reply to it, which works against the answer your training example teaches.",
+        details="only when [train] rehearsal_weight is above 0; same similarity rule as the leakage check",
+    )
+    return flag_questions_asked_before(check, data.train, data.rehearsal, threshold, "the training question", "warn")
 
 
 PLACEHOLDER_PATTERNS = [
