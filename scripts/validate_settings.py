@@ -13,8 +13,9 @@ These need the base model, its tokenizer or the machine, so they cannot run when
     base model is too big for export on a free GitHub runner (check_runner_room).
 
 check_plain_settings runs first and needs no model: what the card and publish steps would refuse
-after the merge (an empty [card] text, a licence id or language code the Hub does not accept), an
-hf_flavor a Hugging Face Job cannot train on, and an output_dir the workflows do not read. The card step checks the [card] texts and the licence again.
+after the merge (an empty or placeholder [card] text, a licence id or language code the Hub does not
+accept), an hf_flavor a Hugging Face Job cannot train on, and an output_dir the workflows do not read.
+The card step checks the [card] texts and the licence again.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import setting_locator
+from .config import CardSettings, setting_locator
 from .errors import UserError
 from .hf_flavors import FLAVORS, gpu_flavors
 from .language_id import code_for, iso_639_language
@@ -56,6 +57,7 @@ class SettingWarning:
 def check_plain_settings(cfg) -> None:
     """Raise UserError for a setting that a later step would refuse and that needs no model to check."""
     check_ethics_fields(cfg)
+    check_card_placeholders(cfg)
     check_license(cfg)
     check_language_codes(cfg)
     check_hf_flavor(cfg)
@@ -398,6 +400,24 @@ def check_ethics_fields(cfg) -> None:
             f"{setting_locator(cfg)('card', next(iter(empty)))}: fill in {reasons}: readers of the model card need them "
             "to use the model safely, and the comments in project.toml show an example of each."
         )
+
+
+# What a learner types to get past the empty-field check and means to replace later: the whole text, in any case.
+CARD_PLACEHOLDERS = {"todo", "tbd", "tbc", "fixme", "xxx", "fill in", "fill in later", "fill this in", "placeholder",
+                     "lorem ipsum", "changeme", "change me", "test", "asdf"}  # fmt: skip
+
+
+def check_card_placeholders(cfg) -> None:
+    """A [card] field that is only a placeholder would be published as the model card's ethics text."""
+    for name in CardSettings.__dataclass_fields__:
+        text = getattr(cfg.card, name)
+        words = text.strip().lower().strip(".!?:;,-_… ")  # "TODO.", "...", "-" and "?" keep no words
+        if not words or words in CARD_PLACEHOLDERS:
+            raise UserError(
+                f'{setting_locator(cfg)("card", name)}: {name} is "{text.strip()}", a placeholder, and the model card '
+                f"would publish it as is; write {CardSettings.__dataclass_fields__[name].metadata['needed_for']} "
+                "(the comments in project.toml show an example)."
+            )
 
 
 def check_license(cfg) -> None:

@@ -803,6 +803,12 @@ def test_an_unlisted_model_is_sized_from_its_config_or_the_warning_says_it_canno
         ({"intended_use": '""'}, "intended_use",
          "[card]: fill in intended_use (who the model is for): readers of the model card need them to use the model "
          "safely, and the comments in project.toml show an example of each."),
+        ({"known_biases": '"TODO"'}, "known_biases",
+         '[card]: known_biases is "TODO", a placeholder, and the model card would publish it as is; write whom the data '
+         "under- or over-represents (the comments in project.toml show an example)."),
+        ({"anonymisation": '" ... "'}, "anonymisation",
+         '[card]: anonymisation is "...", a placeholder, and the model card would publish it as is; write how personal '
+         "data was handled (the comments in project.toml show an example)."),
         ({"license": '"Apache 2.0"'}, "license",
          "[project]: license 'Apache 2.0' is not a licence id the Hugging Face Hub knows; did you mean apache-2.0? pick "
          "one from https://huggingface.co/docs/hub/repositories-licenses (e.g. apache-2.0, mit, cc-by-4.0)."),
@@ -828,7 +834,7 @@ def test_an_unlisted_model_is_sized_from_its_config_or_the_warning_says_it_canno
          "script read the results from and .gitignore keeps out of git, so the Train workflow would fail after training; "
          'write output_dir = "outputs".'),
     ],
-    ids=["empty-card-text", "licence-id", "licence-other", "language-codes", "unknown-flavor", "cpu-flavor", "general-knowledge-file",
+    ids=["empty-card-text", "card-todo", "card-dots", "licence-id", "licence-other", "language-codes", "unknown-flavor", "cpu-flavor", "general-knowledge-file",
          "output-dir"],
 )  # fmt: skip
 def test_a_setting_a_later_step_would_refuse_stops_validate(tmp_path, tiny_model_dir, capsys, settings, key, message):
