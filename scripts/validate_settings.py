@@ -375,7 +375,8 @@ def _warning(locate, section: str, key: str, message: str) -> SettingWarning:
 
 # ---------------------------------------------------------------- checked by the card step
 
-# Licence ids the Hub accepts (https://huggingface.co/docs/hub/repositories-licenses); "other" needs
+# Licence ids the Hub accepts (https://huggingface.co/docs/hub/repositories-licenses, and the list in the Hub's
+# "Invalid metadata in README.md" refusal, huggingface/huggingface_hub#4218); "other" needs
 # license_name and license_link, which project.toml has no place for yet, so it is not offered.
 HUB_LICENSES = {
     "apache-2.0", "mit", "openrail", "bigscience-openrail-m", "creativeml-openrail-m", "bigscience-bloom-rail-1.0",
@@ -387,7 +388,8 @@ HUB_LICENSES = {
     "etalab-2.0", "eupl-1.1", "agpl-3.0", "gfdl", "gpl", "gpl-2.0", "gpl-3.0", "lgpl", "lgpl-2.1", "lgpl-3.0",
     "isc", "lppl-1.3c", "ms-pl", "mpl-2.0", "odc-by", "odbl", "openrail++", "osl-3.0", "postgresql", "ofl-1.1",
     "ncsa", "unlicense", "zlib", "pddl", "lgpl-lr", "deepfloyd-if-license", "llama2", "llama3", "llama3.1",
-    "llama3.2", "llama3.3", "gemma", "unknown",
+    "llama3.2", "llama3.3", "gemma", "unknown", "eupl-1.2", "h-research", "intel-research", "apple-ascl", "apple-amlr",
+    "openmdw-1.0", "llama4", "grok2-community", "fair-noncommercial-research-license",
 }  # fmt: skip
 
 

@@ -884,6 +884,22 @@ def test_an_emptied_datasheet_stops_validate(tmp_path, tiny_model_dir, capsys, k
     assert_data_stops(config, capsys, expected)
 
 
+def test_a_datasheet_licence_the_hub_refuses_stops_validate(tmp_path, tiny_model_dir, capsys):
+    """The Hub refuses a dataset card whose license is not one of its ids ("Invalid metadata in README.md"):
+    the dataset repo would fail to publish after the merge."""
+    config = settings_project(tmp_path, tiny_model_dir)
+    datasheet = tmp_path / "datasets" / "README.md"
+    text = datasheet.read_text(encoding="utf-8")
+    line = text.splitlines().index("license: cc-by-4.0") + 1
+    datasheet.write_text(text.replace("license: cc-by-4.0", "license: CC BY 4.0", 1), encoding="utf-8")
+    assert_data_stops(config, capsys, f"{datasheet}:{line}: license 'CC BY 4.0' is not a licence id the Hugging Face Hub "
+                                      "knows, so it would refuse the dataset card when publishing; did you mean cc-by-4.0? "
+                                      "pick one from https://huggingface.co/docs/hub/repositories-licenses (e.g. cc-by-4.0, "
+                                      "cc0-1.0, odc-by).")  # fmt: skip
+    datasheet.write_text(text.replace("license: cc-by-4.0", "license: other", 1), encoding="utf-8")  # the Hub's own word
+    assert cli(["validate", "--config", str(config)]) == 0
+
+
 def test_a_datasheet_saved_on_windows_is_read(tmp_path):
     """A byte-order mark and CRLF line ends (Notepad) are not a missing front matter."""
     from scripts.dataset_repo import read_datasheet
