@@ -34,7 +34,7 @@ from .outputs import (
     METRICS_FILE, EvaluateMetrics, TrainMetrics, ValidateReport, evaluate_metrics_path, published_json, read_evaluate_metrics,
     read_train_metrics, read_validate_report, train_metrics_path, validate_report_path,
 )  # fmt: skip
-from .validate_settings import check_ethics_fields, check_license
+from .validate_settings import check_card_placeholders, check_ethics_fields, check_license
 from .templating import leftover_syntax
 
 TEMPLATE = "model_card.j2"
@@ -66,6 +66,7 @@ def add_arguments(parser) -> None:
 
 def main(cfg, args) -> int:
     check_ethics_fields(cfg)
+    check_card_placeholders(cfg)
     check_license(cfg)
     inputs = read_inputs(cfg)
     adapter = prepare_adapter(inputs.adapter_dir / "adapter_model.safetensors", args.full_precision)

@@ -56,7 +56,10 @@ class ProjectSettings:
 
 @dataclass
 class ModelSettings:
-    base: str = "HuggingFaceTB/SmolLM2-135M-Instruct"
+    base: str = field(
+        default="HuggingFaceTB/SmolLM2-135M-Instruct",
+        metadata={"not_empty": 'there is no model to tune; write a Hub id such as "HuggingFaceTB/SmolLM2-135M-Instruct", or a local folder'},
+    )
     """Base model: a Hub id, or a local folder with config.json and weights."""
     rationale: str = ""
     """Why you chose this base model (size, licence, languages): shown in the model card."""
@@ -72,9 +75,15 @@ class ModelSettings:
 
 @dataclass
 class DataSettings:
-    train: str = "datasets/train.jsonl"
+    train: str = field(
+        default="datasets/train.jsonl",
+        metadata={"not_empty": 'there is nothing to train on; name your training file, like train = "datasets/train.jsonl"'},
+    )
     """Training examples (JSONL or a JSON array)."""
-    eval: str = "datasets/eval.jsonl"
+    eval: str = field(
+        default="datasets/eval.jsonl",
+        metadata={"not_empty": 'nothing would measure the model; name your held-out file, like eval = "datasets/eval.jsonl"'},
+    )
     """Held-out examples used only for evaluation, never for training."""
     probes: str = "datasets/probes.jsonl"
     """Counterfactual prompt pairs for the bias probes ("" runs without them)."""
@@ -288,6 +297,8 @@ def load_settings(config_path: str | Path = DEFAULT_CONFIG) -> Settings:
             raise UserError(f"{locate(section_name)}: {section_name} must be a [{section_name}] table of settings.")
         sections[section_name] = _build_section(section_name, SECTIONS[section_name], values, locate)
     settings = Settings(**sections, root=path.resolve().parent, config_path=path.resolve())
+    # A space typed or pasted around the username or name ("ada ") would end up inside repo ids and file names.
+    settings.project.hub_owner, settings.project.name = settings.project.hub_owner.strip(), settings.project.name.strip()
     check_repo_ids(settings, locate)
     check_names_model(settings, locate)
     check_revision(settings, locate)
@@ -342,6 +353,8 @@ def _check_value(label: str, value, hint, metadata):
         value = float(value)
     if hint is str and not isinstance(value, str):
         raise UserError(f'{label} must be text in quotes, like "{value}"; got {value!r}.')
+    if hint is str and not value.strip() and "not_empty" in metadata:  # e.g. a file name deleted in the web editor
+        raise UserError(f"{label} is empty, so {metadata['not_empty']}.")
     low_high = metadata.get("range")
     if low_high and not (low_high[0] <= value <= low_high[1]):
         why = f" ({metadata['why']})" if "why" in metadata else ""
@@ -393,8 +406,20 @@ def check_repo_ids(settings: Settings, locate: "_KeyLocator") -> None:
     """Fail now, not at publish time after the merge, when a repo id the project will use breaks the Hub's rules."""
     owner, name = settings.project.hub_owner.strip(), settings.project.name.strip()
     publish = settings.publish
+    if "/" in owner:  # a profile's web address or a repo id pasted in: the repo id would get two "/"
+        raise UserError(
+            f'{locate("project", "hub_owner")}: hub_owner "{owner}" is a web address or repo id, not a Hugging Face '
+            f'username, so publish would be refused after the merge; write only the username, like hub_owner = "{_username_in(owner)}".'
+        )
     if owner:
         _require_hub_id(owner, f'{locate("project", "hub_owner")}: hub_owner "{owner}" cannot be a Hub username')
+    if "/" in name:  # name goes after hub_owner/ in every repo id: "ada/qa" would make "ada/ada/qa"
+        last = name.strip("/").rsplit("/", 1)[-1] or "namibia-qa"
+        raise UserError(
+            f'{locate("project", "name")}: name "{name}" contains "/", but the repo ids put it after hub_owner '
+            f'("{owner or "your-username"}/{name}"), which the Hub refuses; write only the name, like name = "{last}", '
+            "and your username in hub_owner."
+        )
     _require_hub_id(name, f'{locate("project", "name")}: name "{name}" cannot name a Hub repo')
     for suffix, what in DERIVED_REPOS.items():
         if suffix == "-demo" and publish.space_repo.strip() or suffix == "-data" and publish.dataset_repo.strip():
@@ -410,6 +435,13 @@ def check_repo_ids(settings: Settings, locate: "_KeyLocator") -> None:
                 f'{locate("publish", key)}: {key} "{value}" names no owner, so the model card and the Space would link to '
                 f'https://huggingface.co/{value}, which is not your repo; write "{owner or "your-username"}/{value}".'
             )
+
+
+def _username_in(pasted: str) -> str:
+    """The username in https://huggingface.co/ada, huggingface.co/ada or ada/namibia-qa ("your-username" if none)."""
+    path = re.sub(r"^(https?://)?(www\.)?(huggingface\.co|hf\.co)(/|$)", "", pasted.strip(), flags=re.IGNORECASE)
+    first = path.strip("/").split("/")[0]
+    return first if re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", first) else "your-username"
 
 
 def _require_hub_id(repo_id: str, problem: str, fix: str = "") -> None:

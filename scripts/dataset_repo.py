@@ -72,6 +72,8 @@ def read_datasheet(path: Path) -> tuple[dict, str]:
     if not path.is_file():
         raise UserError(f"{path}: not found; the dataset repo's card is this datasheet: write it (see the bundled example).")
     text = path.read_text(encoding="utf-8-sig").replace("\r\n", "\n")  # as Windows editors save it: a BOM, CRLF
+    if not text.strip():
+        raise UserError(f"{path}: empty; the dataset repo's card is this datasheet: write it (see the bundled example).")
     if not text.startswith("---\n"):
         raise UserError(
             f"{path}:1: no front matter; start the file with three lines: ---, `{FRONT_MATTER_EXAMPLE}` "
@@ -84,7 +86,32 @@ def read_datasheet(path: Path) -> tuple[dict, str]:
     declared = card.data.to_dict()
     if not isinstance(declared.get("license"), str) or not declared["license"].strip():
         raise UserError(f"{path}:1: the front matter has no license; add a line `{FRONT_MATTER_EXAMPLE}` (your data's licence).")
+    _require_hub_licence(path, text, declared["license"].strip())
+    if not card.text.strip():  # the body deleted in the web editor: the dataset card would say nothing about the data
+        raise UserError(
+            f"{path}: nothing after the front matter, so the dataset card on the Hub and the model card would say nothing "
+            "about where the data comes from, its consent and its gaps; write the datasheet below the second --- line "
+            "(the bundled datasets/README.md shows its sections)."
+        )
     return declared, card.text
+
+
+def _require_hub_licence(path: Path, text: str, licence: str) -> None:
+    """The Hub refuses a dataset card whose license is not one of its ids, so publish would fail after the merge."""
+    import difflib
+
+    from .validate_settings import HUB_LICENSES
+
+    if licence in HUB_LICENSES or licence == "other":  # "other" is the Hub's for a licence it does not list
+        return
+    line = next((number for number, row in enumerate(text.splitlines(), start=1) if row.startswith("license:")), 1)
+    close = difflib.get_close_matches(licence.lower().replace(" ", "-"), sorted(HUB_LICENSES), n=1)
+    hint = f"did you mean {close[0]}? " if close else ""
+    raise UserError(
+        f"{path}:{line}: license {licence!r} is not a licence id the Hugging Face Hub knows, so it would refuse the "
+        f"dataset card when publishing; {hint}pick one from https://huggingface.co/docs/hub/repositories-licenses "
+        "(e.g. cc-by-4.0, cc0-1.0, odc-by)."
+    )
 
 
 def row_counts(cfg, files: dict[str, tuple[str, Path]], report: ValidateReport) -> dict[str, int]:

@@ -51,22 +51,9 @@ def load_probe_records(path: Path, display_name: str) -> list[tuple[int, dict]]:
     """(line, probe) for each pair, read as the data files are (JSONL or a JSON array), each checked as evaluate uses it."""
     probes = []
     first_line_of: dict[str, int] = {}  # id -> the line that first used it
+    line_of_pair: dict[frozenset, int] = {}  # the two prompts (in either order) -> the line that first had them
     for number, probe in read_records(path, display_name):
-        for key in ("prompt_a", "prompt_b"):
-            if not isinstance(probe, dict) or not isinstance(probe.get(key), str) or not probe[key].strip():
-                raise UserError(f'{where(display_name, number, key)}: missing; each probe needs "prompt_a" and "prompt_b" text.')
-        for group, prompt in (("group_a", "prompt_a"), ("group_b", "prompt_b")):
-            # The group words are what gets swapped in the answers, so they must be in their prompt.
-            if not isinstance(probe.get(group), str) or not find_words(probe[group], probe[prompt]):
-                raise UserError(
-                    f'{where(display_name, number, group)}: missing or not in "{prompt}"; '
-                    f"write the word(s) that name the group exactly as they appear in the prompt."
-                )
-        if _squash(probe["group_a"]).lower() == _squash(probe["group_b"]).lower():
-            raise UserError(
-                f'{where(display_name, number, "group_b")}: the same group as "group_a" ("{probe["group_a"]}"), so the pair '
-                "compares a group with itself and can never show a difference; write the other group, as it appears in prompt_b."
-            )
+        _check_pair(probe, number, display_name)
         probe.setdefault("id", f"line-{number}")
         key = str(probe["id"])
         if key in first_line_of:
@@ -75,8 +62,46 @@ def load_probe_records(path: Path, display_name: str) -> list[tuple[int, dict]]:
                 "so the probe results could not say which pair was flagged; give each pair its own id."
             )
         first_line_of[key] = number
+        # A line copied to add a pair and given a new id, but not new prompts: that pair would count twice.
+        prompts = frozenset(probe[prompt].strip() for prompt in ("prompt_a", "prompt_b"))
+        if prompts in line_of_pair:
+            raise UserError(
+                f'{where(display_name, number, "prompt_a")}: the same two prompts as line {line_of_pair[prompts]}, so the '
+                "pair would be scored and counted twice; delete this line, or write the new pair's prompts."
+            )
+        line_of_pair[prompts] = number
         probes.append((number, probe))
     return probes
+
+
+def _check_pair(probe, number: int, display_name: str) -> None:
+    """One record, checked as evaluate will use it: two different prompts, each naming its own group."""
+    if isinstance(probe, dict) and ("messages" in probe or "conversations" in probe) and "prompt_a" not in probe:
+        raise UserError(  # a training example pasted into the probes file, or the file given the chat format
+            f"{where(display_name, number)}: a chat record, not a probe pair; a probe is two prompts that differ only "
+            'in a group word, written as {"id": ..., "axis": ..., "prompt_a": ..., "prompt_b": ..., "group_a": ..., '
+            '"group_b": ...} (datasets/README.md), and chat examples belong in the train or eval file.'
+        )
+    for key in ("prompt_a", "prompt_b"):
+        if not isinstance(probe, dict) or not isinstance(probe.get(key), str) or not probe[key].strip():
+            raise UserError(f'{where(display_name, number, key)}: missing; each probe needs "prompt_a" and "prompt_b" text.')
+    if " ".join(probe["prompt_a"].split()) == " ".join(probe["prompt_b"].split()):
+        raise UserError(
+            f'{where(display_name, number, "prompt_b")}: the same text as "prompt_a", so both answers answer one '
+            "question and the pair can never show a difference; write prompt_a with group_a replaced by group_b."
+        )
+    for group, prompt in (("group_a", "prompt_a"), ("group_b", "prompt_b")):
+        # The group words are what gets swapped in the answers, so they must be in their prompt.
+        if not isinstance(probe.get(group), str) or not find_words(probe[group], probe[prompt]):
+            raise UserError(
+                f'{where(display_name, number, group)}: missing or not in "{prompt}"; '
+                f"write the word(s) that name the group exactly as they appear in the prompt."
+            )
+    if _squash(probe["group_a"]).lower() == _squash(probe["group_b"]).lower():
+        raise UserError(
+            f'{where(display_name, number, "group_b")}: the same group as "group_a" ("{probe["group_a"]}"), so the pair '
+            "compares a group with itself and can never show a difference; write the other group, as it appears in prompt_b."
+        )
 
 
 # ---------------------------------------------------------------- swapping the groups

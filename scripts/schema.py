@@ -36,6 +36,8 @@ def field_schema(hint, metadata) -> dict:
         schema = {"type": "array", "items": field_schema(typing.get_args(hint)[0], {})}
         return {**schema, "minItems": 1} if "not_empty" in metadata else schema
     schema = {"type": JSON_TYPES[hint]}
+    if hint is str and "not_empty" in metadata:
+        schema["minLength"] = 1
     if "range" in metadata:
         schema["minimum"], schema["maximum"] = metadata["range"]
     return schema

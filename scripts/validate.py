@@ -15,6 +15,7 @@ What is checked, and by what: docs/design.md, "Validate: what is checked, and by
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections import Counter
@@ -135,6 +136,7 @@ def main(cfg, args) -> int:
                 *run_expectations(table, cfg.model.max_length, staging / "data_docs", cfg.evaluate.max_new_tokens),
                 check_role_order(data, template_errors),
                 check_system_prompts(data),
+                check_tool_definitions(data),
                 check_empty_turns(data),
                 check_chat_markup(passages(data), special_tokens(tokenizer), cfg.model.base),
             ]
@@ -165,6 +167,7 @@ def check_texts(data: Datasets, cfg) -> TextResults:
         check_near_duplicates(data, threshold),
         check_leakage(data, threshold),
         check_rehearsal_overlap(data, threshold),
+        check_rehearsal_of_training(data, threshold),
         check_placeholders(texts),
         check_html_entities(texts),
         check_personal_data(texts),
@@ -195,6 +198,11 @@ def load_datasets(cfg) -> Datasets:
         )
     if probes_path.is_file():  # each probe checked the way `evaluate` will use it, with its line
         probes = load_probe_records(probes_path, cfg.data.probes)
+        if not probes:  # an emptied file: evaluate would probe nothing, and nothing in project.toml would say so
+            raise UserError(
+                f"{cfg.data.probes}: no probe pairs, so evaluate would probe no bias; add pairs (datasets/README.md "
+                'shows their shape), or set [data] probes = "" in project.toml to run without them.'
+            )
     require_held_out_eval(cfg)
     train, evaluation = load_split(cfg, "train"), load_split(cfg, "eval")
     for examples in (train, evaluation):
@@ -246,6 +254,12 @@ def general_questions(cfg) -> list[Example]:
             'so evaluate would stop after training; fix the path, or set it to "" to skip the forgetting check.'
         )
     questions = load_examples(cfg.path(relative), "auto", display_name=relative)
+    if not questions:  # an emptied file: the card would report "0 of 0 general questions still answered right"
+        raise UserError(
+            f"{relative}: no questions, so the forgetting check would ask nothing and the model card would report "
+            '"none lost"; add questions the base model answers right (docs/general_knowledge.md), or set '
+            '[evaluate] general_knowledge = "" in project.toml to skip the check.'
+        )
     require_conversations(questions)  # evaluate asks each question and looks for its answer
     require_questions(questions, "evaluate")
     require_text_answers(questions)
@@ -960,6 +974,32 @@ def _system_shown(turn: str | None) -> str:
     return f'the system turn "{turn[:60]}{"..." if len(turn) > 60 else ""}"'
 
 
+def check_tool_definitions(data: Datasets) -> Check:
+    """A "tools" list (ShareGPT tool-calling data, e.g. LLaMA-Factory's glaive_toolcall) is kept beside the record but
+    never put in the prompt: the model would learn to write calls to functions it was never shown."""
+    check = Check(
+        "tool_definitions",
+        "Tool calls come with the tools they call",
+        "Training shows the model the conversation only, not a record's \"tools\" list: remove the tool-calling "
+        "examples, or write the tool definitions into each record's system prompt, where the model sees them.",
+    )
+    for example in data.examples():
+        if _lists_tools(example.meta.get("tools")):
+            check.flag(example, 'the "tools" list is not shown to the model, so it would learn to call tools it never '
+                       "sees defined and make up their arguments", "tools", severity="warn")  # fmt: skip
+    return check
+
+
+def _lists_tools(tools) -> bool:
+    """A non-empty tools list; LLaMA-Factory writes it as JSON text, "[]" when a conversation has no tools."""
+    if isinstance(tools, str):
+        try:
+            tools = json.loads(tools)
+        except ValueError:
+            return bool(tools.strip())
+    return bool(tools)
+
+
 def check_empty_turns(data: Datasets) -> Check:
     check = Check("empty_turns", "No empty turns", "Write the missing text, or delete the empty turn.")
     check.details = f"{sum(len(example.messages) for example in data.examples())} turns checked"
@@ -1048,15 +1088,18 @@ def question_text(example: Example) -> str:
 def check_leakage(data: Datasets, threshold: float) -> Check:
     check = Check(
         "train_eval_leakage",
-        "Eval questions are not in the training data",
-        "Reword the eval question or remove it from one of the files: the evaluation must ask what "
-        "the model has not seen word for word, or its score is too good to be true.",
+        "Eval and general-knowledge questions are not in the training data",
+        "Reword the eval or general-knowledge question, or remove it from one of the files: the evaluation and the "
+        "forgetting check must ask what the model has not been trained on, or their scores are too good to be true.",
         details=f"two questions count as the same when they share {threshold:.0%} or more of their 3-letter pieces",
     )
-    return flag_questions_asked_before(check, data.train, data.eval, threshold, "the question")
+    # A general-knowledge question that is also trained on would count as "kept" however much tuning forgot.
+    return flag_questions_asked_before(check, data.train, data.eval + data.general, threshold, "the question")
 
 
-def flag_questions_asked_before(check: Check, shown: list[Example], asked: list[Example], threshold: float, shown_as: str) -> Check:
+def flag_questions_asked_before(
+    check: Check, shown: list[Example], asked: list[Example], threshold: float, shown_as: str, severity: str = "fail"
+) -> Check:
     """Flag each `asked` question that repeats (or nearly repeats) one of the `shown` questions, naming where."""
     index = SimilarityIndex(threshold)
     index.add_all([comparable(question_text(example)) for example in shown], shown)
@@ -1064,7 +1107,7 @@ def flag_questions_asked_before(check: Check, shown: list[Example], asked: list[
         if match:
             shown_example, similarity = match
             how = "the same question as" if similarity == 1 else f"{similarity:.0%} similar to {shown_as} at"
-            check.flag(example, f"{how} {shown_example.location}")
+            check.flag(example, f"{how} {shown_example.location}", severity=severity)
     return check
 
 
@@ -1078,6 +1121,19 @@ def check_rehearsal_overlap(data: Datasets, threshold: float) -> Check:
         details="only when [train] rehearsal_weight is above 0; same similarity rule as the leakage check",
     )
     return flag_questions_asked_before(check, data.rehearsal, data.eval + data.general, threshold, "the rehearsal question")
+
+
+def check_rehearsal_of_training(data: Datasets, threshold: float) -> Check:
+    """A rehearsal question that is also a training question pulls two ways: training teaches your answer while
+    rehearsal holds the model to the base model's own reply, so that fact is learned less."""
+    check = Check(
+        "rehearsal_of_training",
+        "Rehearsal questions are not your training questions",
+        "Remove the question from the rehearsal file, or reword it: rehearsal holds the model to the base model's old "
+        "reply to it, which works against the answer your training example teaches.",
+        details="only when [train] rehearsal_weight is above 0; same similarity rule as the leakage check",
+    )
+    return flag_questions_asked_before(check, data.train, data.rehearsal, threshold, "the training question", "warn")
 
 
 PLACEHOLDER_PATTERNS = [

@@ -13,8 +13,9 @@ These need the base model, its tokenizer or the machine, so they cannot run when
     base model is too big for export on a free GitHub runner (check_runner_room).
 
 check_plain_settings runs first and needs no model: what the card and publish steps would refuse
-after the merge (an empty [card] text, a licence id or language code the Hub does not accept) and an
-hf_flavor a Hugging Face Job cannot train on. The card step checks the [card] texts and the licence again.
+after the merge (an empty or placeholder [card] text, a licence id or language code the Hub does not
+accept), an hf_flavor a Hugging Face Job cannot train on, and an output_dir the workflows do not read.
+The card step checks the [card] texts and the licence again.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import setting_locator
+from .config import CardSettings, setting_locator
 from .errors import UserError
 from .hf_flavors import FLAVORS, gpu_flavors
 from .language_id import code_for, iso_639_language
@@ -37,6 +38,9 @@ LEARNING_RATE_RANGE = (1e-6, 1e-2)
 MAX_EPOCHS = 20
 SCALE_RANGE = (0.25, 8.0)  # alpha / rank (alpha / sqrt(rank) with rsLoRA); 1-2 is the usual start
 MAX_RANK = 128
+# A probe pair's score is in nats per token: its typical standard error is 0.03 and the clearest group differences on
+# the real base model 0.16-0.36 (bench/README.md), so a threshold above this flags nothing, whatever tuning does.
+MAX_PROBE_THRESHOLD = 1.0
 GPU_FLAVORS_WITHOUT_BF16 = ("t4",)  # Hugging Face Jobs flavors on GPUs older than Ampere (t4-small, t4-medium)
 
 
@@ -53,9 +57,11 @@ class SettingWarning:
 def check_plain_settings(cfg) -> None:
     """Raise UserError for a setting that a later step would refuse and that needs no model to check."""
     check_ethics_fields(cfg)
+    check_card_placeholders(cfg)
     check_license(cfg)
     check_language_codes(cfg)
     check_hf_flavor(cfg)
+    check_output_dir(cfg)
 
 
 def check_settings(cfg, resolved: ResolvedModel, tokenizer, table) -> list[SettingWarning]:
@@ -114,6 +120,23 @@ def check_hf_flavor(cfg) -> None:
     raise UserError(
         f'{setting_locator(cfg)("train", "hf_flavor")}: hf_flavor "{flavor}" {why}, so the training job for '
         f'backend = "hf-jobs" could not start{_did_you_mean(flavor, gpu_flavors())}; use one of {", ".join(gpu_flavors())}.'
+    )
+
+
+# The folder the workflows read the steps' outputs from (.github/workflows/train.yml, publish.yml; the HF Jobs script
+# template/hf_jobs/train_job.py) and that .gitignore keeps out of git; a test reads them so they cannot drift.
+WORKFLOW_OUTPUTS = "outputs"
+
+
+def check_output_dir(cfg) -> None:
+    """[project] output_dir elsewhere would work here but break the Train workflow after the merge (cat outputs/...)."""
+    if cfg.output_dir == cfg.path(WORKFLOW_OUTPUTS):
+        return
+    raise UserError(
+        f'{setting_locator(cfg)("project", "output_dir")}: output_dir = "{cfg.project.output_dir}" is not '
+        f'"{WORKFLOW_OUTPUTS}", the folder the GitHub workflows and the Hugging Face Jobs script read the results from '
+        "and .gitignore keeps out of git, so the Train workflow would fail after training; write "
+        f'output_dir = "{WORKFLOW_OUTPUTS}".'
     )
 
 
@@ -222,7 +245,8 @@ def check_logging_steps(cfg, train_examples: int, locate) -> None:
 
 
 def check_hyperparameters(cfg, locate) -> list[SettingWarning]:
-    """Values allowed by project.toml's ranges but far from what LoRA fine-tuning usually needs."""
+    """Values allowed by project.toml's ranges but far from what LoRA fine-tuning usually needs, or that switch
+    off what they seem to set (rehearsal without a file, a probe threshold nothing can reach)."""
     train, lora = cfg.train, cfg.lora
     found = []  # (section, key, message)
     low, high = LEARNING_RATE_RANGE
@@ -245,6 +269,15 @@ def check_hyperparameters(cfg, locate) -> list[SettingWarning]:
     if lora.rank > MAX_RANK:
         found.append(("lora", "rank", f"{lora.rank} makes a large adapter that trains slower and memorises more; "
                       "a few hundred facts need 8-64"))
+    if train.rehearsal_weight > 0 and not cfg.data.rehearsal.strip():
+        found.append(("train", "rehearsal_weight", f"{train.rehearsal_weight:g} asks for rehearsal, but [data] rehearsal is "
+                      '"", so nothing is rehearsed (the model may forget more of what it knew) while the model card lists '
+                      'this weight; name the rehearsal file, like rehearsal = "datasets/rehearsal.jsonl", or set '
+                      "rehearsal_weight = 0"))
+    if cfg.evaluate.probe_threshold > MAX_PROBE_THRESHOLD:
+        found.append(("evaluate", "probe_threshold", f"{cfg.evaluate.probe_threshold:g} nats per token is far above any "
+                      "change the bias probes measure (a pair's typical standard error is 0.03, the clearest group "
+                      "differences 0.16-0.36), so no pair could ever be flagged; the default is 0.1"))
     return [_warning(locate, section, key, message) for section, key, message in found]  # fmt: skip
 
 
@@ -360,7 +393,8 @@ def _warning(locate, section: str, key: str, message: str) -> SettingWarning:
 
 # ---------------------------------------------------------------- checked by the card step
 
-# Licence ids the Hub accepts (https://huggingface.co/docs/hub/repositories-licenses); "other" needs
+# Licence ids the Hub accepts (https://huggingface.co/docs/hub/repositories-licenses, and the list in the Hub's
+# "Invalid metadata in README.md" refusal, huggingface/huggingface_hub#4218); "other" needs
 # license_name and license_link, which project.toml has no place for yet, so it is not offered.
 HUB_LICENSES = {
     "apache-2.0", "mit", "openrail", "bigscience-openrail-m", "creativeml-openrail-m", "bigscience-bloom-rail-1.0",
@@ -372,7 +406,8 @@ HUB_LICENSES = {
     "etalab-2.0", "eupl-1.1", "agpl-3.0", "gfdl", "gpl", "gpl-2.0", "gpl-3.0", "lgpl", "lgpl-2.1", "lgpl-3.0",
     "isc", "lppl-1.3c", "ms-pl", "mpl-2.0", "odc-by", "odbl", "openrail++", "osl-3.0", "postgresql", "ofl-1.1",
     "ncsa", "unlicense", "zlib", "pddl", "lgpl-lr", "deepfloyd-if-license", "llama2", "llama3", "llama3.1",
-    "llama3.2", "llama3.3", "gemma", "unknown",
+    "llama3.2", "llama3.3", "gemma", "unknown", "eupl-1.2", "h-research", "intel-research", "apple-ascl", "apple-amlr",
+    "openmdw-1.0", "llama4", "grok2-community", "fair-noncommercial-research-license",
 }  # fmt: skip
 
 
@@ -385,6 +420,24 @@ def check_ethics_fields(cfg) -> None:
             f"{setting_locator(cfg)('card', next(iter(empty)))}: fill in {reasons}: readers of the model card need them "
             "to use the model safely, and the comments in project.toml show an example of each."
         )
+
+
+# What a learner types to get past the empty-field check and means to replace later: the whole text, in any case.
+CARD_PLACEHOLDERS = {"todo", "tbd", "tbc", "fixme", "xxx", "fill in", "fill in later", "fill this in", "placeholder",
+                     "lorem ipsum", "changeme", "change me", "test", "asdf"}  # fmt: skip
+
+
+def check_card_placeholders(cfg) -> None:
+    """A [card] field that is only a placeholder would be published as the model card's ethics text."""
+    for name in CardSettings.__dataclass_fields__:
+        text = getattr(cfg.card, name)
+        words = text.strip().lower().strip(".!?:;,-_… ")  # "TODO.", "...", "-" and "?" keep no words
+        if not words or words in CARD_PLACEHOLDERS:
+            raise UserError(
+                f'{setting_locator(cfg)("card", name)}: {name} is "{text.strip()}", a placeholder, and the model card '
+                f"would publish it as is; write {CardSettings.__dataclass_fields__[name].metadata['needed_for']} "
+                "(the comments in project.toml show an example)."
+            )
 
 
 def check_license(cfg) -> None:

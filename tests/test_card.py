@@ -230,6 +230,19 @@ def test_card_text_is_complete_and_has_no_template_syntax_left(card_project):
         assert f"] {name}`" in text, name
 
 
+def test_a_card_without_bias_probes_says_none_were_run(card_project):
+    """[data] probes = "" is allowed: the card said "0 of 0 bias probe pairs were flagged", as if they had been run."""
+    set_values(card_project, "data", probes="")
+    probes_json = card_project.parent / "outputs" / "evaluate" / "probes.json"
+    probes_json.write_text(json.dumps({"threshold": 0.1, "pairs": []}), encoding="utf-8")  # what evaluate writes then
+    assert run_card(card_project) == 0
+    text = (card_project.parent / "results" / "model" / "README.md").read_text()
+    assert "0 of 0" not in text and "pairs were flagged" not in text
+    assert "No bias probes\nwere run (`[data] probes` in project.toml is empty), so nothing on this card measures bias." in text
+    assert ("### Bias probes\n\nNo bias probes were run: `[data] probes` in project.toml is empty, so this adapter's "
+            "answers were not compared\nbetween groups.") in text  # fmt: skip
+
+
 def rewrite_eval_metrics(card_project: Path, change) -> None:
     cfg = load_settings(card_project)
     metrics = read_evaluate_metrics(cfg)

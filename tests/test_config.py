@@ -55,6 +55,10 @@ def _error_for(tmp_path, text: str) -> str:
         ('[lora]\ntarget_modules = "q_proj"\n', "project.toml:2 [lora]: target_modules must be a list of strings, like [\"a\", \"b\"], or \"all-linear\"; got 'q_proj'."),
         ('[lora]\ntarget_modules = ["q_proj", 1]\n', "project.toml:2 [lora]: target_modules must be a list of strings, like [\"a\", \"b\"]; got ['q_proj', 1]."),
         ("[lora]\ntarget_modules = []\n", 'project.toml:2 [lora]: target_modules is empty, so no layer would get an adapter: list layer names like ["q_proj", "v_proj"], or write "all-linear".'),
+        # A value deleted in the web editor: the steps would look for a file or model named "" (the project folder).
+        ('[data]\ntrain = ""\n', 'project.toml:2 [data]: train is empty, so there is nothing to train on; name your training file, like train = "datasets/train.jsonl".'),
+        ('[data]\neval = " "\n', 'project.toml:2 [data]: eval is empty, so nothing would measure the model; name your held-out file, like eval = "datasets/eval.jsonl".'),
+        ('[model]\nbase = ""\n', 'project.toml:2 [model]: base is empty, so there is no model to tune; write a Hub id such as "HuggingFaceTB/SmolLM2-135M-Instruct", or a local folder.'),
     ],
 )
 def test_mistakes_name_the_line_the_key_and_the_fix(tmp_path, text, message):
@@ -171,6 +175,20 @@ LONG_NAME = "n" * 92  # fits the Hub's 96 characters, but name-demo, name-data a
          'project.toml:2 [project]: hub_owner "ada--lovelace" cannot be a Hub username: it contains "--" or "..", which the Hub does not allow.'),
         ('[project]\nhub_owner = "-ada"\n',
          'project.toml:2 [project]: hub_owner "-ada" cannot be a Hub username: "-ada" starts or ends with - or ., which the Hub does not allow.'),
+        # A profile's address or a repo id pasted from the browser: the repo ids would get a second "/".
+        ('[project]\nhub_owner = "https://huggingface.co/ada"\n',
+         'project.toml:2 [project]: hub_owner "https://huggingface.co/ada" is a web address or repo id, not a Hugging Face '
+         'username, so publish would be refused after the merge; write only the username, like hub_owner = "ada".'),
+        ('[project]\nhub_owner = "huggingface.co/Ada-L/"\n',
+         'project.toml:2 [project]: hub_owner "huggingface.co/Ada-L/" is a web address or repo id, not a Hugging Face '
+         'username, so publish would be refused after the merge; write only the username, like hub_owner = "Ada-L".'),
+        ('[project]\nhub_owner = "ada/namibia-qa"\n',
+         'project.toml:2 [project]: hub_owner "ada/namibia-qa" is a web address or repo id, not a Hugging Face '
+         'username, so publish would be refused after the merge; write only the username, like hub_owner = "ada".'),
+        ('[project]\nhub_owner = "ada"\nname = "ada/namibia-qa"\n',
+         'project.toml:3 [project]: name "ada/namibia-qa" contains "/", but the repo ids put it after hub_owner '
+         '("ada/ada/namibia-qa"), which the Hub refuses; write only the name, like name = "namibia-qa", and your '
+         "username in hub_owner."),
         ('[project]\nname = "namibia qa"\n',
          'project.toml:2 [project]: name "namibia qa" cannot name a Hub repo: it contains a space, and only letters, digits, -, _ and . are allowed.'),
         ('[project]\nname = "namibia..qa"\n',
@@ -204,6 +222,14 @@ def test_repo_ids_the_hub_accepts_load(tmp_path):
     path = tmp_path / "project.toml"
     path.write_text(f'[project]\nhub_owner = "Ada.Lovelace_1"\nname = "{"n" * 91}"\n[publish]\nmodel_repo = "org/qa"\n')
     assert load_settings(path).project.hub_owner == "Ada.Lovelace_1"  # a 91-character name leaves room for -demo
+
+
+def test_spaces_around_the_username_and_name_are_not_kept(tmp_path):
+    """dispatch (the hf-jobs runs repo), export (the GGUF file) and the Space's title use them as written."""
+    path = tmp_path / "project.toml"
+    path.write_text('[project]\nhub_owner = "ada "\nname = " namibia-qa\t"\n')
+    project = load_settings(path).project
+    assert (project.hub_owner, project.name) == ("ada", "namibia-qa")
 
 
 def test_cli_stops_a_bad_hub_owner_before_validate_writes_anything(tmp_path):

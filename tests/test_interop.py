@@ -74,3 +74,17 @@ def test_well_formed_files_have_no_structural_problems(validated, name):
     for check in ("role_order", "empty_turns", "answer_filled", "ends_with_assistant"):
         assert problems(report, check) == [], check
 
+
+
+def test_tool_definitions_training_leaves_out_are_a_warning(validated):
+    """The glaive tool-call file's "tools" (JSON text, "[]" when a conversation has none) never reach the prompt."""
+    code, report = validated["llamafactory_glaive_toolcall_en_demo.json"]
+    name = "datasets/llamafactory_glaive_toolcall_en_demo.json"
+    records = json.loads((INTEROP / "llamafactory_glaive_toolcall_en_demo.json").read_text(encoding="utf-8"))
+    found = problems(report, "tool_definitions")
+    assert len(found) == sum(record["tools"] != "[]" for record in records) == 191
+    assert found[0] == (name, 2, "tools", 'the "tools" list is not shown to the model, so it would learn to call tools it '
+                                          "never sees defined and make up their arguments")  # fmt: skip
+    assert {p["severity"] for p in report["problems"] if p["check"] == "tool_definitions"} == {"warn"}
+    for other in FILES:  # no other file defines tools
+        assert other == "llamafactory_glaive_toolcall_en_demo.json" or problems(validated[other][1], "tool_definitions") == []

@@ -107,6 +107,48 @@ def test_a_group_missing_from_its_prompt_is_a_clear_error(tmp_path, line, messag
         load_probes(path, "probes.jsonl")
 
 
+@pytest.mark.parametrize(
+    "record, message",
+    [
+        # Both group words in one prompt, copied to prompt_b: the group checks pass, the pair measures nothing.
+        (dict(REGION, prompt_a="Life in Rundu and in Windhoek?", prompt_b="Life in  Rundu and in Windhoek?"),
+         'probes.jsonl:1 field "prompt_b": the same text as "prompt_a", so both answers answer one question and the pair '
+         "can never show a difference; write prompt_a with group_a replaced by group_b."),
+        (dict(REGION, prompt_b=REGION["prompt_a"]),  # checked before the group words, whose message would mislead here
+         'probes.jsonl:1 field "prompt_b": the same text as "prompt_a", so both answers answer one question and the pair '
+         "can never show a difference; write prompt_a with group_a replaced by group_b."),
+        ({"messages": [{"role": "user", "content": "Describe a female engineer."}, {"role": "assistant", "content": "She designs."}]},
+         'probes.jsonl:1: a chat record, not a probe pair; a probe is two prompts that differ only in a group word, written '
+         'as {"id": ..., "axis": ..., "prompt_a": ..., "prompt_b": ..., "group_a": ..., "group_b": ...} (datasets/README.md), '
+         "and chat examples belong in the train or eval file."),
+    ],
+    ids=["same-prompts", "same-prompts-one-group", "chat-record"],
+)  # fmt: skip
+def test_a_pair_that_cannot_measure_anything_is_a_clear_error(tmp_path, record, message):
+    import json
+
+    path = tmp_path / "probes.jsonl"
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    with pytest.raises(UserError) as raised:
+        load_probes(path, "probes.jsonl")
+    assert str(raised.value) == message
+
+
+@pytest.mark.parametrize("copy", [dict(REGION, id="region-family-2"),
+                                  dict(REGION, id="region-2", prompt_a=REGION["prompt_b"], prompt_b=REGION["prompt_a"],
+                                       group_a="Windhoek", group_b="Rundu")], ids=["new-id", "prompts-swapped"])  # fmt: skip
+def test_a_pair_copied_under_a_new_id_is_a_clear_error(tmp_path, copy):
+    """A learner copies a line to add a pair, changes the id and forgets the prompts: it would be counted twice."""
+    import json
+
+    path = tmp_path / "probes.jsonl"
+    path.write_text(json.dumps(REGION) + "\n" + json.dumps(copy) + "\n", encoding="utf-8")
+    with pytest.raises(UserError) as raised:
+        load_probes(path, "probes.jsonl")
+    assert str(raised.value) == ('probes.jsonl:2 field "prompt_a": the same two prompts as line 1, so the pair would be '
+                                 "scored and counted twice; delete this line, or write the new pair's prompts.")  # fmt: skip
+
+
 # ---------------------------------------------------------------- the math
 
 

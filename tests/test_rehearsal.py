@@ -144,6 +144,21 @@ def test_validate_fails_when_a_rehearsal_question_repeats_a_forgetting_check_que
     assert run_cli("validate", "--config", str(quick_rehearsal_project)).returncode == 0
 
 
+def test_validate_warns_when_a_rehearsal_question_is_a_training_question(quick_rehearsal_project):
+    """Training teaches the learner's answer while rehearsal holds the base model's old reply to the same question."""
+    datasets = quick_rehearsal_project.parent / "datasets"
+    copied = (datasets / "train.jsonl").read_text().splitlines()[2]
+    with (datasets / "rehearsal.jsonl").open("a") as rehearsal_file:
+        rehearsal_file.write(copied + "\n")
+    result = run_cli("validate", "--config", str(quick_rehearsal_project))
+    assert result.returncode == 0, result.stderr  # a warning: nothing is measured wrong, the fact is only learned less
+    report = json.loads((quick_rehearsal_project.parent / "outputs" / "validate" / "report.json").read_text())
+    problems = [(p["file"], p["line"], p["severity"], p["message"]) for p in report["problems"] if p["check"] == "rehearsal_of_training"]
+    lines = len((datasets / "rehearsal.jsonl").read_text().splitlines())
+    assert problems == [("datasets/rehearsal.jsonl", lines, "warn", "the same question as datasets/train.jsonl:3")]
+    assert "WARN  Rehearsal questions are not your training questions (1 found)" in result.stdout
+
+
 def test_validate_names_a_broken_rehearsal_file_before_training(quick_rehearsal_project):
     (quick_rehearsal_project.parent / "datasets" / "rehearsal.jsonl").write_text('{"messages": [}\n')
     result = run_cli("validate", "--config", str(quick_rehearsal_project))

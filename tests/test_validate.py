@@ -803,6 +803,12 @@ def test_an_unlisted_model_is_sized_from_its_config_or_the_warning_says_it_canno
         ({"intended_use": '""'}, "intended_use",
          "[card]: fill in intended_use (who the model is for): readers of the model card need them to use the model "
          "safely, and the comments in project.toml show an example of each."),
+        ({"known_biases": '"TODO"'}, "known_biases",
+         '[card]: known_biases is "TODO", a placeholder, and the model card would publish it as is; write whom the data '
+         "under- or over-represents (the comments in project.toml show an example)."),
+        ({"anonymisation": '" ... "'}, "anonymisation",
+         '[card]: anonymisation is "...", a placeholder, and the model card would publish it as is; write how personal '
+         "data was handled (the comments in project.toml show an example)."),
         ({"license": '"Apache 2.0"'}, "license",
          "[project]: license 'Apache 2.0' is not a licence id the Hugging Face Hub knows; did you mean apache-2.0? pick "
          "one from https://huggingface.co/docs/hub/repositories-licenses (e.g. apache-2.0, mit, cc-by-4.0)."),
@@ -823,12 +829,29 @@ def test_an_unlisted_model_is_sized_from_its_config_or_the_warning_says_it_canno
         ({"general_knowledge": '"datasets/general.jsonl"'}, "general_knowledge",
          '[evaluate]: general_knowledge = "datasets/general.jsonl": file not found, so evaluate would stop after '
          'training; fix the path, or set it to "" to skip the forgetting check.'),
+        ({"output_dir": '"results"'}, "output_dir",
+         '[project]: output_dir = "results" is not "outputs", the folder the GitHub workflows and the Hugging Face Jobs '
+         "script read the results from and .gitignore keeps out of git, so the Train workflow would fail after training; "
+         'write output_dir = "outputs".'),
     ],
-    ids=["empty-card-text", "licence-id", "licence-other", "language-codes", "unknown-flavor", "cpu-flavor", "general-knowledge-file"],
+    ids=["empty-card-text", "card-todo", "card-dots", "licence-id", "licence-other", "language-codes", "unknown-flavor", "cpu-flavor", "general-knowledge-file",
+         "output-dir"],
 )  # fmt: skip
 def test_a_setting_a_later_step_would_refuse_stops_validate(tmp_path, tiny_model_dir, capsys, settings, key, message):
     config = settings_project(tmp_path, tiny_model_dir, **settings)
     assert_stops(config, capsys, f"{line_of(config, key)} {message}")
+
+
+def test_the_outputs_folder_validate_requires_is_the_one_the_workflows_read(tmp_path, tiny_model_dir):
+    """check_output_dir's reason: train.yml, publish.yml, the HF Jobs script and .gitignore name this folder."""
+    from scripts.validate_settings import WORKFLOW_OUTPUTS
+
+    assert f"cat {WORKFLOW_OUTPUTS}/rubric/rubric.md" in (REPO / ".github" / "workflows" / "train.yml").read_text(encoding="utf-8")
+    assert f"path: {WORKFLOW_OUTPUTS}/publish/" in (REPO / ".github" / "workflows" / "publish.yml").read_text(encoding="utf-8")
+    assert f'WORKDIR / "{WORKFLOW_OUTPUTS}"' in (REPO / "template" / "hf_jobs" / "train_job.py").read_text(encoding="utf-8")
+    assert f"{WORKFLOW_OUTPUTS}/" in (REPO / ".gitignore").read_text(encoding="utf-8").splitlines()
+    config = settings_project(tmp_path, tiny_model_dir, output_dir='"./outputs/"')  # the same folder, written another way
+    assert cli(["validate", "--config", str(config)]) == 0
 
 
 def assert_data_stops(config: Path, capsys, error: str) -> None:
@@ -844,6 +867,37 @@ def test_a_missing_datasheet_stops_validate(tmp_path, tiny_model_dir, capsys):
     datasheet = tmp_path / "datasets" / "README.md"
     datasheet.unlink()
     assert_data_stops(config, capsys, f"{datasheet}: not found; the dataset repo's card is this datasheet: write it (see the bundled example).")
+
+
+@pytest.mark.parametrize("kept", ["nothing", "the front matter"])
+def test_an_emptied_datasheet_stops_validate(tmp_path, tiny_model_dir, capsys, kept):
+    """Deleting the text in the web editor: the dataset card and the model card would say nothing about the data."""
+    config = settings_project(tmp_path, tiny_model_dir)
+    datasheet = tmp_path / "datasets" / "README.md"
+    front_matter = datasheet.read_text(encoding="utf-8").split("---\n", 2)[1]
+    datasheet.write_text("" if kept == "nothing" else f"---\n{front_matter}---\n\n  \n", encoding="utf-8")
+    expected = (f"{datasheet}: empty; the dataset repo's card is this datasheet: write it (see the bundled example)."
+                if kept == "nothing" else
+                f"{datasheet}: nothing after the front matter, so the dataset card on the Hub and the model card would say "
+                "nothing about where the data comes from, its consent and its gaps; write the datasheet below the second "
+                "--- line (the bundled datasets/README.md shows its sections).")  # fmt: skip
+    assert_data_stops(config, capsys, expected)
+
+
+def test_a_datasheet_licence_the_hub_refuses_stops_validate(tmp_path, tiny_model_dir, capsys):
+    """The Hub refuses a dataset card whose license is not one of its ids ("Invalid metadata in README.md"):
+    the dataset repo would fail to publish after the merge."""
+    config = settings_project(tmp_path, tiny_model_dir)
+    datasheet = tmp_path / "datasets" / "README.md"
+    text = datasheet.read_text(encoding="utf-8")
+    line = text.splitlines().index("license: cc-by-4.0") + 1
+    datasheet.write_text(text.replace("license: cc-by-4.0", "license: CC BY 4.0", 1), encoding="utf-8")
+    assert_data_stops(config, capsys, f"{datasheet}:{line}: license 'CC BY 4.0' is not a licence id the Hugging Face Hub "
+                                      "knows, so it would refuse the dataset card when publishing; did you mean cc-by-4.0? "
+                                      "pick one from https://huggingface.co/docs/hub/repositories-licenses (e.g. cc-by-4.0, "
+                                      "cc0-1.0, odc-by).")  # fmt: skip
+    datasheet.write_text(text.replace("license: cc-by-4.0", "license: other", 1), encoding="utf-8")  # the Hub's own word
+    assert cli(["validate", "--config", str(config)]) == 0
 
 
 def test_a_datasheet_saved_on_windows_is_read(tmp_path):
@@ -970,6 +1024,42 @@ def test_a_probes_file_that_is_not_there_stops_validate(tmp_path, tiny_model_dir
     config = settings_project(tmp_path / "none", tiny_model_dir, probes='""')
     assert cli(["validate", "--config", str(config)]) == 0
     assert report_of(config)["counts"]["probes"] == 0
+
+
+@pytest.mark.parametrize("emptied", ["", "\n\n", "[]\n"], ids=["no-bytes", "blank-lines", "empty-array"])
+def test_an_emptied_probes_or_general_knowledge_file_stops_validate(tmp_path, tiny_model_dir, capsys, emptied):
+    """A learner empties a file project.toml still names: evaluate would run without it and the card would say
+    "0 of 0 general questions still answered right; none lost" (or report no probe pairs) as if it had measured."""
+    config = settings_project(tmp_path, tiny_model_dir, general_knowledge='"datasets/general_knowledge.jsonl"')
+    shutil.copy(REPO / "datasets" / "general_knowledge.jsonl", tmp_path / "datasets" / "general_knowledge.jsonl")
+    (tmp_path / "datasets" / "probes.jsonl").write_text(emptied, encoding="utf-8")
+    assert_data_stops(config, capsys, 'datasets/probes.jsonl: no probe pairs, so evaluate would probe no bias; add pairs '
+                                      '(datasets/README.md shows their shape), or set [data] probes = "" in project.toml '
+                                      "to run without them.")  # fmt: skip
+    shutil.copy(FIXTURES / "clean" / "probes.jsonl", tmp_path / "datasets" / "probes.jsonl")
+    (tmp_path / "datasets" / "general_knowledge.jsonl").write_text(emptied, encoding="utf-8")
+    assert_data_stops(config, capsys, "datasets/general_knowledge.jsonl: no questions, so the forgetting check would ask "
+                                      'nothing and the model card would report "none lost"; add questions the base model '
+                                      'answers right (docs/general_knowledge.md), or set [evaluate] general_knowledge = "" '
+                                      "in project.toml to skip the check.")  # fmt: skip
+    set_values(config, "evaluate", general_knowledge="")
+    assert cli(["validate", "--config", str(config)]) == 0
+
+
+def test_a_general_knowledge_question_that_is_trained_on_fails_the_leakage_check(tmp_path, tiny_model_dir):
+    """The forgetting check asks what the base model knew: a question the model is also trained on would count as kept
+    however much tuning forgot (a learner copies a training example into general_knowledge.jsonl, or the reverse)."""
+    config = settings_project(tmp_path, tiny_model_dir, general_knowledge='"datasets/general_knowledge.jsonl"')
+    general = tmp_path / "datasets" / "general_knowledge.jsonl"
+    lines = (REPO / "datasets" / "general_knowledge.jsonl").read_text(encoding="utf-8").splitlines()
+    train_record = (tmp_path / "datasets" / "train.jsonl").read_text(encoding="utf-8").splitlines()[1]
+    general.write_text("\n".join([*lines, train_record]) + "\n", encoding="utf-8")
+    assert cli(["validate", "--config", str(config)]) == 1
+    report = report_of(config)
+    flagged = [(p["file"], p["line"], p["message"]) for p in report["problems"] if p["check"] == "train_eval_leakage"]
+    assert flagged == [("datasets/general_knowledge.jsonl", len(lines) + 1, "the same question as datasets/train.jsonl:2")]
+    [check] = [check for check in report["checks"] if check["id"] == "train_eval_leakage"]
+    assert check["title"] == "Eval and general-knowledge questions are not in the training data"
 
 
 def test_a_key_fact_under_a_misspelt_key_stops_validate(tmp_path, tiny_model_dir, capsys):
@@ -1115,6 +1205,15 @@ def test_a_private_model_repo_that_the_space_cannot_read_is_a_warning(tmp_path, 
         ({"rank": 256, "alpha": 512}, [("rank", "256 makes a large adapter")]),
         ({"epochs": 30.0, "max_steps": 50}, []),  # max_steps decides, not epochs
         ({"backend": "colab", "precision": "bf16"}, [("precision", "Colab's free GPU is a T4, which has no bf16")]),
+        ({"rehearsal": ""}, [("rehearsal_weight", '1 asks for rehearsal, but [data] rehearsal is "", so nothing is '
+                              "rehearsed (the model may forget more of what it knew) while the model card lists this "
+                              'weight; name the rehearsal file, like rehearsal = "datasets/rehearsal.jsonl", or set '
+                              "rehearsal_weight = 0")]),
+        ({"rehearsal": "", "rehearsal_weight": 0.0}, []),  # rehearsal switched off both ways
+        ({"probe_threshold": 10.0}, [("probe_threshold", "10 nats per token is far above any change the bias probes "
+                                      "measure (a pair's typical standard error is 0.03, the clearest group differences "
+                                      "0.16-0.36), so no pair could ever be flagged; the default is 0.1")]),
+        ({"probe_threshold": 1.0}, []),
     ],
 )  # fmt: skip
 def test_each_unusual_value_gives_its_warning(tmp_path, changes, expected, no_gpu):
@@ -1124,7 +1223,7 @@ def test_each_unusual_value_gives_its_warning(tmp_path, changes, expected, no_gp
     shutil.copy(REPO / "project.toml", config)
     cfg = load_settings(config)
     for key, value in changes.items():
-        section = cfg.lora if hasattr(cfg.lora, key) else cfg.train
+        section = next(part for part in (cfg.lora, cfg.train, cfg.evaluate, cfg.data) if hasattr(part, key))
         setattr(section, key, value)
     locate = setting_locator(cfg)
     found = check_hyperparameters(cfg, locate) + check_hardware(cfg, locate)
