@@ -6,8 +6,9 @@
     python -m scripts publish --from-tree DIR       # upload the trees a dry run wrote into DIR
 
 It checks the manifest and re-hashes every file, rebuilds the GGUF file when outputs/export lacks it,
-plans one commit per repo, and either copies the exact trees to outputs/publish/ (dry run) or uploads
-only the files that differ from the Hub's copies. The steps, --from-tree and tokens: docs/design.md.
+plans one commit per repo, and either copies the exact trees to outputs/publish/ (dry run) or makes each
+repo exactly its reviewed tree: it uploads the files that differ from the Hub's copies and removes the files
+the tree does not list. The steps, --from-tree and tokens: docs/design.md.
 
 Exit codes: 0 published (or dry run written); 1 a file does not match the manifest,
 or the Hub failed or could not be reached (one sentence saying what was published
@@ -489,7 +490,7 @@ def published_so_far(results: dict) -> str:
         return "; nothing was published."
     names = list(results)
     done = names[0] + " was" if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]} were"
-    return f"; {done} published, nothing more (publishing again uploads only what is missing)."
+    return f"; {done} published, nothing more (publishing again changes only what still differs)."
 
 
 def _first_line(error: BaseException) -> str:
@@ -581,18 +582,22 @@ def publish_repo(api, plan: RepoPlan, token: str) -> dict:
 
 
 def files_not_reviewed(api, plan: RepoPlan, token: str) -> list[str]:
-    """Files on the Hub that the reviewed tree does not list: an earlier publish's GGUF of another type, probes.jsonl
-    after [data] probes was emptied, the page a new static Space starts with. Left there, they would be published
-    beside files a mentor never saw together with them. The Hub's own .gitattributes (which files go to large-file
-    storage) is never in a reviewed tree and stays."""
+    """Every file on the Hub that the reviewed tree does not list, whoever put it there: an earlier publish's GGUF of
+    another type, probes.jsonl after [data] probes was emptied, files uploaded by hand. Left there, they would be published beside files a mentor never saw with them. Two kinds stay:
+    the Hub's own .gitattributes (which files go to large-file storage), and files under .git/ or .cache/, which no
+    commit made through the Hub's API can touch."""
     from huggingface_hub.errors import EntryNotFoundError, RevisionNotFoundError
+    from huggingface_hub.utils import FORBIDDEN_FOLDERS
 
     try:
         on_hub = api.list_repo_files(plan.repo_id, repo_type=plan.repo_type, token=token)
     except (RevisionNotFoundError, EntryNotFoundError):
         return []  # an empty repo has no main branch yet
     reviewed = {item["path"] for item, _, _ in plan.uploads()}
-    return sorted(path for path in on_hub if path not in reviewed and path != ".gitattributes")
+    kept = {".gitattributes"}
+    return sorted(
+        path for path in on_hub if path not in reviewed and path not in kept and not set(path.split("/")) & set(FORBIDDEN_FOLDERS)
+    )
 
 
 def files_to_upload(api, plan: RepoPlan, token: str) -> list[tuple[dict, Path, bool]]:

@@ -268,6 +268,10 @@ class FakeHub:
                     return self._reply(409, {"error": "You already created this repo", "url": f"{hub.url}/{key[1]}"})
                 # As the Hub does, a new repo starts with a .gitattributes (which files go to large-file storage).
                 files = {".gitattributes": b"*.gguf filter=lfs diff=lfs merge=lfs -text\n"}
+                if key[0] == "space":  # and a Space with the Hub's starter card and, for a static one, its starter page
+                    files["README.md"] = b"---\ntitle: New Space\n---\n"
+                    if payload.get("sdk") == "static":
+                        files |= {"index.html": b"<p>Welcome to your static Space!</p>\n", "style.css": b"body {}\n"}
                 hub.repos[key] = {"sdk": payload.get("sdk"), "private": payload.get("visibility") == "private", "files": files, "commits": []}
                 return self._reply(200, {"url": f"{hub.url}/{key[1]}"})
 
@@ -410,7 +414,11 @@ def test_a_file_the_reviewed_tree_no_longer_lists_is_removed_in_the_same_commit(
     assert "removed, as the reviewed files no longer list them: namibia-qa-q8_0.gguf" in result.stdout
     entry = manifest_of(results_project)["repos"]["model"]
     assert sorted(model["files"]) == sorted([".gitattributes", *(item["path"] for item in all_files(entry))])  # the Hub's own stays
-    assert len(fake_hub.commits("space", "learner/namibia-qa-demo")) == 1  # nothing to remove there: no commit
+    space = fake_hub.repos[("space", "learner/namibia-qa-demo")]
+    # The Hub's starter README.md and index.html were replaced; its style.css, which this tree has none of, removed.
+    assert len(space["commits"]) == 1 and space["commits"][0]["deleted"] == ["style.css"]
+    entry = manifest_of(results_project)["repos"]["space"]
+    assert sorted(space["files"]) == sorted([".gitattributes", *(item["path"] for item in all_files(entry))])
 
 
 @pytest.mark.parametrize(
@@ -501,7 +509,7 @@ def test_a_connection_dropped_after_the_model_repo_says_what_was_published(resul
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
     assert "could not be reached for learner/namibia-qa-demo (RemoteProtocolError" in output
-    assert "model and dataset were published, nothing more (publishing again uploads only what is missing)." in output
+    assert "model and dataset were published, nothing more (publishing again changes only what still differs)." in output
     assert len(fake_hub.commits("model", "learner/namibia-qa")) == 1 and fake_hub.commits("space", "learner/namibia-qa-demo") == []
     assert not (results_project.parent / "outputs" / "publish").exists()  # no plan.json claiming a finished publish
 
