@@ -675,12 +675,13 @@ def test_the_data_check_started_on_main_passes_so_branch_protection_can_require_
 
 
 @pytest.mark.parametrize(
-    "event_name, head_repo, secret, expected",
-    [("pull_request", "ada-learner/namibia-qa", "hf_x", "yes"), ("pull_request", "ada-learner/namibia-qa", None, "no"),
-     ("pull_request", "someone/fork", None, "unknown"), ("workflow_dispatch", None, None, "no")],
-    ids=["same-repo-with-secret", "same-repo-without", "fork", "run-workflow-without"],
+    "event_name, head_repo, actor, secret, expected",
+    [("pull_request", "ada-learner/namibia-qa", "ada", "hf_x", "yes"), ("pull_request", "ada-learner/namibia-qa", "ada", None, "no"),
+     ("pull_request", "someone/fork", "someone", None, "unknown"), ("workflow_dispatch", None, "ada", None, "no"),
+     ("pull_request", "ada-learner/namibia-qa", "dependabot[bot]", None, "unknown")],
+    ids=["same-repo-with-secret", "same-repo-without", "fork", "run-workflow-without", "dependabot"],
 )  # fmt: skip
-def test_the_data_check_tells_validate_whether_the_jobs_secret_exists(tmp_path, event_name, head_repo, secret, expected):
+def test_the_data_check_tells_validate_whether_the_jobs_secret_exists(tmp_path, event_name, head_repo, actor, secret, expected):
     """backend = "hf-jobs" needs HF_JOBS_TOKEN after the merge: the Data check passes validate whether it exists (never
     its value), and "unknown" for a fork's pull request, which GitHub gives no secrets. The expression is evaluated as
     this file's runner evaluates every other one; GitHub's own evaluator is not run here."""
@@ -688,7 +689,7 @@ def test_the_data_check_tells_validate_whether_the_jobs_secret_exists(tmp_path, 
 
     workflow = yaml.safe_load((WORKFLOWS / "validate.yml").read_text(encoding="utf-8"))
     [step] = [step for step in workflow["jobs"]["validate"]["steps"] if step.get("name") == "Check the data"]
-    runner = Runner(tmp_path, tmp_path / "no-repo-needed", context("learner-branch", event_name=event_name))
+    runner = Runner(tmp_path, tmp_path / "no-repo-needed", context("learner-branch", event_name=event_name, actor=actor))
     if head_repo:
         runner.context["github"]["event"]["pull_request"]["head"]["repo"] = {"full_name": head_repo}
     if secret:
