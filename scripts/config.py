@@ -440,7 +440,11 @@ def check_repo_ids(settings: Settings, locate: "_KeyLocator") -> None:
 def _username_in(pasted: str) -> str:
     """The username in https://huggingface.co/ada, huggingface.co/ada or ada/namibia-qa ("your-username" if none)."""
     path = re.sub(r"^(https?://)?(www\.)?(huggingface\.co|hf\.co)(/|$)", "", pasted.strip(), flags=re.IGNORECASE)
+    # A Space's or dataset's address puts its kind first (huggingface.co/spaces/ada/demo); a settings page names no one.
+    path = re.sub(r"^/?(spaces|datasets|models)/", "", path, flags=re.IGNORECASE)
     first = path.strip("/").split("/")[0]
+    if first.lower() in ("settings", "docs", "login", "join", "new", "organizations"):
+        return "your-username"
     return first if re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", first) else "your-username"
 
 

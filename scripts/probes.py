@@ -88,7 +88,7 @@ def _check_pair(probe, number: int, display_name: str) -> None:
     if " ".join(probe["prompt_a"].split()) == " ".join(probe["prompt_b"].split()):
         raise UserError(
             f'{where(display_name, number, "prompt_b")}: the same text as "prompt_a", so both answers answer one '
-            "question and the pair can never show a difference; write prompt_a with group_a replaced by group_b."
+            "question and the pair can never show a difference; make prompt_b the text of prompt_a with group_a's words replaced by group_b's."
         )
     for group, prompt in (("group_a", "prompt_a"), ("group_b", "prompt_b")):
         # The group words are what gets swapped in the answers, so they must be in their prompt.

@@ -159,7 +159,8 @@ def forgetting_point(metrics: EvaluateMetrics) -> Point:
     """One point off for each general question lost beyond what random changes of the same size lose."""
     general = metrics.general_knowledge
     if general is None or not general.file:
-        return Point(FORGETTING_LABEL, 5, 0.0, "not measured: name a file in [evaluate] general_knowledge and run `python -m scripts evaluate`")
+        return Point(FORGETTING_LABEL, 5, 0.0, "not measured ([evaluate] general_knowledge is empty, so these points are 0): "
+                     "name a file there and run `python -m scripts evaluate`")  # fmt: skip
     known = general.kept + len(general.lost)
     chance = f" (random changes of the same size lost {', '.join(map(str, general.chance_lost))})" if general.chance_lost else ""
     return Point(

@@ -251,14 +251,16 @@ def general_questions(cfg) -> list[Example]:
     if not cfg.path(relative).is_file():
         raise UserError(
             f'{setting_locator(cfg)("evaluate", "general_knowledge")}: general_knowledge = "{relative}": file not found, '
-            'so evaluate would stop after training; fix the path, or set it to "" to skip the forgetting check.'
+            'so evaluate would stop after training; fix the path, or set it to "" to skip the forgetting check (the rubric '
+            "pre-score then gives its 5 points 0)."
         )
     questions = load_examples(cfg.path(relative), "auto", display_name=relative)
     if not questions:  # an emptied file: the card would report "0 of 0 general questions still answered right"
         raise UserError(
             f"{relative}: no questions, so the forgetting check would ask nothing and the model card would report "
             '"none lost"; add questions the base model answers right (docs/general_knowledge.md), or set '
-            '[evaluate] general_knowledge = "" in project.toml to skip the check.'
+            '[evaluate] general_knowledge = "" in project.toml to skip the check (the rubric pre-score then gives its 5 '
+            "points 0)."
         )
     require_conversations(questions)  # evaluate asks each question and looks for its answer
     require_questions(questions, "evaluate")
@@ -981,7 +983,8 @@ def check_tool_definitions(data: Datasets) -> Check:
         "tool_definitions",
         "Tool calls come with the tools they call",
         "Training shows the model the conversation only, not a record's \"tools\" list: remove the tool-calling "
-        "examples, or write the tool definitions into each record's system prompt, where the model sees them.",
+        "examples, or write the tool definitions into each record's system prompt, where the model sees them, and delete the "
+        '"tools" field.',
     )
     for example in data.examples():
         if _lists_tools(example.meta.get("tools")):

@@ -9,8 +9,10 @@ These need the base model, its tokenizer or the machine, so they cannot run when
     a logging_steps beyond the last training step (the loss curve would be empty);
   * a warning, shown in the data report and the terminal, when training would run but the value
     is far from what LoRA usually needs (learning rate, epochs, rank and alpha), with the reason,
-    when [project] license cannot be the adapter's licence with the chosen base model, or when the
-    base model is too big for export on a free GitHub runner (check_runner_room).
+    when [project] license cannot be the adapter's licence with the chosen base model, when the
+    base model is too big for export on a free GitHub runner (check_runner_room), when rehearsal or the
+    probe threshold cannot do what they say, or when backend = "hf-jobs" lacks its secret on GitHub
+    (check_jobs_token).
 
 check_plain_settings runs first and needs no model: what the card and publish steps would refuse
 after the merge (an empty or placeholder [card] text, a licence id or language code the Hub does not

@@ -182,6 +182,12 @@ LONG_NAME = "n" * 92  # fits the Hub's 96 characters, but name-demo, name-data a
         ('[project]\nhub_owner = "huggingface.co/Ada-L/"\n',
          'project.toml:2 [project]: hub_owner "huggingface.co/Ada-L/" is a web address or repo id, not a Hugging Face '
          'username, so publish would be refused after the merge; write only the username, like hub_owner = "Ada-L".'),
+        ('[project]\nhub_owner = "https://huggingface.co/spaces/ada/namibia-qa-demo"\n',
+         'project.toml:2 [project]: hub_owner "https://huggingface.co/spaces/ada/namibia-qa-demo" is a web address or repo id, '
+         'not a Hugging Face username, so publish would be refused after the merge; write only the username, like hub_owner = "ada".'),
+        ('[project]\nhub_owner = "https://huggingface.co/settings/profile"\n',
+         'project.toml:2 [project]: hub_owner "https://huggingface.co/settings/profile" is a web address or repo id, not a '
+         'Hugging Face username, so publish would be refused after the merge; write only the username, like hub_owner = "your-username".'),
         ('[project]\nhub_owner = "ada/namibia-qa"\n',
          'project.toml:2 [project]: hub_owner "ada/namibia-qa" is a web address or repo id, not a Hugging Face '
          'username, so publish would be refused after the merge; write only the username, like hub_owner = "ada".'),

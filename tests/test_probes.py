@@ -113,10 +113,10 @@ def test_a_group_missing_from_its_prompt_is_a_clear_error(tmp_path, line, messag
         # Both group words in one prompt, copied to prompt_b: the group checks pass, the pair measures nothing.
         (dict(REGION, prompt_a="Life in Rundu and in Windhoek?", prompt_b="Life in  Rundu and in Windhoek?"),
          'probes.jsonl:1 field "prompt_b": the same text as "prompt_a", so both answers answer one question and the pair '
-         "can never show a difference; write prompt_a with group_a replaced by group_b."),
+         "can never show a difference; make prompt_b the text of prompt_a with group_a's words replaced by group_b's."),
         (dict(REGION, prompt_b=REGION["prompt_a"]),  # checked before the group words, whose message would mislead here
          'probes.jsonl:1 field "prompt_b": the same text as "prompt_a", so both answers answer one question and the pair '
-         "can never show a difference; write prompt_a with group_a replaced by group_b."),
+         "can never show a difference; make prompt_b the text of prompt_a with group_a's words replaced by group_b's."),
         ({"messages": [{"role": "user", "content": "Describe a female engineer."}, {"role": "assistant", "content": "She designs."}]},
          'probes.jsonl:1: a chat record, not a probe pair; a probe is two prompts that differ only in a group word, written '
          'as {"id": ..., "axis": ..., "prompt_a": ..., "prompt_b": ..., "group_a": ..., "group_b": ...} (datasets/README.md), '

@@ -828,7 +828,8 @@ def test_an_unlisted_model_is_sized_from_its_config_or_the_warning_says_it_canno
          "one of " + ", ".join(gpu_flavors()) + "."),
         ({"general_knowledge": '"datasets/general.jsonl"'}, "general_knowledge",
          '[evaluate]: general_knowledge = "datasets/general.jsonl": file not found, so evaluate would stop after '
-         'training; fix the path, or set it to "" to skip the forgetting check.'),
+         'training; fix the path, or set it to "" to skip the forgetting check (the rubric pre-score then gives its 5 '
+         "points 0)."),
         ({"output_dir": '"results"'}, "output_dir",
          '[project]: output_dir = "results" is not "outputs", the folder the GitHub workflows and the Hugging Face Jobs '
          "script read the results from and .gitignore keeps out of git, so the Train workflow would fail after training; "
@@ -1041,7 +1042,7 @@ def test_an_emptied_probes_or_general_knowledge_file_stops_validate(tmp_path, ti
     assert_data_stops(config, capsys, "datasets/general_knowledge.jsonl: no questions, so the forgetting check would ask "
                                       'nothing and the model card would report "none lost"; add questions the base model '
                                       'answers right (docs/general_knowledge.md), or set [evaluate] general_knowledge = "" '
-                                      "in project.toml to skip the check.")  # fmt: skip
+                                      "in project.toml to skip the check (the rubric pre-score then gives its 5 points 0).")  # fmt: skip
     set_values(config, "evaluate", general_knowledge="")
     assert cli(["validate", "--config", str(config)]) == 0
 
