@@ -6,9 +6,11 @@ These need the base model, its tokenizer or the machine, so they cannot run when
   * an error (UserError: exit 2, nothing written) when training could not work at all: a target
     module the model does not have, QLoRA or fp16 on a machine without a CUDA GPU, bf16 on a
     GPU without it, a local base model for a remote job, a max_length that cuts off every answer,
-    a logging_steps beyond the last training step (the loss curve would be empty);
+    a logging_steps beyond the last training step (the loss curve would be empty), a base model that
+    transformers can load only by running its own code while trust_remote_code = false;
   * a warning, shown in the data report and the terminal, when training would run but the value
-    is far from what LoRA usually needs (learning rate, epochs, rank and alpha), with the reason,
+    is far from what LoRA usually needs (learning rate, epochs, rank and alpha), with the reason, when
+    trust_remote_code = true allows code a base model does not ship (it would run a later model's unread),
     when [project] license cannot be the adapter's licence with the chosen base model, or when the
     base model is too big for export on a free GitHub runner (check_runner_room).
 
@@ -21,6 +23,7 @@ The card step checks the [card] texts and the licence again.
 from __future__ import annotations
 
 import difflib
+import json
 import math
 import os
 import re
@@ -67,9 +70,10 @@ def check_plain_settings(cfg) -> None:
 def check_settings(cfg, resolved: ResolvedModel, tokenizer, table) -> list[SettingWarning]:
     """Raise UserError for a setting that cannot work; return the warnings. `table` is validate's example table."""
     locate = setting_locator(cfg)
+    warnings = check_remote_code(cfg, resolved, locate)  # first: the checks below build the model from its config
     check_target_modules(cfg, resolved, locate)
     check_remote_base(cfg, resolved, locate)
-    warnings = check_hardware(cfg, locate)
+    warnings += check_hardware(cfg, locate)
     check_max_length(cfg, tokenizer, table, locate)
     check_logging_steps(cfg, int((table["split"] == "train").sum()), locate)
     warnings += check_hyperparameters(cfg, locate)
@@ -104,6 +108,33 @@ def check_target_modules(cfg, resolved: ResolvedModel, locate) -> None:
         f"{locate('lora', 'target_modules')}: target_modules names {named}, which {what} of {cfg.model.base} that LoRA "
         f"can adapt, {outcome}; its layers are {', '.join(short_names)} (or write target_modules = \"all-linear\")."
     )
+
+
+def check_remote_code(cfg, resolved: ResolvedModel, locate) -> list[SettingWarning]:
+    """[model] trust_remote_code against the base model: transformers runs Python code shipped with a model (listed in
+    its config.json "auto_map") only when it is true, and cannot load a model type it has no code of its own for."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    config_file = resolved.path / "config.json"
+    if not config_file.is_file():
+        return []
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    ships_code, model_type = bool(config.get("auto_map")), config.get("model_type")
+    if ships_code and model_type not in CONFIG_MAPPING_NAMES and not cfg.model.trust_remote_code:
+        # validate reads only the tokenizer and the config's text, so it is train that would stop, after the merge
+        raise UserError(
+            f'{locate("model", "trust_remote_code")}: {cfg.model.base} is a model type transformers does not know '
+            f'("{model_type}") and ships its own Python code for it (config.json "auto_map"), which runs only with '
+            "trust_remote_code = true, so training would stop after the merge; choose a model transformers supports "
+            "(`python -m scripts models`), or read that code and set trust_remote_code = true."
+        )
+    if cfg.model.trust_remote_code and not ships_code:
+        return [_warning(locate, "model", "trust_remote_code", (
+            f'true lets transformers run Python code shipped with a model, but {cfg.model.base} ships none (its '
+            'config.json has no "auto_map"), so it changes nothing here, and it would run the code of a model you '
+            "switch to later without validate asking; set trust_remote_code = false"
+        ))]  # fmt: skip
+    return []
 
 
 def _did_you_mean(word: str, options: list[str]) -> str:
