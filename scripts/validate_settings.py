@@ -7,7 +7,8 @@ These need the base model, its tokenizer or the machine, so they cannot run when
     module the model does not have, QLoRA or fp16 on a machine without a CUDA GPU, bf16 on a
     GPU without it, a local base model for a remote job, a max_length that cuts off every answer,
     a logging_steps beyond the last training step (the loss curve would be empty), a base model that
-    transformers can load only by running its own code while trust_remote_code = false;
+    transformers can load only by running its own code while trust_remote_code = false, a warm-up that
+    takes the only training step (its learning rate would be 0);
   * a warning, shown in the data report and the terminal, when training would run but the value
     is far from what LoRA usually needs (learning rate, epochs, rank and alpha), with the reason, when
     trust_remote_code = true allows code a base model does not ship (it would run a later model's unread),
@@ -75,6 +76,7 @@ def check_settings(cfg, resolved: ResolvedModel, tokenizer, table) -> list[Setti
     check_remote_base(cfg, resolved, locate)
     warnings += check_hardware(cfg, locate)
     check_max_length(cfg, tokenizer, table, locate)
+    check_warmup(cfg, int((table["split"] == "train").sum()), locate)
     check_logging_steps(cfg, int((table["split"] == "train").sum()), locate)
     warnings += check_hyperparameters(cfg, locate)
     warnings += check_licence_compatibility(cfg, locate)
@@ -256,15 +258,34 @@ def optimizer_steps(cfg, train_examples: int) -> int:
     return math.ceil(train.epochs * max(math.ceil(batches / train.gradient_accumulation), 1))
 
 
+def steps_counted_from(cfg, train_examples: int) -> str:
+    """What optimizer_steps counted the steps from, for a message: "max_steps", or the examples and settings."""
+    return "max_steps" if cfg.train.max_steps > 0 else (
+        f"{train_examples} examples, batch_size {cfg.train.batch_size}, gradient_accumulation "
+        f"{cfg.train.gradient_accumulation}, {cfg.train.epochs:g} epochs"
+    )
+
+
+def check_warmup(cfg, train_examples: int, locate) -> None:
+    """The learning rate warms up from 0: in a run of one optimizer step, any warm-up makes that step's rate 0, so
+    the adapter stays at its start (lora_B all zeros) and the "tuned" model is the base model, without an error."""
+    steps, ratio = optimizer_steps(cfg, train_examples), cfg.train.warmup_ratio
+    if steps > 1 or ratio == 0:  # from 2 steps on, warm-up (at most half the steps) leaves steps that learn
+        return
+    raise UserError(
+        f"{locate('train', 'warmup_ratio')}: training takes 1 optimizer step ({steps_counted_from(cfg, train_examples)}), "
+        f"and warmup_ratio = {ratio:g} starts the learning rate at 0 for that step, so the adapter would not change and "
+        "the tuned model would be the base model; set warmup_ratio = 0, or train for more steps (a larger max_steps, "
+        "more epochs or a smaller gradient_accumulation)."
+    )
+
+
 def check_logging_steps(cfg, train_examples: int, locate) -> None:
     """The Trainer records the training loss every logging_steps steps: more than the run has leaves the curve empty."""
     steps, every = optimizer_steps(cfg, train_examples), cfg.train.logging_steps
     if every <= steps:
         return
-    counted = "max_steps" if cfg.train.max_steps > 0 else (
-        f"{train_examples} examples, batch_size {cfg.train.batch_size}, gradient_accumulation "
-        f"{cfg.train.gradient_accumulation}, {cfg.train.epochs:g} epochs"
-    )
+    counted = steps_counted_from(cfg, train_examples)
     raise UserError(
         f"{locate('train', 'logging_steps')}: logging_steps = {every} is more than the {steps} optimizer steps training "
         f"takes ({counted}), so the loss curve would have no training loss to show; set logging_steps = "

@@ -657,6 +657,28 @@ def test_adaptable_layer_names_come_from_the_config_alone(tiny_model_dir):
     assert len(names) == 2 + 2 * 7  # embeddings, output layer, 7 projections in each of the 2 layers
 
 
+def test_a_warm_up_that_takes_the_only_training_step_stops_validate(tmp_path, tiny_model_dir, capsys):
+    """The learning rate warms up from 0, so a run of one step (max_steps = 1, "for a quick try") with any warm-up
+    trained at rate 0: train finished without an error and saved an adapter whose lora_B were all zeros (the base model)."""
+    config = settings_project(tmp_path, tiny_model_dir, max_steps="1")
+    assert_stops(config, capsys, (
+        f'{line_of(config, "warmup_ratio")} [train]: training takes 1 optimizer step (max_steps), and warmup_ratio = 0.05 '
+        "starts the learning rate at 0 for that step, so the adapter would not change and the tuned model would be the "
+        "base model; set warmup_ratio = 0, or train for more steps (a larger max_steps, more epochs or a smaller "
+        "gradient_accumulation)."
+    ))  # fmt: skip
+    # one pass over a training set smaller than a batch: one update (a large gradient_accumulation does the same)
+    config = settings_project(tmp_path / "batch", tiny_model_dir, epochs="1")
+    assert_stops(config, capsys, (
+        f'{line_of(config, "warmup_ratio")} [train]: training takes 1 optimizer step (5 examples, batch_size 8, '
+        "gradient_accumulation 1, 1 epochs), and warmup_ratio = 0.05 starts the learning rate at 0 for that step, so the "
+        "adapter would not change and the tuned model would be the base model; set warmup_ratio = 0, or train for more "
+        "steps (a larger max_steps, more epochs or a smaller gradient_accumulation)."
+    ))  # fmt: skip
+    for folder, settings in (("no-warm-up", {"max_steps": "1", "warmup_ratio": "0.0"}), ("two-steps", {"max_steps": "2"})):
+        assert cli(["validate", "--config", str(settings_project(tmp_path / folder, tiny_model_dir, **settings))]) == 0
+
+
 def model_with_own_code(tmp_path, tiny_model_dir) -> Path:
     """The tiny model as a Hub model with a type of its own would be: config.json names Python files in "auto_map"."""
     folder = tmp_path / "own-code-model"
