@@ -428,8 +428,20 @@ def check_repo_ids(settings: Settings, locate: "_KeyLocator") -> None:
         _require_hub_id(name + suffix, problem, fix="shorten name")
     for key in ("model_repo", "space_repo", "dataset_repo"):
         value = getattr(publish, key).strip()
+        pasted = _repo_id_in_address(value)
+        if pasted:  # the generic "more than one /" below would not say which part to keep
+            raise UserError(
+                f'{locate("publish", key)}: {key} "{value}" is a web address or a path on the Hub, not a repo id, so '
+                f'publish would be refused after the merge; write only owner/name, like {key} = "{pasted}".'
+            )
         if value:
             _require_hub_id(value, f'{locate("publish", key)}: {key} "{value}" is not a Hub repo id')
+        if key == "dataset_repo" and owner and value == f"{owner}/{name}-runs":  # a dataset too, where dispatch keeps runs
+            raise UserError(
+                f'{locate("publish", key)}: dataset_repo "{value}" is the hf-jobs runs dataset, where each Hugging Face Job '
+                "keeps its data and checkpoints, and publish makes a repo exactly its reviewed files, so it would delete "
+                f'them; name another repo, like dataset_repo = "{owner}/{name}-data".'
+            )
         if value and "/" not in value:  # the Hub would take the token's account, but the links would not
             raise UserError(
                 f'{locate("publish", key)}: {key} "{value}" names no owner, so the model card and the Space would link to '
@@ -445,7 +457,25 @@ def _username_in(pasted: str) -> str:
     first = path.strip("/").split("/")[0]
     if first.lower() in ("settings", "docs", "login", "join", "new", "organizations"):
         return "your-username"
-    return first if re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", first) else "your-username"
+    return first if HUB_ID_PART.fullmatch(first) else "your-username"
+
+
+HUB_ADDRESS = re.compile(r"^(https?://)?(www\.)?(huggingface\.co|hf\.co)/", flags=re.IGNORECASE)
+HUB_ID_PART = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
+
+
+def _repo_id_in_address(pasted: str) -> str | None:
+    """"ada/qa" in https://huggingface.co/spaces/ada/qa, hf.co/ada/qa/tree/main or datasets/ada/qa; None when `pasted`
+    is not such an address or path (an id like "ada/qa" itself, or something with no owner/name in it)."""
+    path = HUB_ADDRESS.sub("", pasted.strip())
+    parts = path.strip("/").split("/")
+    kind_first = parts[0] in ("spaces", "datasets", "models")
+    if path == pasted.strip() and not kind_first:
+        return None
+    owner_name = parts[1:3] if kind_first else parts[:2]
+    if len(owner_name) == 2 and all(HUB_ID_PART.fullmatch(part) for part in owner_name):
+        return "/".join(owner_name)
+    return None
 
 
 def _require_hub_id(repo_id: str, problem: str, fix: str = "") -> None:

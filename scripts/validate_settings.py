@@ -6,9 +6,12 @@ These need the base model, its tokenizer or the machine, so they cannot run when
   * an error (UserError: exit 2, nothing written) when training could not work at all: a target
     module the model does not have, QLoRA or fp16 on a machine without a CUDA GPU, bf16 on a
     GPU without it, a local base model for a remote job, a max_length that cuts off every answer,
-    a logging_steps beyond the last training step (the loss curve would be empty);
+    a logging_steps beyond the last training step (the loss curve would be empty), a base model that
+    transformers can load only by running its own code while trust_remote_code = false, a warm-up that
+    takes the only training step (its learning rate would be 0);
   * a warning, shown in the data report and the terminal, when training would run but the value
-    is far from what LoRA usually needs (learning rate, epochs, rank and alpha), with the reason,
+    is far from what LoRA usually needs (learning rate, epochs, rank and alpha), with the reason, when
+    trust_remote_code = true allows code a base model does not ship (it would run a later model's unread),
     when [project] license cannot be the adapter's licence with the chosen base model, when the
     base model is too big for export on a free GitHub runner (check_runner_room), when rehearsal or the
     probe threshold cannot do what they say, or when backend = "hf-jobs" lacks its secret on GitHub
@@ -23,6 +26,7 @@ The card step checks the [card] texts and the licence again.
 from __future__ import annotations
 
 import difflib
+import json
 import math
 import os
 import re
@@ -69,10 +73,12 @@ def check_plain_settings(cfg) -> None:
 def check_settings(cfg, resolved: ResolvedModel, tokenizer, table) -> list[SettingWarning]:
     """Raise UserError for a setting that cannot work; return the warnings. `table` is validate's example table."""
     locate = setting_locator(cfg)
+    warnings = check_remote_code(cfg, resolved, locate)  # first: the checks below build the model from its config
     check_target_modules(cfg, resolved, locate)
     check_remote_base(cfg, resolved, locate)
-    warnings = check_hardware(cfg, locate)
+    warnings += check_hardware(cfg, locate)
     check_max_length(cfg, tokenizer, table, locate)
+    check_warmup(cfg, int((table["split"] == "train").sum()), locate)
     check_logging_steps(cfg, int((table["split"] == "train").sum()), locate)
     warnings += check_hyperparameters(cfg, locate)
     warnings += check_licence_compatibility(cfg, locate)
@@ -106,6 +112,33 @@ def check_target_modules(cfg, resolved: ResolvedModel, locate) -> None:
         f"{locate('lora', 'target_modules')}: target_modules names {named}, which {what} of {cfg.model.base} that LoRA "
         f"can adapt, {outcome}; its layers are {', '.join(short_names)} (or write target_modules = \"all-linear\")."
     )
+
+
+def check_remote_code(cfg, resolved: ResolvedModel, locate) -> list[SettingWarning]:
+    """[model] trust_remote_code against the base model: transformers runs Python code shipped with a model (listed in
+    its config.json "auto_map") only when it is true, and cannot load a model type it has no code of its own for."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    config_file = resolved.path / "config.json"
+    if not config_file.is_file():
+        return []
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    ships_code, model_type = bool(config.get("auto_map")), config.get("model_type")
+    if ships_code and model_type not in CONFIG_MAPPING_NAMES and not cfg.model.trust_remote_code:
+        # validate reads only the tokenizer and the config's text, so it is train that would stop, after the merge
+        raise UserError(
+            f'{locate("model", "trust_remote_code")}: {cfg.model.base} is a model type transformers does not know '
+            f'("{model_type}") and ships its own Python code for it (config.json "auto_map"), which runs only with '
+            "trust_remote_code = true, so training would stop after the merge; choose a model transformers supports "
+            "(`python -m scripts models`), or read that code and set trust_remote_code = true."
+        )
+    if cfg.model.trust_remote_code and not ships_code:
+        return [_warning(locate, "model", "trust_remote_code", (
+            f'true lets transformers run Python code shipped with a model, but {cfg.model.base} ships none (its '
+            'config.json has no "auto_map"), so it changes nothing here, and it would run the code of a model you '
+            "switch to later without validate asking; set trust_remote_code = false"
+        ))]  # fmt: skip
+    return []
 
 
 def _did_you_mean(word: str, options: list[str]) -> str:
@@ -227,15 +260,34 @@ def optimizer_steps(cfg, train_examples: int) -> int:
     return math.ceil(train.epochs * max(math.ceil(batches / train.gradient_accumulation), 1))
 
 
+def steps_counted_from(cfg, train_examples: int) -> str:
+    """What optimizer_steps counted the steps from, for a message: "max_steps", or the examples and settings."""
+    return "max_steps" if cfg.train.max_steps > 0 else (
+        f"{train_examples} examples, batch_size {cfg.train.batch_size}, gradient_accumulation "
+        f"{cfg.train.gradient_accumulation}, {cfg.train.epochs:g} epochs"
+    )
+
+
+def check_warmup(cfg, train_examples: int, locate) -> None:
+    """The learning rate warms up from 0: in a run of one optimizer step, any warm-up makes that step's rate 0, so
+    the adapter stays at its start (lora_B all zeros) and the "tuned" model is the base model, without an error."""
+    steps, ratio = optimizer_steps(cfg, train_examples), cfg.train.warmup_ratio
+    if steps > 1 or ratio == 0:  # from 2 steps on, warm-up (at most half the steps) leaves steps that learn
+        return
+    raise UserError(
+        f"{locate('train', 'warmup_ratio')}: training takes 1 optimizer step ({steps_counted_from(cfg, train_examples)}), "
+        f"and warmup_ratio = {ratio:g} starts the learning rate at 0 for that step, so the adapter would not change and "
+        "the tuned model would be the base model; set warmup_ratio = 0, or train for more steps (a larger max_steps, "
+        "more epochs or a smaller gradient_accumulation)."
+    )
+
+
 def check_logging_steps(cfg, train_examples: int, locate) -> None:
     """The Trainer records the training loss every logging_steps steps: more than the run has leaves the curve empty."""
     steps, every = optimizer_steps(cfg, train_examples), cfg.train.logging_steps
     if every <= steps:
         return
-    counted = "max_steps" if cfg.train.max_steps > 0 else (
-        f"{train_examples} examples, batch_size {cfg.train.batch_size}, gradient_accumulation "
-        f"{cfg.train.gradient_accumulation}, {cfg.train.epochs:g} epochs"
-    )
+    counted = steps_counted_from(cfg, train_examples)
     raise UserError(
         f"{locate('train', 'logging_steps')}: logging_steps = {every} is more than the {steps} optimizer steps training "
         f"takes ({counted}), so the loss curve would have no training loss to show; set logging_steps = "

@@ -182,6 +182,10 @@ LONG_NAME = "n" * 92  # fits the Hub's 96 characters, but name-demo, name-data a
         ('[project]\nhub_owner = "huggingface.co/Ada-L/"\n',
          'project.toml:2 [project]: hub_owner "huggingface.co/Ada-L/" is a web address or repo id, not a Hugging Face '
          'username, so publish would be refused after the merge; write only the username, like hub_owner = "Ada-L".'),
+        ('[project]\nhub_owner = "ada"\nname = "qa"\n[publish]\ndataset_repo = "ada/qa-runs"\n',
+         'project.toml:5 [publish]: dataset_repo "ada/qa-runs" is the hf-jobs runs dataset, where each Hugging Face Job '
+         "keeps its data and checkpoints, and publish makes a repo exactly its reviewed files, so it would delete them; "
+         'name another repo, like dataset_repo = "ada/qa-data".'),
         ('[project]\nhub_owner = "https://huggingface.co/spaces/ada/namibia-qa-demo"\n',
          'project.toml:2 [project]: hub_owner "https://huggingface.co/spaces/ada/namibia-qa-demo" is a web address or repo id, '
          'not a Hugging Face username, so publish would be refused after the merge; write only the username, like hub_owner = "ada".'),
@@ -216,6 +220,15 @@ LONG_NAME = "n" * 92  # fits the Hub's 96 characters, but name-demo, name-data a
         ('[project]\nhub_owner = "ada"\n[publish]\nspace_repo = "qa-demo"\n',
          'project.toml:4 [publish]: space_repo "qa-demo" names no owner, so the model card and the Space would link to '
          'https://huggingface.co/qa-demo, which is not your repo; write "ada/qa-demo".'),
+        ('[publish]\nmodel_repo = "https://huggingface.co/ada/namibia-qa"\n',
+         'project.toml:2 [publish]: model_repo "https://huggingface.co/ada/namibia-qa" is a web address or a path on the Hub, '
+         'not a repo id, so publish would be refused after the merge; write only owner/name, like model_repo = "ada/namibia-qa".'),
+        ('[publish]\nspace_repo = "huggingface.co/spaces/ada/qa-demo/tree/main"\n',
+         'project.toml:2 [publish]: space_repo "huggingface.co/spaces/ada/qa-demo/tree/main" is a web address or a path on the '
+         'Hub, not a repo id, so publish would be refused after the merge; write only owner/name, like space_repo = "ada/qa-demo".'),
+        ('[publish]\ndataset_repo = "datasets/ada/qa-data"\n',
+         'project.toml:2 [publish]: dataset_repo "datasets/ada/qa-data" is a web address or a path on the Hub, not a repo id, '
+         'so publish would be refused after the merge; write only owner/name, like dataset_repo = "ada/qa-data".'),
         ('[publish]\nmodel_repo = "ada/qa.git"\n',
          'project.toml:2 [publish]: model_repo "ada/qa.git" is not a Hub repo id: it ends in ".git", which the Hub does not allow.'),
     ],

@@ -657,6 +657,67 @@ def test_adaptable_layer_names_come_from_the_config_alone(tiny_model_dir):
     assert len(names) == 2 + 2 * 7  # embeddings, output layer, 7 projections in each of the 2 layers
 
 
+def test_a_warm_up_that_takes_the_only_training_step_stops_validate(tmp_path, tiny_model_dir, capsys):
+    """The learning rate warms up from 0, so a run of one step (max_steps = 1, "for a quick try") with any warm-up
+    trained at rate 0: train finished without an error and saved an adapter whose lora_B were all zeros (the base model)."""
+    config = settings_project(tmp_path, tiny_model_dir, max_steps="1")
+    assert_stops(config, capsys, (
+        f'{line_of(config, "warmup_ratio")} [train]: training takes 1 optimizer step (max_steps), and warmup_ratio = 0.05 '
+        "starts the learning rate at 0 for that step, so the adapter would not change and the tuned model would be the "
+        "base model; set warmup_ratio = 0, or train for more steps (a larger max_steps, more epochs or a smaller "
+        "gradient_accumulation)."
+    ))  # fmt: skip
+    # one pass over a training set smaller than a batch: one update (a large gradient_accumulation does the same)
+    config = settings_project(tmp_path / "batch", tiny_model_dir, epochs="1")
+    assert_stops(config, capsys, (
+        f'{line_of(config, "warmup_ratio")} [train]: training takes 1 optimizer step (5 examples, batch_size 8, '
+        "gradient_accumulation 1, 1 epochs), and warmup_ratio = 0.05 starts the learning rate at 0 for that step, so the "
+        "adapter would not change and the tuned model would be the base model; set warmup_ratio = 0, or train for more "
+        "steps (a larger max_steps, more epochs or a smaller gradient_accumulation)."
+    ))  # fmt: skip
+    for folder, settings in (("no-warm-up", {"max_steps": "1", "warmup_ratio": "0.0"}), ("two-steps", {"max_steps": "2"})):
+        assert cli(["validate", "--config", str(settings_project(tmp_path / folder, tiny_model_dir, **settings))]) == 0
+
+
+def model_with_own_code(tmp_path, tiny_model_dir) -> Path:
+    """The tiny model as a Hub model with a type of its own would be: config.json names Python files in "auto_map"."""
+    folder = tmp_path / "own-code-model"
+    shutil.copytree(tiny_model_dir, folder)
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    config.update(model_type="custom_llama", auto_map={"AutoConfig": "configuration_custom.CustomConfig",
+                                                       "AutoModelForCausalLM": "modeling_custom.CustomForCausalLM"})  # fmt: skip
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    return folder
+
+
+def test_a_model_that_needs_its_own_code_without_trust_remote_code_stops_validate(tmp_path, tiny_model_dir, capsys):
+    """transformers refuses to load it (ValueError: "contains custom code which must be executed"), so train would
+    stop after the merge; before this check validate passed it, warning only that it could not count the parameters."""
+    folder = model_with_own_code(tmp_path, tiny_model_dir)
+    config = settings_project(tmp_path / "project", folder)
+    assert_stops(config, capsys, (
+        f'{line_of(config, "trust_remote_code")} [model]: {folder} is a model type transformers does not know '
+        '("custom_llama") and ships its own Python code for it (config.json "auto_map"), which runs only with '
+        "trust_remote_code = true, so training would stop after the merge; choose a model transformers supports "
+        "(`python -m scripts models`), or read that code and set trust_remote_code = true."
+    ))  # fmt: skip
+
+
+def test_trust_remote_code_for_a_model_without_code_is_a_warning(tmp_path, tiny_model_dir):
+    config = settings_project(tmp_path, tiny_model_dir, trust_remote_code="true")
+    assert cli(["validate", "--config", str(config)]) == 0
+    [warned] = [p for p in report_of(config)["problems"] if p["field"] == "trust_remote_code"]
+    assert (warned["severity"], warned["line"]) == ("warn", line_of(config, "trust_remote_code"))
+    assert warned["message"] == (
+        f"true lets transformers run Python code shipped with a model, but {tiny_model_dir} ships none (its config.json "
+        'has no "auto_map"), so it changes nothing here, and it would run the code of a model you switch to later '
+        "without validate asking; set trust_remote_code = false"
+    )
+    settings_project(tmp_path / "off", tiny_model_dir)  # the default, false: no warning
+    assert cli(["validate", "--config", str(tmp_path / "off" / "project.toml")]) == 0
+    assert not [p for p in report_of(tmp_path / "off" / "project.toml")["problems"] if p["field"] == "trust_remote_code"]
+
+
 @pytest.fixture
 def no_gpu(monkeypatch):
     """This machine as a GitHub runner is: no CUDA GPU, and a CPU without bf16 instructions."""
