@@ -71,11 +71,13 @@ def write_project(folder: Path, size: int) -> Path:
     for name, count, seed in (("train", size, 1), ("eval", max(size // 10, 1), 2)):
         lines = (json.dumps(example) + "\n" for example in synthetic_examples(count, seed))
         (datasets / f"{name}.jsonl").write_text("".join(lines), encoding="utf-8")
-    (datasets / "probes.jsonl").write_text("", encoding="utf-8")
     for name in ("rehearsal.jsonl", "general_knowledge.jsonl", "README.md"):  # validate reads each (README.md: the datasheet)
         (datasets / name).write_text((REPO / "datasets" / name).read_text(encoding="utf-8"), encoding="utf-8")
     config = folder / "project.toml"
-    config.write_text((REPO / "project.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    settings = (REPO / "project.toml").read_text(encoding="utf-8")
+    # No bias probes: they are not what is measured at scale, and validate refuses an empty probes file.
+    settings = settings.replace('probes = "datasets/probes.jsonl"', 'probes = ""', 1)
+    config.write_text(settings, encoding="utf-8")
     return config
 
 
