@@ -15,7 +15,7 @@ These need the base model, its tokenizer or the machine, so they cannot run when
     when [project] license cannot be the adapter's licence with the chosen base model, when the
     base model is too big for export on a free GitHub runner (check_runner_room), when rehearsal or the
     probe threshold cannot do what they say, or when backend = "hf-jobs" lacks its secret on GitHub
-    (check_jobs_token).
+    (check_jobs_token) or would save no checkpoint to resume from (check_resume_checkpoint).
 
 check_plain_settings runs first and needs no model: what the card and publish steps would refuse
 after the merge (an empty or placeholder [card] text, a licence id or language code the Hub does not
@@ -79,6 +79,7 @@ def check_settings(cfg, resolved: ResolvedModel, tokenizer, table) -> list[Setti
     warnings += check_hardware(cfg, locate)
     check_max_length(cfg, tokenizer, table, locate)
     check_warmup(cfg, int((table["split"] == "train").sum()), locate)
+    warnings += check_resume_checkpoint(cfg, int((table["split"] == "train").sum()), locate)
     check_logging_steps(cfg, int((table["split"] == "train").sum()), locate)
     warnings += check_hyperparameters(cfg, locate)
     warnings += check_licence_compatibility(cfg, locate)
@@ -280,6 +281,19 @@ def check_warmup(cfg, train_examples: int, locate) -> None:
         "the tuned model would be the base model; set warmup_ratio = 0, or train for more steps (a larger max_steps, "
         "more epochs or a smaller gradient_accumulation)."
     )
+
+
+def check_resume_checkpoint(cfg, train_examples: int, locate) -> list[SettingWarning]:
+    """A Hugging Face Job that stops (timeout, no credit) resumes from its last checkpoint, saved every save_steps
+    steps: when the run is shorter than that, there is none, and the paid minutes are lost."""
+    steps, every = optimizer_steps(cfg, train_examples), cfg.train.save_steps
+    if cfg.train.backend != "hf-jobs" or every < steps:
+        return []
+    return [_warning(locate, "train", "save_steps", (
+        f"{every} is not below the {steps} optimizer steps training takes ({steps_counted_from(cfg, train_examples)}), "
+        "so the Hugging Face Job saves no checkpoint before it ends, and a job that stops early (its time limit, your "
+        f"credit) could not be resumed but only started again; set save_steps below {steps}, like save_steps = {max(steps // 4, 1)}"
+    ))]  # fmt: skip
 
 
 def check_logging_steps(cfg, train_examples: int, locate) -> None:

@@ -1459,6 +1459,25 @@ def test_a_probe_pair_whose_result_would_mean_nothing_stops_validate(tmp_path, t
     assert_data_stops(config, capsys, error)
 
 
+@pytest.mark.parametrize("backend, save_steps, warned", [("hf-jobs", 105, True), ("hf-jobs", 104, False), ("runner", 500, False)])
+def test_an_hf_job_that_would_save_no_checkpoint_is_a_warning(tmp_path, backend, save_steps, warned):
+    """The bundled example trains 105 steps (280 examples, batch 8, 3 epochs): a stopped job resumes from a checkpoint."""
+    from scripts.validate_settings import check_resume_checkpoint, setting_locator
+
+    config = tmp_path / "project.toml"
+    text = (REPO / "project.toml").read_text(encoding="utf-8").replace('backend = "runner"', f'backend = "{backend}"')
+    config.write_text(text.replace("save_steps = 25", f"save_steps = {save_steps}"), encoding="utf-8")
+    cfg = load_settings(config)
+    found = check_resume_checkpoint(cfg, 280, setting_locator(cfg))
+    assert [(w.section, w.key, w.line) for w in found] == ([("train", "save_steps", line_of(config, "save_steps"))] if warned else [])
+    if warned:
+        assert found[0].message == (
+            "105 is not below the 105 optimizer steps training takes (280 examples, batch_size 8, gradient_accumulation 1, "
+            "3 epochs), so the Hugging Face Job saves no checkpoint before it ends, and a job that stops early (its time "
+            "limit, your credit) could not be resumed but only started again; set save_steps below 105, like save_steps = 26"
+        )
+
+
 @pytest.mark.parametrize("backend, secret_set, warned", [("hf-jobs", "no", True), ("hf-jobs", "yes", False),
                                                           ("hf-jobs", "unknown", False), ("hf-jobs", None, False),
                                                           ("runner", "no", False)])  # fmt: skip
