@@ -78,9 +78,10 @@ def check_settings(cfg, resolved: ResolvedModel, tokenizer, table) -> list[Setti
     check_remote_base(cfg, resolved, locate)
     warnings += check_hardware(cfg, locate)
     check_max_length(cfg, tokenizer, table, locate)
-    check_warmup(cfg, int((table["split"] == "train").sum()), locate)
-    warnings += check_resume_checkpoint(cfg, int((table["split"] == "train").sum()), locate)
-    check_logging_steps(cfg, int((table["split"] == "train").sum()), locate)
+    train_examples = int((table["split"] == "train").sum())  # what the step count of the next three checks comes from
+    check_warmup(cfg, train_examples, locate)
+    warnings += check_resume_checkpoint(cfg, train_examples, locate)
+    check_logging_steps(cfg, train_examples, locate)
     warnings += check_hyperparameters(cfg, locate)
     warnings += check_licence_compatibility(cfg, locate)
     warnings += check_data_locations(cfg, locate)
