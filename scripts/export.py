@@ -103,6 +103,7 @@ def build_export(cfg, adapter: Path, questions: list[str], out: Path, converter:
     from .model import resolve_base
 
     resolved = resolve_base(cfg.model.base, cfg.model.revision, cfg.root)
+    check_same_weights_as_training(cfg, resolved)
     report = {
         "base_model": cfg.model.base,
         "base_weights": resolved.weights_note,
@@ -197,6 +198,34 @@ def check_questions(cfg, count: int) -> list[str]:
     if not examples:
         raise UserError(f"{cfg.data.eval}: no examples; the export checks ask the eval questions, so add some.")
     return [example.prompt_messages[-1]["content"] for example in examples]
+
+
+def check_same_weights_as_training(cfg, resolved) -> None:
+    """Stop when the base weights found here are not those the adapter was trained on.
+
+    The default model has two copies: the bundled offline one (dequantized from 4 bits) and the Hub's bf16
+    weights. Colab and Hugging Face Jobs train on the Hub's; `make` and the workflows' runner use the bundled
+    one. An adapter merged into the other copy gives a GGUF file and a Space that are not the evaluated model,
+    and export's own check cannot see it (it compares the merge with that same other copy).
+    """
+    from .model import BUNDLED
+    from .outputs import read_train_metrics
+
+    trained = read_train_metrics(cfg)  # None where training did not run here (publish rebuilds from results/)
+    if trained is None or trained.base_model != cfg.model.base or trained.base_weights == resolved.weights_note:
+        return
+    if resolved.source == "bundled":
+        fix = ("run export where the Hub can be reached, with HF_HUB_OFFLINE=0 and FINETUNE_BUNDLED_FIRST unset "
+               "(`HF_HUB_OFFLINE=0 python -m scripts export`)")  # fmt: skip
+    elif cfg.model.base in BUNDLED and trained.base_weights == BUNDLED[cfg.model.base][2]:
+        fix = "run export with the bundled copy, as training did (`FINETUNE_BUNDLED_FIRST=1 python -m scripts export`)"
+    else:
+        fix = "run export with the [model] base and revision training used, or train again"
+    raise UserError(
+        f"{_shown(cfg, cfg.step_dir('train'))}/metrics.json: the adapter was trained on {trained.base_weights}, but "
+        f"export found {resolved.weights_note}, so the GGUF file and the Space would not be the model that was "
+        f"evaluated; {fix}."
+    )
 
 
 def load_tuned(resolved, adapter: Path, trust_remote_code: bool):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -11,6 +12,7 @@ from conftest import make_project, run_cli
 from scripts import export
 from scripts.__main__ import build_parser
 from scripts.config import load_settings
+from scripts.errors import UserError
 from space_helpers import copy_project, export_stdout, exported_tiny_project, make_tiny_adapter, pytorch_answers
 
 
@@ -183,3 +185,50 @@ def test_gguf_that_answers_differently_fails_unless_lossy(exported, tmp_path, mo
     assert export.main(load_settings(config), args) == 0
     assert "q8_0 rounds the weights" in capsys.readouterr().out
     assert (tmp_path / "project" / "outputs" / "export" / "namibia-qa-q8_0.gguf").is_file()
+
+
+HUB_NOTE = "HuggingFaceTB/SmolLM2-135M-Instruct at revision main from the Hugging Face Hub"
+
+
+@pytest.mark.parametrize(
+    "trained_on, found, fix",
+    [("hub", "bundled", "HF_HUB_OFFLINE=0 python -m scripts export"), ("bundled", "hub", "FINETUNE_BUNDLED_FIRST=1 python -m scripts export")],
+)  # fmt: skip
+def test_export_stops_when_the_base_weights_differ_from_trainings(tmp_path, trained_on, found, fix):
+    """Colab and Hugging Face Jobs train the default model on the Hub's bf16 weights; a runner finds the bundled copy
+    (dequantized from 4 bits). Merged into the other copy, the adapter gives a GGUF file and a Space that are not the
+    evaluated model, which export's own answer check cannot see: it compares the merge with that same copy."""
+    from scripts.model import BUNDLED, ResolvedModel
+    from scripts.outputs import write_train_metrics
+    from test_card import train_metrics
+
+    model_id = "HuggingFaceTB/SmolLM2-135M-Instruct"
+    cfg = load_settings(make_project(tmp_path, model_id))
+    notes = {"hub": HUB_NOTE, "bundled": BUNDLED[model_id][2]}
+    write_train_metrics(cfg, dataclasses.replace(train_metrics(model_id), base_weights=notes[trained_on]))
+    resolved = ResolvedModel(tmp_path, model_id, found, notes[found])
+    with pytest.raises(UserError) as error:
+        export.check_same_weights_as_training(cfg, resolved)
+    assert str(error.value).startswith(
+        f"outputs/train/metrics.json: the adapter was trained on {notes[trained_on]}, but export found {notes[found]}, so "
+        "the GGUF file and the Space would not be the model that was evaluated; "
+    )
+    assert f"(`{fix}`)." in str(error.value)
+    export.check_same_weights_as_training(cfg, ResolvedModel(tmp_path, model_id, trained_on, notes[trained_on]))  # same: goes on
+
+
+def test_export_of_a_model_trained_elsewhere_is_exit_2_and_writes_nothing(tmp_path, tiny_model_dir):
+    """The whole step, on the tiny model: training's record names other weights, so export stops before loading."""
+    from scripts.outputs import write_train_metrics
+    from test_card import train_metrics
+
+    config = make_project(tmp_path, tiny_model_dir)
+    cfg = load_settings(config)
+    make_tiny_adapter(tiny_model_dir, tmp_path / "outputs" / "train" / "adapter")
+    write_train_metrics(cfg, dataclasses.replace(train_metrics(cfg.model.base), base_weights=HUB_NOTE))
+    result = run_cli("export", "--config", str(config), "--no-gguf")
+    assert result.returncode == 2, result.stderr
+    assert f"outputs/train/metrics.json: the adapter was trained on {HUB_NOTE}, but export found local folder" in result.stderr
+    assert "or train again." in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "outputs" / "export").exists()

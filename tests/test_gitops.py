@@ -697,6 +697,26 @@ def test_the_data_check_tells_validate_whether_the_jobs_secret_exists(tmp_path, 
     assert runner.render(step["env"][JOBS_TOKEN_SET], runner.context) == expected
 
 
+@pytest.mark.parametrize("stage, source", [("train-here", "bundled"), ("trained", "hub")])
+def test_export_merges_into_the_weights_training_used(tmp_path, monkeypatch, stage, source):
+    """Colab and Hugging Face Jobs train the default model on the Hub's weights ("trained"), this runner on the bundled
+    copy dequantized from 4 bits ("train-here"). Export must merge the adapter into the same copy, or the GGUF file and
+    the Space are another model than the one evaluated. The Export step's environment is evaluated as this file's
+    runner evaluates every expression; GitHub's own evaluator is not run here."""
+    from scripts import model
+
+    workflow = yaml.safe_load((WORKFLOWS / "train.yml").read_text(encoding="utf-8"))
+    [step] = [step for step in workflow["jobs"]["train"]["steps"] if step.get("name") == "Export"]
+    runner = Runner(tmp_path, tmp_path / "no-repo-needed", context("main"))
+    scope = {**runner.context, "steps": {"dispatch": {"outputs": {"stage": stage}}}}
+    monkeypatch.setenv("FINETUNE_BUNDLED_FIRST", str(runner.render(step["env"]["FINETUNE_BUNDLED_FIRST"], scope)))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # tests set it; on GitHub the Hub can be reached
+    (tmp_path / "model.safetensors").touch()
+    monkeypatch.setattr("huggingface_hub.snapshot_download", lambda model_id, revision="main", allow_patterns=None: str(tmp_path))
+    monkeypatch.setattr(model, "convert_bundled", lambda model_id: tmp_path / "bundled")
+    assert model.resolve_base("HuggingFaceTB/SmolLM2-135M-Instruct").source == source
+
+
 # ---------------------------------------------------------------- which commit a Publish run may upload
 
 
