@@ -25,6 +25,7 @@ import pytest
 from conftest import REPO, evaluate_metrics, make_project, set_values, validate_report
 from scripts.__main__ import main as cli
 from scripts.config import load_settings
+from scripts.model import resolve_base
 from scripts.outputs import (
     GeneralKnowledge, TaughtGroup, TrainMetrics, evaluate_metrics_path, read_evaluate_metrics, write_evaluate_metrics, write_train_metrics,
     validate_report_path, write_validate_report,
@@ -126,7 +127,10 @@ def write_outputs(project_dir: Path, adapter_dir: Path, base: str = BASE_ID) -> 
     out = project_dir / "outputs"
     shutil.copytree(adapter_dir, out / "train" / "adapter")
     cfg = load_settings(project_dir / "project.toml")
-    write_train_metrics(cfg, train_metrics(base))
+    metrics = train_metrics(base)
+    if (Path(base) / "config.json").is_file():  # a model folder: training records what export will find (export checks)
+        metrics = replace(metrics, base_weights=resolve_base(base).weights_note)
+    write_train_metrics(cfg, metrics)
     write_evaluate_metrics(cfg, evaluate_metrics(base_model=base))
     write_validate_report(cfg.step_dir("validate"), validate_report())
     files = {
