@@ -361,10 +361,10 @@ def test_pull_request_train_review_merge_publish(tmp_path, tiny_model_dir, monke
     git("merge", "-q", "--no-ff", f"origin/{branch}", "-m", "Merge results pull request", cwd=learner)
     git("push", "-q", "origin", "main", cwd=learner)
     prepared = runner.run_job("publish.yml", "prepare", "main")
-    assert not prepared.failed and not prepared.skipped, prepared
-    published = runner.run_job("publish.yml", "publish", "main", needs={"prepare": {"result": "success"}})
+    assert not prepared.failed and not prepared.skipped and prepared.outputs == {"results": "yes"}, prepared
+    published = runner.run_job("publish.yml", "publish", "main", needs={"prepare": {"result": "success", "outputs": prepared.outputs}})
     assert not published.failed and not published.skipped, published
-    assert runner.run_job("publish.yml", "publish", "more-data").skipped  # only main publishes
+    assert runner.run_job("publish.yml", "publish", "more-data", needs={"prepare": {"result": "success", "outputs": {"results": "yes"}}}).skipped  # only main publishes
     assert "matches results/manifest.json; nothing was uploaded" in str(published)
     manifest = json.loads((published.work / "results" / "manifest.json").read_text())
     trees = published.work / "outputs" / "reviewed-trees"
@@ -376,7 +376,7 @@ def test_pull_request_train_review_merge_publish(tmp_path, tiny_model_dir, monke
     # 5. The trees handed over are not what was reviewed (a poisoned prepare job): the publishing job refuses.
     gguf = next(path for path in (runner.artifacts / "publish-trees" / "model").iterdir() if path.suffix == ".gguf")
     gguf.write_bytes(gguf.read_bytes() + b"extra")
-    refused = runner.run_job("publish.yml", "publish", "main", needs={"prepare": {"result": "success"}})
+    refused = runner.run_job("publish.yml", "publish", "main", needs={"prepare": {"result": "success", "outputs": prepared.outputs}})
     assert refused.failed and f"model/{gguf.name}: sha256 differs" in str(refused), refused
 
     # 6. Someone edits a reviewed file on main after the merge: the prepare job refuses, before any secret is near.
@@ -751,7 +751,7 @@ def test_an_old_publish_run_never_puts_older_results_over_newer_ones(tmp_path, l
     runner = Runner(tmp_path, bare, context("main"))
     runner.context["sha"] = reviewed  # the run of the first merge, started (or re-run) after the later push
     (runner.artifacts / "publish-trees" / "model").mkdir(parents=True)  # what its prepare job handed over
-    job = runner.run_job("publish.yml", "publish", "main", needs={"prepare": {"result": "success"}},
+    job = runner.run_job("publish.yml", "publish", "main", needs={"prepare": {"result": "success", "outputs": {"results": "yes"}}},
                          until=None if not publishes else "newest")  # fmt: skip
     if later == "no results":  # GitHub answers 404: one sentence, and nothing published
         assert job.failed and "Publish the reviewed files" not in str(job), job
@@ -763,6 +763,22 @@ def test_an_old_publish_run_never_puts_older_results_over_newer_ones(tmp_path, l
         assert "Publish the reviewed files" not in str(job), job  # neither publishing step ran
         summary = " ".join(job.summary.split())
         assert "Nothing was published" in summary and "revert `results/`" in summary, summary
+
+
+def test_a_reverted_first_results_pull_request_publishes_nothing_and_says_so(tmp_path):
+    """Reverting the only results pull request removes results/ from main, which changes results/manifest.json's
+    path, so Publish runs. It must not fail red asking for `card` and `space` (which make no sense then): it says
+    there is nothing to publish and that the Hub keeps what was published, and the publishing job is skipped."""
+    bare, learner = make_learner_repo(tmp_path, tmp_path / "no-model-needed")
+    git("push", "-q", "origin", "main", cwd=learner)  # main without results/, as after the revert
+    runner = Runner(tmp_path, bare, context("main"))
+    prepare = runner.run_job("publish.yml", "prepare", "main")
+    assert not prepare.failed, prepare
+    assert prepare.outputs == {"results": "no"}, prepare.outputs
+    summary = " ".join(prepare.summary.split())
+    assert "Nothing to publish" in summary and "stay as they were last published" in summary, summary
+    publish = runner.run_job("publish.yml", "publish", "main", needs={"prepare": {"result": "success", "outputs": prepare.outputs}})
+    assert publish.skipped
 
 
 # ---------------------------------------------------------------- what the Data check looks at
