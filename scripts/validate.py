@@ -130,6 +130,7 @@ def main(cfg, args) -> int:
         with staging_folder(out) as staging:
             checks = [
                 check_split_sizes(data, cfg.data.min_examples),
+                check_unread_data_files(cfg),
                 check_training_settings(cfg, unusual_settings),
                 check_hub_names(cfg),
                 check_space_access(cfg),
@@ -833,6 +834,40 @@ def check_split_sizes(data: Datasets, min_examples: int) -> Check:
         )
         check.problems.append(Problem(check.id, "warn", message, data.names["eval"]))
     return check
+
+
+DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet")  # files that look like examples to a learner
+
+
+def check_unread_data_files(cfg) -> Check:
+    """A data file next to the named ones that no setting names is read by no step: a learner who adds
+    datasets/more_train.jsonl believes it trains, and nothing else would say it does not."""
+    named = {cfg.path(name) for _, _, name in cfg.data_files()}
+    switched_off = {cfg.path(name) for section, key, name in type(cfg)().data_files() if not getattr(getattr(cfg, section), key).strip()}
+    folders = sorted({path.parent for path in named if path.parent.is_dir()})
+    check = Check(
+        "unread_data_files",
+        "Every data file is one project.toml names",
+        "Each [data] setting names one file, and no step reads a file no setting names: to train on its examples, "
+        "copy them into the file [data] train names (or, as held-out questions, into the [data] eval file), or "
+        "delete it if it is only a copy.",
+        details="looked in " + ", ".join(_shown_path(cfg, folder) + "/" for folder in folders),
+        in_terminal=True,
+    )
+    for folder in folders:
+        for path in sorted(folder.iterdir()):
+            if path.suffix.lower() in DATA_SUFFIXES and path.is_file() and path.resolve() not in named | switched_off:
+                message = (
+                    "no setting in project.toml names this file, so no step reads it: its examples are not trained on "
+                    f'(train = "{cfg.data.train}" in [data]); to train on them, copy its lines into {cfg.data.train}'
+                )
+                check.problems.append(Problem(check.id, "warn", message, _shown_path(cfg, path)))
+    return check
+
+
+def _shown_path(cfg, path: Path) -> str:
+    """A path as project.toml would write it: relative to the project's folder, with / between folders."""
+    return Path(os.path.relpath(path, cfg.root.resolve())).as_posix()
 
 
 def check_training_settings(cfg, unusual: list[SettingWarning]) -> Check:

@@ -1516,3 +1516,22 @@ def test_a_data_file_outside_datasets_is_a_warning_because_train_would_not_start
     if warned:
         message = check_data_locations(cfg, setting_locator(cfg))[0].message
         assert message.startswith(f'"{train_path}" is outside datasets/, and the Train workflow starts on main only when')
+
+
+def test_a_data_file_no_setting_names_is_a_warning_naming_it(tmp_path, tiny_model_dir, capsys):
+    """A learner who adds datasets/more_train.jsonl believes it trains; no step reads it, and nothing else said so."""
+    config = make_project(tmp_path, tiny_model_dir)
+    set_values(config, "data", probes="")  # switched off on purpose: the bundled probes.jsonl left in place is not reported
+    datasets = tmp_path / "datasets"
+    shutil.copy(datasets / "train.jsonl", datasets / "more_train.jsonl")
+    shutil.copy(datasets / "eval.jsonl", datasets / "eval (1).JSONL")  # a browser's name for a second download
+    (datasets / "notes.txt").write_text("sources to check\n")  # not a data file
+    assert cli(["validate", "--config", str(config)]) == 0
+    found = [(p["file"], p["line"], p["field"], p["severity"], p["message"])
+             for p in report_of(config)["problems"] if p["check"] == "unread_data_files"]  # fmt: skip
+    message = ("no setting in project.toml names this file, so no step reads it: its examples are not trained on "
+               '(train = "datasets/train.jsonl" in [data]); to train on them, copy its lines into datasets/train.jsonl')  # fmt: skip
+    assert found == [("datasets/eval (1).JSONL", None, None, "warn", message), ("datasets/more_train.jsonl", None, None, "warn", message)]
+    out = capsys.readouterr().out
+    assert "WARN  Every data file is one project.toml names (2 found)" in out
+    assert f"datasets/more_train.jsonl: {message}" in out  # in the terminal too: a learner running validate locally sees it
