@@ -137,6 +137,7 @@ def main(cfg, args) -> int:
                 *run_expectations(table, cfg.model.max_length, staging / "data_docs", cfg.evaluate.max_new_tokens),
                 check_role_order(data, template_errors),
                 check_system_prompts(data),
+                check_eval_key_facts(data),
                 check_tool_definitions(data),
                 check_empty_turns(data),
                 check_chat_markup(passages(data), special_tokens(tokenizer), cfg.model.base),
@@ -996,6 +997,31 @@ def check_system_prompts(data: Datasets) -> Check:
         )
         check.flag(example, message, example.fields[0] if turn is not None else None, severity="warn")
     check.unlisted = len(mismatched) - len(mismatched[:SYSTEM_PROMPTS_LISTED])
+    return check
+
+
+def check_eval_key_facts(data: Datasets) -> Check:
+    """An eval record without the `answer` the others have is scored against its whole reference answer, which a right
+    reply rarely repeats word for word: the question counts as wrong for both models, and accuracy drops silently."""
+    check = Check(
+        "eval_key_facts",
+        "Eval questions have an `answer` key fact like the others",
+        'Add "answer" with the key fact (a name, a number, a few words) to these eval records: evaluate counts a reply '
+        "right when it contains the record's `answer`, and without one only when it contains the whole reference answer.",
+    )
+    have = sum(key_fact(example) is not None for example in data.eval)
+    trained = sum(key_fact(example) is not None for example in data.train)
+    others = f"{have} of {len(data.eval)} eval questions" if have else f"{trained} of {len(data.train)} training examples"
+    check.details = f"{have} of {len(data.eval)} eval questions have an `answer`"
+    if not have and not trained:  # the data uses no key facts: every question is scored against its whole reference
+        return check
+    for example in data.eval:
+        if key_fact(example) is None:
+            reference = " ".join(example.answer.split())
+            shown = reference[:80] + ("..." if len(reference) > 80 else "")
+            check.flag(example, f'no `answer`, although {others} have one, so a reply is scored right only if it contains '
+                       f'the whole reference answer ("{shown}"), which a right reply rarely repeats word for word; add "answer" '
+                       "with the key fact", "answer", severity="warn")  # fmt: skip
     return check
 
 

@@ -34,6 +34,7 @@ from scripts.validate import (
     check_duplicates,
     check_chat_markup,
     check_empty_turns,
+    check_eval_key_facts,
     check_html_entities,
     check_leakage,
     check_near_duplicates,
@@ -128,6 +129,10 @@ EXPECTED = [
     ("train_eval_leakage", "fail", "datasets/eval.jsonl", 2, None, "same question as datasets/train.jsonl:3"),
     ("train_eval_leakage", "fail", "datasets/eval.jsonl", 4, None, "similar to the question at datasets/train.jsonl:2"),
     ("category_known", "warn", "datasets/eval.jsonl", 3, "category", '"sports"'),
+    ("eval_key_facts", "warn", "datasets/eval.jsonl", 2, "answer", 'no `answer`, although 2 of 4 eval questions have one, '
+                                                                    'so a reply is scored right only if it contains the whole '
+                                                                    'reference answer ("The Atlantic Ocean.")'),
+    ("eval_key_facts", "warn", "datasets/eval.jsonl", 3, "answer", "no `answer`, although 2 of 4 eval questions have one"),
     ("enough_examples", "warn", "datasets/eval.jsonl", None, None, "only 4 eval questions: even if the tuned model got all"),
     ("probe_pairs", "warn", "datasets/probes.jsonl", 2, "prompt_b", 'with "Katima Mulilo" swapped for "Windhoek": other words'),
     # 19 of 20 facts are taught once (line 11 is a copy of line 1, not a new phrasing); the first 5 are named.
@@ -166,7 +171,7 @@ def test_failed_checks_exit_1_with_a_short_summary(checks_run, checks_report):
     assert f"Report: {config.parent / 'outputs' / 'validate' / 'report.md'}" in result.stdout
     assert checks_report["verdict"] == "fail"
     assert checks_report["counts"] == {
-        "train": 25, "eval": 4, "probes": 2, "checks_failed": 10, "checks_warned": 9, "problems": 15, "warnings": 28,
+        "train": 25, "eval": 4, "probes": 2, "checks_failed": 10, "checks_warned": 10, "problems": 15, "warnings": 30,
     }  # fmt: skip
     assert checks_report["token_lengths"]["over_limit"] == 1
     assert checks_report["token_lengths"]["train"]["max"] > 256
@@ -1535,3 +1540,35 @@ def test_a_data_file_no_setting_names_is_a_warning_naming_it(tmp_path, tiny_mode
     out = capsys.readouterr().out
     assert "WARN  Every data file is one project.toml names (2 found)" in out
     assert f"datasets/more_train.jsonl: {message}" in out  # in the terminal too: a learner running validate locally sees it
+
+
+def test_eval_questions_without_the_answer_the_others_have_are_a_warning(tmp_path):
+    """evaluate scores such a question against its whole reference answer: wrong for both models, however right the reply."""
+    from scripts.facts import is_correct, reference_key
+
+    def write(name: str, records: list[dict]) -> list:
+        (tmp_path / name).write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+        return load_examples(tmp_path / name, display_name=f"datasets/{name}")
+
+    def record(question: str, reply: str, answer: str | None = None) -> dict:
+        return {"messages": [{"role": "user", "content": question}, {"role": "assistant", "content": reply}]} | (
+            {"answer": answer} if answer else {})
+
+    train = write("train.jsonl", [record("Capital of Namibia?", "Windhoek is the capital.", "Windhoek")])
+    keyed = record("Seat of government?", "Windhoek is the seat of government.", "Windhoek")
+    unkeyed = record("Longest river on the border?", "The Orange River is the longest river on Namibia's border.")
+    assert not is_correct("The Orange River.", reference_key(write("one.jsonl", [unkeyed])[0]))  # a right reply, scored wrong
+
+    def found(evaluation: list[dict], training=train) -> list[tuple]:
+        names = {"train": "datasets/train.jsonl", "eval": "datasets/eval.jsonl", "probes": ""}
+        check = check_eval_key_facts(Datasets(training, write("eval.jsonl", evaluation), [], names))
+        return [(p.file, p.line, p.field, p.severity, p.message) for p in check.problems]
+
+    assert found([keyed, unkeyed]) == [("datasets/eval.jsonl", 2, "answer", "warn", (
+        "no `answer`, although 1 of 2 eval questions have one, so a reply is scored right only if it contains the whole "
+        "reference answer (\"The Orange River is the longest river on Namibia's border.\"), which a right reply rarely "
+        'repeats word for word; add "answer" with the key fact'))]  # fmt: skip
+    assert found([unkeyed])[0][4].startswith("no `answer`, although 1 of 1 training examples have one, so")  # none in eval
+    assert found([keyed]) == []
+    untyped = write("plain.jsonl", [record("Capital of Namibia?", "Windhoek.")])
+    assert found([unkeyed], untyped) == []  # a project that uses no key facts is scored by its references throughout
