@@ -28,7 +28,7 @@ from .config import setting_locator
 from .data import Example, load_examples, load_split, require_conversations
 from .dataset_repo import datasheet_path, read_datasheet
 from .errors import EXIT_CHECKS_FAILED, EXIT_OK, UserError, where
-from .facts import key_fact, phrasing_distribution, phrasings_by_fact, taught_flags
+from .facts import folded, is_correct, key_fact, phrasing_distribution, phrasings_by_fact, taught_flags, taught_in_another_form
 from .language_id import LanguageDetector, name_of
 from .manifest import repo_ids
 from .names import load_name_finder
@@ -340,8 +340,6 @@ def example_table(data: Datasets, tokenizer):
     Also returns {row number: error} for conversations the model's chat template refused.
     """
     import pandas as pd
-
-    from .facts import is_correct  # the evaluation's own rule for a right answer
 
     rows = [(split, example) for split, examples in data.splits().items() for example in examples]
     totals, answer_tokens, prompt_tokens, template_errors = count_tokens(tokenizer, [example for _, example in rows])
@@ -674,7 +672,9 @@ PHRASINGS_FIX = (
 UNTAUGHT_FIX = (
     "This measures knowledge the model was never given: no training example teaches the fact, so the question "
     "tests what the base model happened to know, not what tuning taught it. Teach the fact in the training data "
-    "(in several phrasings), or remove the question or replace it with one about a fact you teach."
+    "(in several phrasings), or remove the question or replace it with one about a fact you teach. Where the message "
+    "names a training `answer` that may be the same fact written another way, write the fact the same way in both files: "
+    "evaluate counts a reply right only if it contains the eval `answer` as written."
 )
 
 
@@ -685,6 +685,7 @@ class FactColumns:
     fact: list[str | None]  # the record's `answer`; None where it has none
     phrasings: list[int | None]  # on the first training example of each fact: how many phrasings teach it
     taught: list[bool | None]  # on eval examples: whether training teaches the fact; None where that cannot be told
+    taught_as: list[str | None]  # on eval examples not taught: why a training answer may be the same fact in another form
 
 
 def fact_columns(data: Datasets, threshold: float) -> FactColumns:
@@ -694,17 +695,34 @@ def fact_columns(data: Datasets, threshold: float) -> FactColumns:
     for group in training_facts(data.train, threshold):
         phrasings[row_of[id(group[0])]] = distinct_phrasings(group)
     taught = [None] * len(data.train) + taught_flags(data.train, data.eval)
-    return FactColumns([key_fact(example) for example in data.examples()], phrasings, taught)
+    other_forms = taught_in_another_form(data.train, data.eval)
+    taught_as = [None] * len(data.train) + [
+        another_form(key_fact(example), *found) if found else None for example, found in zip(data.eval, other_forms)
+    ]
+    return FactColumns([key_fact(example) for example in data.examples()], phrasings, taught, taught_as)
+
+
+def another_form(fact: str, trained: str, example: Example) -> str:
+    """Why the eval `answer` `fact` may be the training answer `trained` written another way, and what that costs."""
+    said = f'"{fact}" is not the `answer` of any training example, but "{trained}" is ({example.location})'
+    if folded(fact) == folded(trained):
+        said += ", the same but for accents or number words"
+    if is_correct(trained, fact):  # "1990" inside "21 March 1990": scored right, but counted as never taught
+        return (said + ", which contains it: if both are the same fact, write it the same way in both files, or the "
+                "results count this question among those about facts never taught")  # fmt: skip
+    return (said + f': a reply that says "{trained}", as training taught, is scored wrong, since it does not contain '
+            f'"{fact}"; if both are the same fact, write it the same way in both files')  # fmt: skip
 
 
 def with_fact_columns(table, columns: FactColumns):
-    """The example table with the columns `fact`, `fact_phrasings` and `fact_taught` added."""
+    """The example table with the columns `fact`, `fact_phrasings`, `fact_taught` and `fact_taught_as` added."""
     import pandas as pd
 
     return table.assign(
         fact=pd.Series(columns.fact, index=table.index, dtype=object),
         fact_phrasings=pd.Series(columns.phrasings, index=table.index, dtype="float64"),  # None becomes NaN: not checked
         fact_taught=pd.Series(columns.taught, index=table.index, dtype=object),
+        fact_taught_as=pd.Series(columns.taught_as, index=table.index, dtype=object),
     )
 
 
@@ -784,13 +802,18 @@ def fact_rules(table) -> list[RowRule]:
                 UNTAUGHT_FIX,
                 "ExpectColumnValuesToBeInSet",
                 {"column": "fact_taught", "value_set": [True]},
-                lambda row: ("answer", f'"{row.fact}" is never taught in the training data: '
-                                       "this measures knowledge the model was never given"),
+                explain_untaught,
                 severity="warn",
                 details=details,
             )
         )  # fmt: skip
     return rules
+
+
+def explain_untaught(row) -> tuple[str, str]:
+    if isinstance(row.fact_taught_as, str):  # perhaps taught after all, in another form
+        return "answer", row.fact_taught_as
+    return "answer", f'"{row.fact}" is never taught in the training data: this measures knowledge the model was never given'
 
 
 def explain_single_phrasing(row) -> tuple[str, str]:
