@@ -53,6 +53,15 @@ SHAREGPT_ROLES = {
     "function": "tool",
 }
 CHAT_ROLES = ("system", "user", "assistant", "tool")
+# Roles other tools write in "messages", which are not typos: (whose name it is, the role to write instead).
+ROLES_NAMED_ELSEWHERE = {
+    "function": ("OpenAI's older name for a tool's reply", "tool"),
+    "ipython": ("Llama 3's name for a tool's reply", "tool"),
+    "developer": ("OpenAI's newer name for the system turn", "system"),
+    "model": ("Gemma's name for the assistant turn", "assistant"),
+    "human": ("ShareGPT's name for the user turn", "user"),
+    "gpt": ("ShareGPT's name for the assistant turn", "assistant"),
+}
 
 
 @dataclass
@@ -567,9 +576,9 @@ def _from_messages(record, name, line):
             raise UserError(f'{where(name, line, label)}: must be an object like {{"role": "user", "content": "..."}}.')
         role = message.get("role")
         if role not in CHAT_ROLES:
-            raise UserError(
-                f'{where(name, line, label + ".role")}: role {role!r} is not one of {", ".join(CHAT_ROLES)}; fix the spelling.'
-            )
+            whose, meant = ROLES_NAMED_ELSEWHERE.get(role, (None, None)) if isinstance(role, str) else (None, None)
+            fix = f'it is {whose}, so write "{meant}"' if meant else "fix the spelling"
+            raise UserError(f'{where(name, line, label + ".role")}: role {role!r} is not one of {", ".join(CHAT_ROLES)}; {fix}.')
         if "content" not in message:
             raise UserError(f'{where(name, line, label + ".content")}: missing; add "content": "..." to this message.')
         content = _content(message["content"], name, line, label + ".content")

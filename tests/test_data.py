@@ -206,6 +206,22 @@ def test_a_spreadsheet_workbook_says_to_save_it_as_csv(tmp_path):
     )
 
 
+
+@pytest.mark.parametrize("role, whose, meant", [
+    ("function", "OpenAI's older name for a tool's reply", "tool"),
+    ("developer", "OpenAI's newer name for the system turn", "system"),
+    ("model", "Gemma's name for the assistant turn", "assistant"),
+])  # fmt: skip
+def test_a_role_another_tool_writes_names_the_role_to_write(tmp_path, role, whose, meant):
+    """Not a typo, so "fix the spelling" (what it said before) does not help."""
+    path = tmp_path / "train.jsonl"
+    messages = [{"role": "user", "content": "Capital?"}, {"role": role, "content": "Windhoek"}, {"role": "assistant", "content": "Windhoek."}]
+    path.write_text(json.dumps({"messages": messages}) + "\n", encoding="utf-8")
+    with pytest.raises(UserError) as raised:
+        load_examples(path, display_name="datasets/train.jsonl")
+    assert str(raised.value) == (f'datasets/train.jsonl:1 field "messages[1].role": role {role!r} is not one of system, user, '
+                                 f'assistant, tool; it is {whose}, so write "{meant}".')  # fmt: skip
+
 BROKEN = [
     ("bad_json.jsonl", "broken/bad_json.jsonl:3: not valid JSON"),
     ("missing_field.jsonl", 'broken/missing_field.jsonl:2 field "completion": missing'),
