@@ -124,6 +124,8 @@ def main(cfg, args) -> int:
         facts = helper.submit(fact_columns, data, cfg.data.near_duplicate_threshold)
         text_checks = helper.submit(check_texts, data, cfg)
         resolved, tokenizer = load_for(cfg, weights=False)  # the checks read the config and the tokenizer only
+        require_template_accepts(data.rehearsal, tokenizer, "training", cfg.model.base)
+        require_template_accepts(data.general, tokenizer, "evaluate", cfg.model.base)
         table, template_errors = example_table(data, tokenizer)
         unusual_settings = check_settings(cfg, resolved, tokenizer, table)  # a setting that cannot work stops here
         table = with_fact_columns(table, facts.result())
@@ -290,6 +292,21 @@ def require_questions(examples: list[Example], step: str) -> None:
                 f"{where(example.file, example.line, example.fields[0].split('[')[0])}: no user turn before the answer, so "
                 f"there is no question to ask and {step} would stop after the merge; add the question as a user turn."
             )
+
+
+def require_template_accepts(examples: list[Example], tokenizer, step: str, model: str) -> None:
+    """The rehearsal and forgetting-check questions are asked with the base model's chat template, as the eval
+    questions are, but the role-order check reads only train and eval: a question the template refuses (a system
+    turn for Gemma, whose template has no system role) stopped `step` with a traceback after the merge."""
+    asked = [example for example in examples if example.messages and example.messages[-1]["role"] == "assistant"]
+    _, errors = render_chats(tokenizer, [example.prompt_messages for example in asked], add_generation_prompt=True)
+    if errors:
+        example = asked[min(errors)]
+        raise UserError(
+            f"{where(example.file, example.line, example.fields[0].split('[')[0])}: the chat template of {model} refuses "
+            f'this question ("{errors[min(errors)]}"), so {step} would stop after the merge; change the conversation as '
+            "the error says (this model's template may have no system role, or need user and assistant turns to alternate)."
+        )
 
 
 def require_text_answers(examples: list[Example], scored: bool = True) -> None:

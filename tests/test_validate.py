@@ -1572,3 +1572,29 @@ def test_eval_questions_without_the_answer_the_others_have_are_a_warning(tmp_pat
     assert found([keyed]) == []
     untyped = write("plain.jsonl", [record("Capital of Namibia?", "Windhoek.")])
     assert found([unkeyed], untyped) == []  # a project that uses no key facts is scored by its references throughout
+
+
+def test_a_rehearsal_or_forgetting_check_question_the_chat_template_refuses_stops_validate(tmp_path, real_model_dir, capsys):
+    """Gemma's template has no system role; validate's role-order check reads train and eval only, and training (which
+    asks the base model each rehearsal question) stopped with a traceback after the merge: "System role not supported"."""
+    from families import FAMILIES, build_tiny_family_model
+
+    gemma = build_tiny_family_model(FAMILIES["gemma2"], real_model_dir, tmp_path / "gemma")
+    capsys.readouterr()  # its progress bar
+    (tmp_path / "project").mkdir()
+    config = make_project(tmp_path / "project", gemma)
+    datasets = tmp_path / "project" / "datasets"
+    system = {"role": "system", "content": "Answer in one sentence."}
+    for name, line, step in (("rehearsal.jsonl", 2, "training"), ("general_knowledge.jsonl", 3, "evaluate")):
+        original = (datasets / name).read_text(encoding="utf-8")
+        lines = original.splitlines()
+        record = json.loads(lines[line - 1])
+        record["messages"].insert(0, system)
+        lines[line - 1] = json.dumps(record)
+        (datasets / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        assert_data_stops(config, capsys, (
+            f'datasets/{name}:{line} field "messages": the chat template of {gemma} refuses this question ("System role not '
+            f'supported"), so {step} would stop after the merge; change the conversation as the error says (this model\'s '
+            "template may have no system role, or need user and assistant turns to alternate)."
+        ))  # fmt: skip
+        (datasets / name).write_text(original, encoding="utf-8")
