@@ -884,7 +884,9 @@ def check_unread_data_files(cfg) -> Check:
     """A data file next to the named ones that no setting names is read by no step: a learner who adds
     datasets/more_train.jsonl believes it trains, and nothing else would say it does not."""
     named = {cfg.path(name) for _, _, name in cfg.data_files()}
-    switched_off = {cfg.path(name) for section, key, name in type(cfg)().data_files() if not getattr(getattr(cfg, section), key).strip()}
+    # A setting set to "" switches its part off on purpose (probes = ""): the file it names by default may stay.
+    defaults = type(cfg)().data_files()
+    switched_off = {cfg.path(name) for section, key, name in defaults if not getattr(getattr(cfg, section), key).strip()}
     folders = sorted({path.parent for path in named if path.parent.is_dir()})
     check = Check(
         "unread_data_files",
