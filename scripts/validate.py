@@ -900,12 +900,20 @@ def check_unread_data_files(cfg) -> Check:
     for folder in folders:
         for path in sorted(folder.iterdir()):
             if path.suffix.lower() in DATA_SUFFIXES and path.is_file() and path.resolve() not in named | switched_off:
-                message = (
-                    "no setting in project.toml names this file, so no step reads it: its examples are not trained on "
-                    f'(train = "{cfg.data.train}" in [data]); to train on them, copy its lines into {cfg.data.train}'
-                )
-                check.problems.append(Problem(check.id, "warn", message, _shown_path(cfg, path)))
+                check.problems.append(Problem(check.id, "warn", _unread_because(cfg, path), _shown_path(cfg, path)))
     return check
+
+
+def _unread_because(cfg, path: Path) -> str:
+    if ".anonymized." in path.name:  # what `anonymize FILE` writes next to FILE: it replaces FILE, adding it would repeat each example
+        original = _shown_path(cfg, path.with_name(path.name.replace(".anonymized.", ".")))
+        return (f"the anonymize command's copy of {original}, but no setting in project.toml names it, so no step reads "
+                f"it; once you have checked its replacements, rename it to {original}, replacing that file")  # fmt: skip
+    return (
+        "no setting in project.toml names this file, so no step reads it: its examples are not trained on "
+        f'(train = "{cfg.data.train}" in [data]); to train on them, add its lines to {cfg.data.train}, or point train '
+        "at this file if it replaces that one"
+    )
 
 
 def _shown_path(cfg, path: Path) -> str:

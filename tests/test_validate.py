@@ -1531,14 +1531,20 @@ def test_a_data_file_no_setting_names_is_a_warning_naming_it(tmp_path, tiny_mode
     shutil.copy(datasets / "train.jsonl", datasets / "more_train.jsonl")
     shutil.copy(datasets / "eval.jsonl", datasets / "eval (1).JSONL")  # a browser's name for a second download
     (datasets / "notes.txt").write_text("sources to check\n")  # not a data file
+    shutil.copy(datasets / "rehearsal.jsonl", datasets / "rehearsal.anonymized.jsonl")  # what `anonymize FILE` writes
     assert cli(["validate", "--config", str(config)]) == 0
     found = [(p["file"], p["line"], p["field"], p["severity"], p["message"])
              for p in report_of(config)["problems"] if p["check"] == "unread_data_files"]  # fmt: skip
     message = ("no setting in project.toml names this file, so no step reads it: its examples are not trained on "
-               '(train = "datasets/train.jsonl" in [data]); to train on them, copy its lines into datasets/train.jsonl')  # fmt: skip
-    assert found == [("datasets/eval (1).JSONL", None, None, "warn", message), ("datasets/more_train.jsonl", None, None, "warn", message)]
+               '(train = "datasets/train.jsonl" in [data]); to train on them, add its lines to datasets/train.jsonl, or '
+               "point train at this file if it replaces that one")  # fmt: skip
+    anonymized = ("the anonymize command's copy of datasets/rehearsal.jsonl, but no setting in project.toml names it, so no "
+                  "step reads it; once you have checked its replacements, rename it to datasets/rehearsal.jsonl, replacing "
+                  "that file")  # fmt: skip
+    assert found == [("datasets/eval (1).JSONL", None, None, "warn", message), ("datasets/more_train.jsonl", None, None, "warn", message),
+                     ("datasets/rehearsal.anonymized.jsonl", None, None, "warn", anonymized)]  # fmt: skip
     out = capsys.readouterr().out
-    assert "WARN  Every data file is one project.toml names (2 found)" in out
+    assert "WARN  Every data file is one project.toml names (3 found)" in out
     assert f"datasets/more_train.jsonl: {message}" in out  # in the terminal too: a learner running validate locally sees it
 
 
