@@ -53,6 +53,15 @@ SHAREGPT_ROLES = {
     "function": "tool",
 }
 CHAT_ROLES = ("system", "user", "assistant", "tool")
+# Roles other tools write in "messages", which are not typos: (whose name it is, the role to write instead).
+ROLES_NAMED_ELSEWHERE = {
+    "function": ("OpenAI's older name for a tool's reply", "tool"),
+    "ipython": ("Llama 3's name for a tool's reply", "tool"),
+    "developer": ("OpenAI's newer name for the system turn", "system"),
+    "model": ("Gemma's name for the assistant turn", "assistant"),
+    "human": ("ShareGPT's name for the user turn", "user"),
+    "gpt": ("ShareGPT's name for the assistant turn", "assistant"),
+}
 
 
 @dataclass
@@ -155,6 +164,7 @@ def read_records(path: str | Path, display_name: str | None = None) -> list[tupl
 
 def _read(path: Path, name: str) -> tuple[list[tuple[int, dict]], list[tuple[int, str]]]:
     """The readable records, and (line, message) for each unreadable one."""
+    _refuse_other_file_kinds(path, name)
     text = read_learner_text(path, name)
     if text.lstrip().startswith("["):
         return _array_records(text, name)
@@ -172,6 +182,46 @@ def _read(path: Path, name: str) -> tuple[list[tuple[int, dict]], list[tuple[int
             "window writes JSON), but a .jsonl file holds each record on one line; put each record on one line, or make "
             'the file a JSON array: "[" before the first record, a comma between records and "]" after the last.'))]  # fmt: skip
     return records, errors
+
+
+LFS_POINTER = b"version https://git-lfs.github.com/spec/"  # how every Git LFS pointer file starts
+
+
+def _refuse_other_file_kinds(path: Path, name: str) -> None:
+    """One sentence for a file that is not JSON text at all, saying what it is: else each line of a CSV file
+    would be "not valid JSON", and a Parquet file or an Excel workbook "not valid UTF-8 text"."""
+    with path.open("rb") as handle:
+        start = handle.read(64)
+    convert = (
+        f"convert it to JSON Lines with `python -c \"import pandas as pd; pd.{{reader}}('{name}'{{options}}).to_json("
+        f"'{Path(name).with_suffix('.jsonl').as_posix()}', orient='records', lines=True, force_ascii=False)\"` "
+        "and point project.toml at the .jsonl file"
+    )
+    if start.startswith(LFS_POINTER):  # Git LFS keeps the data elsewhere; GitHub's checkout does not fetch it
+        raise UserError(
+            f"{where(name, 1)}: a Git LFS pointer, not the data: Git LFS keeps this file's content elsewhere, and "
+            "neither this checkout nor the GitHub workflows download it; run `git lfs pull`, delete the line of "
+            f".gitattributes that sends this file to LFS, then `git add --renormalize {name}` and commit."
+        )
+    if start.startswith(b"PAR1"):  # the magic bytes of every Parquet file (the Hub's datasets are often Parquet)
+        raise UserError(
+            f"{where(name, 1)}: a Parquet file, but this template reads JSON Lines text (one JSON object per line); "
+            + convert.format(reader="read_parquet", options="") + "."
+        )
+    if start.startswith(b"PK\x03\x04"):  # a ZIP archive: an Excel .xlsx or LibreOffice .ods workbook is one
+        raise UserError(
+            f"{where(name, 1)}: a ZIP archive (an Excel or LibreOffice workbook is one), but this template reads JSON "
+            'Lines text; save the sheet as "CSV UTF-8", with the columns prompt and completion, and run the command '
+            "on that file: it then says how to convert it."
+        )
+    if path.suffix.lower() in (".csv", ".tsv") and not start.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")):
+        # Every cell as text, as written: else 1990 becomes a number and an empty cell (or "NA", Namibia's code) null.
+        options = ", dtype=str, keep_default_na=False" + (", sep='\\t'" if path.suffix.lower() == ".tsv" else "")
+        raise UserError(
+            f"{where(name, 1)}: a {path.suffix[1:].upper()} table, but this template reads JSON Lines text (one JSON "
+            "object per line); name its columns prompt and completion (or instruction and output), then "
+            + convert.format(reader="read_csv", options=options) + "."
+        )
 
 
 def _record_spread_over_lines(text: str) -> tuple[int, int, bool] | None:
@@ -526,9 +576,9 @@ def _from_messages(record, name, line):
             raise UserError(f'{where(name, line, label)}: must be an object like {{"role": "user", "content": "..."}}.')
         role = message.get("role")
         if role not in CHAT_ROLES:
-            raise UserError(
-                f'{where(name, line, label + ".role")}: role {role!r} is not one of {", ".join(CHAT_ROLES)}; fix the spelling.'
-            )
+            whose, meant = ROLES_NAMED_ELSEWHERE.get(role, (None, None)) if isinstance(role, str) else (None, None)
+            fix = f'it is {whose}, so write "{meant}"' if meant else "fix the spelling"
+            raise UserError(f'{where(name, line, label + ".role")}: role {role!r} is not one of {", ".join(CHAT_ROLES)}; {fix}.')
         if "content" not in message:
             raise UserError(f'{where(name, line, label + ".content")}: missing; add "content": "..." to this message.')
         content = _content(message["content"], name, line, label + ".content")

@@ -78,6 +78,57 @@ def taught_flags(train: list[Example], evaluation: list[Example]) -> list[bool |
     return flags
 
 
+# English number words as digits, so that "seven" and "7", "twenty-one" and "21" compare equal in `folded`.
+UNITS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen " \
+        "seventeen eighteen nineteen".split()  # fmt: skip
+TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+LONGEST_RUN = 8  # words of a training `answer` looked for inside others: answers are a few words
+
+
+def folded(text: str) -> str:
+    """`normalise`, then without accents and with English number words as digits: "Lüderitz" -> "luderitz",
+    "Twenty-one" -> "21". Forms a person reads as the same answer, which `is_correct` does not (only validate uses this)."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", normalise(text)) if not unicodedata.combining(c))
+    words, result = plain.split(), []
+    while words:
+        word = words.pop(0)
+        if word in TENS:
+            ones = UNITS.index(words.pop(0)) if words and words[0] in UNITS[1:10] else 0
+            result.append(str(20 + 10 * TENS.index(word) + ones))
+        else:
+            result.append(str(UNITS.index(word)) if word in UNITS else word)
+    return " ".join(result)
+
+
+def taught_in_another_form(train: list[Example], evaluation: list[Example]) -> list[tuple[str, Example] | None]:
+    """For each eval example whose `answer` is taught by no training record: a training `answer` that may be the same
+    fact written another way, with its first example; else None.
+
+    Another way: the same after `folded` ("Luderitz" for "Lüderitz", "14" for "fourteen"), or one inside the
+    other as whole words ("1990" and "21 March 1990"). `taught_flags` counts none of these as taught, and `is_correct`
+    may score a reply that says what training taught as wrong; validate warns, so the learner writes one form.
+    """
+    whole: dict[str, tuple[str, Example]] = {}  # folded training answer -> (answer as written, first example)
+    inside: dict[str, tuple[str, Example]] = {}  # every run of words of a folded training answer -> the same
+    for group in phrasings_by_fact(train).values():
+        found = (key_fact(group[0]), group[0])
+        words = folded(found[0]).split()
+        whole.setdefault(" ".join(words), found)
+        for start in range(len(words)):
+            for end in range(start + 1, min(len(words), start + LONGEST_RUN) + 1):
+                inside.setdefault(" ".join(words[start:end]), found)
+    taught = taught_flags(train, evaluation)
+    return [_same_fact(key_fact(example), whole, inside) if flag is False else None for example, flag in zip(evaluation, taught)]
+
+
+def _same_fact(fact: str, whole: dict, inside: dict) -> tuple[str, Example] | None:
+    """The training answer equal to `fact` once folded, else one containing it, else the longest one it contains."""
+    words = folded(fact).split()
+    found = whole.get(" ".join(words)) or inside.get(" ".join(words))
+    shorter = (" ".join(words[start : start + size]) for size in range(len(words) - 1, 0, -1) for start in range(len(words) - size + 1))
+    return found or next((whole[run] for run in shorter if run in whole), None)
+
+
 def phrasing_distribution(phrasings_per_fact: list[int]) -> dict[str, int]:
     """How many facts are taught once, twice, and three or more times (from each fact's number of phrasings)."""
     return {

@@ -28,7 +28,7 @@ from .config import setting_locator
 from .data import Example, load_examples, load_split, require_conversations
 from .dataset_repo import datasheet_path, read_datasheet
 from .errors import EXIT_CHECKS_FAILED, EXIT_OK, UserError, where
-from .facts import key_fact, phrasing_distribution, phrasings_by_fact, taught_flags
+from .facts import folded, is_correct, key_fact, phrasing_distribution, phrasings_by_fact, taught_flags, taught_in_another_form
 from .language_id import LanguageDetector, name_of
 from .manifest import repo_ids
 from .names import load_name_finder
@@ -124,18 +124,22 @@ def main(cfg, args) -> int:
         facts = helper.submit(fact_columns, data, cfg.data.near_duplicate_threshold)
         text_checks = helper.submit(check_texts, data, cfg)
         resolved, tokenizer = load_for(cfg, weights=False)  # the checks read the config and the tokenizer only
+        require_template_accepts(data.rehearsal, tokenizer, "training", cfg.model.base)
+        require_template_accepts(data.general, tokenizer, "evaluate", cfg.model.base)
         table, template_errors = example_table(data, tokenizer)
         unusual_settings = check_settings(cfg, resolved, tokenizer, table)  # a setting that cannot work stops here
         table = with_fact_columns(table, facts.result())
         with staging_folder(out) as staging:
             checks = [
                 check_split_sizes(data, cfg.data.min_examples),
+                check_unread_data_files(cfg),
                 check_training_settings(cfg, unusual_settings),
                 check_hub_names(cfg),
                 check_space_access(cfg),
                 *run_expectations(table, cfg.model.max_length, staging / "data_docs", cfg.evaluate.max_new_tokens),
                 check_role_order(data, template_errors),
                 check_system_prompts(data),
+                check_eval_key_facts(data),
                 check_tool_definitions(data),
                 check_empty_turns(data),
                 check_chat_markup(passages(data), special_tokens(tokenizer), cfg.model.base),
@@ -290,6 +294,21 @@ def require_questions(examples: list[Example], step: str) -> None:
             )
 
 
+def require_template_accepts(examples: list[Example], tokenizer, step: str, model: str) -> None:
+    """The rehearsal and forgetting-check questions are asked with the base model's chat template, as the eval
+    questions are, but the role-order check reads only train and eval: a question the template refuses (a system
+    turn for Gemma, whose template has no system role) stopped `step` with a traceback after the merge."""
+    asked = [example for example in examples if example.messages and example.messages[-1]["role"] == "assistant"]
+    _, errors = render_chats(tokenizer, [example.prompt_messages for example in asked], add_generation_prompt=True)
+    if errors:
+        example = asked[min(errors)]
+        raise UserError(
+            f"{where(example.file, example.line, example.fields[0].split('[')[0])}: the chat template of {model} refuses "
+            f'this question ("{errors[min(errors)]}"), so {step} would stop after the merge; change the conversation as '
+            "the error says (this model's template may have no system role, or need user and assistant turns to alternate)."
+        )
+
+
 def require_text_answers(examples: list[Example], scored: bool = True) -> None:
     """A record's `answer` (the key fact) must be text, and not empty where evaluate scores it: evaluate ignores any
     other value and scores the reply against the whole reference answer instead, which a right short reply rarely
@@ -338,8 +357,6 @@ def example_table(data: Datasets, tokenizer):
     Also returns {row number: error} for conversations the model's chat template refused.
     """
     import pandas as pd
-
-    from .facts import is_correct  # the evaluation's own rule for a right answer
 
     rows = [(split, example) for split, examples in data.splits().items() for example in examples]
     totals, answer_tokens, prompt_tokens, template_errors = count_tokens(tokenizer, [example for _, example in rows])
@@ -672,7 +689,9 @@ PHRASINGS_FIX = (
 UNTAUGHT_FIX = (
     "This measures knowledge the model was never given: no training example teaches the fact, so the question "
     "tests what the base model happened to know, not what tuning taught it. Teach the fact in the training data "
-    "(in several phrasings), or remove the question or replace it with one about a fact you teach."
+    "(in several phrasings), or remove the question or replace it with one about a fact you teach. Where the message "
+    "names a training `answer` that may be the same fact written another way, write the fact the same way in both files: "
+    "evaluate counts a reply right only if it contains the eval `answer` as written."
 )
 
 
@@ -683,6 +702,7 @@ class FactColumns:
     fact: list[str | None]  # the record's `answer`; None where it has none
     phrasings: list[int | None]  # on the first training example of each fact: how many phrasings teach it
     taught: list[bool | None]  # on eval examples: whether training teaches the fact; None where that cannot be told
+    taught_as: list[str | None]  # on eval examples not taught: why a training answer may be the same fact in another form
 
 
 def fact_columns(data: Datasets, threshold: float) -> FactColumns:
@@ -692,17 +712,34 @@ def fact_columns(data: Datasets, threshold: float) -> FactColumns:
     for group in training_facts(data.train, threshold):
         phrasings[row_of[id(group[0])]] = distinct_phrasings(group)
     taught = [None] * len(data.train) + taught_flags(data.train, data.eval)
-    return FactColumns([key_fact(example) for example in data.examples()], phrasings, taught)
+    other_forms = taught_in_another_form(data.train, data.eval)
+    taught_as = [None] * len(data.train) + [
+        another_form(key_fact(example), *found) if found else None for example, found in zip(data.eval, other_forms)
+    ]
+    return FactColumns([key_fact(example) for example in data.examples()], phrasings, taught, taught_as)
+
+
+def another_form(fact: str, trained: str, example: Example) -> str:
+    """Why the eval `answer` `fact` may be the training answer `trained` written another way, and what that costs."""
+    said = f'"{fact}" is not the `answer` of any training example, but "{trained}" is ({example.location})'
+    if folded(fact) == folded(trained):
+        said += ", the same but for accents or number words"
+    if is_correct(trained, fact):  # "1990" inside "21 March 1990": scored right, but counted as never taught
+        return (said + ", which contains it: if both are the same fact, write it the same way in both files, or the "
+                "results count this question among those about facts never taught")  # fmt: skip
+    return (said + f': a reply that says "{trained}", as training taught, is scored wrong, since it does not contain '
+            f'"{fact}"; if both are the same fact, write it the same way in both files')  # fmt: skip
 
 
 def with_fact_columns(table, columns: FactColumns):
-    """The example table with the columns `fact`, `fact_phrasings` and `fact_taught` added."""
+    """The example table with the columns `fact`, `fact_phrasings`, `fact_taught` and `fact_taught_as` added."""
     import pandas as pd
 
     return table.assign(
         fact=pd.Series(columns.fact, index=table.index, dtype=object),
         fact_phrasings=pd.Series(columns.phrasings, index=table.index, dtype="float64"),  # None becomes NaN: not checked
         fact_taught=pd.Series(columns.taught, index=table.index, dtype=object),
+        fact_taught_as=pd.Series(columns.taught_as, index=table.index, dtype=object),
     )
 
 
@@ -782,13 +819,18 @@ def fact_rules(table) -> list[RowRule]:
                 UNTAUGHT_FIX,
                 "ExpectColumnValuesToBeInSet",
                 {"column": "fact_taught", "value_set": [True]},
-                lambda row: ("answer", f'"{row.fact}" is never taught in the training data: '
-                                       "this measures knowledge the model was never given"),
+                explain_untaught,
                 severity="warn",
                 details=details,
             )
         )  # fmt: skip
     return rules
+
+
+def explain_untaught(row) -> tuple[str, str]:
+    if isinstance(row.fact_taught_as, str):  # perhaps taught after all, in another form
+        return "answer", row.fact_taught_as
+    return "answer", f'"{row.fact}" is never taught in the training data: this measures knowledge the model was never given'
 
 
 def explain_single_phrasing(row) -> tuple[str, str]:
@@ -833,6 +875,50 @@ def check_split_sizes(data: Datasets, min_examples: int) -> Check:
         )
         check.problems.append(Problem(check.id, "warn", message, data.names["eval"]))
     return check
+
+
+DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet")  # files that look like examples to a learner
+
+
+def check_unread_data_files(cfg) -> Check:
+    """A data file next to the named ones that no setting names is read by no step: a learner who adds
+    datasets/more_train.jsonl believes it trains, and nothing else would say it does not."""
+    named = {cfg.path(name) for _, _, name in cfg.data_files()}
+    # A setting set to "" switches its part off on purpose (probes = ""): the file it names by default may stay.
+    defaults = type(cfg)().data_files()
+    switched_off = {cfg.path(name) for section, key, name in defaults if not getattr(getattr(cfg, section), key).strip()}
+    folders = sorted({path.parent for path in named if path.parent.is_dir()})
+    check = Check(
+        "unread_data_files",
+        "Every data file is one project.toml names",
+        "Each [data] setting names one file, and no step reads a file no setting names: to train on its examples, "
+        "copy them into the file [data] train names (or, as held-out questions, into the [data] eval file), or "
+        "delete it if it is only a copy.",
+        details="looked in " + ", ".join(_shown_path(cfg, folder) + "/" for folder in folders),
+        in_terminal=True,
+    )
+    for folder in folders:
+        for path in sorted(folder.iterdir()):
+            if path.suffix.lower() in DATA_SUFFIXES and path.is_file() and path.resolve() not in named | switched_off:
+                check.problems.append(Problem(check.id, "warn", _unread_because(cfg, path), _shown_path(cfg, path)))
+    return check
+
+
+def _unread_because(cfg, path: Path) -> str:
+    if ".anonymized." in path.name:  # what `anonymize FILE` writes next to FILE: it replaces FILE, adding it would repeat each example
+        original = _shown_path(cfg, path.with_name(path.name.replace(".anonymized.", ".")))
+        return (f"the anonymize command's copy of {original}, but no setting in project.toml names it, so no step reads "
+                f"it; once you have checked its replacements, rename it to {original}, replacing that file")  # fmt: skip
+    return (
+        "no setting in project.toml names this file, so no step reads it: its examples are not trained on "
+        f'(train = "{cfg.data.train}" in [data]); to train on them, add its lines to {cfg.data.train}, or point train '
+        "at this file if it replaces that one"
+    )
+
+
+def _shown_path(cfg, path: Path) -> str:
+    """A path as project.toml would write it: relative to the project's folder, with / between folders."""
+    return Path(os.path.relpath(path, cfg.root.resolve())).as_posix()
 
 
 def check_training_settings(cfg, unusual: list[SettingWarning]) -> Check:
@@ -961,6 +1047,31 @@ def check_system_prompts(data: Datasets) -> Check:
         )
         check.flag(example, message, example.fields[0] if turn is not None else None, severity="warn")
     check.unlisted = len(mismatched) - len(mismatched[:SYSTEM_PROMPTS_LISTED])
+    return check
+
+
+def check_eval_key_facts(data: Datasets) -> Check:
+    """An eval record without the `answer` the others have is scored against its whole reference answer, which a right
+    reply rarely repeats word for word: the question counts as wrong for both models, and accuracy drops silently."""
+    check = Check(
+        "eval_key_facts",
+        "Eval questions have an `answer` key fact like the others",
+        'Add "answer" with the key fact (a name, a number, a few words) to these eval records: evaluate counts a reply '
+        "right when it contains the record's `answer`, and without one only when it contains the whole reference answer.",
+    )
+    have = sum(key_fact(example) is not None for example in data.eval)
+    trained = sum(key_fact(example) is not None for example in data.train)
+    others = f"{have} of {len(data.eval)} eval questions" if have else f"{trained} of {len(data.train)} training examples"
+    check.details = f"{have} of {len(data.eval)} eval questions have an `answer`"
+    if not have and not trained:  # the data uses no key facts: every question is scored against its whole reference
+        return check
+    for example in data.eval:
+        if key_fact(example) is None:
+            reference = " ".join(example.answer.split())
+            shown = reference[:80] + ("..." if len(reference) > 80 else "")
+            check.flag(example, f'no `answer`, although {others} have one, so a reply is scored right only if it contains '
+                       f'the whole reference answer ("{shown}"), which a right reply rarely repeats word for word; add "answer" '
+                       "with the key fact", "answer", severity="warn")  # fmt: skip
     return check
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -129,6 +131,96 @@ def test_a_data_file_saved_as_utf16_says_so(tmp_path):
     assert str(raised.value) == ('train.jsonl:1: saved as UTF-16 (what Windows Notepad calls "Unicode"), which this template '
                                  'cannot read; save it again with the encoding "UTF-8".')  # fmt: skip
 
+
+
+def test_a_git_lfs_pointer_says_the_data_was_not_downloaded(tmp_path):
+    """A clone without git-lfs, and GitHub's checkout, leave the pointer in place of a file Git LFS stores."""
+    path = tmp_path / "train.jsonl"
+    path.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:" + "4d7a" * 16 + "\nsize 12345\n")
+    with pytest.raises(UserError) as raised:
+        read_records(path, "datasets/train.jsonl")  # every step's reader: the loader and validate's probe reader
+    assert str(raised.value) == (
+        "datasets/train.jsonl:1: a Git LFS pointer, not the data: Git LFS keeps this file's content elsewhere, and "
+        "neither this checkout nor the GitHub workflows download it; run `git lfs pull`, delete the line of "
+        ".gitattributes that sends this file to LFS, then `git add --renormalize datasets/train.jsonl` and commit."
+    )  # before: three lines of "not valid JSON (Expecting value at column 1)"
+
+
+CONVERT = "to_json('datasets/train.jsonl', orient='records', lines=True, force_ascii=False)\"` and point project.toml at the .jsonl file."
+
+
+@pytest.mark.parametrize("suffix, reader", [
+    (".csv", "read_csv('datasets/train.csv', dtype=str, keep_default_na=False)"),
+    (".tsv", "read_csv('datasets/train.tsv', dtype=str, keep_default_na=False, sep='\\t')"),
+])  # fmt: skip
+def test_a_csv_table_is_named_with_the_command_that_converts_it(tmp_path, suffix, reader):
+    separator = "," if suffix == ".csv" else "\t"
+    rows = [["prompt", "completion", "answer", "category"], ["When did Namibia become independent?", "In 1990.", "1990", "NA"]]
+    path = tmp_path / f"train{suffix}"
+    path.write_text("".join(separator.join(row) + "\n" for row in rows), encoding="utf-8")
+    with pytest.raises(UserError) as raised:
+        load_examples(path, display_name=f"datasets/train{suffix}")
+    table = suffix[1:].upper()
+    assert str(raised.value) == (
+        f"datasets/train{suffix}:1: a {table} table, but this template reads JSON Lines text (one JSON object per line); "
+        "name its columns prompt and completion (or instruction and output), then convert it to JSON Lines with "
+        f'`python -c "import pandas as pd; pd.{reader}.' + CONVERT
+    )  # before: one "not valid JSON" per line
+    # The command it gives works, and keeps a year and "NA" (Namibia) as text.
+    command = str(raised.value).split("`")[1].removeprefix('python -c "').removesuffix('"')
+    (tmp_path / "datasets").mkdir()
+    path.rename(tmp_path / "datasets" / path.name)
+    subprocess.run([sys.executable, "-c", command], cwd=tmp_path, check=True)
+    [example] = load_examples(tmp_path / "datasets" / "train.jsonl")
+    assert example.messages[1]["content"] == "In 1990." and example.meta == {"answer": "1990", "category": "NA"}
+
+
+def test_a_parquet_file_is_named_with_the_command_that_converts_it(tmp_path):
+    import pandas as pd
+
+    (tmp_path / "datasets").mkdir()
+    pd.DataFrame([{"prompt": "Capital of Namibia?", "completion": "Windhoek."}]).to_parquet(tmp_path / "datasets" / "train.parquet")
+    with pytest.raises(UserError) as raised:
+        load_examples(tmp_path / "datasets" / "train.parquet", display_name="datasets/train.parquet")
+    assert str(raised.value) == (
+        "datasets/train.parquet:1: a Parquet file, but this template reads JSON Lines text (one JSON object per line); "
+        "convert it to JSON Lines with `python -c \"import pandas as pd; pd.read_parquet('datasets/train.parquet')." + CONVERT
+    )  # before: "not valid UTF-8 text (an editor saved it in another encoding, ...)"
+    command = str(raised.value).split("`")[1].removeprefix('python -c "').removesuffix('"')
+    subprocess.run([sys.executable, "-c", command], cwd=tmp_path, check=True)
+    assert load_examples(tmp_path / "datasets" / "train.jsonl")[0].answer == "Windhoek."
+
+
+def test_a_spreadsheet_workbook_says_to_save_it_as_csv(tmp_path):
+    import zipfile
+
+    path = tmp_path / "train.xlsx"
+    with zipfile.ZipFile(path, "w") as workbook:  # an .xlsx file is a ZIP archive of XML files
+        workbook.writestr("xl/workbook.xml", "<workbook/>")
+    with pytest.raises(UserError) as raised:
+        load_examples(path, display_name="datasets/train.xlsx")
+    assert str(raised.value) == (
+        "datasets/train.xlsx:1: a ZIP archive (an Excel or LibreOffice workbook is one), but this template reads JSON "
+        'Lines text; save the sheet as "CSV UTF-8", with the columns prompt and completion, and run the command on that '
+        "file: it then says how to convert it."
+    )
+
+
+
+@pytest.mark.parametrize("role, whose, meant", [
+    ("function", "OpenAI's older name for a tool's reply", "tool"),
+    ("developer", "OpenAI's newer name for the system turn", "system"),
+    ("model", "Gemma's name for the assistant turn", "assistant"),
+])  # fmt: skip
+def test_a_role_another_tool_writes_names_the_role_to_write(tmp_path, role, whose, meant):
+    """Not a typo, so "fix the spelling" (what it said before) does not help."""
+    path = tmp_path / "train.jsonl"
+    messages = [{"role": "user", "content": "Capital?"}, {"role": role, "content": "Windhoek"}, {"role": "assistant", "content": "Windhoek."}]
+    path.write_text(json.dumps({"messages": messages}) + "\n", encoding="utf-8")
+    with pytest.raises(UserError) as raised:
+        load_examples(path, display_name="datasets/train.jsonl")
+    assert str(raised.value) == (f'datasets/train.jsonl:1 field "messages[1].role": role {role!r} is not one of system, user, '
+                                 f'assistant, tool; it is {whose}, so write "{meant}".')  # fmt: skip
 
 BROKEN = [
     ("bad_json.jsonl", "broken/bad_json.jsonl:3: not valid JSON"),

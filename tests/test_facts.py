@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from scripts.data import load_examples
-from scripts.facts import phrasing_distribution, phrasings_by_fact, taught_flags
+from scripts.facts import folded, is_correct, phrasing_distribution, phrasings_by_fact, taught_flags, taught_in_another_form
 from scripts.validate import (
     SINGLE_PHRASINGS_LISTED,
     Datasets,
@@ -183,6 +183,54 @@ def test_an_eval_question_about_an_untaught_fact_is_named(tmp_path, tokenizer):
     assert check.problems[0].field == "answer"
     assert check.details == "2 eval questions checked; 1 could not be checked (no `answer` field to match)"
     assert "remove the question or replace it" in check.fix and "Teach the fact" in check.fix
+
+
+
+def test_folding_accents_and_number_words():
+    assert [folded(text) for text in ("Lüderitz", "Twenty-one", "SEVEN regions", "zero", "the 14th", "Ōtjiwarongo")] == [
+        "luderitz", "21", "7 regions", "0", "the 14th", "otjiwarongo"]  # fmt: skip
+
+
+# Training answers, and eval answers a person reads as the same fact, which evaluate scores as another one.
+FORMS_TRAINED = phrasings("Lüderitz", 3) + phrasings("14", 3) + phrasings("1990", 3) + phrasings("26 August", 3)
+FORMS_ASKED = [
+    qa("Which harbour town lies south of the dunes?", "Luderitz.", "Luderitz"),  # accents
+    qa("How many regions has Namibia?", "Fourteen regions.", "fourteen"),  # number word
+    qa("When did Namibia become independent?", "On 21 March 1990.", "21 March 1990"),  # more than trained
+    qa("In which month is Heroes' Day?", "In August.", "August"),  # less than trained: inside "26 August"
+    qa("Which desert lines the coast?", "The Namib Desert.", "Namib Desert"),  # really never taught
+]
+
+
+def test_an_eval_answer_taught_in_another_form_is_found_with_its_training_example(tmp_path):
+    data = datasets(tmp_path, FORMS_TRAINED, FORMS_ASKED)
+    found = [(trained, example.line) if trained else None for trained, example in
+             (match or (None, None) for match in taught_in_another_form(data.train, data.eval))]  # fmt: skip
+    assert found == [("Lüderitz", 1), ("14", 4), ("1990", 7), ("26 August", 10), None]
+    assert taught_flags(data.train, data.eval) == [False] * 5  # what the results' taught/untaught split counts
+    # evaluate's rule scores a reply that says what training taught as wrong, except where it contains the eval answer:
+    assert [is_correct(f"It is {trained}.", asked) for trained, asked in
+            (("Lüderitz", "Luderitz"), ("14", "fourteen"), ("1990", "21 March 1990"), ("26 August", "August"))] == [
+        False, False, False, True]  # fmt: skip
+
+
+def test_the_untaught_warning_names_the_training_answer_in_another_form(tmp_path, tokenizer):
+    check = fact_checks(tmp_path, tokenizer, FORMS_TRAINED, FORMS_ASKED)["eval_fact_taught"]
+    scored_wrong = ': a reply that says "{0}", as training taught, is scored wrong, since it does not contain "{1}"; if both ' \
+                   "are the same fact, write it the same way in both files"  # fmt: skip
+    assert places(check) == [  # before: each said '"..." is never taught in the training data'
+        ("datasets/eval.jsonl", 1, '"Luderitz" is not the `answer` of any training example, but "Lüderitz" is '
+                                   "(datasets/train.jsonl:1), the same but for accents or number words" + scored_wrong.format("Lüderitz", "Luderitz")),
+        ("datasets/eval.jsonl", 2, '"fourteen" is not the `answer` of any training example, but "14" is '
+                                   "(datasets/train.jsonl:4), the same but for accents or number words" + scored_wrong.format("14", "fourteen")),
+        ("datasets/eval.jsonl", 3, '"21 March 1990" is not the `answer` of any training example, but "1990" is '
+                                   "(datasets/train.jsonl:7)" + scored_wrong.format("1990", "21 March 1990")),
+        ("datasets/eval.jsonl", 4, '"August" is not the `answer` of any training example, but "26 August" is (datasets/train.jsonl:10), '
+                                   "which contains it: if both are the same fact, write it the same way in both files, or the "
+                                   "results count this question among those about facts never taught"),
+        ("datasets/eval.jsonl", 5, '"Namib Desert" is never taught in the training data: this measures knowledge the model was never given'),
+    ]  # fmt: skip
+    assert "written another way" in check.fix
 
 
 def test_eval_questions_about_taught_facts_pass_quietly(tmp_path, tokenizer):

@@ -34,6 +34,7 @@ from scripts.validate import (
     check_duplicates,
     check_chat_markup,
     check_empty_turns,
+    check_eval_key_facts,
     check_html_entities,
     check_leakage,
     check_near_duplicates,
@@ -128,6 +129,10 @@ EXPECTED = [
     ("train_eval_leakage", "fail", "datasets/eval.jsonl", 2, None, "same question as datasets/train.jsonl:3"),
     ("train_eval_leakage", "fail", "datasets/eval.jsonl", 4, None, "similar to the question at datasets/train.jsonl:2"),
     ("category_known", "warn", "datasets/eval.jsonl", 3, "category", '"sports"'),
+    ("eval_key_facts", "warn", "datasets/eval.jsonl", 2, "answer", 'no `answer`, although 2 of 4 eval questions have one, '
+                                                                    'so a reply is scored right only if it contains the whole '
+                                                                    'reference answer ("The Atlantic Ocean.")'),
+    ("eval_key_facts", "warn", "datasets/eval.jsonl", 3, "answer", "no `answer`, although 2 of 4 eval questions have one"),
     ("enough_examples", "warn", "datasets/eval.jsonl", None, None, "only 4 eval questions: even if the tuned model got all"),
     ("probe_pairs", "warn", "datasets/probes.jsonl", 2, "prompt_b", 'with "Katima Mulilo" swapped for "Windhoek": other words'),
     # 19 of 20 facts are taught once (line 11 is a copy of line 1, not a new phrasing); the first 5 are named.
@@ -166,7 +171,7 @@ def test_failed_checks_exit_1_with_a_short_summary(checks_run, checks_report):
     assert f"Report: {config.parent / 'outputs' / 'validate' / 'report.md'}" in result.stdout
     assert checks_report["verdict"] == "fail"
     assert checks_report["counts"] == {
-        "train": 25, "eval": 4, "probes": 2, "checks_failed": 10, "checks_warned": 9, "problems": 15, "warnings": 28,
+        "train": 25, "eval": 4, "probes": 2, "checks_failed": 10, "checks_warned": 10, "problems": 15, "warnings": 30,
     }  # fmt: skip
     assert checks_report["token_lengths"]["over_limit"] == 1
     assert checks_report["token_lengths"]["train"]["max"] > 256
@@ -1516,3 +1521,86 @@ def test_a_data_file_outside_datasets_is_a_warning_because_train_would_not_start
     if warned:
         message = check_data_locations(cfg, setting_locator(cfg))[0].message
         assert message.startswith(f'"{train_path}" is outside datasets/, and the Train workflow starts on main only when')
+
+
+def test_a_data_file_no_setting_names_is_a_warning_naming_it(tmp_path, tiny_model_dir, capsys):
+    """A learner who adds datasets/more_train.jsonl believes it trains; no step reads it, and nothing else said so."""
+    config = make_project(tmp_path, tiny_model_dir)
+    set_values(config, "data", probes="")  # switched off on purpose: the bundled probes.jsonl left in place is not reported
+    datasets = tmp_path / "datasets"
+    shutil.copy(datasets / "train.jsonl", datasets / "more_train.jsonl")
+    shutil.copy(datasets / "eval.jsonl", datasets / "eval (1).JSONL")  # a browser's name for a second download
+    (datasets / "notes.txt").write_text("sources to check\n")  # not a data file
+    shutil.copy(datasets / "rehearsal.jsonl", datasets / "rehearsal.anonymized.jsonl")  # what `anonymize FILE` writes
+    assert cli(["validate", "--config", str(config)]) == 0
+    found = [(p["file"], p["line"], p["field"], p["severity"], p["message"])
+             for p in report_of(config)["problems"] if p["check"] == "unread_data_files"]  # fmt: skip
+    message = ("no setting in project.toml names this file, so no step reads it: its examples are not trained on "
+               '(train = "datasets/train.jsonl" in [data]); to train on them, add its lines to datasets/train.jsonl, or '
+               "point train at this file if it replaces that one")  # fmt: skip
+    anonymized = ("the anonymize command's copy of datasets/rehearsal.jsonl, but no setting in project.toml names it, so no "
+                  "step reads it; once you have checked its replacements, rename it to datasets/rehearsal.jsonl, replacing "
+                  "that file")  # fmt: skip
+    assert found == [("datasets/eval (1).JSONL", None, None, "warn", message), ("datasets/more_train.jsonl", None, None, "warn", message),
+                     ("datasets/rehearsal.anonymized.jsonl", None, None, "warn", anonymized)]  # fmt: skip
+    out = capsys.readouterr().out
+    assert "WARN  Every data file is one project.toml names (3 found)" in out
+    assert f"datasets/more_train.jsonl: {message}" in out  # in the terminal too: a learner running validate locally sees it
+
+
+def test_eval_questions_without_the_answer_the_others_have_are_a_warning(tmp_path):
+    """evaluate scores such a question against its whole reference answer: wrong for both models, however right the reply."""
+    from scripts.facts import is_correct, reference_key
+
+    def write(name: str, records: list[dict]) -> list:
+        (tmp_path / name).write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+        return load_examples(tmp_path / name, display_name=f"datasets/{name}")
+
+    def record(question: str, reply: str, answer: str | None = None) -> dict:
+        return {"messages": [{"role": "user", "content": question}, {"role": "assistant", "content": reply}]} | (
+            {"answer": answer} if answer else {})
+
+    train = write("train.jsonl", [record("Capital of Namibia?", "Windhoek is the capital.", "Windhoek")])
+    keyed = record("Seat of government?", "Windhoek is the seat of government.", "Windhoek")
+    unkeyed = record("Longest river on the border?", "The Orange River is the longest river on Namibia's border.")
+    assert not is_correct("The Orange River.", reference_key(write("one.jsonl", [unkeyed])[0]))  # a right reply, scored wrong
+
+    def found(evaluation: list[dict], training=train) -> list[tuple]:
+        names = {"train": "datasets/train.jsonl", "eval": "datasets/eval.jsonl", "probes": ""}
+        check = check_eval_key_facts(Datasets(training, write("eval.jsonl", evaluation), [], names))
+        return [(p.file, p.line, p.field, p.severity, p.message) for p in check.problems]
+
+    assert found([keyed, unkeyed]) == [("datasets/eval.jsonl", 2, "answer", "warn", (
+        "no `answer`, although 1 of 2 eval questions have one, so a reply is scored right only if it contains the whole "
+        "reference answer (\"The Orange River is the longest river on Namibia's border.\"), which a right reply rarely "
+        'repeats word for word; add "answer" with the key fact'))]  # fmt: skip
+    assert found([unkeyed])[0][4].startswith("no `answer`, although 1 of 1 training examples have one, so")  # none in eval
+    assert found([keyed]) == []
+    untyped = write("plain.jsonl", [record("Capital of Namibia?", "Windhoek.")])
+    assert found([unkeyed], untyped) == []  # a project that uses no key facts is scored by its references throughout
+
+
+def test_a_rehearsal_or_forgetting_check_question_the_chat_template_refuses_stops_validate(tmp_path, real_model_dir, capsys):
+    """Gemma's template has no system role; validate's role-order check reads train and eval only, and training (which
+    asks the base model each rehearsal question) stopped with a traceback after the merge: "System role not supported"."""
+    from families import FAMILIES, build_tiny_family_model
+
+    gemma = build_tiny_family_model(FAMILIES["gemma2"], real_model_dir, tmp_path / "gemma")
+    capsys.readouterr()  # its progress bar
+    (tmp_path / "project").mkdir()
+    config = make_project(tmp_path / "project", gemma)
+    datasets = tmp_path / "project" / "datasets"
+    system = {"role": "system", "content": "Answer in one sentence."}
+    for name, line, step in (("rehearsal.jsonl", 2, "training"), ("general_knowledge.jsonl", 3, "evaluate")):
+        original = (datasets / name).read_text(encoding="utf-8")
+        lines = original.splitlines()
+        record = json.loads(lines[line - 1])
+        record["messages"].insert(0, system)
+        lines[line - 1] = json.dumps(record)
+        (datasets / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        assert_data_stops(config, capsys, (
+            f'datasets/{name}:{line} field "messages": the chat template of {gemma} refuses this question ("System role not '
+            f'supported"), so {step} would stop after the merge; change the conversation as the error says (this model\'s '
+            "template may have no system role, or need user and assistant turns to alternate)."
+        ))  # fmt: skip
+        (datasets / name).write_text(original, encoding="utf-8")
