@@ -120,6 +120,15 @@ class Runner:
             "# GitHub's answer on a new copy, where Actions may not open pull requests yet\n"
             "if sys.argv[1:3] == os.environ.get('FAKE_GH_REFUSES', '').split():\n"
             "    sys.exit('pull request create failed: GraphQL: GitHub Actions is not permitted to create or approve pull requests (createPullRequest)')\n"
+            "# a new pull request's address, as gh prints it\n"
+            "if sys.argv[1:3] == ['pr', 'create']: print('https://github.com/ada-learner/namibia-qa/pull/12')\n"
+            "# the open pull requests (JSON in FAKE_GH_OPEN_PRS) through the workflow's --jq filter, applied by jq: gh has\n"
+            "# the same language built in (gojq)\n"
+            "if sys.argv[1:3] == ['pr', 'list'] and os.environ.get('FAKE_GH_OPEN_PRS'):\n"
+            "    import subprocess\n"
+            "    jq = subprocess.run(['jq', '-r', sys.argv[sys.argv.index('--jq') + 1]], input=os.environ['FAKE_GH_OPEN_PRS'],\n"
+            "                        capture_output=True, text=True, check=True)\n"
+            "    print(jq.stdout, end='')\n"
         )
         gh.chmod(0o755)
 
@@ -353,7 +362,9 @@ def test_pull_request_train_review_merge_publish(tmp_path, tiny_model_dir, monke
     assert create[create.index("--head") + 1] == branch
     body = (opened.work / create[create.index("--body-file") + 1]).read_text()
     assert "<!-- results-pr -->" in body and "Rubric pre-score" in body and "| Accuracy" in body
-    assert f"https://github.com/ada-learner/namibia-qa/blob/{branch}/results/" in body  # images from the branch
+    # The images link to the branch's commit, which GitHub keeps after the branch is deleted; not to the branch.
+    commit = git("rev-parse", branch, cwd=bare)
+    assert f"https://github.com/ada-learner/namibia-qa/blob/{commit}/results/" in body and f"/blob/{branch}/" not in body
 
     # 4. The mentor merges the results pull request: the prepare job (no secrets) writes the exact trees, and the
     #    publishing job checks the trees it downloads against its own checkout's manifest (a dry run: no token here).
@@ -715,6 +726,32 @@ def test_export_merges_into_the_weights_training_used(tmp_path, monkeypatch, sta
     monkeypatch.setattr("huggingface_hub.snapshot_download", lambda model_id, revision="main", allow_patterns=None: str(tmp_path))
     monkeypatch.setattr(model, "convert_bundled", lambda model_id: tmp_path / "bundled")
     assert model.resolve_base("HuggingFaceTB/SmolLM2-135M-Instruct").source == source
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="needs jq to apply the workflow's --jq filter (gh has it built in)")
+def test_a_new_results_pull_request_closes_those_of_older_runs(tmp_path, monkeypatch):
+    """Two merges, two Train runs, two results pull requests: the older run was trained on older data, and merged after
+    the newer one opened it would publish that older model and leave the newer one in conflict on binary files. The
+    results job closes the open results pull requests of older runs (by run id), with a comment naming the new one,
+    and leaves a newer run's and every other pull request open. GitHub's answers come from a fake gh; the --jq filter
+    runs in jq here (gh's built-in gojq is not run)."""
+    bare, learner = make_learner_repo(tmp_path, tmp_path / "no-model-needed")
+    git("push", "-q", "origin", "main", cwd=learner)
+    runner = Runner(tmp_path, bare, context("main"))
+    handed_over = runner.artifacts / "results"  # what the train job uploads: results/ and outputs/rubric/
+    (handed_over / "results").mkdir(parents=True)
+    (handed_over / "results" / "manifest.json").write_text('{"schema": 1, "repos": {}}\n', encoding="utf-8")
+    (handed_over / "outputs" / "rubric").mkdir(parents=True)
+    (handed_over / "outputs" / "rubric" / "pr_body.md").write_text("<!-- results-pr -->\n", encoding="utf-8")
+    open_prs = [{"number": 5, "headRefName": "results/run-4000"}, {"number": 8, "headRefName": "results/run-9999"},
+                {"number": 9, "headRefName": "more-data"}, {"number": 11, "headRefName": "results/run-old-name"}]  # fmt: skip
+    monkeypatch.setenv("FAKE_GH_OPEN_PRS", json.dumps(open_prs))
+    job = runner.run_job("train.yml", "results-pr", "main", needs={"train": {"outputs": {"stage": "train-here"}}})
+    assert not job.failed, job
+    closed = [call for call in runner.gh_calls() if call[:2] == ["pr", "close"]]
+    assert [call[2] for call in closed] == ["5"], closed  # run 4000 < 4242; run 9999 is newer; the rest are no run's
+    comment = closed[0][closed[0].index("--comment") + 1]
+    assert comment.startswith("Superseded by #12, the results of a newer training run (run 4242)."), comment
 
 
 # ---------------------------------------------------------------- which commit a Publish run may upload
