@@ -111,6 +111,7 @@ def build_export(cfg, adapter: Path, questions: list[str], out: Path, converter:
         "adapter": _shown(cfg, adapter),
         # what the merged model is made from: an app's transcript records it, and the rubric compares (rubric.py)
         "adapter_sha256": sha256_of(adapter / "adapter_model.safetensors"),
+        "libraries": library_versions(),
         "merged": "merged",
         "questions": questions,
     }
@@ -198,6 +199,17 @@ def check_questions(cfg, count: int) -> list[str]:
     if not examples:
         raise UserError(f"{cfg.data.eval}: no examples; the export checks ask the eval questions, so add some.")
     return [example.prompt_messages[-1]["content"] for example in examples]
+
+
+# The libraries whose versions can change the merged weights' bytes: their arithmetic, or how they load and save.
+WEIGHT_LIBRARIES = ("torch", "transformers", "peft", "safetensors", "numpy")
+
+
+def library_versions() -> str:
+    """E.g. "torch 2.13.0, transformers 5.24.0, ...": publish names them when a rebuilt GGUF file differs."""
+    from importlib.metadata import version
+
+    return ", ".join(f"{name} {version(name)}" for name in WEIGHT_LIBRARIES)
 
 
 def check_same_weights_as_training(cfg, resolved) -> None:
@@ -516,6 +528,7 @@ def record_derived_files(cfg, target: Path, report: dict, inputs: dict, gguf_typ
             "base_source": report["base_source"],
             "base_weights": report["base_weights"],
             "converter": report["gguf"]["converter"],
+            "libraries": report["libraries"],
             "inputs": inputs,
             "files": files,
         },

@@ -388,8 +388,9 @@ def prepare_derived(cfg, manifest: dict) -> list[str]:
             reason = mismatch(folder, derived["folder"], item)
             if reason:
                 problems.append(
-                    f"{reason}, also when rebuilt from the reviewed files: the base model weights or the GGUF converter "
-                    f"probably differ from the ones used for review ({differences(derived, made)}); nothing is uploaded"
+                    f"{reason}, also when rebuilt from the reviewed files: the base model weights, the GGUF converter or "
+                    f"the libraries probably differ from the ones used for review ({differences(derived, made)}); nothing "
+                    "is uploaded; train again (a dependency update merged while the results waited changes the libraries)"
                 )
     return problems
 
@@ -442,9 +443,10 @@ def differences(derived: dict, made: dict) -> str:
     pairs = [
         ("base weights", derived.get("base_weights"), made.get("base_weights")),
         ("converter", derived.get("converter"), (made.get("gguf") or {}).get("converter")),
+        ("libraries", derived.get("libraries"), made.get("libraries")),
     ]
     changed = [f"{what}: {then!r} at review, {now!r} now" for what, then, now in pairs if then != now]
-    return "; ".join(changed) or f"both used {derived.get('base_weights')} and {derived.get('converter')}"
+    return "; ".join(changed) or f"both used {derived.get('base_weights')}, {derived.get('converter')} and {derived.get('libraries')}"
 
 
 # ---------------------------------------------------------------- publishing for real

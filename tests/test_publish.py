@@ -52,6 +52,7 @@ from urllib.parse import parse_qs, unquote
 import pytest
 
 from conftest import REPO, make_project, set_values
+from scripts import export
 from scripts.__main__ import main as cli
 from space_helpers import copy_project
 import test_card
@@ -801,12 +802,16 @@ def test_a_gguf_hash_that_no_rebuild_gives_is_refused(exported_copy, capsys):
     manifest_file = exported_copy.parent / "results" / "manifest.json"
     manifest = json.loads(manifest_file.read_text())
     manifest["repos"]["model"]["derived"]["files"][0]["sha256"] = "f" * 64  # not what the reviewed files give
+    # as if reviewed before a dependency update: the message names the libraries then and now
+    manifest["repos"]["model"]["derived"]["libraries"] = "torch 2.12.0, transformers 5.23.0"
     manifest_file.write_text(json.dumps(manifest))
     assert cli(["publish", "--dry-run", "--config", str(exported_copy)]) == 1
     printed = capsys.readouterr().out
     assert f"outputs/export/{GGUF}: sha256 differs from results/manifest.json" in printed
     assert "Rebuilding them" in printed and "Nothing was published" in printed
-    assert "the base model weights or the GGUF converter probably differ from the ones used for review" in printed
+    assert "the base model weights, the GGUF converter or the libraries probably differ from the ones used for review" in printed
+    assert f"libraries: 'torch 2.12.0, transformers 5.23.0' at review, '{export.library_versions()}' now" in printed
+    assert "train again (a dependency update merged while the results waited changes the libraries)" in printed
     assert not (exported_copy.parent / "outputs" / "publish").exists()
 
 
