@@ -31,7 +31,7 @@ from .errors import EXIT_CHECKS_FAILED, EXIT_OK, UserError
 from .files import sha256_of, write_atomic
 from .github import add_to_job_summary, github_repo, set_github_output
 from .hf_flavors import FLAVORS, PRICE_SOURCE, PRICES_CHECKED, gpu_flavors
-from .outputs import evaluate_metrics_path
+from .outputs import METRICS_FILE, evaluate_metrics_path
 
 CODE_ROOT = Path(__file__).resolve().parent.parent  # the template: scripts/, template/, requirements
 TEMPLATE = CODE_ROOT / "template"
@@ -238,6 +238,10 @@ def dispatch_hf_job(cfg, args) -> int:
     with hub_refusals_explained(f"{cfg.project.hub_owner or '<you>'}/{cfg.project.name}-runs"):
         namespace = cfg.project.hub_owner or api.whoami()["name"]
     plan = plan_hf_job(cfg, namespace, run_id, resume=bool(args.resume), usd_per_hour=_live_price(api, cfg.train.hf_flavor))
+    with hub_refusals_explained(plan.runs_repo):
+        finished = bool(args.resume) and run_finished(api, plan)
+    if finished:  # a later step of the workflow failed after the paid job: take its results, start no new job
+        return use_finished_run(cfg, plan, token)
     print(describe_plan(plan))
     if not args.yes and not _confirmed("Start this job and pay for it?"):
         print("Nothing was sent.")
@@ -257,6 +261,25 @@ def dispatch_hf_job(cfg, args) -> int:
         return EXIT_CHECKS_FAILED
     bring_back_outputs(cfg, plan, token)
     write_provenance(cfg, f"Hugging Face Jobs (job `{job.id}`, {plan.flavor}, run `{plan.run_id}` in {plan.runs_repo})")
+    set_github_output("stage", "trained")
+    add_to_job_summary(
+        f"The job finished. If a later step of this workflow run fails (card, export, ...), fix what it says, then "
+        f"Actions > Train > Run workflow with resume = `{plan.run_id}`: that continues with these results, without a new job."
+    )
+    return EXIT_OK
+
+
+def run_finished(api, plan: JobPlan) -> bool:
+    """Whether the run's job finished: its outputs are in the mailbox (train and evaluate, uploaded in one commit)."""
+    return api.file_exists(plan.runs_repo, f"runs/{plan.run_id}/outputs/evaluate/{METRICS_FILE}", repo_type="dataset")
+
+
+def use_finished_run(cfg, plan: JobPlan, token: str) -> int:
+    """Resume a run whose job had already finished: bring its outputs back instead of paying for the job again."""
+    print(f"Run {plan.run_id} already finished: {plan.runs_repo} holds its training and evaluation outputs, so no new "
+          "job is started (nothing more to pay); going on with those.")  # fmt: skip
+    bring_back_outputs(cfg, plan, token)
+    write_provenance(cfg, f"Hugging Face Jobs (run `{plan.run_id}` in {plan.runs_repo}, whose job had already finished)")
     set_github_output("stage", "trained")
     return EXIT_OK
 

@@ -10,6 +10,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from argparse import Namespace
@@ -55,6 +56,11 @@ class FakeHub:
     def __init__(self, stage: str = "COMPLETED"):
         self.calls: list[tuple[str, dict]] = []
         self.stage = stage
+        self.finished_runs: set[str] = set()  # runs whose job finished and uploaded its outputs to the mailbox
+
+    def file_exists(self, repo_id, filename, repo_type=None):
+        self.calls.append(("file_exists", {"repo_id": repo_id, "filename": filename, "repo_type": repo_type}))
+        return filename.split("/")[1] in self.finished_runs and filename.endswith("/outputs/evaluate/metrics.json")
 
     def whoami(self):
         return {"name": "ada-learner"}
@@ -202,6 +208,35 @@ def test_a_failed_job_says_how_to_resume_and_resuming_uploads_nothing(hub_projec
     script_args = fake_hub.called("run_uv_job")[0]["script_args"]
     assert script_args[3] == "20260101-120000"
     assert script_args[-2:] == ["--project-revision", PROJECT_COMMIT]  # the upload's commit, not the newest one
+
+
+def test_resuming_a_run_whose_job_finished_takes_its_results_and_pays_nothing(hub_project, fake_hub, monkeypatch, capsys, tmp_path):
+    """The paid job finished, then a later step of the workflow failed (export, say). "Re-run failed jobs" would start
+    a new run; Run workflow with resume = the run id must bring the finished job's outputs back instead of starting
+    (and paying for) the job again. The successful run's summary says so. The Hub is a fake here: its file_exists
+    answers from the runs this test says finished."""
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_results)
+    monkeypatch.setattr(dispatch, "new_run_id", lambda: "20260101-120000")
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "github_output"))
+    cfg = load_settings(hub_project)
+    assert dispatch.main(cfg, arguments(resume="")) == 0  # the first, paid run
+    assert len(fake_hub.called("run_uv_job")) == 1
+    assert "Run workflow with resume = `20260101-120000`: that continues with these results" in (tmp_path / "summary.md").read_text()
+
+    fake_hub.finished_runs.add("20260101-120000")  # its job uploaded its outputs
+    shutil.rmtree(cfg.step_dir("train"))
+    shutil.rmtree(cfg.step_dir("evaluate"))
+    assert dispatch.main(cfg, arguments(resume="20260101-120000")) == 0
+    assert len(fake_hub.called("run_uv_job")) == 1  # no second job
+    assert fake_hub.called("file_exists")[-1]["filename"] == "runs/20260101-120000/outputs/evaluate/metrics.json"
+    assert "Run 20260101-120000 already finished" in capsys.readouterr().out
+    assert (cfg.step_dir("train") / "adapter" / "adapter_config.json").is_file() and evaluate_metrics_path(cfg).is_file()
+    assert (tmp_path / "github_output").read_text().splitlines()[-1] == "stage=trained"
+    assert "whose job had already finished" in (cfg.step_dir("dispatch") / "provenance.md").read_text()
 
 
 def test_on_github_a_failed_job_says_which_button_resumes_it(hub_project, fake_hub, capsys, monkeypatch, tmp_path):
