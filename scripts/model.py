@@ -284,6 +284,26 @@ def adaptable_layer_names(resolved: ResolvedModel, trust_remote_code: bool = Fal
     return [name for name, module in model.named_modules() if isinstance(module, kinds)]
 
 
+def lora_weights_per_rank(resolved: ResolvedModel, targets, trust_remote_code: bool) -> int:
+    """The adapter's weights per unit of rank: in + out features of each layer LoRA adapts (PEFT's matching rule;
+    "all-linear" is every linear layer but the output layer), counted on the model built without weights."""
+    import torch
+
+    model = _model_without_weights(resolved, trust_remote_code)
+    output_layer = model.get_output_embeddings()
+    total = 0
+    for name, module in model.named_modules():
+        if not isinstance(module, torch.nn.Linear):
+            continue
+        if targets == "all-linear":
+            adapted = module is not output_layer
+        else:
+            adapted = any(name == target or name.endswith("." + target) for target in targets)
+        if adapted:
+            total += module.in_features + module.out_features
+    return total
+
+
 def parameter_count(resolved: ResolvedModel, trust_remote_code: bool = False) -> int:
     """How many parameters the base model has, counted from its config.json (no weights needed; tied ones once)."""
     return sum(parameter.numel() for parameter in _model_without_weights(resolved, trust_remote_code).parameters())

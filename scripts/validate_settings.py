@@ -37,7 +37,7 @@ from .config import CardSettings, setting_locator
 from .errors import UserError
 from .hf_flavors import FLAVORS, gpu_flavors
 from .language_id import code_for, iso_639_language
-from .model import ResolvedModel, adaptable_layer_names, cpu_has_native_bf16, parameter_count
+from .model import ResolvedModel, adaptable_layer_names, cpu_has_native_bf16, lora_weights_per_rank, parameter_count
 
 # Far outside these, LoRA on a small dataset rarely does what a learner wants (the reasons are in the warnings).
 LEARNING_RATE_RANGE = (1e-6, 1e-2)
@@ -86,6 +86,7 @@ def check_settings(cfg, resolved: ResolvedModel, tokenizer, table) -> list[Setti
     warnings += check_licence_compatibility(cfg, locate)
     warnings += check_data_locations(cfg, locate)
     warnings += check_runner_room(cfg, resolved, locate)
+    check_adapter_fits_github(cfg, resolved, locate)
     warnings += check_jobs_token(cfg, locate)
     return sorted(warnings, key=lambda warning: warning.line or 0)  # in the order of project.toml
 
@@ -424,6 +425,32 @@ def check_runner_room(cfg, resolved: ResolvedModel, locate) -> list[SettingWarni
         f"would need {lacking}, more than a public repository's runner has ({RUNNER_MEMORY_GB} GB of memory, {RUNNER_DISK_GB} GB of disk), "
         f"so the flow would stop after training with nothing to review; {fix}"
     ))]  # fmt: skip
+
+
+GITHUB_FILE_LIMIT = 100 * 1024 * 1024  # GitHub refuses a push with a file over 100 MiB
+
+
+def check_adapter_fits_github(cfg, resolved: ResolvedModel, locate) -> None:
+    """Fail when the adapter file would be over GitHub's 100 MiB limit where the flow commits it, after training.
+
+    card commits it to the results branch in float16 (every backend); the Colab notebook pushes it to its trained/
+    branch in float32, as trained. A rank that makes it too big would lose the results after the GPU time.
+    """
+    try:
+        per_rank = lora_weights_per_rank(resolved, cfg.lora.target_modules, cfg.model.trust_remote_code)
+    except Exception:  # a config transformers cannot build without the model's own code: check_runner_room says so
+        return
+    bytes_per_weight, where = (4, "in float32, which the Colab notebook pushes to its trained/ branch") \
+        if cfg.train.backend == "colab" else (2, "in float16, which card commits to the results branch")  # fmt: skip
+    size = per_rank * cfg.lora.rank * bytes_per_weight
+    if size <= GITHUB_FILE_LIMIT:
+        return
+    largest = GITHUB_FILE_LIMIT // (per_rank * bytes_per_weight)
+    raise UserError(
+        f"{locate('lora', 'rank')}: rank = {cfg.lora.rank} gives {cfg.model.base} an adapter of about "
+        f"{size / 1024**2:.0f} MB {where}, and GitHub refuses files over 100 MB, so the results would be lost after "
+        f"training; use rank = {largest} or lower, or list fewer layers in [lora] target_modules."
+    )
 
 
 def check_data_locations(cfg, locate) -> list[SettingWarning]:

@@ -1604,3 +1604,46 @@ def test_a_rehearsal_or_forgetting_check_question_the_chat_template_refuses_stop
             "template may have no system role, or need user and assistant turns to alternate)."
         ))  # fmt: skip
         (datasets / name).write_text(original, encoding="utf-8")
+
+
+@pytest.mark.parametrize("backend, rank, largest", [("colab", 86, 85), ("runner", 172, 171), ("hf-jobs", 172, 171)])
+def test_an_adapter_over_githubs_file_limit_stops_at_the_pull_request(tmp_path, real_model_dir, capsys, backend, rank, largest):
+    """GitHub refuses a file over 100 MiB: card commits the adapter to the results branch in float16 (every backend),
+    and the Colab notebook pushes it to its trained/ branch in float32. A rank that makes it bigger lost the results
+    after the training (paid, or Colab's GPU time); validate stops it, naming the largest rank that fits. Counted on
+    SmolLM2-135M's config: 305,280 weights per unit of rank with all-linear, so rank 85 is 99 MiB in float32."""
+    from scripts.errors import UserError
+    from scripts.model import resolve_base
+    from scripts.validate_settings import check_adapter_fits_github, setting_locator
+
+    config = tmp_path / "project.toml"
+    text = (REPO / "project.toml").read_text(encoding="utf-8").replace('backend = "runner"', f'backend = "{backend}"')
+    config.write_text(text.replace("rank = 32", f"rank = {rank}", 1).replace("alpha = 64", f"alpha = {2 * rank}", 1))
+    cfg = load_settings(config)
+    resolved = resolve_base(cfg.model.base)
+    with pytest.raises(UserError) as error:
+        check_adapter_fits_github(cfg, resolved, setting_locator(cfg))
+    assert str(error.value).startswith(f"{config}:{line_of(config, 'rank')} [lora]: rank = {rank} gives HuggingFaceTB/SmolLM2-135M-Instruct an adapter of about ")
+    assert f"use rank = {largest} or lower, or list fewer layers in [lora] target_modules." in str(error.value)
+    if backend == "colab":  # validate itself stops there, with that one sentence
+        shutil.copytree(REPO / "datasets", tmp_path / "datasets")
+        assert cli(["validate", "--config", str(config)]) == 2
+        assert f"rank = {rank} gives" in capsys.readouterr().err
+        assert not (tmp_path / "outputs").exists()
+    config.write_text(text)  # the default rank 32: about 39 MB in float32
+    fitting = load_settings(config)
+    check_adapter_fits_github(fitting, resolved, setting_locator(fitting))
+
+
+def test_the_adapter_size_estimate_is_peft_s_own_count(tiny_model_dir):
+    """The weights per rank validate counts are the weights PEFT trains, for all-linear and for a list of layers."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from scripts.model import lora_weights_per_rank, resolve_base
+
+    resolved = resolve_base(str(tiny_model_dir))
+    for targets in ("all-linear", ["q_proj", "v_proj"], ["mlp.down_proj"]):
+        model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir), LoraConfig(r=3, target_modules=targets))
+        trained = sum(parameter.numel() for parameter in model.parameters() if parameter.requires_grad)
+        assert lora_weights_per_rank(resolved, targets, False) * 3 == trained, targets
