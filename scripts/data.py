@@ -199,9 +199,10 @@ def _refuse_other_file_kinds(path: Path, name: str) -> None:
     )
     if start.startswith(LFS_POINTER):  # Git LFS keeps the data elsewhere; GitHub's checkout does not fetch it
         raise UserError(
-            f"{where(name, 1)}: a Git LFS pointer, not the data: Git LFS keeps this file's content elsewhere, and "
-            "neither this checkout nor the GitHub workflows download it; run `git lfs pull`, delete the line of "
-            f".gitattributes that sends this file to LFS, then `git add --renormalize {name}` and commit."
+            f"{where(name, 1)}: a Git LFS pointer, not the data: Git LFS keeps this file's content elsewhere (a clone "
+            "of a Hub dataset made without git-lfs gives such files), and the GitHub workflows do not download it; put "
+            "the real file here (the Hub's download button, or `git lfs pull` in the clone it came from), and if this "
+            "repository's .gitattributes sends the file to LFS, delete that line and commit .gitattributes with it."
         )
     if start.startswith(b"PAR1"):  # the magic bytes of every Parquet file (the Hub's datasets are often Parquet)
         raise UserError(
@@ -211,8 +212,8 @@ def _refuse_other_file_kinds(path: Path, name: str) -> None:
     if start.startswith(b"PK\x03\x04"):  # a ZIP archive: an Excel .xlsx or LibreOffice .ods workbook is one
         raise UserError(
             f"{where(name, 1)}: a ZIP archive (an Excel or LibreOffice workbook is one), but this template reads JSON "
-            'Lines text; save the sheet as "CSV UTF-8", with the columns prompt and completion, and run the command '
-            "on that file: it then says how to convert it."
+            'Lines text; save the sheet as "CSV UTF-8", with the columns prompt and completion, point project.toml at '
+            "the .csv file and run `python -m scripts validate`: it then says how to convert it."
         )
     if path.suffix.lower() in (".csv", ".tsv") and not start.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")):
         # Every cell as text, as written: else 1990 becomes a number and an empty cell (or "NA", Namibia's code) null.

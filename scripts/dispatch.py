@@ -15,6 +15,7 @@ docs/design.md, "Dispatch to a GPU".
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import re
@@ -241,7 +242,7 @@ def dispatch_hf_job(cfg, args) -> int:
     with hub_refusals_explained(plan.runs_repo):
         finished = bool(args.resume) and run_finished(api, plan)
     if finished:  # a later step of the workflow failed after the paid job: take its results, start no new job
-        return use_finished_run(cfg, plan, token)
+        return use_finished_run(cfg, plan, token, api)
     print(describe_plan(plan))
     if not args.yes and not _confirmed("Start this job and pay for it?"):
         print("Nothing was sent.")
@@ -263,8 +264,9 @@ def dispatch_hf_job(cfg, args) -> int:
     write_provenance(cfg, f"Hugging Face Jobs (job `{job.id}`, {plan.flavor}, run `{plan.run_id}` in {plan.runs_repo})")
     set_github_output("stage", "trained")
     add_to_job_summary(
-        f"The job finished. If a later step of this workflow run fails (card, export, ...), fix what it says, then "
-        f"Actions > Train > Run workflow with resume = `{plan.run_id}`: that continues with these results, without a new job."
+        f"The job finished. If a later step of this workflow run fails (card, export, ...) for a reason outside "
+        f"project.toml and datasets/ (a permission, the network), Actions > Train > Run workflow with resume = "
+        f"`{plan.run_id}` continues with these results, without a new job; a fix to those files, merged, trains again."
     )
     return EXIT_OK
 
@@ -274,8 +276,15 @@ def run_finished(api, plan: JobPlan) -> bool:
     return api.file_exists(plan.runs_repo, f"runs/{plan.run_id}/outputs/evaluate/{METRICS_FILE}", repo_type="dataset")
 
 
-def use_finished_run(cfg, plan: JobPlan, token: str) -> int:
+def use_finished_run(cfg, plan: JobPlan, token: str, api) -> int:
     """Resume a run whose job had already finished: bring its outputs back instead of paying for the job again."""
+    changed = inputs_changed_since(api, cfg, plan)
+    if changed:  # the review would pair that adapter with settings and data it was not trained on
+        raise UserError(
+            f"run {plan.run_id} was trained on another {' and '.join(changed)} than this checkout has, so its results "
+            "cannot be reviewed with these files; leave resume empty to train a new run on them (on GitHub: Run "
+            "workflow with resume empty; here: without --resume)."
+        )
     print(f"Run {plan.run_id} already finished: {plan.runs_repo} holds its training and evaluation outputs, so no new "
           "job is started (nothing more to pay); going on with those.")  # fmt: skip
     bring_back_outputs(cfg, plan, token)
@@ -411,6 +420,24 @@ def upload_project(api, cfg, plan: JobPlan) -> str:
     ]
     info = api.create_commit(plan.runs_repo, repo_type="dataset", operations=operations, commit_message=project_commit_title(plan.run_id))
     return info.oid
+
+
+def inputs_changed_since(api, cfg, plan: JobPlan) -> list[str]:
+    """The settings and data files (not the code) that differ from those the run's job trained on, compared with the
+    copies uploaded for it by content hash: git's blob id, or the sha256 of a file the Hub keeps in LFS."""
+    prefix = f"runs/{plan.run_id}/project"
+    ours = {name: path for name, path in project_files(cfg).items() if not name.startswith(("scripts/", "requirements"))}
+    uploaded = api.get_paths_info(plan.runs_repo, [f"{prefix}/{name}" for name in ours], repo_type="dataset",
+                                  revision=project_revision(api, plan))  # fmt: skip
+    theirs = {info.path.removeprefix(prefix + "/"): info for info in uploaded}
+    return [name for name, path in ours.items() if name not in theirs or not same_content(path, theirs[name])]
+
+
+def same_content(path: Path, uploaded) -> bool:
+    data = path.read_bytes()
+    if getattr(uploaded, "lfs", None):
+        return hashlib.sha256(data).hexdigest() == uploaded.lfs.sha256
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest() == uploaded.blob_id  # how git names a file's content
 
 
 def project_commit_title(run_id: str) -> str:

@@ -226,7 +226,11 @@ def check_same_weights_as_training(cfg, resolved) -> None:
     trained = read_train_metrics(cfg)  # None where training did not run here (publish rebuilds from results/)
     if trained is None or trained.base_model != cfg.model.base or trained.base_weights == resolved.weights_note:
         return
-    if resolved.source == "bundled":
+    if resolved.source == "bundled" and os.environ.get("GITHUB_ACTIONS") == "true":
+        fix = ("this runner could not download the Hub's weights just now; for a Hugging Face Job, Actions > Train > Run "
+               "workflow with resume = its run id (in the log above) continues with its results without a new job, and "
+               "for a Colab trained/ branch, Re-run failed jobs")  # fmt: skip
+    elif resolved.source == "bundled":
         fix = ("run export where the Hub can be reached, with HF_HUB_OFFLINE=0 and FINETUNE_BUNDLED_FIRST unset "
                "(`HF_HUB_OFFLINE=0 python -m scripts export`)")  # fmt: skip
     elif cfg.model.base in BUNDLED and trained.base_weights == BUNDLED[cfg.model.base][2]:

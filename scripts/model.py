@@ -284,24 +284,36 @@ def adaptable_layer_names(resolved: ResolvedModel, trust_remote_code: bool = Fal
     return [name for name, module in model.named_modules() if isinstance(module, kinds)]
 
 
-def lora_weights_per_rank(resolved: ResolvedModel, targets, trust_remote_code: bool) -> int:
-    """The adapter's weights per unit of rank: in + out features of each layer LoRA adapts (PEFT's matching rule;
-    "all-linear" is every linear layer but the output layer), counted on the model built without weights."""
+# Layers whose whole weight PEFT saves in the adapter when LoRA targets them (peft.utils.constants EMBEDDING_LAYER_NAMES).
+WHOLE_WEIGHT_LAYERS = ("embed_tokens", "lm_head")
+
+
+def adapter_weight_count(resolved: ResolvedModel, targets, trust_remote_code: bool) -> tuple[int, int]:
+    """How many weights the adapter file holds: (per unit of rank, plus those that do not depend on the rank).
+
+    Counted on the model built without weights, with PEFT's rules: a target matches a layer's full name or its end
+    after a dot, "all-linear" is every linear layer (GPT-2's Conv1D too) but the output layer; each adapted layer
+    adds rank x (inputs + outputs), and a targeted embed_tokens or lm_head is saved whole as well. DoRA's few
+    magnitude weights are left out.
+    """
     import torch
+    from transformers.pytorch_utils import Conv1D
 
     model = _model_without_weights(resolved, trust_remote_code)
     output_layer = model.get_output_embeddings()
-    total = 0
+    per_rank = whole = 0
     for name, module in model.named_modules():
-        if not isinstance(module, torch.nn.Linear):
+        if not isinstance(module, (torch.nn.Linear, Conv1D, torch.nn.Embedding)):
             continue
         if targets == "all-linear":
-            adapted = module is not output_layer
+            adapted = not isinstance(module, torch.nn.Embedding) and module is not output_layer
         else:
             adapted = any(name == target or name.endswith("." + target) for target in targets)
         if adapted:
-            total += module.in_features + module.out_features
-    return total
+            per_rank += sum(module.weight.shape)  # inputs + outputs, whichever way round the layer stores them
+            if name.rsplit(".", 1)[-1] in WHOLE_WEIGHT_LAYERS:
+                whole += module.weight.numel()
+    return per_rank, whole
 
 
 def parameter_count(resolved: ResolvedModel, trust_remote_code: bool = False) -> int:

@@ -445,7 +445,7 @@ def differences(derived: dict, made: dict) -> str:
         ("converter", derived.get("converter"), (made.get("gguf") or {}).get("converter")),
         ("libraries", derived.get("libraries"), made.get("libraries")),
     ]
-    changed = [f"{what}: {then!r} at review, {now!r} now" for what, then, now in pairs if then != now]
+    changed = [f"{what}: {then or 'not recorded'!r} at review, {now!r} now" for what, then, now in pairs if then != now]
     return "; ".join(changed) or f"both used {derived.get('base_weights')}, {derived.get('converter')} and {derived.get('libraries')}"
 
 

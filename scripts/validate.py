@@ -883,36 +883,49 @@ DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet")  # files that lo
 def check_unread_data_files(cfg) -> Check:
     """A data file next to the named ones that no setting names is read by no step: a learner who adds
     datasets/more_train.jsonl believes it trains, and nothing else would say it does not."""
+    from .config import Settings
+
     named = {cfg.path(name) for _, _, name in cfg.data_files()}
-    # A setting set to "" switches its part off on purpose (probes = ""): the file it names by default may stay.
-    defaults = type(cfg)().data_files()
-    switched_off = {cfg.path(name) for section, key, name in defaults if not getattr(getattr(cfg, section), key).strip()}
+    # The files project.toml names when left as the template has it (datasets/train.jsonl, ...), by setting.
+    template_files = {cfg.path(name): (section, key) for section, key, name in Settings().data_files()}
+    # A setting set to "" switches its part off on purpose (probes = ""): the template's file for it may stay.
+    switched_off = {path for path, (section, key) in template_files.items() if not getattr(getattr(cfg, section), key).strip()}
     folders = sorted({path.parent for path in named if path.parent.is_dir()})
     check = Check(
         "unread_data_files",
         "Every data file is one project.toml names",
         "Each [data] setting names one file, and no step reads a file no setting names: to train on its examples, "
-        "copy them into the file [data] train names (or, as held-out questions, into the [data] eval file), or "
-        "delete it if it is only a copy.",
+        "copy them into the file [data] train names (or, as held-out questions, into the [data] eval file); a file "
+        "you keep on purpose goes outside the data folder; delete a copy.",
         details="looked in " + ", ".join(_shown_path(cfg, folder) + "/" for folder in folders),
         in_terminal=True,
     )
     for folder in folders:
         for path in sorted(folder.iterdir()):
             if path.suffix.lower() in DATA_SUFFIXES and path.is_file() and path.resolve() not in named | switched_off:
-                check.problems.append(Problem(check.id, "warn", _unread_because(cfg, path), _shown_path(cfg, path)))
+                why = _unread_because(cfg, path, named, template_files.get(path.resolve()))
+                check.problems.append(Problem(check.id, "warn", why, _shown_path(cfg, path)))
     return check
 
 
-def _unread_because(cfg, path: Path) -> str:
+def _unread_because(cfg, path: Path, named: set[Path], template_setting: tuple[str, str] | None) -> str:
+    """Why no step reads this file, and what to do, by what the file most likely is."""
+    folder = _shown_path(cfg, path.parent)
+    keep = f"delete it, or move it out of {folder}/ if you keep it on purpose"
     if ".anonymized." in path.name:  # what `anonymize FILE` writes next to FILE: it replaces FILE, adding it would repeat each example
         original = _shown_path(cfg, path.with_name(path.name.replace(".anonymized.", ".")))
         return (f"the anonymize command's copy of {original}, but no setting in project.toml names it, so no step reads "
                 f"it; once you have checked its replacements, rename it to {original}, replacing that file")  # fmt: skip
+    converted = path.with_suffix(".jsonl").resolve()
+    if path.suffix.lower() != ".jsonl" and converted in named:  # the table a named .jsonl file was converted from
+        return f"the table {_shown_path(cfg, converted)} was made from, which no step reads; {keep}"
+    if template_setting:  # the template's file for a setting that now names the learner's own file
+        section, key = template_setting
+        return (f"the template's file for [{section}] {key}, which project.toml now sets to "
+                f'"{getattr(getattr(cfg, section), key)}", so no step reads it; {keep} (its examples are the template\'s)')  # fmt: skip
     return (
-        "no setting in project.toml names this file, so no step reads it: its examples are not trained on "
-        f'(train = "{cfg.data.train}" in [data]); to train on them, add its lines to {cfg.data.train}, or point train '
-        "at this file if it replaces that one"
+        "no setting in project.toml names this file, so no step reads it and its examples are not trained on; to "
+        f"train on them, add its lines to {cfg.data.train}; otherwise {keep}"
     )
 
 

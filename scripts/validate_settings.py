@@ -37,7 +37,9 @@ from .config import CardSettings, setting_locator
 from .errors import UserError
 from .hf_flavors import FLAVORS, gpu_flavors
 from .language_id import code_for, iso_639_language
-from .model import ResolvedModel, adaptable_layer_names, cpu_has_native_bf16, lora_weights_per_rank, parameter_count
+from .model import (
+    WHOLE_WEIGHT_LAYERS, ResolvedModel, adaptable_layer_names, adapter_weight_count, cpu_has_native_bf16, parameter_count,
+)
 
 # Far outside these, LoRA on a small dataset rarely does what a learner wants (the reasons are in the warnings).
 LEARNING_RATE_RANGE = (1e-6, 1e-2)
@@ -437,19 +439,23 @@ def check_adapter_fits_github(cfg, resolved: ResolvedModel, locate) -> None:
     branch in float32, as trained. A rank that makes it too big would lose the results after the GPU time.
     """
     try:
-        per_rank = lora_weights_per_rank(resolved, cfg.lora.target_modules, cfg.model.trust_remote_code)
-    except Exception:  # a config transformers cannot build without the model's own code: check_runner_room says so
+        per_rank, whole = adapter_weight_count(resolved, cfg.lora.target_modules, cfg.model.trust_remote_code)
+    except Exception:  # a config transformers cannot build without the model's own code: check_runner_room warns
         return
     bytes_per_weight, where = (4, "in float32, which the Colab notebook pushes to its trained/ branch") \
         if cfg.train.backend == "colab" else (2, "in float16, which card commits to the results branch")  # fmt: skip
-    size = per_rank * cfg.lora.rank * bytes_per_weight
+    size = (per_rank * cfg.lora.rank + whole) * bytes_per_weight
     if size <= GITHUB_FILE_LIMIT:
         return
-    largest = GITHUB_FILE_LIMIT // (per_rank * bytes_per_weight)
+    largest = (GITHUB_FILE_LIMIT // bytes_per_weight - whole) // per_rank if per_rank else 0
+    if whole and largest < 1:
+        fix = f"take {' and '.join(WHOLE_WEIGHT_LAYERS)} out of [lora] target_modules: PEFT saves a targeted one whole"
+    else:
+        fix = f"use rank = {largest} or lower, or list fewer layers in [lora] target_modules"
     raise UserError(
         f"{locate('lora', 'rank')}: rank = {cfg.lora.rank} gives {cfg.model.base} an adapter of about "
         f"{size / 1024**2:.0f} MB {where}, and GitHub refuses files over 100 MB, so the results would be lost after "
-        f"training; use rank = {largest} or lower, or list fewer layers in [lora] target_modules."
+        f"training; {fix}."
     )
 
 

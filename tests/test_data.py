@@ -140,9 +140,10 @@ def test_a_git_lfs_pointer_says_the_data_was_not_downloaded(tmp_path):
     with pytest.raises(UserError) as raised:
         read_records(path, "datasets/train.jsonl")  # every step's reader: the loader and validate's probe reader
     assert str(raised.value) == (
-        "datasets/train.jsonl:1: a Git LFS pointer, not the data: Git LFS keeps this file's content elsewhere, and "
-        "neither this checkout nor the GitHub workflows download it; run `git lfs pull`, delete the line of "
-        ".gitattributes that sends this file to LFS, then `git add --renormalize datasets/train.jsonl` and commit."
+        "datasets/train.jsonl:1: a Git LFS pointer, not the data: Git LFS keeps this file's content elsewhere (a clone "
+        "of a Hub dataset made without git-lfs gives such files), and the GitHub workflows do not download it; put the "
+        "real file here (the Hub's download button, or `git lfs pull` in the clone it came from), and if this "
+        "repository's .gitattributes sends the file to LFS, delete that line and commit .gitattributes with it."
     )  # before: three lines of "not valid JSON (Expecting value at column 1)"
 
 
@@ -201,8 +202,8 @@ def test_a_spreadsheet_workbook_says_to_save_it_as_csv(tmp_path):
         load_examples(path, display_name="datasets/train.xlsx")
     assert str(raised.value) == (
         "datasets/train.xlsx:1: a ZIP archive (an Excel or LibreOffice workbook is one), but this template reads JSON "
-        'Lines text; save the sheet as "CSV UTF-8", with the columns prompt and completion, and run the command on that '
-        "file: it then says how to convert it."
+        'Lines text; save the sheet as "CSV UTF-8", with the columns prompt and completion, point project.toml at the '
+        ".csv file and run `python -m scripts validate`: it then says how to convert it."
     )
 
 

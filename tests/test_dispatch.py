@@ -57,6 +57,7 @@ class FakeHub:
         self.calls: list[tuple[str, dict]] = []
         self.stage = stage
         self.finished_runs: set[str] = set()  # runs whose job finished and uploaded its outputs to the mailbox
+        self.uploaded: dict[str, bytes] = {}  # path in the mailbox -> content
 
     def file_exists(self, repo_id, filename, repo_type=None):
         self.calls.append(("file_exists", {"repo_id": repo_id, "filename": filename, "repo_type": repo_type}))
@@ -73,7 +74,14 @@ class FakeHub:
 
     def create_commit(self, repo_id, **kwargs):
         self.calls.append(("create_commit", {"repo_id": repo_id, **kwargs}))
+        for operation in kwargs["operations"]:  # what the mailbox then holds, as git stores it
+            self.uploaded[operation.path_in_repo] = Path(operation.path_or_fileobj).read_bytes()
         return SimpleNamespace(oid=PROJECT_COMMIT)
+
+    def get_paths_info(self, repo_id, paths, repo_type=None, revision=None):
+        assert revision == PROJECT_COMMIT  # the run's own upload, not the mailbox's moving main
+        git_id = lambda data: hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # noqa: E731
+        return [SimpleNamespace(path=path, blob_id=git_id(self.uploaded[path]), lfs=None) for path in paths if path in self.uploaded]
 
     def list_repo_commits(self, repo_id, **kwargs):
         # Newest first, as the Hub lists them: checkpoints after the project upload, and the upload itself.
@@ -225,7 +233,7 @@ def test_resuming_a_run_whose_job_finished_takes_its_results_and_pays_nothing(hu
     cfg = load_settings(hub_project)
     assert dispatch.main(cfg, arguments(resume="")) == 0  # the first, paid run
     assert len(fake_hub.called("run_uv_job")) == 1
-    assert "Run workflow with resume = `20260101-120000`: that continues with these results" in (tmp_path / "summary.md").read_text()
+    assert "Run workflow with resume = `20260101-120000` continues with these results, without a new job" in (tmp_path / "summary.md").read_text()
 
     fake_hub.finished_runs.add("20260101-120000")  # its job uploaded its outputs
     shutil.rmtree(cfg.step_dir("train"))
@@ -237,6 +245,14 @@ def test_resuming_a_run_whose_job_finished_takes_its_results_and_pays_nothing(hu
     assert (cfg.step_dir("train") / "adapter" / "adapter_config.json").is_file() and evaluate_metrics_path(cfg).is_file()
     assert (tmp_path / "github_output").read_text().splitlines()[-1] == "stage=trained"
     assert "whose job had already finished" in (cfg.step_dir("dispatch") / "provenance.md").read_text()
+
+    # The data changed since that run: its adapter would be reviewed with data it was not trained on.
+    with (hub_project.parent / "datasets" / "train.jsonl").open("a", encoding="utf-8") as train:
+        train.write(json.dumps({"prompt": "What is the capital of Namibia?", "completion": "Windhoek."}) + "\n")
+    with pytest.raises(dispatch.UserError) as refused:
+        dispatch.main(cfg, arguments(resume="20260101-120000"))
+    assert str(refused.value).startswith("run 20260101-120000 was trained on another datasets/train.jsonl than this checkout has")
+    assert len(fake_hub.called("run_uv_job")) == 1
 
 
 def test_on_github_a_failed_job_says_which_button_resumes_it(hub_project, fake_hub, capsys, monkeypatch, tmp_path):

@@ -194,7 +194,7 @@ HUB_NOTE = "HuggingFaceTB/SmolLM2-135M-Instruct at revision main from the Huggin
     "trained_on, found, fix",
     [("hub", "bundled", "HF_HUB_OFFLINE=0 python -m scripts export"), ("bundled", "hub", "FINETUNE_BUNDLED_FIRST=1 python -m scripts export")],
 )  # fmt: skip
-def test_export_stops_when_the_base_weights_differ_from_trainings(tmp_path, trained_on, found, fix):
+def test_export_stops_when_the_base_weights_differ_from_trainings(tmp_path, monkeypatch, trained_on, found, fix):
     """Colab and Hugging Face Jobs train the default model on the Hub's bf16 weights; a runner finds the bundled copy
     (dequantized from 4 bits). Merged into the other copy, the adapter gives a GGUF file and a Space that are not the
     evaluated model, which export's own answer check cannot see: it compares the merge with that same copy."""
@@ -202,6 +202,7 @@ def test_export_stops_when_the_base_weights_differ_from_trainings(tmp_path, trai
     from scripts.outputs import write_train_metrics
     from test_card import train_metrics
 
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)  # a laptop first (the template's own CI runs on GitHub)
     model_id = "HuggingFaceTB/SmolLM2-135M-Instruct"
     cfg = load_settings(make_project(tmp_path, model_id))
     notes = {"hub": HUB_NOTE, "bundled": BUNDLED[model_id][2]}
@@ -215,6 +216,10 @@ def test_export_stops_when_the_base_weights_differ_from_trainings(tmp_path, trai
     )
     assert f"(`{fix}`)." in str(error.value)
     export.check_same_weights_as_training(cfg, ResolvedModel(tmp_path, model_id, trained_on, notes[trained_on]))  # same: goes on
+    if found == "bundled":  # on GitHub the learner cannot type a command: the message names the button
+        monkeypatch.setenv("GITHUB_ACTIONS", "true")
+        with pytest.raises(UserError, match="Actions > Train > Run workflow with resume = its run id"):
+            export.check_same_weights_as_training(cfg, resolved)
 
 
 def test_export_of_a_model_trained_elsewhere_is_exit_2_and_writes_nothing(tmp_path, tiny_model_dir):

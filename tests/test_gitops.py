@@ -729,12 +729,14 @@ def test_export_merges_into_the_weights_training_used(tmp_path, monkeypatch, sta
 
 
 @pytest.mark.skipif(shutil.which("jq") is None, reason="needs jq to apply the workflow's --jq filter (gh has it built in)")
-def test_a_new_results_pull_request_closes_those_of_older_runs(tmp_path, monkeypatch):
+@pytest.mark.parametrize("newer_open", [False, True], ids=["newest-run", "a-newer-run-is-open"])
+def test_only_the_newest_runs_results_pull_request_stays_open(tmp_path, monkeypatch, newer_open):
     """Two merges, two Train runs, two results pull requests: the older run was trained on older data, and merged after
     the newer one opened it would publish that older model and leave the newer one in conflict on binary files. The
     results job closes the open results pull requests of older runs (by run id), with a comment naming the new one,
-    and leaves a newer run's and every other pull request open. GitHub's answers come from a fake gh; the --jq filter
-    runs in jq here (gh's built-in gojq is not run)."""
+    and leaves every other pull request open; an older run that ends (or is re-run) while a newer run's pull request
+    is open opens none. GitHub's answers come from a fake gh; the --jq filters run in jq here (gh's built-in gojq is
+    not run)."""
     bare, learner = make_learner_repo(tmp_path, tmp_path / "no-model-needed")
     git("push", "-q", "origin", "main", cwd=learner)
     runner = Runner(tmp_path, bare, context("main"))
@@ -743,13 +745,21 @@ def test_a_new_results_pull_request_closes_those_of_older_runs(tmp_path, monkeyp
     (handed_over / "results" / "manifest.json").write_text('{"schema": 1, "repos": {}}\n', encoding="utf-8")
     (handed_over / "outputs" / "rubric").mkdir(parents=True)
     (handed_over / "outputs" / "rubric" / "pr_body.md").write_text("<!-- results-pr -->\n", encoding="utf-8")
-    open_prs = [{"number": 5, "headRefName": "results/run-4000"}, {"number": 8, "headRefName": "results/run-9999"},
-                {"number": 9, "headRefName": "more-data"}, {"number": 11, "headRefName": "results/run-old-name"}]  # fmt: skip
+    open_prs = [{"number": 5, "headRefName": "results/run-4000"}, {"number": 9, "headRefName": "more-data"},
+                {"number": 11, "headRefName": "results/run-old-name"}]  # fmt: skip
+    if newer_open:
+        open_prs.append({"number": 8, "headRefName": "results/run-9999"})
     monkeypatch.setenv("FAKE_GH_OPEN_PRS", json.dumps(open_prs))
     job = runner.run_job("train.yml", "results-pr", "main", needs={"train": {"outputs": {"stage": "train-here"}}})
     assert not job.failed, job
+    created = [call for call in runner.gh_calls() if call[:2] == ["pr", "create"]]
     closed = [call for call in runner.gh_calls() if call[:2] == ["pr", "close"]]
-    assert [call[2] for call in closed] == ["5"], closed  # run 4000 < 4242; run 9999 is newer; the rest are no run's
+    if newer_open:  # this run is the older one: nothing opened, nothing closed, no checks started, and it says why
+        assert created == [] and closed == [] and not any(call[:2] == ["workflow", "run"] for call in runner.gh_calls())
+        assert "No results pull request opened" in job.summary and "(#8)" in job.summary, job.summary
+        return
+    assert len(created) == 1
+    assert [call[2] for call in closed] == ["5"], closed  # run 4000 < 4242; the others are no run's
     comment = closed[0][closed[0].index("--comment") + 1]
     assert comment.startswith("Superseded by #12, the results of a newer training run (run 4242)."), comment
 

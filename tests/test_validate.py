@@ -7,6 +7,7 @@ known line; EXPECTED below lists which line has which problem.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -1524,28 +1525,36 @@ def test_a_data_file_outside_datasets_is_a_warning_because_train_would_not_start
 
 
 def test_a_data_file_no_setting_names_is_a_warning_naming_it(tmp_path, tiny_model_dir, capsys):
-    """A learner who adds datasets/more_train.jsonl believes it trains; no step reads it, and nothing else said so."""
+    """A learner who adds datasets/more_train.jsonl believes it trains; no step reads it, and nothing else said so.
+    What to do depends on what the file is: the message for the template's own file (its setting now names the
+    learner's) and for the table a .jsonl file was converted from must not say "add its lines to" training."""
     config = make_project(tmp_path, tiny_model_dir)
-    set_values(config, "data", probes="")  # switched off on purpose: the bundled probes.jsonl left in place is not reported
     datasets = tmp_path / "datasets"
+    shutil.copy(datasets / "eval.jsonl", datasets / "my_eval.jsonl")
+    set_values(config, "data", probes="", eval="datasets/my_eval.jsonl")  # probes off on purpose: its file is not reported
     shutil.copy(datasets / "train.jsonl", datasets / "more_train.jsonl")
-    shutil.copy(datasets / "eval.jsonl", datasets / "eval (1).JSONL")  # a browser's name for a second download
+    shutil.copy(datasets / "train.jsonl", datasets / "more (1).JSONL")  # a browser's name for a second download
+    (datasets / "train.csv").write_text("prompt,completion\n")  # what train.jsonl was converted from
     (datasets / "notes.txt").write_text("sources to check\n")  # not a data file
     shutil.copy(datasets / "rehearsal.jsonl", datasets / "rehearsal.anonymized.jsonl")  # what `anonymize FILE` writes
     assert cli(["validate", "--config", str(config)]) == 0
-    found = [(p["file"], p["line"], p["field"], p["severity"], p["message"])
-             for p in report_of(config)["problems"] if p["check"] == "unread_data_files"]  # fmt: skip
-    message = ("no setting in project.toml names this file, so no step reads it: its examples are not trained on "
-               '(train = "datasets/train.jsonl" in [data]); to train on them, add its lines to datasets/train.jsonl, or '
-               "point train at this file if it replaces that one")  # fmt: skip
-    anonymized = ("the anonymize command's copy of datasets/rehearsal.jsonl, but no setting in project.toml names it, so no "
-                  "step reads it; once you have checked its replacements, rename it to datasets/rehearsal.jsonl, replacing "
-                  "that file")  # fmt: skip
-    assert found == [("datasets/eval (1).JSONL", None, None, "warn", message), ("datasets/more_train.jsonl", None, None, "warn", message),
-                     ("datasets/rehearsal.anonymized.jsonl", None, None, "warn", anonymized)]  # fmt: skip
+    found = {p["file"]: p["message"] for p in report_of(config)["problems"] if p["check"] == "unread_data_files"}
+    keep = "delete it, or move it out of datasets/ if you keep it on purpose"
+    added = ("no setting in project.toml names this file, so no step reads it and its examples are not trained on; to "
+             f"train on them, add its lines to datasets/train.jsonl; otherwise {keep}")  # fmt: skip
+    assert found == {
+        "datasets/eval.jsonl": ("the template's file for [data] eval, which project.toml now sets to \"datasets/my_eval.jsonl\", "
+                                f"so no step reads it; {keep} (its examples are the template's)"),
+        "datasets/more (1).JSONL": added,
+        "datasets/more_train.jsonl": added,
+        "datasets/rehearsal.anonymized.jsonl": (
+            "the anonymize command's copy of datasets/rehearsal.jsonl, but no setting in project.toml names it, so no step "
+            "reads it; once you have checked its replacements, rename it to datasets/rehearsal.jsonl, replacing that file"),
+        "datasets/train.csv": f"the table datasets/train.jsonl was made from, which no step reads; {keep}",
+    }  # fmt: skip
     out = capsys.readouterr().out
-    assert "WARN  Every data file is one project.toml names (3 found)" in out
-    assert f"datasets/more_train.jsonl: {message}" in out  # in the terminal too: a learner running validate locally sees it
+    assert "WARN  Every data file is one project.toml names (5 found)" in out
+    assert f"datasets/more_train.jsonl: {added}" in out  # in the terminal too: a learner running validate locally sees it
 
 
 def test_eval_questions_without_the_answer_the_others_have_are_a_warning(tmp_path):
@@ -1635,15 +1644,19 @@ def test_an_adapter_over_githubs_file_limit_stops_at_the_pull_request(tmp_path, 
     check_adapter_fits_github(fitting, resolved, setting_locator(fitting))
 
 
-def test_the_adapter_size_estimate_is_peft_s_own_count(tiny_model_dir):
-    """The weights per rank validate counts are the weights PEFT trains, for all-linear and for a list of layers."""
+@pytest.mark.parametrize("targets", ["all-linear", ["q_proj", "v_proj"], ["mlp.down_proj"], ["q_proj", "lm_head"], ["embed_tokens"]])
+def test_the_adapter_size_estimate_is_what_peft_saves(tiny_model_dir, tmp_path, targets):
+    """The weights validate counts are the weights in the adapter file PEFT saves: rank x (inputs + outputs) per
+    adapted layer, and a targeted lm_head or embed_tokens whole (PEFT saves it too)."""
     from peft import LoraConfig, get_peft_model
+    from safetensors import safe_open
     from transformers import AutoModelForCausalLM
 
-    from scripts.model import lora_weights_per_rank, resolve_base
+    from scripts.model import adapter_weight_count, resolve_base
 
-    resolved = resolve_base(str(tiny_model_dir))
-    for targets in ("all-linear", ["q_proj", "v_proj"], ["mlp.down_proj"]):
-        model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir), LoraConfig(r=3, target_modules=targets))
-        trained = sum(parameter.numel() for parameter in model.parameters() if parameter.requires_grad)
-        assert lora_weights_per_rank(resolved, targets, False) * 3 == trained, targets
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir), LoraConfig(r=3, target_modules=targets))
+    model.save_pretrained(tmp_path / "adapter")
+    with safe_open(tmp_path / "adapter" / "adapter_model.safetensors", "pt") as saved:
+        in_file = sum(math.prod(saved.get_slice(name).get_shape()) for name in saved.keys())
+    per_rank, whole = adapter_weight_count(resolve_base(str(tiny_model_dir)), targets, False)
+    assert per_rank * 3 + whole == in_file, targets
