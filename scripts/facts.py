@@ -100,9 +100,9 @@ def folded(text: str) -> str:
     return " ".join(result)
 
 
-def taught_in_another_form(train: list[Example], evaluation: list[Example]) -> list[tuple[str, Example] | None]:
-    """For each eval example whose `answer` is taught by no training record: a training `answer` that may be the same
-    fact written another way, with its first example; else None.
+def taught_in_another_form(train: list[Example], evaluation: list[Example], taught: list[bool | None]) -> list[tuple[str, Example] | None]:
+    """For each eval example whose `answer` is taught by no training record (`taught`: `taught_flags` of the same
+    lists): a training `answer` that may be the same fact written another way, with its first example; else None.
 
     Another way: the same after `folded` ("Luderitz" for "Lüderitz", "14" for "fourteen"), or one inside the
     other as whole words ("1990" and "21 March 1990"). `taught_flags` counts none of these as taught, and `is_correct`
@@ -117,7 +117,6 @@ def taught_in_another_form(train: list[Example], evaluation: list[Example]) -> l
         for start in range(len(words)):
             for end in range(start + 1, min(len(words), start + LONGEST_RUN) + 1):
                 inside.setdefault(" ".join(words[start:end]), found)
-    taught = taught_flags(train, evaluation)
     return [_same_fact(key_fact(example), whole, inside) if flag is False else None for example, flag in zip(evaluation, taught)]
 
 

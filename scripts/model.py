@@ -270,6 +270,11 @@ def load_for(cfg, weights: bool = True):
     return resolved, load_tokenizer(resolved, cfg.model.trust_remote_code)
 
 
+def lora_targets(layer: str, target: str) -> bool:
+    """PEFT's rule for a name in a target_modules list: the layer's full name, or its end after a dot."""
+    return layer == target or layer.endswith("." + target)
+
+
 def adaptable_layer_names(resolved: ResolvedModel, trust_remote_code: bool = False) -> list[str]:
     """The full name of every layer of the base model LoRA can adapt, e.g. "model.layers.0.self_attn.q_proj".
 
@@ -291,8 +296,8 @@ WHOLE_WEIGHT_LAYERS = ("embed_tokens", "lm_head")
 def adapter_weight_count(resolved: ResolvedModel, targets, trust_remote_code: bool) -> tuple[int, int]:
     """How many weights the adapter file holds: (per unit of rank, plus those that do not depend on the rank).
 
-    Counted on the model built without weights, with PEFT's rules: a target matches a layer's full name or its end
-    after a dot, "all-linear" is every linear layer (GPT-2's Conv1D too) but the output layer; each adapted layer
+    Counted on the model built without weights, with PEFT's rules: a listed target as `lora_targets` says,
+    "all-linear" every linear layer (GPT-2's Conv1D too) but the output layer; each adapted layer
     adds rank x (inputs + outputs), and a targeted embed_tokens or lm_head is saved whole as well. DoRA's few
     magnitude weights are left out.
     """
@@ -308,7 +313,7 @@ def adapter_weight_count(resolved: ResolvedModel, targets, trust_remote_code: bo
         if targets == "all-linear":
             adapted = not isinstance(module, torch.nn.Embedding) and module is not output_layer
         else:
-            adapted = any(name == target or name.endswith("." + target) for target in targets)
+            adapted = any(lora_targets(name, target) for target in targets)
         if adapted:
             per_rank += sum(module.weight.shape)  # inputs + outputs, whichever way round the layer stores them
             if name.rsplit(".", 1)[-1] in WHOLE_WEIGHT_LAYERS:

@@ -711,8 +711,9 @@ def fact_columns(data: Datasets, threshold: float) -> FactColumns:
     row_of = {id(example): row for row, example in enumerate(data.train)}  # train rows come first in the table
     for group in training_facts(data.train, threshold):
         phrasings[row_of[id(group[0])]] = distinct_phrasings(group)
-    taught = [None] * len(data.train) + taught_flags(data.train, data.eval)
-    other_forms = taught_in_another_form(data.train, data.eval)
+    eval_taught = taught_flags(data.train, data.eval)
+    taught = [None] * len(data.train) + eval_taught
+    other_forms = taught_in_another_form(data.train, data.eval, eval_taught)
     taught_as = [None] * len(data.train) + [
         another_form(key_fact(example), *found) if found else None for example, found in zip(data.eval, other_forms)
     ]

@@ -38,7 +38,8 @@ from .errors import UserError
 from .hf_flavors import FLAVORS, gpu_flavors
 from .language_id import code_for, iso_639_language
 from .model import (
-    WHOLE_WEIGHT_LAYERS, ResolvedModel, adaptable_layer_names, adapter_weight_count, cpu_has_native_bf16, parameter_count,
+    WHOLE_WEIGHT_LAYERS, ResolvedModel, adaptable_layer_names, adapter_weight_count, cpu_has_native_bf16, lora_targets,
+    parameter_count,
 )
 
 # Far outside these, LoRA on a small dataset rarely does what a learner wants (the reasons are in the warnings).
@@ -103,8 +104,7 @@ def check_target_modules(cfg, resolved: ResolvedModel, locate) -> None:
         return
     layers = adaptable_layer_names(resolved, cfg.model.trust_remote_code)
     short_names = list(dict.fromkeys(layer.rsplit(".", 1)[-1] for layer in layers))
-    # PEFT's rule for a list: a target matches a layer's full name, or its end after a dot.
-    unknown = [target for target in targets if not any(layer == target or layer.endswith("." + target) for layer in layers)]
+    unknown = [target for target in targets if not any(lora_targets(layer, target) for layer in layers)]
     if not unknown:
         return
     named = " and ".join(f'"{target}"{_did_you_mean(target, short_names)}' for target in unknown)

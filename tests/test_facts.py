@@ -205,7 +205,7 @@ FORMS_ASKED = [
 def test_an_eval_answer_taught_in_another_form_is_found_with_its_training_example(tmp_path):
     data = datasets(tmp_path, FORMS_TRAINED, FORMS_ASKED)
     found = [(trained, example.line) if trained else None for trained, example in
-             (match or (None, None) for match in taught_in_another_form(data.train, data.eval))]  # fmt: skip
+             (match or (None, None) for match in taught_in_another_form(data.train, data.eval, taught_flags(data.train, data.eval)))]  # fmt: skip
     assert found == [("Lüderitz", 1), ("14", 4), ("1990", 7), ("26 August", 10), None]
     assert taught_flags(data.train, data.eval) == [False] * 5  # what the results' taught/untaught split counts
     # evaluate's rule scores a reply that says what training taught as wrong, except where it contains the eval answer:
