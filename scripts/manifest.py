@@ -43,7 +43,6 @@ KNOWN_REPOS = {
     "dataset": KnownRepo("dataset", f"{RESULTS_DIR}/dataset", "card"),
     "space": KnownRepo("space", f"{RESULTS_DIR}/space", "space"),
 }
-REPO_TYPES = tuple(known.repo_type for known in KNOWN_REPOS.values())
 SPACE_SDKS = ("static", "gradio")  # [publish] space_kind
 # The GGUF types export can make (a derived file's "gguf_type"); the lossy ones may answer a little differently.
 GGUF_TYPES = ("f16", "f32", "q8_0")

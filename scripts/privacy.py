@@ -1,7 +1,6 @@
 """Find personal data and secrets in text, with the exact characters where they are.
 
     find_personal_data(text, names=finder)  # -> [Finding(kind, start, end), ...], sorted, never overlapping
-    redact(text, names=finder)              # -> (the text with placeholders such as <EMAIL>, the findings)
 
 `validate` reports findings and `anonymize` replaces them, both through this module, so they always
 agree. Kinds: e-mail, phone, national ID, card, IP address and secret; and, only where the words around
@@ -310,18 +309,6 @@ def find_personal_data(text: str, names=None) -> list[Finding]:
             if not any(start < other.end and other.start < end for other in kept):
                 kept.append(Finding("PERSON", start, end))
     return sorted(kept, key=lambda finding: finding.start)
-
-
-def redact(text: str, names=None) -> tuple[str, list[Finding]]:
-    """`text` with every finding replaced by its placeholder, and the findings."""
-    findings = find_personal_data(text, names)
-    pieces, position = [], 0
-    for finding in findings:
-        pieces.append(text[position : finding.start])
-        pieces.append(finding.placeholder)
-        position = finding.end
-    pieces.append(text[position:])
-    return "".join(pieces), findings
 
 
 def describe(text: str, findings: list[Finding]) -> str:

@@ -65,9 +65,6 @@ class SimilarityIndex:
         """(item, similarity) of the most similar text added so far, if at or above the threshold; else None."""
         return self._best(text, sketches([text], self)[0])
 
-    def best_match_then_add(self, text: str, item):
-        return self.best_matches_then_add([text], [item])[0]
-
     def best_matches(self, texts: list[str]) -> list:
         """`best_match` of each text; the MinHashes of all of them are computed at once."""
         return [self._best(text, sketch) for text, sketch in zip(texts, sketches(texts, self))]

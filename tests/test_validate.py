@@ -493,8 +493,10 @@ def test_similarity_bands_are_datasketchs():
 def test_batched_similarity_matches_one_at_a_time():
     texts = ["which desert runs along the coast of namibia", "which desert runs along the coastline of namibia",
              "which river forms the southern border of namibia", "ab", "which desert runs along the coast of namibia"]  # fmt: skip
-    one_at_a_time = SimilarityIndex(0.8)
-    expected = [one_at_a_time.best_match_then_add(text, number) for number, text in enumerate(texts)]
+    one_at_a_time, expected = SimilarityIndex(0.8), []
+    for number, text in enumerate(texts):
+        expected.append(one_at_a_time.best_match(text))
+        one_at_a_time.add(text, number)
     assert SimilarityIndex(0.8).best_matches_then_add(texts, list(range(len(texts)))) == expected
     assert expected[1][0] == 0 and expected[2] is None and expected[3] is None and expected[4] == (0, 1.0)
 
