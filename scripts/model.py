@@ -76,6 +76,8 @@ def resolve_base(model_id: str, revision: str = "main", root: Path | None = None
             "point it at a folder saved with save_pretrained, or use a Hub id like HuggingFaceTB/SmolLM2-135M-Instruct."
         )
     if model_id in BUNDLED and bundled_first():
+        if not weights:  # validate: the bundled copy is trained, but the published adapter and the card name this revision
+            require_revision_on_hub(model_id, revision)
         return _bundled(model_id)
     hub_folder = _try_hub(model_id, revision, CONFIG_AND_TOKENIZER + (WEIGHTS if weights else []))
     if hub_folder is not None:
@@ -171,12 +173,32 @@ def _try_hub(model_id: str, revision: str, allow_patterns: list[str]) -> Path | 
             "e.g. HuggingFaceTB/SmolLM2-135M-Instruct."
         ) from None
     except RevisionNotFoundError:
-        raise UserError(
-            f'project.toml [model] revision: {model_id} has no revision "{revision}" on the Hub; use "main" or a commit '
-            f"hash from https://huggingface.co/{model_id}/commits/main."
-        ) from None
+        raise no_such_revision(model_id, revision) from None
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError):
         return None
+
+
+def require_revision_on_hub(model_id: str, revision: str) -> None:
+    """Stop when the Hub says `model_id` has no `revision`; say nothing when it cannot be asked (offline)."""
+    if revision == "main" or os.environ.get("HF_HUB_OFFLINE") == "1":
+        return
+    import httpx2  # the HTTP library of huggingface_hub 2.4; HfHubHTTPError is one of its errors
+    from huggingface_hub import model_info
+    from huggingface_hub.errors import RevisionNotFoundError
+
+    try:
+        model_info(model_id, revision=revision)
+    except RevisionNotFoundError:
+        raise no_such_revision(model_id, revision) from None
+    except (httpx2.HTTPError, OSError):  # no connection, or the Hub is down: train finds out later
+        return
+
+
+def no_such_revision(model_id: str, revision: str) -> UserError:
+    return UserError(
+        f'project.toml [model] revision: {model_id} has no revision "{revision}" on the Hub; use "main" or a commit '
+        f"hash from https://huggingface.co/{model_id}/commits/main."
+    )
 
 
 # Which files of a Hub model to download. config.json and the tokenizer (tokenizer.json, tokenizer_config.json,

@@ -145,6 +145,54 @@ def test_a_model_the_hub_refuses_is_named_with_the_reason_not_as_no_connection(m
     assert "cannot reach" not in message
 
 
+BUNDLED_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+def test_a_revision_the_hub_lacks_stops_validate_even_for_the_bundled_model(monkeypatch):
+    """The Data check (validate.yml) reads the bundled copy of the default model, and so does training on the runner,
+    whatever [model] revision says; a typo there only surfaced after the merge, in Colab or a Hugging Face Job, or in
+    the published adapter and the card's code. Covered up to the network: the Hub's answer is simulated."""
+    from huggingface_hub import errors
+
+    from scripts import model
+
+    asked = []
+
+    def model_info(model_id, revision=None, **kwargs):
+        asked.append((model_id, revision))
+        raise hub_refusal(errors.RevisionNotFoundError, 404)
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("FINETUNE_BUNDLED_FIRST", "1")
+    monkeypatch.setattr("huggingface_hub.model_info", model_info)
+    with pytest.raises(model.UserError) as refused:
+        model.resolve_base(BUNDLED_ID, "v1.0-typo", weights=False)
+    assert str(refused.value) == (
+        f'project.toml [model] revision: {BUNDLED_ID} has no revision "v1.0-typo" on the Hub; use "main" or a commit '
+        f"hash from https://huggingface.co/{BUNDLED_ID}/commits/main."
+    )
+    assert asked == [(BUNDLED_ID, "v1.0-typo")]
+    assert model.resolve_base(BUNDLED_ID, "main", weights=False).source == "bundled"  # "main" always exists: not asked
+    assert model.resolve_base(BUNDLED_ID, "v1.0-typo").source == "bundled"  # training does not ask again
+    assert len(asked) == 1
+
+
+@pytest.mark.parametrize("offline", ["1", "0"])
+def test_a_revision_that_cannot_be_checked_is_not_an_error(monkeypatch, offline):
+    import httpx2
+
+    from scripts import model
+
+    def model_info(*args, **kwargs):
+        assert offline == "0", "offline, the Hub must not be asked"
+        raise httpx2.ConnectError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", offline)
+    monkeypatch.setenv("FINETUNE_BUNDLED_FIRST", "1")
+    monkeypatch.setattr("huggingface_hub.model_info", model_info)
+    assert model.resolve_base(BUNDLED_ID, "a" * 40, weights=False).source == "bundled"
+
+
 def test_no_connection_still_says_so(monkeypatch):
     from huggingface_hub.errors import LocalEntryNotFoundError
 
