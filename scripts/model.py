@@ -76,10 +76,12 @@ def resolve_base(model_id: str, revision: str = "main", root: Path | None = None
             "point it at a folder saved with save_pretrained, or use a Hub id like HuggingFaceTB/SmolLM2-135M-Instruct."
         )
     if model_id in BUNDLED and bundled_first():
-        if not weights:  # validate: the bundled copy is trained, but the published adapter and the card name this revision
-            require_revision_on_hub(model_id, revision)
+        if not weights and revision != "main":  # validate: the bundled copy is trained, but the adapter and card name it
+            files_on_hub(model_id, revision)  # stops when the Hub has no such revision
         return _bundled(model_id)
     hub_folder = _try_hub(model_id, revision, CONFIG_AND_TOKENIZER + (WEIGHTS if weights else []))
+    if hub_folder is not None and not weights:  # validate downloads no weights, but training needs safetensors ones
+        require_safetensors(model_id, files_on_hub(model_id, revision))
     if hub_folder is not None:
         if weights and not any(hub_folder.glob("*.safetensors")):
             # The Hub cache can hold only what validate fetched (config and tokenizer): offline, that copy comes back.
@@ -178,20 +180,34 @@ def _try_hub(model_id: str, revision: str, allow_patterns: list[str]) -> Path | 
         return None
 
 
-def require_revision_on_hub(model_id: str, revision: str) -> None:
-    """Stop when the Hub says `model_id` has no `revision`; say nothing when it cannot be asked (offline)."""
-    if revision == "main" or os.environ.get("HF_HUB_OFFLINE") == "1":
-        return
+def files_on_hub(model_id: str, revision: str) -> list[str] | None:
+    """The file names of `model_id` at `revision` on the Hub; None when it cannot be asked (offline, no answer).
+
+    Stops when the Hub says the revision does not exist.
+    """
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        return None
     import httpx2  # the HTTP library of huggingface_hub 2.4; HfHubHTTPError is one of its errors
     from huggingface_hub import model_info
     from huggingface_hub.errors import RevisionNotFoundError
 
     try:
-        model_info(model_id, revision=revision)
+        info = model_info(model_id, revision=revision)
     except RevisionNotFoundError:
         raise no_such_revision(model_id, revision) from None
     except (httpx2.HTTPError, OSError):  # no connection, or the Hub is down: train finds out later
-        return
+        return None
+    return [sibling.rfilename for sibling in info.siblings or []]
+
+
+def require_safetensors(model_id: str, files: list[str] | None) -> None:
+    """Stop when the Hub lists no safetensors file for the model: training downloads only those (WEIGHTS)."""
+    if files is not None and not any(name.endswith(".safetensors") for name in files):
+        raise UserError(
+            f"project.toml [model] base: {model_id} has no *.safetensors weights on the Hub, and training loads only "
+            "those (pickled .bin files can run code when they are loaded); choose a model that has them "
+            "(`python -m scripts models` lists tested ones)."
+        )
 
 
 def no_such_revision(model_id: str, revision: str) -> UserError:

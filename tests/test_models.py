@@ -177,6 +177,29 @@ def test_a_revision_the_hub_lacks_stops_validate_even_for_the_bundled_model(monk
     assert len(asked) == 1
 
 
+@pytest.mark.parametrize("files, refused", [(["config.json", "pytorch_model.bin"], True),
+                                             (["config.json", "model.safetensors"], False)])  # fmt: skip
+def test_a_hub_model_without_safetensors_weights_stops_validate(monkeypatch, tmp_path, files, refused):
+    """validate downloads only the config and the tokenizer, so a model whose weights are only in pytorch_model.bin
+    passed the Data check, and training stopped after the merge. Covered up to the network: the Hub is simulated."""
+    from huggingface_hub.hf_api import ModelInfo
+
+    from scripts import model
+
+    (tmp_path / "config.json").write_text("{}")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr("huggingface_hub.snapshot_download", lambda *args, **kwargs: str(tmp_path))
+    monkeypatch.setattr(
+        "huggingface_hub.model_info",
+        lambda model_id, revision=None, **kwargs: ModelInfo(id=model_id, siblings=[{"rfilename": name} for name in files]),
+    )
+    if refused:
+        with pytest.raises(model.UserError, match=r"^project.toml \[model\] base: someone/old-model has no \*.safetensors"):
+            model.resolve_base("someone/old-model", weights=False)
+    else:
+        assert model.resolve_base("someone/old-model", weights=False).source == "hub"
+
+
 @pytest.mark.parametrize("offline", ["1", "0"])
 def test_a_revision_that_cannot_be_checked_is_not_an_error(monkeypatch, offline):
     import httpx2

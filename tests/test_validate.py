@@ -791,8 +791,14 @@ def test_validate_downloads_the_config_and_tokenizer_not_the_weights(tmp_path, t
                 shutil.copy(file, folder)
         return str(folder)
 
+    def model_info(model_id, revision="main", **kwargs):  # validate also asks which files the model has (safetensors?)
+        from huggingface_hub.hf_api import ModelInfo
+
+        return ModelInfo(id=model_id, siblings=[{"rfilename": file.name} for file in tiny_model_dir.iterdir()])
+
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     monkeypatch.setattr("huggingface_hub.snapshot_download", snapshot_download)
+    monkeypatch.setattr("huggingface_hub.model_info", model_info)
     # A list of target modules, so validate builds the model from its config to check them.
     config = settings_project(
         tmp_path / "project", tiny_model_dir, base=f'"{base}"', target_modules='["q_proj", "v_proj"]'
