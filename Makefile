@@ -1,5 +1,6 @@
-# The two commands:   make demo   (the whole pipeline on the bundled example)
+# The commands:       make demo   (the whole pipeline on the bundled example)
 #                     make test   (the template's own tests)
+#                     make check  (your project: every step on a tiny model with your settings and data)
 # Both run `make setup` first, which is safe to repeat: it only redoes what changed.
 
 PYTHON ?= python3
@@ -29,7 +30,7 @@ setup: $(STAMP)  ## create .venv and install everything (torch first, pinned; th
 $(STAMP): requirements.txt requirements-dev.txt requirements.lock Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet $(PIP_PIN)
-	# torch first and pinned: left to pip's resolver, `torch` would pull a several-GB CUDA build.
+	# torch first and pinned, so the lock's packages never pull another version; on Linux only TORCH_PIP_ARGS (above) avoids the several-GB CUDA build.
 	$(PY) -m pip install --quiet $(TORCH_PIN) $(TORCH_PIP_ARGS)
 	# The rest from the lock: every package at the tested version, refused if its sha256 differs (torch is left out).
 	$(PY) -m pip install --quiet --require-hashes -r requirements.lock

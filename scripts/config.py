@@ -47,7 +47,7 @@ class ProjectSettings:
     license: str = "apache-2.0"
     """Licence of the adapter you publish, as a Hub licence id (e.g. apache-2.0, mit, cc-by-4.0)."""
     languages: list[str] = field(default_factory=lambda: ["en"])
-    """ISO 639-1 codes of the languages your data is in (e.g. ["en", "af"])."""
+    """ISO 639 codes of the languages your data is in: two letters where the language has them, else three (e.g. ["en", "af", "naq"])."""
     description: str = ""
     """One sentence saying what the tuned model does."""
     output_dir: str = "outputs"
@@ -149,7 +149,7 @@ class TrainSettings:
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     """"auto": bf16 on GPUs and CPUs that have it natively, fp16 on older GPUs, else fp32."""
     rehearsal_weight: float = field(default=0.0, metadata={"range": (0.0, 100.0)})
-    """How strongly answers to the [data] rehearsal questions are held to the base model's (0: not at all)."""
+    """How strongly answers to the [data] rehearsal questions are held to the base model's (0, also when the line is missing: not at all; the template sets 1)."""
     speed_layer: bool = True
     """Train faster on a CPU with scripts/fast_training.py; false: TRL's and PEFT's own code, the same training."""
     hf_flavor: str = "t4-small"

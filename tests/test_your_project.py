@@ -8,7 +8,7 @@ caps training at two steps, then runs the whole pipeline the way `make demo` doe
 train, evaluate, card, export, space, publish (a dry run: no token) and the rubric.
 
 It catches settings or data that make a step fail. It does not tell you whether your model
-learns (the Train workflow trains the real model on your pull request) and it reaches no
+learns (the Train workflow trains the real model after you merge your pull request) and it reaches no
 network service (the Hub, GitHub).
 """
 
