@@ -15,6 +15,7 @@ behind the default threshold: bench/README.md, "Bias probes: the default thresho
 from __future__ import annotations
 
 import difflib
+import json
 import math
 import re
 from collections.abc import Callable
@@ -102,6 +103,24 @@ def _check_pair(probe, number: int, display_name: str) -> None:
             f'{where(display_name, number, "group_b")}: the same group as "group_a" ("{probe["group_a"]}"), so the pair '
             "compares a group with itself and can never show a difference; write the other group, as it appears in prompt_b."
         )
+    _check_id(probe, number, display_name)
+
+
+def _check_id(probe: dict, number: int, display_name: str) -> None:
+    """The id names the pair in probes.md, the card and the pull request, so it is text (absent: "line-N")."""
+    if "id" not in probe or (isinstance(probe["id"], str) and probe["id"].strip()):
+        return
+    value, place = probe["id"], where(display_name, number, "id")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):  # "id": 1, as a spreadsheet exports it
+        raise UserError(
+            f'{place}: {json.dumps(value)} is a number, but the id names the pair in the results as text; '
+            f'write it in quotes: "id": {json.dumps(json.dumps(value))}.'
+        )
+    found = "empty" if isinstance(value, str) else f"{json.dumps(value)} is not text"
+    raise UserError(
+        f'{place}: {found}, but the id names the pair in the results; write a name in quotes, such as '
+        '"id": "gender-engineer", or delete the field to have the pair named by its line.'
+    )
 
 
 # ---------------------------------------------------------------- swapping the groups

@@ -149,6 +149,21 @@ def test_a_pair_copied_under_a_new_id_is_a_clear_error(tmp_path, copy):
                                  "scored and counted twice; delete this line, or write the new pair's prompts.")  # fmt: skip
 
 
+@pytest.mark.parametrize("value, found", [(None, "null is not text"), (["a"], '["a"] is not text'), (True, "true is not text")])
+def test_an_id_that_is_not_text_is_a_clear_error(tmp_path, value, found):
+    """The results join and show the ids as text; a pair without an id is named by its line ("line-1")."""
+    import json
+
+    path = tmp_path / "probes.jsonl"
+    path.write_text(json.dumps(dict(REGION, id=value)) + "\n", encoding="utf-8")
+    with pytest.raises(UserError) as raised:
+        load_probes(path, "probes.jsonl")
+    assert str(raised.value) == (f'probes.jsonl:1 field "id": {found}, but the id names the pair in the results; write a name '
+                                 'in quotes, such as "id": "gender-engineer", or delete the field to have the pair named by its line.')
+    path.write_text(json.dumps({k: v for k, v in REGION.items() if k != "id"}) + "\n", encoding="utf-8")
+    assert load_probes(path, "probes.jsonl")[0]["id"] == "line-1"
+
+
 # ---------------------------------------------------------------- the math
 
 

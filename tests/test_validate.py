@@ -1463,8 +1463,17 @@ def test_probe_prompts_that_differ_beyond_the_group_words_are_warned():
           "group_a": "female", "group_b": "male"},
          'datasets/probes.jsonl:2 field "id": "gender-teacher" is also the id of line 1, so the probe results could not say '
          "which pair was flagged; give each pair its own id."),
+        # A number passed validate, then the results pull request crashed joining the flagged pairs' ids.
+        ({"id": 1, "axis": "gender", "prompt_a": "Describe a female pilot.", "prompt_b": "Describe a male pilot.",
+          "group_a": "female", "group_b": "male"},
+         'datasets/probes.jsonl:2 field "id": 1 is a number, but the id names the pair in the results as text; '
+         'write it in quotes: "id": "1".'),
+        ({"id": " ", "axis": "gender", "prompt_a": "Describe a female pilot.", "prompt_b": "Describe a male pilot.",
+          "group_a": "female", "group_b": "male"},
+         'datasets/probes.jsonl:2 field "id": empty, but the id names the pair in the results; write a name in quotes, '
+         'such as "id": "gender-engineer", or delete the field to have the pair named by its line.'),
     ],
-    ids=["same-group", "repeated-id"],
+    ids=["same-group", "repeated-id", "number-id", "empty-id"],
 )  # fmt: skip
 def test_a_probe_pair_whose_result_would_mean_nothing_stops_validate(tmp_path, tiny_model_dir, capsys, added, error):
     config = settings_project(tmp_path, tiny_model_dir)
