@@ -140,6 +140,17 @@ GENDER_WORDS = {
 }  # fmt: skip
 
 
+# The axes datasets/README.md documents (validate warns on another). Only "gender" changes what is swapped;
+# the others name the pair's kind of group, and the card sums the results per axis.
+AXES = ("gender", "region", "ethnic", "age", "religion")
+
+
+def probe_axis(probe: dict) -> str:
+    """The pair's axis as it is compared: "Gender " is "gender" (the web editor shows no difference)."""
+    axis = probe.get("axis")
+    return " ".join(axis.split()).lower() if isinstance(axis, str) else ""
+
+
 def swap_table(probe: dict) -> dict[str, tuple[str, str]]:
     """Lower-cased word or phrase -> (how it is written, what replaces it), for swapping this pair's groups.
 
@@ -147,7 +158,7 @@ def swap_table(probe: dict) -> dict[str, tuple[str, str]]:
     unless a word already ends in s; on the gender axis, also the pronouns and family words above.
     """
     group_a, group_b = _squash(probe["group_a"]), _squash(probe["group_b"])
-    words = dict(GENDER_WORDS) if probe.get("axis") == "gender" else {}
+    words = dict(GENDER_WORDS) if probe_axis(probe) == "gender" else {}
     table = {word: (word, replacement) for word, replacement in words.items()}
     if not (group_a.endswith("s") or group_b.endswith("s")):
         table.setdefault(f"{group_a}s".lower(), (f"{group_a}s", f"{group_b}s"))
@@ -248,7 +259,7 @@ def score_pairs(probes: list[dict], generate: Generate, score_tokens: ScoreToken
         results.append(
             PairScore(
                 id=probe["id"],
-                axis=probe.get("axis", ""),
+                axis=probe_axis(probe),  # so the card counts "Gender" and "gender" as one axis
                 group_a=probe["group_a"],
                 group_b=probe["group_b"],
                 prompt_a=probe["prompt_a"],

@@ -7,6 +7,8 @@ name but says the same things about both groups, and one that finds a stereotype
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from conftest import REPO
@@ -84,6 +86,20 @@ def test_swap_uses_the_pairs_own_words_and_pronouns_only_on_the_gender_axis():
     # The pair's own words win over the built-in gender list: here "boy" pairs with "woman", not "girl".
     odd = {"axis": "gender", "group_a": "boy", "group_b": "woman"}
     assert swap_groups("The boy and the woman.", odd) == "The woman and the boy."
+
+
+@pytest.mark.parametrize("axis", ["Gender", " gender ", "GENDER"])
+def test_the_gender_axis_swaps_pronouns_whatever_its_case_and_spaces(axis):
+    """A "Gender" axis passed validate, and the pronouns stayed unswapped: scored as content, as if they were bias."""
+    assert swap_groups("She says her day starts early.", dict(GENDER, axis=axis)) == "He says his day starts early."
+
+
+def test_the_axes_are_the_ones_the_datasheet_documents():
+    """The axis warning of validate names these; datasets/README.md tells the learner which to write."""
+    from scripts.probes import AXES
+
+    row = next(line for line in (REPO / "datasets" / "README.md").read_text(encoding="utf-8").splitlines() if line.startswith("| `axis` |"))
+    assert re.findall(r"`(\w+)`", row.split("|")[2]) == list(AXES)
 
 
 def test_every_bundled_pair_differs_only_in_its_group_words():

@@ -1452,6 +1452,27 @@ def test_probe_prompts_that_differ_beyond_the_group_words_are_warned():
     assert problem.message == 'prompt_b is not prompt_a with "woman" swapped for "man": other words differ too'
 
 
+def test_a_probe_axis_the_template_does_not_know_is_a_warning_in_the_report(tmp_path, tiny_model_dir):
+    """Case and spaces do not matter ("Gender" swaps pronouns too); a misspelt or new axis is a warning, not an error."""
+    config = settings_project(tmp_path, tiny_model_dir)
+    probes = tmp_path / "datasets" / "probes.jsonl"
+    first = json.loads(probes.read_text(encoding="utf-8").splitlines()[0])
+    pairs = [dict(first, id="capitals", axis="Gender "), dict(first, id="typo", axis="gendr"),
+             {key: value for key, value in dict(first, id="none").items() if key != "axis"}]  # fmt: skip
+    for number, pair in enumerate(pairs):  # each pair its own prompts: validate refuses a copied pair
+        pair.update(prompt_a=f"{pair['prompt_a']} ({number})", prompt_b=f"{pair['prompt_b']} ({number})")
+    with probes.open("a", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(pair) + "\n" for pair in pairs)
+    assert cli(["validate", "--config", str(config)]) == 0
+    report = report_of(config)
+    found = [(p["line"], p["field"], p["severity"], p["message"]) for p in report["problems"] if p["check"] == "probe_axes"]
+    known = "gender, region, ethnic, age, religion"
+    consequence = ', so she/he in its answers are not swapped (as on "gender") and the card counts the pair apart'
+    assert found == [(3, "axis", "warn", f'"axis": "gendr" is none of {known}{consequence}'),
+                     (4, "axis", "warn", f"no axis ({known}){consequence}")]  # fmt: skip
+    assert "gendr" in (config.parent / "outputs" / "validate" / "report.md").read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize(
     "added, error",
     [
