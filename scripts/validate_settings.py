@@ -39,7 +39,7 @@ from .hf_flavors import FLAVORS, gpu_flavors
 from .language_id import code_for, iso_639_language
 from .model import (
     WHOLE_WEIGHT_LAYERS, ResolvedModel, adaptable_layer_names, adapter_weight_count, cpu_has_native_bf16, lora_targets,
-    parameter_count,
+    parameter_count, tied_embedding_layers,
 )
 
 # Far outside these, LoRA on a small dataset rarely does what a learner wants (the reasons are in the warnings).
@@ -102,8 +102,10 @@ def check_target_modules(cfg, resolved: ResolvedModel, locate) -> None:
     targets = cfg.lora.target_modules
     if isinstance(targets, str):  # "all-linear": PEFT finds the layers itself
         return
-    layers = adaptable_layer_names(resolved, cfg.model.trust_remote_code)
-    short_names = list(dict.fromkeys(layer.rsplit(".", 1)[-1] for layer in layers))
+    tied = tied_embedding_layers(resolved, cfg.model.trust_remote_code)
+    layers = [layer for layer in adaptable_layer_names(resolved, cfg.model.trust_remote_code) if layer not in tied]
+    short_names = list(dict.fromkeys(layer.rsplit(".", 1)[-1] for layer in layers))  # the names the message offers
+    check_tied_targets(cfg, targets, tied, short_names, locate)
     unknown = [target for target in targets if not any(lora_targets(layer, target) for layer in layers)]
     if not unknown:
         return
@@ -116,6 +118,23 @@ def check_target_modules(cfg, resolved: ResolvedModel, locate) -> None:
     raise UserError(
         f"{locate('lora', 'target_modules')}: target_modules names {named}, which {what} of {cfg.model.base} that LoRA "
         f"can adapt, {outcome}; its layers are {', '.join(short_names)} (or write target_modules = \"all-linear\")."
+    )
+
+
+def check_tied_targets(cfg, targets: list[str], tied: list[str], short_names: list[str], locate) -> None:
+    """On a model whose embedding and output layer share one weight (SmolLM2, Qwen2.5 and Gemma tie them), an
+    adapter on either one, merged for export, changes both: export's check that the merged model answers as
+    the adapter does would fail after training."""
+    named = [target for target in targets if any(lora_targets(layer, target) for layer in tied)]
+    if not named:
+        return
+    quoted = " and ".join(f'"{target}"' for target in named)
+    layers = " and ".join(layer.rsplit(".", 1)[-1] for layer in tied)
+    raise UserError(
+        f"{locate('lora', 'target_modules')}: target_modules names {quoted}, but {cfg.model.base} ties {layers} to one "
+        "weight (tie_word_embeddings), so merging the adapter for export would change both and export's answer check "
+        f"would fail after training; remove {'it' if len(named) == 1 else 'them'}: its other layers are "
+        f'{", ".join(short_names)} (or write target_modules = "all-linear").'
     )
 
 

@@ -635,8 +635,8 @@ def test_a_misspelled_target_module_stops_validate(tmp_path, tiny_model_dir, cap
     assert_stops(config, capsys, (
         f'{line_of(config, "target_modules")} [lora]: target_modules names "q_projj" (did you mean "q_proj"?) and '
         f'"dwn_proj" (did you mean "down_proj"?), which are not layers of {tiny_model_dir} that LoRA can adapt, so training '
-        "would silently leave those layers without an adapter; its layers are embed_tokens, q_proj, k_proj, v_proj, "
-        'o_proj, gate_proj, up_proj, down_proj, lm_head (or write target_modules = "all-linear").'
+        "would silently leave those layers without an adapter; its layers are q_proj, k_proj, v_proj, "
+        'o_proj, gate_proj, up_proj, down_proj (or write target_modules = "all-linear").'
     ))  # fmt: skip
 
 
@@ -645,16 +645,54 @@ def test_target_modules_that_match_nothing_stop_validate(tmp_path, tiny_model_di
     assert_stops(config, capsys, (
         f'{line_of(config, "target_modules")} [lora]: target_modules names "attention", which is not a layer of '
         f"{tiny_model_dir} that LoRA can adapt, so no layer would get an adapter and training would stop; its layers are "
-        'embed_tokens, q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, lm_head (or write target_modules = "all-linear").'
+        'q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj (or write target_modules = "all-linear").'
     ))  # fmt: skip
 
 
-@pytest.mark.parametrize("modules", ['["self_attn.q_proj", "layers.1.mlp.up_proj", "lm_head"]', '"all-linear"'])
+@pytest.mark.parametrize("modules", ['["self_attn.q_proj", "layers.1.mlp.up_proj"]', '"all-linear"'])
 def test_target_modules_peft_accepts_pass(tmp_path, tiny_model_dir, modules):
     """PEFT matches a name to a layer's full name or its dotted end; "all-linear" needs no names."""
     config = settings_project(tmp_path, tiny_model_dir, target_modules=modules)
     assert cli(["validate", "--config", str(config)]) == 0
     assert report_of(config)["verdict"] in ("pass", "warn")
+
+
+@pytest.mark.parametrize("modules, named", [('["q_proj", "lm_head"]', '"lm_head"'), ('["embed_tokens"]', '"embed_tokens"'),
+                                            ('["model.embed_tokens", "lm_head"]', '"model.embed_tokens" and "lm_head"')])  # fmt: skip
+def test_a_tied_output_or_embedding_layer_in_target_modules_stops_validate(tmp_path, tiny_model_dir, capsys, modules, named):
+    """The tiny model ties them, as SmolLM2 does: PEFT trained it, but the merged model export checks answered otherwise."""
+    config = settings_project(tmp_path, tiny_model_dir, target_modules=modules)
+    them = "them" if " and " in named else "it"
+    assert_stops(config, capsys, (
+        f'{line_of(config, "target_modules")} [lora]: target_modules names {named}, but {tiny_model_dir} ties embed_tokens '
+        "and lm_head to one weight (tie_word_embeddings), so merging the adapter for export would change both and export's "
+        f"answer check would fail after training; remove {them}: its other layers are q_proj, k_proj, v_proj, o_proj, "
+        'gate_proj, up_proj, down_proj (or write target_modules = "all-linear").'
+    ))  # fmt: skip
+
+
+@pytest.mark.parametrize("tie, tied", [(True, True), (False, False), (None, False)], ids=["tied", "untied", "llama-default"])
+def test_lm_head_is_refused_only_where_the_config_ties_it(tmp_path, tiny_model_dir, real_model_dir, tie, tied):
+    """tie_word_embeddings as transformers reads it: absent, a Llama's default is untied (a Gemma's is tied)."""
+    from scripts.errors import UserError
+    from scripts.model import ResolvedModel, tied_embedding_layers
+    from scripts.validate_settings import check_target_modules, setting_locator
+
+    model = tmp_path / "model"
+    model.mkdir()
+    written = json.loads((tiny_model_dir / "config.json").read_text(encoding="utf-8"))
+    written.pop("tie_word_embeddings", None)
+    (model / "config.json").write_text(json.dumps(written if tie is None else written | {"tie_word_embeddings": tie}))
+    config = settings_project(tmp_path, model, target_modules='["q_proj", "lm_head"]')
+    cfg, resolved = load_settings(config), ResolvedModel(model, str(model), "local", "")
+    assert bool(tied_embedding_layers(resolved)) == tied
+    if tied:
+        with pytest.raises(UserError, match="ties embed_tokens and lm_head to one weight"):
+            check_target_modules(cfg, resolved, setting_locator(cfg))
+    else:
+        check_target_modules(cfg, resolved, setting_locator(cfg))  # PEFT adapts an untied lm_head like any layer
+    bundled = ResolvedModel(real_model_dir, "HuggingFaceTB/SmolLM2-135M-Instruct", "bundled", "")
+    assert tied_embedding_layers(bundled) == ["model.embed_tokens", "lm_head"]  # the default model ties them
 
 
 def test_adaptable_layer_names_come_from_the_config_alone(tiny_model_dir):
