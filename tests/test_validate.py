@@ -1541,6 +1541,92 @@ def test_a_probe_pair_whose_result_would_mean_nothing_stops_validate(tmp_path, t
     assert_data_stops(config, capsys, error)
 
 
+@pytest.fixture(scope="module")
+def bundled_table(real_model_dir):
+    """validate's example table of the bundled data, with the default model's tokenizer."""
+    from scripts.model import load_for
+    from scripts.validate import example_table, load_datasets
+
+    cfg = load_settings(REPO / "project.toml")
+    table, _ = example_table(load_datasets(cfg), load_for(cfg, weights=False)[1])
+    return table
+
+
+def training_time_warnings(tmp_path, table, *changes: tuple[str, str]) -> list:
+    """check_training_time on the bundled project.toml with some of its lines changed (old text, new text)."""
+    from scripts.model import resolve_base
+    from scripts.validate_settings import check_training_time, setting_locator
+
+    text = (REPO / "project.toml").read_text(encoding="utf-8")
+    for old, new in changes:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    config = tmp_path / "project.toml"
+    config.write_text(text, encoding="utf-8")
+    cfg = load_settings(config)
+    resolved = resolve_base("HuggingFaceTB/SmolLM2-135M-Instruct")  # (a listed model's size comes from the catalogue)
+    return check_training_time(cfg, resolved, table, setting_locator(cfg))
+
+
+def test_the_train_jobs_time_limit_is_the_workflows():
+    import yaml
+
+    from scripts.config import TRAIN_JOB_MINUTES
+
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "train.yml").read_text(encoding="utf-8"))
+    assert workflow["jobs"]["train"]["timeout-minutes"] == TRAIN_JOB_MINUTES
+
+
+@pytest.mark.parametrize("backend", ["runner", "hf-jobs"])
+def test_the_bundled_example_trains_within_its_time_limit(tmp_path, bundled_table, backend):
+    """About 5 minutes on a 2-core CPU, rehearsal included (make demo's training took 279-316 s: bench/README.md)."""
+    from scripts.base_models import REHEARSAL_COST, cpu_seconds
+    from scripts.validate_settings import training_tokens
+
+    assert training_time_warnings(tmp_path, bundled_table, ('backend = "runner"', f'backend = "{backend}"')) == []
+    tokens, counted = training_tokens(load_settings(REPO / "project.toml"), bundled_table)
+    assert counted == "280 examples x 3 epochs"
+    assert 200 < cpu_seconds(135, tokens) * REHEARSAL_COST < 400
+
+
+def test_training_longer_than_the_train_job_is_a_warning(tmp_path, bundled_table):
+    """The job was stopped at 120 minutes, after the merge, with nothing to review; validate said nothing."""
+    [warning] = training_time_warnings(tmp_path, bundled_table, ("max_steps = -1", "max_steps = 5000"))
+    assert (warning.section, warning.key) == ("train", "backend")
+    assert warning.message.startswith("training HuggingFaceTB/SmolLM2-135M-Instruct on about ")
+    assert "(max_steps 5000 x batch_size 8 x gradient_accumulation 1, 1.4x for rehearsal) would take about " in warning.message
+    assert " on a 2-core CPU (a rough estimate: scripts/base_models.py), more than the 120 minutes GitHub gives the whole Train job" in warning.message
+    assert warning.message.endswith('; train on a GPU (backend = "colab" or "hf-jobs"), train on fewer examples or epochs, or '
+                                    "choose a smaller base model (`python -m scripts models`)")  # fmt: skip
+    # A bigger model on the bundled data: Phi-4-mini (3.8B) takes about 2.2 h there; SmolLM2-360M does not warn.
+    phi = ('base = "HuggingFaceTB/SmolLM2-135M-Instruct"', 'base = "microsoft/Phi-4-mini-instruct"')
+    assert "would take about ~2.2 h" in training_time_warnings(tmp_path, bundled_table, phi)[0].message
+    small = ('base = "HuggingFaceTB/SmolLM2-135M-Instruct"', 'base = "HuggingFaceTB/SmolLM2-360M-Instruct"')
+    assert training_time_warnings(tmp_path, bundled_table, small) == []
+
+
+def test_the_training_time_warning_reaches_the_data_report(tmp_path, real_model_dir):
+    config = settings_project(tmp_path, real_model_dir, max_steps="100000")
+    assert cli(["validate", "--config", str(config)]) == 0
+    [check] = [check for check in report_of(config)["checks"] if check["id"] == "training_settings"]
+    [problem] = [p for p in report_of(config)["problems"] if p["field"] == "backend"]
+    assert check["status"] == "warn" and problem["line"] == line_of(config, "backend") and "120 minutes" in problem["message"]
+    assert "more than the 120 minutes GitHub gives" in (tmp_path / "outputs" / "validate" / "report.md").read_text(encoding="utf-8")
+
+
+def test_a_t4_job_longer_than_hf_timeout_minutes_is_a_warning(tmp_path, bundled_table):
+    hf_jobs = ('backend = "runner"', 'backend = "hf-jobs"')
+    mistral = ('base = "HuggingFaceTB/SmolLM2-135M-Instruct"', 'base = "mistralai/Mistral-7B-Instruct-v0.3"')
+    longer = ("max_steps = -1", "max_steps = 500")
+    [warning] = training_time_warnings(tmp_path, bundled_table, hf_jobs, mistral, longer, ("hf_timeout_minutes = 60", "hf_timeout_minutes = 5"))
+    assert (warning.section, warning.key) == ("train", "hf_timeout_minutes")
+    assert 'on the T4 of hf_flavor "t4-small" (a rough estimate: scripts/base_models.py), more than hf_timeout_minutes = 5, ' in warning.message
+    assert 'raise hf_timeout_minutes (at most 90), choose a faster hf_flavor such as "l4x1", or use backend = "colab"' in warning.message
+    assert training_time_warnings(tmp_path, bundled_table, hf_jobs, mistral, longer) == []  # 60 minutes are enough
+    faster = ('hf_flavor = "t4-small"', 'hf_flavor = "a100-large"')  # no estimate for other GPUs: not checked
+    assert training_time_warnings(tmp_path, bundled_table, hf_jobs, mistral, longer, faster, ("hf_timeout_minutes = 60", "hf_timeout_minutes = 5")) == []
+
+
 @pytest.mark.parametrize("backend, save_steps, warned", [("hf-jobs", 105, True), ("hf-jobs", 104, False), ("runner", 500, False)])
 def test_an_hf_job_that_would_save_no_checkpoint_is_a_warning(tmp_path, backend, save_steps, warned):
     """The bundled example trains 105 steps (280 examples, batch 8, 3 epochs): a stopped job resumes from a checkpoint."""
