@@ -373,6 +373,12 @@ def adapter_weight_count(resolved: ResolvedModel, targets, trust_remote_code: bo
     return per_rank, whole
 
 
+def model_class_name(resolved: ResolvedModel, trust_remote_code: bool = False) -> str:
+    """The class transformers loads the base model as for training and export, e.g. "LlamaForCausalLM": the name
+    the merged model's config.json gives as its "architectures", which llama.cpp's converter reads."""
+    return type(_model_without_weights(resolved, trust_remote_code)).__name__
+
+
 def parameter_count(resolved: ResolvedModel, trust_remote_code: bool = False) -> int:
     """How many parameters the base model has, counted from its config.json (no weights needed; tied ones once)."""
     return sum(parameter.numel() for parameter in _model_without_weights(resolved, trust_remote_code).parameters())

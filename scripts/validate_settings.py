@@ -40,7 +40,7 @@ from .hf_flavors import FLAVORS, gpu_flavors
 from .language_id import code_for, iso_639_language
 from .model import (
     WHOLE_WEIGHT_LAYERS, ResolvedModel, adaptable_layer_names, adapter_weight_count, cpu_has_native_bf16, lora_targets,
-    parameter_count, tied_embedding_layers,
+    model_class_name, parameter_count, tied_embedding_layers,
 )
 
 # Far outside these, LoRA on a small dataset rarely does what a learner wants (the reasons are in the warnings).
@@ -91,6 +91,7 @@ def check_settings(cfg, resolved: ResolvedModel, tokenizer, table) -> list[Setti
     warnings += check_data_locations(cfg, locate)
     warnings += check_runner_room(cfg, resolved, locate)
     warnings += check_training_time(cfg, resolved, table, locate)
+    warnings += check_gguf_converter(cfg, resolved, locate)
     check_adapter_fits_github(cfg, resolved, locate)
     warnings += check_jobs_token(cfg, locate)
     return sorted(warnings, key=lambda warning: warning.line or 0)  # in the order of project.toml
@@ -446,6 +447,31 @@ def check_runner_room(cfg, resolved: ResolvedModel, locate) -> list[SettingWarni
         f"the GGUF file) runs on a free runner after training whatever the backend, and publish runs it again: it "
         f"would need {lacking}, more than a public repository's runner has ({RUNNER_MEMORY_GB} GB of memory, {RUNNER_DISK_GB} GB of disk), "
         f"so the flow would stop after training with nothing to review; {fix}"
+    ))]  # fmt: skip
+
+
+def check_gguf_converter(cfg, resolved: ResolvedModel, locate) -> list[SettingWarning]:
+    """Warn when llama.cpp's converter does not know the base model's class: on GitHub, export writes the GGUF file
+    after training on every backend, and would stop there. Checked for a model not in scripts/base_models.toml, and
+    only where the converter is cached (`make setup` fetches it): validate downloads nothing for this."""
+    from .base_models import find
+    from .export import CONVERTER_PACKAGE, CONVERTER_VERSION, cached_converter, converter_architectures
+
+    converter = None if find(cfg.model.base) else cached_converter()
+    known = converter_architectures(converter) if converter else None
+    if not known:
+        return []
+    try:
+        architecture = model_class_name(resolved, cfg.model.trust_remote_code)
+    except Exception:  # a config transformers cannot build without the model's own code: check_runner_room warns
+        return []
+    if architecture in known:
+        return []
+    return [_warning(locate, "model", "base", (
+        f"{cfg.model.base} is a {architecture}, which llama.cpp's GGUF converter ({CONVERTER_PACKAGE} "
+        f"{CONVERTER_VERSION}) cannot convert, so on GitHub export would stop after training, with nothing to review; "
+        "choose a base model from `python -m scripts models`, or run card, export (`--no-gguf`: the merged model only, "
+        "no GGUF file or static Space) and publish on your computer"
     ))]  # fmt: skip
 
 

@@ -695,6 +695,40 @@ def test_lm_head_is_refused_only_where_the_config_ties_it(tmp_path, tiny_model_d
     assert tied_embedding_layers(bundled) == ["model.embed_tokens", "lm_head"]  # the default model ties them
 
 
+def test_a_base_model_the_gguf_converter_cannot_convert_is_a_warning(tmp_path, tiny_model_dir, monkeypatch):
+    """GPT-Neo trains, but llama.cpp's converter has no GPTNeoForCausalLM: export stopped after training, on GitHub."""
+    from transformers import GPTNeoConfig
+
+    from scripts import export
+
+    assert "LlamaForCausalLM" in export.converter_architectures(export.converter_folder())  # the pinned one, as make setup caches it
+    neo = tmp_path / "gpt-neo"
+    GPTNeoConfig(vocab_size=49152, hidden_size=16, num_layers=2, attention_types=[[["global"], 2]], num_heads=2,
+                 max_position_embeddings=1024).save_pretrained(neo)  # fmt: skip
+    for file in tiny_model_dir.iterdir():  # the tiny model's tokenizer and chat template
+        if file.name.startswith(("tokenizer", "chat_template", "special_tokens")):
+            shutil.copy(file, neo / file.name)
+    config = settings_project(tmp_path / "project", neo)
+    assert cli(["validate", "--config", str(config)]) == 0
+    [problem] = [p for p in report_of(config)["problems"] if p["field"] == "base"]
+    assert problem["line"] == line_of(config, "base") and problem["message"] == (
+        f"{neo} is a GPTNeoForCausalLM, which llama.cpp's GGUF converter (llama-cpp-python {export.CONVERTER_VERSION}) "
+        "cannot convert, so on GitHub export would stop after training, with nothing to review; choose a base model from "
+        "`python -m scripts models`, or run card, export (`--no-gguf`: the merged model only, no GGUF file or static "
+        "Space) and publish on your computer"
+    )
+    from scripts.model import ResolvedModel
+    from scripts.validate_settings import check_gguf_converter, setting_locator
+
+    cfg = load_settings(config)
+    resolved = ResolvedModel(neo, str(neo), "local", "")
+    monkeypatch.setenv("FINETUNE_CACHE", str(tmp_path / "no-cache"))  # not cached: nothing said, nothing fetched
+    assert check_gguf_converter(cfg, resolved, setting_locator(cfg)) == [] and not (tmp_path / "no-cache").exists()
+    monkeypatch.undo()
+    tiny = load_settings(settings_project(tmp_path / "tiny", tiny_model_dir))  # a Llama: the converter knows it
+    assert check_gguf_converter(tiny, ResolvedModel(tiny_model_dir, "tiny", "local", ""), setting_locator(tiny)) == []
+
+
 def test_adaptable_layer_names_come_from_the_config_alone(tiny_model_dir):
     from scripts.model import ResolvedModel, adaptable_layer_names
 
