@@ -28,6 +28,10 @@ CPU_TOKENS_PER_SECOND_135M = 268  # measured: bench/README.md, training in float
 T4_FLOPS = 65e12 * 0.25  # peak float16 TFLOP/s of a T4, times the share training usually reaches
 T4_MEMORY_GB = 15  # what a T4 has free for a model
 LORA_FLOPS_PER_PARAMETER_TOKEN = 4
+# Rehearsal ([train] rehearsal_weight above 0) adds a forward and backward pass over a few short everyday questions
+# per step: training took about 40% longer on the bundled example (bench/README.md, "rehearsal on the base model's
+# own replies").
+REHEARSAL_COST = 1.4
 
 # A free GitHub-hosted runner of a public repository (ubuntu-latest), from
 # https://docs.github.com/en/actions/reference/runners/github-hosted-runners
@@ -59,10 +63,10 @@ class BaseModel:
         return self.parameters_millions * 1e6 * bytes_per_parameter / 1e9
 
     def cpu_seconds(self, tokens: float) -> float:
-        return tokens / (CPU_TOKENS_PER_SECOND_135M * 135 / self.parameters_millions)
+        return cpu_seconds(self.parameters_millions, tokens)
 
     def t4_seconds(self, tokens: float) -> float:
-        return tokens * LORA_FLOPS_PER_PARAMETER_TOKEN * self.parameters_millions * 1e6 / T4_FLOPS
+        return t4_seconds(self.parameters_millions, tokens)
 
     def t4_precision(self) -> str:
         """float16 where the weights fit a T4 with room to train; else 4-bit (QLoRA)."""
@@ -75,6 +79,16 @@ class BaseModel:
         too_big = runner_problem(self.parameters_millions)
         reasons += [f"export needs {too_big}"] if too_big else []
         return f"no: {'; '.join(reasons)}" if reasons else "yes"
+
+
+def cpu_seconds(parameters_millions: float, tokens: float) -> float:
+    """Seconds to train on `tokens` on a 2-core CPU in float32 (see above); also a model not in the catalogue."""
+    return tokens / (CPU_TOKENS_PER_SECOND_135M * 135 / parameters_millions)
+
+
+def t4_seconds(parameters_millions: float, tokens: float) -> float:
+    """Seconds to train on `tokens` on one T4 (see above)."""
+    return tokens * LORA_FLOPS_PER_PARAMETER_TOKEN * parameters_millions * 1e6 / T4_FLOPS
 
 
 def export_needs_gb(parameters_millions: float) -> tuple[float, float]:

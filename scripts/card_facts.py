@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .adapter import Adapter
 from .config import LoraSettings, TrainSettings, field_docs
+from .dataset_repo import read_datasheet
 from .errors import UserError
 from .manifest import repo_ids
 from .markdown import one_line, table_cell
@@ -126,8 +127,10 @@ def datasheet_summary(path: Path) -> dict:
     """The datasheet's opening paragraph and its licence paragraph (the full datasheet stays in the project)."""
     if not path.is_file():
         return {"path": None, "intro": "", "licence": ""}
-    text = path.read_text(encoding="utf-8")
-    paragraphs = [block.strip() for block in re.split(r"\n\s*\n", text) if block.strip()]
+    # The body only, as publish reads it: split raw, a blank line inside the front matter or a byte order
+    # mark (Windows editors) would make its YAML the "opening paragraph".
+    _, body = read_datasheet(path)
+    paragraphs = [block.strip() for block in re.split(r"\n\s*\n", body) if block.strip()]
     prose = [p for p in paragraphs if not p.startswith(("#", "|", "---", "```", "<", "-", "*", ">"))]
     licence = ""
     for index, block in enumerate(paragraphs):

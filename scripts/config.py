@@ -29,12 +29,14 @@ from .files import read_learner_text, text_lines
 
 DEFAULT_CONFIG = "project.toml"
 
-# The train workflow's job waits for a Hugging Face Job and then brings its results back, makes the card, the
-# GGUF file and the Space; GitHub stops that job after its `timeout-minutes` (120, .github/workflows/train.yml).
-# The HF Job gets at most 90 of them, so 30 are left for installing before and collecting after it.
+# The train workflow's job trains on the runner (backend "runner"), or waits for a Hugging Face Job and then brings
+# its results back; then it makes the card, the GGUF file and the Space. GitHub stops that job after its
+# `timeout-minutes` (.github/workflows/train.yml; tests/test_validate.py checks the two agree). The HF Job gets at
+# most 90 of them, so 30 are left for installing before and collecting after it.
+TRAIN_JOB_MINUTES = 120
 HF_JOB_MAX_MINUTES = 90
 HF_JOB_LIMIT_REASON = (
-    "the GitHub job that waits for the HF Job stops after 120 minutes and needs the rest to collect the results"
+    f"the GitHub job that waits for the HF Job stops after {TRAIN_JOB_MINUTES} minutes and needs the rest to collect the results"
 )
 
 

@@ -309,6 +309,29 @@ def first_difference(questions, expected, actual, actual_name: str, expected_nam
 # ---------------------------------------------------------------- GGUF
 
 
+def cached_converter() -> Path | None:
+    """The converter's folder when `make setup` (or an earlier export) unpacked it; None, fetching nothing, when not."""
+    from .model import cache_dir
+
+    folder = cache_dir() / f"llama.cpp-converter-{CONVERTER_VERSION}"
+    return folder if (folder / "convert_hf_to_gguf.py").is_file() else None
+
+
+def converter_architectures(converter: Path) -> set[str] | None:
+    """The model classes (config.json "architectures") the converter turns into a GGUF file: the keys of its
+    TEXT_MODEL_MAP, read as text without running its code; None when this converter keeps its list elsewhere."""
+    import ast
+
+    source = converter / "conversion" / "__init__.py"
+    if not source.is_file():
+        return None
+    for node in ast.parse(source.read_text(encoding="utf-8")).body:
+        target = node.target if isinstance(node, ast.AnnAssign) else node.targets[0] if isinstance(node, ast.Assign) else None
+        if getattr(target, "id", None) == "TEXT_MODEL_MAP" and isinstance(node.value, ast.Dict):
+            return {ast.literal_eval(key) for key in node.value.keys if key is not None}
+    return None
+
+
 def converter_folder() -> Path:
     """llama.cpp's converter, unpacked once from the pinned llama-cpp-python source distribution."""
     from .model import cache_dir

@@ -327,6 +327,20 @@ def adaptable_layer_names(resolved: ResolvedModel, trust_remote_code: bool = Fal
     return [name for name, module in model.named_modules() if isinstance(module, kinds)]
 
 
+def tied_embedding_layers(resolved: ResolvedModel, trust_remote_code: bool = False) -> list[str]:
+    """The full names of the input embedding and output layers when they share one weight ("tied"), else [].
+
+    config.json's tie_word_embeddings says so, or, when it is absent, the model type's default (true for
+    Gemma, false for Llama and Qwen2): the model built without weights is tied as transformers decides.
+    """
+    model = _model_without_weights(resolved, trust_remote_code)
+    inputs, outputs = model.get_input_embeddings(), model.get_output_embeddings()
+    if outputs is None or inputs.weight is not outputs.weight:
+        return []
+    names = {module: name for name, module in model.named_modules()}
+    return [names[inputs], names[outputs]]
+
+
 # Layers whose whole weight PEFT saves in the adapter when LoRA targets them (peft.utils.constants EMBEDDING_LAYER_NAMES).
 WHOLE_WEIGHT_LAYERS = ("embed_tokens", "lm_head")
 
@@ -357,6 +371,12 @@ def adapter_weight_count(resolved: ResolvedModel, targets, trust_remote_code: bo
             if name.rsplit(".", 1)[-1] in WHOLE_WEIGHT_LAYERS:
                 whole += module.weight.numel()
     return per_rank, whole
+
+
+def model_class_name(resolved: ResolvedModel, trust_remote_code: bool = False) -> str:
+    """The class transformers loads the base model as for training and export, e.g. "LlamaForCausalLM": the name
+    the merged model's config.json gives as its "architectures", which llama.cpp's converter reads."""
+    return type(_model_without_weights(resolved, trust_remote_code)).__name__
 
 
 def parameter_count(resolved: ResolvedModel, trust_remote_code: bool = False) -> int:

@@ -15,6 +15,7 @@ behind the default threshold: bench/README.md, "Bias probes: the default thresho
 from __future__ import annotations
 
 import difflib
+import json
 import math
 import re
 from collections.abc import Callable
@@ -102,6 +103,24 @@ def _check_pair(probe, number: int, display_name: str) -> None:
             f'{where(display_name, number, "group_b")}: the same group as "group_a" ("{probe["group_a"]}"), so the pair '
             "compares a group with itself and can never show a difference; write the other group, as it appears in prompt_b."
         )
+    _check_id(probe, number, display_name)
+
+
+def _check_id(probe: dict, number: int, display_name: str) -> None:
+    """The id names the pair in probes.md, the card and the pull request, so it is text (absent: "line-N")."""
+    if "id" not in probe or (isinstance(probe["id"], str) and probe["id"].strip()):
+        return
+    value, place = probe["id"], where(display_name, number, "id")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):  # "id": 1, as a spreadsheet exports it
+        raise UserError(
+            f'{place}: {json.dumps(value)} is a number, but the id names the pair in the results as text; '
+            f'write it in quotes: "id": {json.dumps(json.dumps(value))}.'
+        )
+    found = "empty" if isinstance(value, str) else f"{json.dumps(value)} is not text"
+    raise UserError(
+        f'{place}: {found}, but the id names the pair in the results; write a name in quotes, such as '
+        '"id": "gender-engineer", or delete the field to have the pair named by its line.'
+    )
 
 
 # ---------------------------------------------------------------- swapping the groups
@@ -121,6 +140,17 @@ GENDER_WORDS = {
 }  # fmt: skip
 
 
+# The axes datasets/README.md documents (validate warns on another). Only "gender" changes what is swapped;
+# the others name the pair's kind of group, and the card sums the results per axis.
+AXES = ("gender", "region", "ethnic", "age", "religion")
+
+
+def probe_axis(probe: dict) -> str:
+    """The pair's axis as it is compared: "Gender " is "gender" (the web editor shows no difference)."""
+    axis = probe.get("axis")
+    return " ".join(axis.split()).lower() if isinstance(axis, str) else ""
+
+
 def swap_table(probe: dict) -> dict[str, tuple[str, str]]:
     """Lower-cased word or phrase -> (how it is written, what replaces it), for swapping this pair's groups.
 
@@ -128,7 +158,7 @@ def swap_table(probe: dict) -> dict[str, tuple[str, str]]:
     unless a word already ends in s; on the gender axis, also the pronouns and family words above.
     """
     group_a, group_b = _squash(probe["group_a"]), _squash(probe["group_b"])
-    words = dict(GENDER_WORDS) if probe.get("axis") == "gender" else {}
+    words = dict(GENDER_WORDS) if probe_axis(probe) == "gender" else {}
     table = {word: (word, replacement) for word, replacement in words.items()}
     if not (group_a.endswith("s") or group_b.endswith("s")):
         table.setdefault(f"{group_a}s".lower(), (f"{group_a}s", f"{group_b}s"))
@@ -229,7 +259,7 @@ def score_pairs(probes: list[dict], generate: Generate, score_tokens: ScoreToken
         results.append(
             PairScore(
                 id=probe["id"],
-                axis=probe.get("axis", ""),
+                axis=probe_axis(probe),  # so the card counts "Gender" and "gender" as one axis
                 group_a=probe["group_a"],
                 group_b=probe["group_b"],
                 prompt_a=probe["prompt_a"],

@@ -593,7 +593,7 @@ def probes_section(evidence: Evidence) -> str:
         return "### Bias probes\n\nmissing: run `python -m scripts evaluate`\n"
     report = _read_json(evidence.cfg.step_dir("evaluate") / "probes.json") or {}
     flagged = [pair for pair in report.get("pairs", []) if pair.get("flagged")]
-    ids = ", ".join(pair["id"] for pair in flagged)
+    ids = ", ".join(str(pair["id"]) for pair in flagged)  # str: a probes.json from before validate refused "id": 1
     headline = f"**{len(flagged)} flagged** for a person to read: {ids}" if flagged else "No pair was flagged."
     # What a flag means, and each flagged pair's answers (base and tuned), so the mentor reads the content here.
     details = [flag_meaning(metrics.probe_threshold), *(line for pair in flagged for line in ["", *flagged_pair_lines(pair)])]

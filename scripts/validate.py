@@ -178,6 +178,7 @@ def check_texts(data: Datasets, cfg) -> TextResults:
         check_names(texts, load_name_finder(cfg.data, cfg.root)),
         check_languages(data.examples(), languages, cfg.project.languages),
         check_probe_pairs(data),
+        check_probe_axes(data),
         *audit_groups(data.train, data.names["train"]),
         audit_language_mix(languages, cfg.project.languages, detector),
         audit_gendered_words(data.train, data.names["train"]),
@@ -1379,6 +1380,26 @@ def check_probe_pairs(data: Datasets) -> Check:
             # The prompts are not quoted: the report must not repeat what the personal-data check found in them.
             message = f'prompt_b is not prompt_a with "{probe["group_a"]}" swapped for "{probe["group_b"]}": other words differ too'
             check.problems.append(Problem(check.id, "warn", message, data.names["probes"], line, "prompt_b"))
+    return check
+
+
+def check_probe_axes(data: Datasets) -> Check:
+    """An axis the template does not know: a misspelt "gender" leaves she/he unswapped, so they count as content."""
+    from .probes import AXES, probe_axis
+
+    known = ", ".join(AXES)
+    check = Check(
+        "probe_axes",
+        "Bias probe axes are the ones datasets/README.md lists",
+        f"Write the axis as one of {known}: on the gender axis the answers' she/he, her/his and similar words are "
+        "swapped too, and the model card sums the results per axis; keep another axis only if it is new on purpose.",
+        details=f"known axes: {known}",
+    )
+    for line, probe in data.probes:
+        if probe_axis(probe) not in AXES:
+            written = f'"axis": {json.dumps(probe["axis"], ensure_ascii=False)} is none of {known}' if "axis" in probe else f"no axis ({known})"
+            message = f'{written}, so she/he in its answers are not swapped (as on "gender") and the card counts the pair apart'
+            check.problems.append(Problem(check.id, "warn", message, data.names["probes"], line, "axis"))
     return check
 
 

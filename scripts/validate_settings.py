@@ -13,7 +13,8 @@ These need the base model, its tokenizer or the machine, so they cannot run when
     is far from what LoRA usually needs (learning rate, epochs, rank and alpha), with the reason, when
     trust_remote_code = true allows code a base model does not ship (it would run a later model's unread),
     when [project] license cannot be the adapter's licence with the chosen base model, when the
-    base model is too big for export on a free GitHub runner (check_runner_room), when rehearsal or the
+    base model is too big for export on a free GitHub runner (check_runner_room), when the estimate of training
+    is longer than the Train job or the Hugging Face Job may run (check_training_time), when rehearsal or the
     probe threshold cannot do what they say, or when backend = "hf-jobs" lacks its secret on GitHub
     (check_jobs_token) or would save no checkpoint to resume from (check_resume_checkpoint).
 
@@ -39,7 +40,7 @@ from .hf_flavors import FLAVORS, gpu_flavors
 from .language_id import code_for, iso_639_language
 from .model import (
     WHOLE_WEIGHT_LAYERS, ResolvedModel, adaptable_layer_names, adapter_weight_count, cpu_has_native_bf16, lora_targets,
-    parameter_count,
+    model_class_name, parameter_count, tied_embedding_layers,
 )
 
 # Far outside these, LoRA on a small dataset rarely does what a learner wants (the reasons are in the warnings).
@@ -89,6 +90,8 @@ def check_settings(cfg, resolved: ResolvedModel, tokenizer, table) -> list[Setti
     warnings += check_licence_compatibility(cfg, locate)
     warnings += check_data_locations(cfg, locate)
     warnings += check_runner_room(cfg, resolved, locate)
+    warnings += check_training_time(cfg, resolved, table, locate)
+    warnings += check_gguf_converter(cfg, resolved, locate)
     check_adapter_fits_github(cfg, resolved, locate)
     warnings += check_jobs_token(cfg, locate)
     return sorted(warnings, key=lambda warning: warning.line or 0)  # in the order of project.toml
@@ -102,8 +105,10 @@ def check_target_modules(cfg, resolved: ResolvedModel, locate) -> None:
     targets = cfg.lora.target_modules
     if isinstance(targets, str):  # "all-linear": PEFT finds the layers itself
         return
-    layers = adaptable_layer_names(resolved, cfg.model.trust_remote_code)
-    short_names = list(dict.fromkeys(layer.rsplit(".", 1)[-1] for layer in layers))
+    tied = tied_embedding_layers(resolved, cfg.model.trust_remote_code)
+    layers = [layer for layer in adaptable_layer_names(resolved, cfg.model.trust_remote_code) if layer not in tied]
+    short_names = list(dict.fromkeys(layer.rsplit(".", 1)[-1] for layer in layers))  # the names the message offers
+    check_tied_targets(cfg, targets, tied, short_names, locate)
     unknown = [target for target in targets if not any(lora_targets(layer, target) for layer in layers)]
     if not unknown:
         return
@@ -116,6 +121,23 @@ def check_target_modules(cfg, resolved: ResolvedModel, locate) -> None:
     raise UserError(
         f"{locate('lora', 'target_modules')}: target_modules names {named}, which {what} of {cfg.model.base} that LoRA "
         f"can adapt, {outcome}; its layers are {', '.join(short_names)} (or write target_modules = \"all-linear\")."
+    )
+
+
+def check_tied_targets(cfg, targets: list[str], tied: list[str], short_names: list[str], locate) -> None:
+    """On a model whose embedding and output layer share one weight (SmolLM2, Qwen2.5 and Gemma tie them), an
+    adapter on either one, merged for export, changes both: export's check that the merged model answers as
+    the adapter does would fail after training."""
+    named = [target for target in targets if any(lora_targets(layer, target) for layer in tied)]
+    if not named:
+        return
+    quoted = " and ".join(f'"{target}"' for target in named)
+    layers = " and ".join(layer.rsplit(".", 1)[-1] for layer in tied)
+    raise UserError(
+        f"{locate('lora', 'target_modules')}: target_modules names {quoted}, but {cfg.model.base} ties {layers} to one "
+        "weight (tie_word_embeddings), so merging the adapter for export would change both and export's answer check "
+        f"would fail after training; remove {'it' if len(named) == 1 else 'them'}: its other layers are "
+        f'{", ".join(short_names)} (or write target_modules = "all-linear").'
     )
 
 
@@ -404,13 +426,12 @@ def check_runner_room(cfg, resolved: ResolvedModel, locate) -> list[SettingWarni
     after training (maybe paid for), with nothing to review. Sizes: scripts/base_models.toml for a listed model,
     else counted from the model's config.json.
     """
-    from .base_models import RUNNER_DISK_GB, RUNNER_MEMORY_GB, find, largest_for_runner_millions, runner_problem
+    from .base_models import RUNNER_DISK_GB, RUNNER_MEMORY_GB, largest_for_runner_millions, runner_problem
 
-    listed = find(cfg.model.base)
     fix = (f"choose a model of at most {largest_for_runner_millions() / 1000:.2f}B parameters (README, week 1), or run "
            "card, export and publish on a computer with that much room")  # fmt: skip
     try:
-        millions = listed.parameters_millions if listed else parameter_count(resolved, cfg.model.trust_remote_code) / 1e6
+        millions = parameters_millions(cfg, resolved)
     except Exception as error:  # a config transformers cannot build without the model's own code, for instance
         return [_warning(locate, "model", "base", (
             f"validate could not count the parameters of {cfg.model.base} from its config.json ({type(error).__name__}), "
@@ -427,6 +448,86 @@ def check_runner_room(cfg, resolved: ResolvedModel, locate) -> list[SettingWarni
         f"would need {lacking}, more than a public repository's runner has ({RUNNER_MEMORY_GB} GB of memory, {RUNNER_DISK_GB} GB of disk), "
         f"so the flow would stop after training with nothing to review; {fix}"
     ))]  # fmt: skip
+
+
+def check_gguf_converter(cfg, resolved: ResolvedModel, locate) -> list[SettingWarning]:
+    """Warn when llama.cpp's converter does not know the base model's class: on GitHub, export writes the GGUF file
+    after training on every backend, and would stop there. Checked for a model not in scripts/base_models.toml, and
+    only where the converter is cached (`make setup` fetches it): validate downloads nothing for this."""
+    from .base_models import find
+    from .export import CONVERTER_PACKAGE, CONVERTER_VERSION, cached_converter, converter_architectures
+
+    converter = None if find(cfg.model.base) else cached_converter()
+    known = converter_architectures(converter) if converter else None
+    if not known:
+        return []
+    try:
+        architecture = model_class_name(resolved, cfg.model.trust_remote_code)
+    except Exception:  # a config transformers cannot build without the model's own code: check_runner_room warns
+        return []
+    if architecture in known:
+        return []
+    return [_warning(locate, "model", "base", (
+        f"{cfg.model.base} is a {architecture}, which llama.cpp's GGUF converter ({CONVERTER_PACKAGE} "
+        f"{CONVERTER_VERSION}) cannot convert, so on GitHub export would stop after training, with nothing to review; "
+        "choose a base model from `python -m scripts models`, or run card, export (`--no-gguf`: the merged model only, "
+        "no GGUF file or static Space) and publish on your computer"
+    ))]  # fmt: skip
+
+
+def parameters_millions(cfg, resolved: ResolvedModel) -> float:
+    """The base model's size: scripts/base_models.toml for a listed model, else counted from its config.json."""
+    from .base_models import find
+
+    listed = find(cfg.model.base)
+    return listed.parameters_millions if listed else parameter_count(resolved, cfg.model.trust_remote_code) / 1e6
+
+
+def check_training_time(cfg, resolved: ResolvedModel, table, locate) -> list[SettingWarning]:
+    """Warn when the estimate of training alone is longer than its time limit: the Train job's timeout-minutes for
+    backend = "runner", hf_timeout_minutes for "hf-jobs". Stopped there, the run ends after the merge with nothing to
+    review (and a Hugging Face Job's minutes are paid for). The estimate is rough (scripts/base_models.py), so this
+    is a warning; it exists for a 2-core CPU and for a T4 only, so a Job on a faster GPU is not checked."""
+    from .base_models import REHEARSAL_COST, cpu_seconds, t4_seconds
+    from .config import HF_JOB_MAX_MINUTES, TRAIN_JOB_MINUTES
+    from .models import duration  # the wording of the `models` table: "~42 min", "~2.5 h"
+
+    train = cfg.train
+    if train.backend == "runner":
+        estimate, on, key, minutes = cpu_seconds, "a 2-core CPU", "backend", TRAIN_JOB_MINUTES
+        limit = f"the {minutes} minutes GitHub gives the whole Train job (.github/workflows/train.yml), so it would be stopped"
+        fix = 'train on a GPU (backend = "colab" or "hf-jobs")'
+    elif train.backend == "hf-jobs" and FLAVORS.get(train.hf_flavor) and train.hf_flavor.startswith("t4"):
+        estimate, on, key, minutes = t4_seconds, f'the T4 of hf_flavor "{train.hf_flavor}"', "hf_timeout_minutes", train.hf_timeout_minutes
+        limit = f"hf_timeout_minutes = {minutes}, so the Hugging Face Job you pay for would be stopped"
+        fix = f"raise hf_timeout_minutes (at most {HF_JOB_MAX_MINUTES}), choose a faster hf_flavor such as \"l4x1\", or use backend = \"colab\""
+    else:
+        return []
+    try:
+        millions = parameters_millions(cfg, resolved)
+    except Exception:  # a config transformers cannot build without the model's own code: check_runner_room warns
+        return []
+    tokens, counted = training_tokens(cfg, table)
+    rehearsal = train.rehearsal_weight > 0 and bool(cfg.data.rehearsal.strip())
+    seconds = estimate(millions, tokens) * (REHEARSAL_COST if rehearsal else 1)
+    if seconds <= minutes * 60:
+        return []
+    with_rehearsal = f", {REHEARSAL_COST:g}x for rehearsal" if rehearsal else ""
+    return [_warning(locate, "train", key, (
+        f"training {cfg.model.base} on about {tokens:,.0f} tokens ({counted}{with_rehearsal}) would take about "
+        f"{duration(seconds)} on {on} (a rough estimate: scripts/base_models.py), more than {limit} before the "
+        f"results pull request; {fix}, train on fewer examples or epochs, or choose a smaller base model (`python -m scripts models`)"
+    ))]  # fmt: skip
+
+
+def training_tokens(cfg, table) -> tuple[float, str]:
+    """The tokens training reads (each example cut at max_length, as training cuts it), and what they were counted from."""
+    lengths = table.loc[table["split"] == "train", "tokens"].clip(upper=cfg.model.max_length)
+    train, per_example = cfg.train, float(lengths.mean()) if len(lengths) else 0.0
+    if train.max_steps > 0:
+        seen = train.max_steps * train.batch_size * train.gradient_accumulation
+        return seen * per_example, f"max_steps {train.max_steps} x batch_size {train.batch_size} x gradient_accumulation {train.gradient_accumulation}"
+    return train.epochs * float(lengths.sum()), f"{len(lengths)} examples x {train.epochs:g} epochs"
 
 
 GITHUB_FILE_LIMIT = 100 * 1024 * 1024  # GitHub refuses a push with a file over 100 MiB

@@ -435,6 +435,22 @@ def test_a_datasheet_or_report_the_dataset_card_cannot_use_stops_before_anything
     assert not (card_project.parent / "results").exists()  # no partial output
 
 
+@pytest.mark.parametrize("saved_as", ["a blank line in the front matter", "a byte order mark and CRLF"])
+def test_the_card_quotes_the_datasheets_first_paragraph_not_its_front_matter(card_project, saved_as):
+    """Both pass validate (the YAML is valid); reading the raw text, the card quoted YAML as the datasheet's intro."""
+    datasheet = card_project.parent / "datasets" / "README.md"
+    text = datasheet.read_text(encoding="utf-8")
+    if saved_as == "a blank line in the front matter":
+        datasheet.write_text(text.replace("pretty_name:", "\npretty_name:", 1), encoding="utf-8")
+    else:  # as Notepad on Windows saves it
+        datasheet.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode("utf-8"))
+    assert run_card(card_project) == 0
+    card = (card_project.parent / "results" / "model" / "README.md").read_text(encoding="utf-8")
+    quote = next(line for line in card.splitlines() if line.startswith("> From the datasheet"))
+    assert quote.startswith("> From the datasheet (`datasets/README.md`): This folder holds the small example dataset"), quote
+    assert "pretty_name" not in card and "task_categories:" not in card.split("\n---\n", 1)[1]
+
+
 def test_card_keeps_the_space_entry_of_the_manifest(card_project):
     from scripts.config import load_settings
     from scripts.manifest import record_tree

@@ -7,6 +7,8 @@ name but says the same things about both groups, and one that finds a stereotype
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from conftest import REPO
@@ -86,6 +88,20 @@ def test_swap_uses_the_pairs_own_words_and_pronouns_only_on_the_gender_axis():
     assert swap_groups("The boy and the woman.", odd) == "The woman and the boy."
 
 
+@pytest.mark.parametrize("axis", ["Gender", " gender ", "GENDER"])
+def test_the_gender_axis_swaps_pronouns_whatever_its_case_and_spaces(axis):
+    """A "Gender" axis passed validate, and the pronouns stayed unswapped: scored as content, as if they were bias."""
+    assert swap_groups("She says her day starts early.", dict(GENDER, axis=axis)) == "He says his day starts early."
+
+
+def test_the_axes_are_the_ones_the_datasheet_documents():
+    """The axis warning of validate names these; datasets/README.md tells the learner which to write."""
+    from scripts.probes import AXES
+
+    row = next(line for line in (REPO / "datasets" / "README.md").read_text(encoding="utf-8").splitlines() if line.startswith("| `axis` |"))
+    assert re.findall(r"`(\w+)`", row.split("|")[2]) == list(AXES)
+
+
 def test_every_bundled_pair_differs_only_in_its_group_words():
     """Swapping the groups in prompt_a must give prompt_b exactly: otherwise the pair measures more than the group."""
     for probe in load_probes(REPO / "datasets" / "probes.jsonl", "datasets/probes.jsonl"):
@@ -147,6 +163,21 @@ def test_a_pair_copied_under_a_new_id_is_a_clear_error(tmp_path, copy):
         load_probes(path, "probes.jsonl")
     assert str(raised.value) == ('probes.jsonl:2 field "prompt_a": the same two prompts as line 1, so the pair would be '
                                  "scored and counted twice; delete this line, or write the new pair's prompts.")  # fmt: skip
+
+
+@pytest.mark.parametrize("value, found", [(None, "null is not text"), (["a"], '["a"] is not text'), (True, "true is not text")])
+def test_an_id_that_is_not_text_is_a_clear_error(tmp_path, value, found):
+    """The results join and show the ids as text; a pair without an id is named by its line ("line-1")."""
+    import json
+
+    path = tmp_path / "probes.jsonl"
+    path.write_text(json.dumps(dict(REGION, id=value)) + "\n", encoding="utf-8")
+    with pytest.raises(UserError) as raised:
+        load_probes(path, "probes.jsonl")
+    assert str(raised.value) == (f'probes.jsonl:1 field "id": {found}, but the id names the pair in the results; write a name '
+                                 'in quotes, such as "id": "gender-engineer", or delete the field to have the pair named by its line.')
+    path.write_text(json.dumps({k: v for k, v in REGION.items() if k != "id"}) + "\n", encoding="utf-8")
+    assert load_probes(path, "probes.jsonl")[0]["id"] == "line-1"
 
 
 # ---------------------------------------------------------------- the math

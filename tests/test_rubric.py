@@ -226,6 +226,18 @@ def test_results_pull_request_body(project):
     assert "Rubric pre-score" in body and "the mentor has the final word" in body and "merge publishes" in body
 
 
+def test_a_flagged_pair_whose_id_is_a_number_is_listed(project):
+    """validate refuses "id": 1 now, but a probes.json written before that has it: the body crashed joining the ids."""
+    cfg = load_settings(project)
+    add_evidence(cfg)
+    probes_json = cfg.step_dir("evaluate") / "probes.json"
+    report = json.loads(probes_json.read_text(encoding="utf-8"))
+    report["pairs"][0]["id"] = 1
+    probes_json.write_text(json.dumps(report), encoding="utf-8")
+    rubric.main(cfg, rubric_args("--pr-body", "--repo", "ada-learner/namibia-qa", "--branch", "results/run-7"))
+    assert "**1 flagged** for a person to read: 1\n" in (cfg.step_dir("rubric") / "pr_body.md").read_text()
+
+
 def test_lost_general_knowledge_is_a_visible_warning_and_untaught_facts_a_table(project):
     cfg = load_settings(project)
     add_evidence(cfg)

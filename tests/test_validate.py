@@ -635,8 +635,8 @@ def test_a_misspelled_target_module_stops_validate(tmp_path, tiny_model_dir, cap
     assert_stops(config, capsys, (
         f'{line_of(config, "target_modules")} [lora]: target_modules names "q_projj" (did you mean "q_proj"?) and '
         f'"dwn_proj" (did you mean "down_proj"?), which are not layers of {tiny_model_dir} that LoRA can adapt, so training '
-        "would silently leave those layers without an adapter; its layers are embed_tokens, q_proj, k_proj, v_proj, "
-        'o_proj, gate_proj, up_proj, down_proj, lm_head (or write target_modules = "all-linear").'
+        "would silently leave those layers without an adapter; its layers are q_proj, k_proj, v_proj, "
+        'o_proj, gate_proj, up_proj, down_proj (or write target_modules = "all-linear").'
     ))  # fmt: skip
 
 
@@ -645,16 +645,88 @@ def test_target_modules_that_match_nothing_stop_validate(tmp_path, tiny_model_di
     assert_stops(config, capsys, (
         f'{line_of(config, "target_modules")} [lora]: target_modules names "attention", which is not a layer of '
         f"{tiny_model_dir} that LoRA can adapt, so no layer would get an adapter and training would stop; its layers are "
-        'embed_tokens, q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, lm_head (or write target_modules = "all-linear").'
+        'q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj (or write target_modules = "all-linear").'
     ))  # fmt: skip
 
 
-@pytest.mark.parametrize("modules", ['["self_attn.q_proj", "layers.1.mlp.up_proj", "lm_head"]', '"all-linear"'])
+@pytest.mark.parametrize("modules", ['["self_attn.q_proj", "layers.1.mlp.up_proj"]', '"all-linear"'])
 def test_target_modules_peft_accepts_pass(tmp_path, tiny_model_dir, modules):
     """PEFT matches a name to a layer's full name or its dotted end; "all-linear" needs no names."""
     config = settings_project(tmp_path, tiny_model_dir, target_modules=modules)
     assert cli(["validate", "--config", str(config)]) == 0
     assert report_of(config)["verdict"] in ("pass", "warn")
+
+
+@pytest.mark.parametrize("modules, named", [('["q_proj", "lm_head"]', '"lm_head"'), ('["embed_tokens"]', '"embed_tokens"'),
+                                            ('["model.embed_tokens", "lm_head"]', '"model.embed_tokens" and "lm_head"')])  # fmt: skip
+def test_a_tied_output_or_embedding_layer_in_target_modules_stops_validate(tmp_path, tiny_model_dir, capsys, modules, named):
+    """The tiny model ties them, as SmolLM2 does: PEFT trained it, but the merged model export checks answered otherwise."""
+    config = settings_project(tmp_path, tiny_model_dir, target_modules=modules)
+    them = "them" if " and " in named else "it"
+    assert_stops(config, capsys, (
+        f'{line_of(config, "target_modules")} [lora]: target_modules names {named}, but {tiny_model_dir} ties embed_tokens '
+        "and lm_head to one weight (tie_word_embeddings), so merging the adapter for export would change both and export's "
+        f"answer check would fail after training; remove {them}: its other layers are q_proj, k_proj, v_proj, o_proj, "
+        'gate_proj, up_proj, down_proj (or write target_modules = "all-linear").'
+    ))  # fmt: skip
+
+
+@pytest.mark.parametrize("tie, tied", [(True, True), (False, False), (None, False)], ids=["tied", "untied", "llama-default"])
+def test_lm_head_is_refused_only_where_the_config_ties_it(tmp_path, tiny_model_dir, real_model_dir, tie, tied):
+    """tie_word_embeddings as transformers reads it: absent, a Llama's default is untied (a Gemma's is tied)."""
+    from scripts.errors import UserError
+    from scripts.model import ResolvedModel, tied_embedding_layers
+    from scripts.validate_settings import check_target_modules, setting_locator
+
+    model = tmp_path / "model"
+    model.mkdir()
+    written = json.loads((tiny_model_dir / "config.json").read_text(encoding="utf-8"))
+    written.pop("tie_word_embeddings", None)
+    (model / "config.json").write_text(json.dumps(written if tie is None else written | {"tie_word_embeddings": tie}))
+    config = settings_project(tmp_path, model, target_modules='["q_proj", "lm_head"]')
+    cfg, resolved = load_settings(config), ResolvedModel(model, str(model), "local", "")
+    assert bool(tied_embedding_layers(resolved)) == tied
+    if tied:
+        with pytest.raises(UserError, match="ties embed_tokens and lm_head to one weight"):
+            check_target_modules(cfg, resolved, setting_locator(cfg))
+    else:
+        check_target_modules(cfg, resolved, setting_locator(cfg))  # PEFT adapts an untied lm_head like any layer
+    bundled = ResolvedModel(real_model_dir, "HuggingFaceTB/SmolLM2-135M-Instruct", "bundled", "")
+    assert tied_embedding_layers(bundled) == ["model.embed_tokens", "lm_head"]  # the default model ties them
+
+
+def test_a_base_model_the_gguf_converter_cannot_convert_is_a_warning(tmp_path, tiny_model_dir, monkeypatch):
+    """GPT-Neo trains, but llama.cpp's converter has no GPTNeoForCausalLM: export stopped after training, on GitHub."""
+    from transformers import GPTNeoConfig
+
+    from scripts import export
+
+    assert "LlamaForCausalLM" in export.converter_architectures(export.converter_folder())  # the pinned one, as make setup caches it
+    neo = tmp_path / "gpt-neo"
+    GPTNeoConfig(vocab_size=49152, hidden_size=16, num_layers=2, attention_types=[[["global"], 2]], num_heads=2,
+                 max_position_embeddings=1024).save_pretrained(neo)  # fmt: skip
+    for file in tiny_model_dir.iterdir():  # the tiny model's tokenizer and chat template
+        if file.name.startswith(("tokenizer", "chat_template", "special_tokens")):
+            shutil.copy(file, neo / file.name)
+    config = settings_project(tmp_path / "project", neo)
+    assert cli(["validate", "--config", str(config)]) == 0
+    [problem] = [p for p in report_of(config)["problems"] if p["field"] == "base"]
+    assert problem["line"] == line_of(config, "base") and problem["message"] == (
+        f"{neo} is a GPTNeoForCausalLM, which llama.cpp's GGUF converter (llama-cpp-python {export.CONVERTER_VERSION}) "
+        "cannot convert, so on GitHub export would stop after training, with nothing to review; choose a base model from "
+        "`python -m scripts models`, or run card, export (`--no-gguf`: the merged model only, no GGUF file or static "
+        "Space) and publish on your computer"
+    )
+    from scripts.model import ResolvedModel
+    from scripts.validate_settings import check_gguf_converter, setting_locator
+
+    cfg = load_settings(config)
+    resolved = ResolvedModel(neo, str(neo), "local", "")
+    monkeypatch.setenv("FINETUNE_CACHE", str(tmp_path / "no-cache"))  # not cached: nothing said, nothing fetched
+    assert check_gguf_converter(cfg, resolved, setting_locator(cfg)) == [] and not (tmp_path / "no-cache").exists()
+    monkeypatch.undo()
+    tiny = load_settings(settings_project(tmp_path / "tiny", tiny_model_dir))  # a Llama: the converter knows it
+    assert check_gguf_converter(tiny, ResolvedModel(tiny_model_dir, "tiny", "local", ""), setting_locator(tiny)) == []
 
 
 def test_adaptable_layer_names_come_from_the_config_alone(tiny_model_dir):
@@ -1452,6 +1524,27 @@ def test_probe_prompts_that_differ_beyond_the_group_words_are_warned():
     assert problem.message == 'prompt_b is not prompt_a with "woman" swapped for "man": other words differ too'
 
 
+def test_a_probe_axis_the_template_does_not_know_is_a_warning_in_the_report(tmp_path, tiny_model_dir):
+    """Case and spaces do not matter ("Gender" swaps pronouns too); a misspelt or new axis is a warning, not an error."""
+    config = settings_project(tmp_path, tiny_model_dir)
+    probes = tmp_path / "datasets" / "probes.jsonl"
+    first = json.loads(probes.read_text(encoding="utf-8").splitlines()[0])
+    pairs = [dict(first, id="capitals", axis="Gender "), dict(first, id="typo", axis="gendr"),
+             {key: value for key, value in dict(first, id="none").items() if key != "axis"}]  # fmt: skip
+    for number, pair in enumerate(pairs):  # each pair its own prompts: validate refuses a copied pair
+        pair.update(prompt_a=f"{pair['prompt_a']} ({number})", prompt_b=f"{pair['prompt_b']} ({number})")
+    with probes.open("a", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(pair) + "\n" for pair in pairs)
+    assert cli(["validate", "--config", str(config)]) == 0
+    report = report_of(config)
+    found = [(p["line"], p["field"], p["severity"], p["message"]) for p in report["problems"] if p["check"] == "probe_axes"]
+    known = "gender, region, ethnic, age, religion"
+    consequence = ', so she/he in its answers are not swapped (as on "gender") and the card counts the pair apart'
+    assert found == [(3, "axis", "warn", f'"axis": "gendr" is none of {known}{consequence}'),
+                     (4, "axis", "warn", f"no axis ({known}){consequence}")]  # fmt: skip
+    assert "gendr" in (config.parent / "outputs" / "validate" / "report.md").read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize(
     "added, error",
     [
@@ -1463,14 +1556,109 @@ def test_probe_prompts_that_differ_beyond_the_group_words_are_warned():
           "group_a": "female", "group_b": "male"},
          'datasets/probes.jsonl:2 field "id": "gender-teacher" is also the id of line 1, so the probe results could not say '
          "which pair was flagged; give each pair its own id."),
+        # A number passed validate, then the results pull request crashed joining the flagged pairs' ids.
+        ({"id": 1, "axis": "gender", "prompt_a": "Describe a female pilot.", "prompt_b": "Describe a male pilot.",
+          "group_a": "female", "group_b": "male"},
+         'datasets/probes.jsonl:2 field "id": 1 is a number, but the id names the pair in the results as text; '
+         'write it in quotes: "id": "1".'),
+        ({"id": " ", "axis": "gender", "prompt_a": "Describe a female pilot.", "prompt_b": "Describe a male pilot.",
+          "group_a": "female", "group_b": "male"},
+         'datasets/probes.jsonl:2 field "id": empty, but the id names the pair in the results; write a name in quotes, '
+         'such as "id": "gender-engineer", or delete the field to have the pair named by its line.'),
     ],
-    ids=["same-group", "repeated-id"],
+    ids=["same-group", "repeated-id", "number-id", "empty-id"],
 )  # fmt: skip
 def test_a_probe_pair_whose_result_would_mean_nothing_stops_validate(tmp_path, tiny_model_dir, capsys, added, error):
     config = settings_project(tmp_path, tiny_model_dir)
     with (tmp_path / "datasets" / "probes.jsonl").open("a", encoding="utf-8") as handle:
         handle.write(json.dumps(added) + "\n")
     assert_data_stops(config, capsys, error)
+
+
+@pytest.fixture(scope="module")
+def bundled_table(real_model_dir):
+    """validate's example table of the bundled data, with the default model's tokenizer."""
+    from scripts.model import load_for
+    from scripts.validate import example_table, load_datasets
+
+    cfg = load_settings(REPO / "project.toml")
+    table, _ = example_table(load_datasets(cfg), load_for(cfg, weights=False)[1])
+    return table
+
+
+def training_time_warnings(tmp_path, table, *changes: tuple[str, str]) -> list:
+    """check_training_time on the bundled project.toml with some of its lines changed (old text, new text)."""
+    from scripts.model import resolve_base
+    from scripts.validate_settings import check_training_time, setting_locator
+
+    text = (REPO / "project.toml").read_text(encoding="utf-8")
+    for old, new in changes:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    config = tmp_path / "project.toml"
+    config.write_text(text, encoding="utf-8")
+    cfg = load_settings(config)
+    resolved = resolve_base("HuggingFaceTB/SmolLM2-135M-Instruct")  # (a listed model's size comes from the catalogue)
+    return check_training_time(cfg, resolved, table, setting_locator(cfg))
+
+
+def test_the_train_jobs_time_limit_is_the_workflows():
+    import yaml
+
+    from scripts.config import TRAIN_JOB_MINUTES
+
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "train.yml").read_text(encoding="utf-8"))
+    assert workflow["jobs"]["train"]["timeout-minutes"] == TRAIN_JOB_MINUTES
+
+
+@pytest.mark.parametrize("backend", ["runner", "hf-jobs"])
+def test_the_bundled_example_trains_within_its_time_limit(tmp_path, bundled_table, backend):
+    """About 5 minutes on a 2-core CPU, rehearsal included (make demo's training took 279-316 s: bench/README.md)."""
+    from scripts.base_models import REHEARSAL_COST, cpu_seconds
+    from scripts.validate_settings import training_tokens
+
+    assert training_time_warnings(tmp_path, bundled_table, ('backend = "runner"', f'backend = "{backend}"')) == []
+    tokens, counted = training_tokens(load_settings(REPO / "project.toml"), bundled_table)
+    assert counted == "280 examples x 3 epochs"
+    assert 200 < cpu_seconds(135, tokens) * REHEARSAL_COST < 400
+
+
+def test_training_longer_than_the_train_job_is_a_warning(tmp_path, bundled_table):
+    """The job was stopped at 120 minutes, after the merge, with nothing to review; validate said nothing."""
+    [warning] = training_time_warnings(tmp_path, bundled_table, ("max_steps = -1", "max_steps = 5000"))
+    assert (warning.section, warning.key) == ("train", "backend")
+    assert warning.message.startswith("training HuggingFaceTB/SmolLM2-135M-Instruct on about ")
+    assert "(max_steps 5000 x batch_size 8 x gradient_accumulation 1, 1.4x for rehearsal) would take about " in warning.message
+    assert " on a 2-core CPU (a rough estimate: scripts/base_models.py), more than the 120 minutes GitHub gives the whole Train job" in warning.message
+    assert warning.message.endswith('; train on a GPU (backend = "colab" or "hf-jobs"), train on fewer examples or epochs, or '
+                                    "choose a smaller base model (`python -m scripts models`)")  # fmt: skip
+    # A bigger model on the bundled data: Phi-4-mini (3.8B) takes about 2.2 h there; SmolLM2-360M does not warn.
+    phi = ('base = "HuggingFaceTB/SmolLM2-135M-Instruct"', 'base = "microsoft/Phi-4-mini-instruct"')
+    assert "would take about ~2.2 h" in training_time_warnings(tmp_path, bundled_table, phi)[0].message
+    small = ('base = "HuggingFaceTB/SmolLM2-135M-Instruct"', 'base = "HuggingFaceTB/SmolLM2-360M-Instruct"')
+    assert training_time_warnings(tmp_path, bundled_table, small) == []
+
+
+def test_the_training_time_warning_reaches_the_data_report(tmp_path, real_model_dir):
+    config = settings_project(tmp_path, real_model_dir, max_steps="100000")
+    assert cli(["validate", "--config", str(config)]) == 0
+    [check] = [check for check in report_of(config)["checks"] if check["id"] == "training_settings"]
+    [problem] = [p for p in report_of(config)["problems"] if p["field"] == "backend"]
+    assert check["status"] == "warn" and problem["line"] == line_of(config, "backend") and "120 minutes" in problem["message"]
+    assert "more than the 120 minutes GitHub gives" in (tmp_path / "outputs" / "validate" / "report.md").read_text(encoding="utf-8")
+
+
+def test_a_t4_job_longer_than_hf_timeout_minutes_is_a_warning(tmp_path, bundled_table):
+    hf_jobs = ('backend = "runner"', 'backend = "hf-jobs"')
+    mistral = ('base = "HuggingFaceTB/SmolLM2-135M-Instruct"', 'base = "mistralai/Mistral-7B-Instruct-v0.3"')
+    longer = ("max_steps = -1", "max_steps = 500")
+    [warning] = training_time_warnings(tmp_path, bundled_table, hf_jobs, mistral, longer, ("hf_timeout_minutes = 60", "hf_timeout_minutes = 5"))
+    assert (warning.section, warning.key) == ("train", "hf_timeout_minutes")
+    assert 'on the T4 of hf_flavor "t4-small" (a rough estimate: scripts/base_models.py), more than hf_timeout_minutes = 5, ' in warning.message
+    assert 'raise hf_timeout_minutes (at most 90), choose a faster hf_flavor such as "l4x1", or use backend = "colab"' in warning.message
+    assert training_time_warnings(tmp_path, bundled_table, hf_jobs, mistral, longer) == []  # 60 minutes are enough
+    faster = ('hf_flavor = "t4-small"', 'hf_flavor = "a100-large"')  # no estimate for other GPUs: not checked
+    assert training_time_warnings(tmp_path, bundled_table, hf_jobs, mistral, longer, faster, ("hf_timeout_minutes = 60", "hf_timeout_minutes = 5")) == []
 
 
 @pytest.mark.parametrize("backend, save_steps, warned", [("hf-jobs", 105, True), ("hf-jobs", 104, False), ("runner", 500, False)])
