@@ -492,6 +492,23 @@ def accuracy_bars(metrics: EvaluateMetrics) -> AccuracyBars:
     return AccuracyBars(values, below, above, labels)
 
 
+def draw_forgetting(axes, forgetting: GeneralKnowledge, colours: list[str]) -> None:
+    """How many of the everyday questions the base model answers right the tuned model still does, on an axis
+    from 0 to all of them; a dashed line for each random change of the same size (the control: what any change
+    this big loses by chance)."""
+    known = forgetting.base_correct
+    labels = [f"base\n{known} of {forgetting.questions} asked", f"tuned\n{forgetting.kept} of those {known}"]
+    axes.bar(labels, [known, forgetting.kept], color=colours)
+    for lost in forgetting.chance_lost:
+        axes.hlines(known - lost, 0.6, 1.4, colors="#333333", linestyles="dashed")
+    axes.set_ylim(0, known)
+    axes.yaxis.get_major_locator().set_params(integer=True)  # questions: whole numbers
+    axes.set_title("Everyday questions the base model knew,\nstill right (higher is better)", fontsize=10)
+    if forgetting.chance_lost:
+        kept_by_chance = ", ".join(str(known - lost) for lost in forgetting.chance_lost)
+        axes.set_xlabel(f"dashed: random changes of the same size kept {kept_by_chance}", fontsize=9)
+
+
 def plot_chart(metrics: EvaluateMetrics, path: Path) -> None:
     """Save the before/after chart as a PNG."""
     figure = draw_chart(metrics)
@@ -502,7 +519,8 @@ def plot_chart(metrics: EvaluateMetrics, path: Path) -> None:
 
 
 def draw_chart(metrics: EvaluateMetrics):
-    """Accuracy (higher is better) on a fixed 0-100% axis with 95% intervals, and perplexity (lower is better).
+    """Accuracy (higher is better) on a fixed 0-100% axis with 95% intervals, perplexity (lower is better), and,
+    when the forgetting check ran, the everyday questions kept.
 
     The axis always runs to 100%: an axis that stops just above the taller bar makes 5% -> 12% look like a leap.
     """
@@ -511,7 +529,9 @@ def draw_chart(metrics: EvaluateMetrics):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, (left, right) = plt.subplots(1, 2, figsize=(8, 3.8), dpi=110)
+    forgetting = metrics.general_knowledge if metrics.general_knowledge and metrics.general_knowledge.base_correct else None
+    figure, axes = plt.subplots(1, 3 if forgetting else 2, figsize=(12 if forgetting else 8, 3.8), dpi=110)
+    left, right = axes[0], axes[1]
     names, colours = ["base", "tuned"], ["#9e9e9e", "#2e7d32"]
 
     bars = accuracy_bars(metrics)
@@ -527,6 +547,8 @@ def draw_chart(metrics: EvaluateMetrics):
     right.bar_label(drawn, labels=[f"{v:.1f}" for v in perplexity])
     right.set_title("Perplexity of reference answers\nlower is better", fontsize=10)
     right.set_ylim(0, max(perplexity) * 1.25 or 1)
+    if forgetting:
+        draw_forgetting(axes[2], forgetting, colours)
 
     figure.suptitle(f"{metrics.base_model}: before and after LoRA ({metrics.eval_examples} eval questions)", fontsize=10)
     figure.tight_layout()

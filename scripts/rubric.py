@@ -480,7 +480,7 @@ def pr_body(evidence: Evidence, criteria: list[Criterion], links: ImageLinks) ->
         "",
         links.image("loss_curve.png", "Loss curve"),
         "",
-        links.image("chart.png", "Accuracy and perplexity, base vs tuned"),
+        links.image("chart.png", "Accuracy, perplexity and everyday questions kept, base vs tuned"),
         "",
         probes_section(evidence),
         quoted(data_section(evidence)),

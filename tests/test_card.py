@@ -202,7 +202,7 @@ def test_card_text_is_complete_and_has_no_template_syntax_left(card_project):
     assert "{{" not in text and "{%" not in text and "{#" not in text
     for heading in SECTIONS:
         assert f"\n{heading}\n" in text, heading
-    assert "![Accuracy and perplexity before and after tuning](chart.png)" in text
+    assert "![Accuracy, perplexity and everyday questions kept, before and after tuning](chart.png)" in text
     assert "5% (2 of 40" in text and "15% (6 of 40" in text  # accuracy with its count
     assert "95% interval 1%–17%" in text and "95% interval 7%–29%" in text  # the intervals evaluate measured
     assert "a paired test gives\np = 0.22, so the change could be chance" in text

@@ -386,6 +386,25 @@ def test_chart_shows_accuracy_on_a_fixed_0_to_100_axis_with_the_intervals(tmp_pa
     assert (tmp_path / "chart.png").read_bytes().startswith(b"\x89PNG")
 
 
+def test_chart_shows_the_everyday_questions_kept_against_random_changes():
+    """Forgetting is the third thing a mentor weighs; the chart shows it next to accuracy when the check ran."""
+    from dataclasses import replace
+
+    from scripts.outputs import GeneralKnowledge
+
+    metrics = chart_metrics()
+    assert len(evaluate.draw_chart(metrics).axes) == 2  # no forgetting check: no third panel
+    forgetting = GeneralKnowledge(file="datasets/general_knowledge.jsonl", questions=21, base_correct=20, tuned_correct=16,
+                                  kept=16, lost=["a", "b", "c", "d"], chance_lost=[3, 2, 3], beyond_chance=1)  # fmt: skip
+    panel = evaluate.draw_chart(replace(metrics, general_knowledge=forgetting)).axes[2]
+    assert panel.get_ylim() == (0, 20)  # from none to every question the base model knew
+    assert [bar.get_height() for bar in panel.patches] == [20, 16]
+    assert [tick.get_text() for tick in panel.get_xticklabels()] == ["base\n20 of 21 asked", "tuned\n16 of those 20"]
+    dashes = [line.get_segments()[0] for line in panel.collections]  # one line per random change, across the tuned bar
+    assert sorted(y for (_, y), _ in dashes) == [17, 17, 18] and all((x0, x1) == (0.6, 1.4) for (x0, _), (x1, _) in dashes)
+    assert panel.get_xlabel() == "dashed: random changes of the same size kept 17, 18, 17"
+
+
 # ---------------------------------------------------------------- the whole step on the tiny model
 
 
