@@ -1,7 +1,7 @@
 # The commands:       make demo   (the whole pipeline on the bundled example)
 #                     make test   (the template's own tests)
 #                     make check  (your project: every step on a tiny model with your settings and data)
-# Both run `make setup` first, which is safe to repeat: it only redoes what changed.
+# Each runs `make setup` first, which is safe to repeat: it only redoes what changed.
 
 PYTHON ?= python3
 VENV ?= .venv

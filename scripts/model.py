@@ -18,6 +18,7 @@ can reach. (HF_HUB_OFFLINE=1 there would refuse every model but the bundled one.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -192,19 +193,21 @@ def files_on_hub(model_id: str, revision: str) -> list[str] | None:
     from huggingface_hub.errors import RevisionNotFoundError
 
     try:
-        info = model_info(model_id, revision=revision)
+        info = model_info(model_id, revision=revision, timeout=10)  # a stalled connection must not hang validate
     except RevisionNotFoundError:
         raise no_such_revision(model_id, revision) from None
     except (httpx2.HTTPError, OSError):  # no connection, or the Hub is down: train finds out later
         return None
-    return [sibling.rfilename for sibling in info.siblings or []]
+    if info.siblings is None:  # the Hub sent no file list: nothing to judge by
+        return None
+    return [sibling.rfilename for sibling in info.siblings]
 
 
 def require_safetensors(model_id: str, files: list[str] | None) -> None:
-    """Stop when the Hub lists no safetensors file for the model: training downloads only those (WEIGHTS)."""
-    if files is not None and not any(name.endswith(".safetensors") for name in files):
+    """Stop when the Hub lists no safetensors file beside config.json: training downloads and loads only those (WEIGHTS)."""
+    if files is not None and not any(name.endswith(".safetensors") and "/" not in name for name in files):
         raise UserError(
-            f"project.toml [model] base: {model_id} has no *.safetensors weights on the Hub, and training loads only "
+            f"project.toml [model] base: {model_id} has no *.safetensors weights on the Hub (beside its config.json), and training loads only "
             "those (pickled .bin files can run code when they are loaded); choose a model that has them "
             "(`python -m scripts models` lists tested ones)."
         )
@@ -334,8 +337,11 @@ def tied_embedding_layers(resolved: ResolvedModel, trust_remote_code: bool = Fal
     Gemma, false for Llama and Qwen2): the model built without weights is tied as transformers decides.
     """
     model = _model_without_weights(resolved, trust_remote_code)
-    inputs, outputs = model.get_input_embeddings(), model.get_output_embeddings()
-    if outputs is None or inputs.weight is not outputs.weight:
+    outputs = model.get_output_embeddings()
+    if outputs is None:  # a model with its own code and layout: transformers cannot tell, and neither can we
+        return []
+    inputs = model.get_input_embeddings()
+    if inputs.weight is not outputs.weight:
         return []
     names = {module: name for name, module in model.named_modules()}
     return [names[inputs], names[outputs]]
@@ -386,10 +392,15 @@ def parameter_count(resolved: ResolvedModel, trust_remote_code: bool = False) ->
 
 def _model_without_weights(resolved: ResolvedModel, trust_remote_code: bool):
     """The model built on PyTorch's "meta" device from its config.json: shapes only, no memory, a fraction of a second."""
+    return _meta_model(str(resolved.path), trust_remote_code)
+
+
+@functools.cache  # validate asks it several questions (layers, tied weights, size, class): build it once
+def _meta_model(path: str, trust_remote_code: bool):
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    config = AutoConfig.from_pretrained(resolved.path, trust_remote_code=trust_remote_code)
+    config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
     with torch.device("meta"):
         return AutoModelForCausalLM.from_config(config, trust_remote_code=trust_remote_code)
 

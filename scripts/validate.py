@@ -15,6 +15,7 @@ What is checked, and by what: docs/design.md, "Validate: what is checked, and by
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -1396,9 +1397,13 @@ def check_probe_axes(data: Datasets) -> Check:
         details=f"known axes: {known}",
     )
     for line, probe in data.probes:
-        if probe_axis(probe) not in AXES:
+        axis = probe_axis(probe)
+        if axis not in AXES:
             written = f'"axis": {json.dumps(probe["axis"], ensure_ascii=False)} is none of {known}' if "axis" in probe else f"no axis ({known})"
-            message = f'{written}, so she/he in its answers are not swapped (as on "gender") and the card counts the pair apart'
+            # The pronoun swap matters only for a pair about gender: say it where the axis looks like a misspelt "gender".
+            gender_like = not axis or difflib.get_close_matches(axis, ["gender", "sex"], n=1, cutoff=0.6)
+            reason = 'she/he in its answers are not swapped (as on "gender") and ' if gender_like else ""
+            message = f"{written}, so {reason}the card counts the pair apart"
             check.problems.append(Problem(check.id, "warn", message, data.names["probes"], line, "axis"))
     return check
 

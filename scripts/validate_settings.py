@@ -136,7 +136,7 @@ def check_tied_targets(cfg, targets: list[str], tied: list[str], short_names: li
     raise UserError(
         f"{locate('lora', 'target_modules')}: target_modules names {quoted}, but {cfg.model.base} ties {layers} to one "
         "weight (tie_word_embeddings), so merging the adapter for export would change both and export's answer check "
-        f"would fail after training; remove {'it' if len(named) == 1 else 'them'}: its other layers are "
+        f"would fail after training; remove {'it' if len(named) == 1 else 'them'}: the model's other layers are "
         f'{", ".join(short_names)} (or write target_modules = "all-linear").'
     )
 
@@ -497,8 +497,8 @@ def check_training_time(cfg, resolved: ResolvedModel, table, locate) -> list[Set
         # Half the job: the estimate is of the faster 2-core CPUs measured (others took twice as long: bench/README.md),
         # and the same job also installs, evaluates and exports.
         estimate, on, key, budget = cpu_seconds, "a fast 2-core CPU", "backend", TRAIN_JOB_MINUTES / 2
-        limit = (f"half of the {TRAIN_JOB_MINUTES} minutes GitHub gives the whole Train job (.github/workflows/train.yml), "
-                 "which also installs, evaluates and exports, on CPUs up to twice as slow, so it could be stopped")  # fmt: skip
+        limit = (f"{budget:g} minutes, half of the {TRAIN_JOB_MINUTES} GitHub gives the Train job (.github/workflows/train.yml): "
+                 "slower runners take up to twice as long, and the job also installs, evaluates and exports, so it could be stopped")  # fmt: skip
         fix = 'train on a GPU (backend = "colab" or "hf-jobs")'
     elif train.backend == "hf-jobs" and FLAVORS.get(train.hf_flavor) and train.hf_flavor.startswith("t4"):
         estimate, on, key, budget = t4_seconds, f'the T4 of hf_flavor "{train.hf_flavor}"', "hf_timeout_minutes", train.hf_timeout_minutes
@@ -517,7 +517,7 @@ def check_training_time(cfg, resolved: ResolvedModel, table, locate) -> list[Set
         return []
     with_rehearsal = f", {REHEARSAL_COST:g}x for rehearsal" if rehearsal else ""
     return [_warning(locate, "train", key, (
-        f"training {cfg.model.base} on about {tokens:,.0f} tokens ({counted}{with_rehearsal}) would take about "
+        f"training {cfg.model.base} on about {tokens:,.0f} tokens ({counted}{with_rehearsal}) would take "
         f"{duration(seconds)} on {on} (a rough estimate: scripts/base_models.py), more than {limit} before the "
         f"results pull request; {fix}, train on fewer examples or epochs, or choose a smaller base model (`python -m scripts models`)"
     ))]  # fmt: skip

@@ -178,7 +178,9 @@ def test_a_revision_the_hub_lacks_stops_validate_even_for_the_bundled_model(monk
 
 
 @pytest.mark.parametrize("files, refused", [(["config.json", "pytorch_model.bin"], True),
-                                             (["config.json", "model.safetensors"], False)])  # fmt: skip
+                                             (["config.json", "onnx/model.safetensors"], True),  # not beside config.json
+                                             (["config.json", "model.safetensors"], False),
+                                             (None, False)])  # the Hub sent no file list: nothing to judge by  # fmt: skip
 def test_a_hub_model_without_safetensors_weights_stops_validate(monkeypatch, tmp_path, files, refused):
     """validate downloads only the config and the tokenizer, so a model whose weights are only in pytorch_model.bin
     passed the Data check, and training stopped after the merge. Covered up to the network: the Hub is simulated."""
@@ -191,7 +193,7 @@ def test_a_hub_model_without_safetensors_weights_stops_validate(monkeypatch, tmp
     monkeypatch.setattr("huggingface_hub.snapshot_download", lambda *args, **kwargs: str(tmp_path))
     monkeypatch.setattr(
         "huggingface_hub.model_info",
-        lambda model_id, revision=None, **kwargs: ModelInfo(id=model_id, siblings=[{"rfilename": name} for name in files]),
+        lambda model_id, revision=None, **kwargs: ModelInfo(id=model_id, siblings=None if files is None else [{"rfilename": name} for name in files]),
     )
     if refused:
         with pytest.raises(model.UserError, match=r"^project.toml \[model\] base: someone/old-model has no \*.safetensors"):
